@@ -1,0 +1,1 @@
+"""Assay server: the process that serves the gRPC API (import path ``assay.server``)."""

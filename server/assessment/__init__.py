@@ -1,0 +1,1 @@
+"""Assessment execution: domain types, check registry, runner, progress bus, scheduler."""

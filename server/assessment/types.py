@@ -1,0 +1,240 @@
+"""Domain types of assessments: pillars, statuses, results, runs, counts and scores.
+
+Every layer (checks, runner, storage, API) speaks these types; only ``server.api``
+converts them to and from the generated protobuf messages.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, NewType, TypeVar
+
+T = TypeVar("T")
+RunId = NewType("RunId", str)
+ResultId = NewType("ResultId", str)
+
+
+class Pillar(enum.StrEnum):
+    SECURITY = "security"
+    RELIABILITY = "reliability"
+    PERFORMANCE_EFFICIENCY = "performance_efficiency"
+    COST_OPTIMIZATION = "cost_optimization"
+    OPERATIONAL_EXCELLENCE = "operational_excellence"
+    SUSTAINABILITY = "sustainability"
+
+    @property
+    def prefix(self) -> str:
+        """The check-id prefix of the pillar (``SEC`` for security, ...)."""
+        return _PILLAR_PREFIX[self]
+
+
+_PILLAR_PREFIX: dict[Pillar, str] = {
+    Pillar.SECURITY: "SEC",
+    Pillar.RELIABILITY: "REL",
+    Pillar.PERFORMANCE_EFFICIENCY: "PERF",
+    Pillar.COST_OPTIMIZATION: "COST",
+    Pillar.OPERATIONAL_EXCELLENCE: "OPS",
+    Pillar.SUSTAINABILITY: "SUS",
+}
+
+
+class Status(enum.StrEnum):
+    PASSING = "passing"
+    FAILING = "failing"
+    WARNING = "warning"
+    SKIPPED = "skipped"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+class Severity(enum.StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+
+_SEVERITY_ORDER = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+
+
+class RunState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (RunState.QUEUED, RunState.RUNNING)
+
+
+class RunScope(enum.StrEnum):
+    FULL = "full"
+    PILLAR = "pillar"
+    SINGLE = "single"
+
+
+class Source(enum.StrEnum):
+    LIVE = "live"
+    MANIFESTS = "manifests"
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    """Result counts per status, and the score they give."""
+
+    passing: int = 0
+    failing: int = 0
+    warning: int = 0
+    skipped: int = 0
+    error: int = 0
+    timeout: int = 0
+
+    @classmethod
+    def of(cls, statuses: Iterable[Status]) -> StatusCounts:
+        tally = dict.fromkeys(Status, 0)
+        for status in statuses:
+            tally[status] += 1
+        return cls.from_mapping(tally)
+
+    @classmethod
+    def from_mapping(cls, tally: Mapping[Status, int] | Mapping[str, int]) -> StatusCounts:
+        return cls(**{str(s): int(n) for s, n in tally.items()})
+
+    def __add__(self, other: StatusCounts) -> StatusCounts:
+        return StatusCounts(**{s.value: self.get(s) + other.get(s) for s in Status})
+
+    def get(self, status: Status) -> int:
+        value: int = getattr(self, status.value)
+        return value
+
+    @property
+    def total(self) -> int:
+        return sum(self.get(s) for s in Status)
+
+    @property
+    def score(self) -> float | None:
+        """100 x passing / (passing + failing + warning); None when nothing was judged.
+
+        Skipped, error and timeout results say nothing about the cluster, so they are out of
+        the denominator; with an empty denominator there is no score (not 0, not 100).
+        """
+        judged = self.passing + self.failing + self.warning
+        if judged == 0:
+            return None
+        return round(100.0 * self.passing / judged, 2)
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """The Kubernetes object a result is about (namespace empty for cluster-scoped)."""
+
+    kind: str
+    name: str
+    namespace: str = ""
+
+
+@dataclass(frozen=True)
+class AssessmentResult:
+    """One persisted result: a check's verdict on one object (or container)."""
+
+    id: ResultId
+    run_id: RunId
+    pillar: Pillar
+    check_id: str
+    check_name: str
+    status: Status
+    severity: Severity
+    object: ObjectRef | None
+    container: str
+    message: str
+    remediation: str
+    assessed_at: datetime
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run's state as stored; ``counts`` is filled as results arrive."""
+
+    run_id: RunId
+    state: RunState
+    scope: RunScope
+    source: Source
+    requested_at: datetime
+    pillars: tuple[Pillar, ...] = ()
+    check_id: str = ""
+    cluster_id: str = ""
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error: str = ""
+    counts: StatusCounts = field(default_factory=StatusCounts)
+    diagnostics: tuple[str, ...] = ()
+    check_count: int = 0
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One row per finished run: totals, per-pillar breakdown and score."""
+
+    run_id: RunId
+    cluster_id: str
+    state: RunState
+    completed_at: datetime
+    counts: StatusCounts
+    by_pillar: Mapping[Pillar, StatusCounts]
+
+    @property
+    def score(self) -> float | None:
+        return self.counts.score
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts over a set of results (one run, or everything matching a query)."""
+
+    counts: StatusCounts
+    by_pillar: Mapping[Pillar, StatusCounts]
+    by_severity: Mapping[Severity, int]
+    run_id: RunId | None = None
+
+    @property
+    def score(self) -> float | None:
+        return self.counts.score
+
+
+@dataclass(frozen=True)
+class ResultQuery:
+    """Filters and page of a result listing; validated at the API edge."""
+
+    run_id: RunId | None = None
+    pillars: frozenset[Pillar] = frozenset()
+    statuses: frozenset[Status] = frozenset()
+    check_id: str | None = None
+    since: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    states: frozenset[RunState] = frozenset()
+    since: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int

@@ -1,0 +1,1 @@
+"""Assay server package."""

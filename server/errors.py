@@ -1,0 +1,55 @@
+"""Domain errors shared by every server layer; ``server.api.errors`` maps them to gRPC.
+
+Hierarchy::
+
+    AssayError
+    ├── InvalidArgument      a request field is wrong (carries field violations)
+    ├── NotFound             an id names nothing
+    ├── AlreadyExists        a create collides with an existing object
+    ├── FailedPrecondition   the operation is not valid in the object's current state
+    └── Unavailable          a dependency (storage, the cluster) cannot be used right now
+
+Layers raise these (never gRPC errors) so that execution and storage stay free of the
+transport; the API edge translates them in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One offending request field, named by its proto path (e.g. ``limit``)."""
+
+    field: str
+    description: str
+
+
+class AssayError(Exception):
+    """Base of every domain error."""
+
+
+class InvalidArgument(AssayError):
+    def __init__(self, violations: list[FieldViolation] | FieldViolation) -> None:
+        self.violations = [violations] if isinstance(violations, FieldViolation) else violations
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
+
+
+class NotFound(AssayError):
+    def __init__(self, kind: str, ident: str) -> None:
+        self.kind = kind
+        self.ident = ident
+        super().__init__(f"{kind} {ident!r} not found")
+
+
+class AlreadyExists(AssayError):
+    pass
+
+
+class FailedPrecondition(AssayError):
+    pass
+
+
+class Unavailable(AssayError):
+    pass

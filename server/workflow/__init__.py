@@ -1,0 +1,1 @@
+"""Workflow execution: WorkflowExecution reconciler, target lock, Tekton PipelineRuns."""
