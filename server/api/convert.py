@@ -1,0 +1,141 @@
+"""Conversion between the domain types of ``assessment.types`` and ``assay.v1`` messages.
+
+Used by the servicers in ``server.api``; nothing else sees proto messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+
+from assay.server.assessment.types import (
+    AssessmentResult,
+    HistoryEntry,
+    Pillar,
+    Run,
+    RunScope,
+    RunState,
+    Severity,
+    Source,
+    Status,
+    StatusCounts,
+    Summary,
+)
+from assay.v1 import assessment_pb2 as apb
+from assay.v1 import common_pb2 as cpb
+
+PILLARS: dict[Pillar, int] = {p: cpb.Pillar.Value(f"PILLAR_{p.name}") for p in Pillar}
+STATUSES: dict[Status, int] = {s: cpb.Status.Value(f"STATUS_{s.name}") for s in Status}
+SEVERITIES: dict[Severity, int] = {s: cpb.Severity.Value(f"SEVERITY_{s.name}") for s in Severity}
+RUN_STATES: dict[RunState, int] = {s: apb.RunPhase.Value(f"RUN_PHASE_{s.name}") for s in RunState}
+SCOPES: dict[RunScope, int] = {s: apb.RunScope.Value(f"RUN_SCOPE_{s.name}") for s in RunScope}
+SOURCES: dict[Source, int] = {
+    s: apb.InventorySource.Value(f"INVENTORY_SOURCE_{s.name}") for s in Source
+}
+
+PILLARS_BY_VALUE = {v: k for k, v in PILLARS.items()}
+STATUSES_BY_VALUE = {v: k for k, v in STATUSES.items()}
+SEVERITIES_BY_VALUE = {v: k for k, v in SEVERITIES.items()}
+RUN_STATES_BY_VALUE = {v: k for k, v in RUN_STATES.items()}
+SOURCES_BY_VALUE = {v: k for k, v in SOURCES.items()}
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value.astimezone(UTC))
+    return ts
+
+
+def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def counts(value: StatusCounts) -> cpb.StatusCounts:
+    return cpb.StatusCounts(
+        passing=value.passing,
+        failing=value.failing,
+        warning=value.warning,
+        skipped=value.skipped,
+        error=value.error,
+        timeout=value.timeout,
+        total=value.total,
+    )
+
+
+def pillar_counts(by_pillar: Mapping[Pillar, StatusCounts]) -> list[apb.PillarCounts]:
+    return [
+        apb.PillarCounts(pillar=PILLARS[p], counts=counts(c), score=c.score)
+        for p, c in sorted(by_pillar.items(), key=lambda item: PILLARS[item[0]])
+    ]
+
+
+def result(value: AssessmentResult) -> apb.AssessmentResult:
+    obj = value.object
+    return apb.AssessmentResult(
+        id=value.id,
+        run_id=value.run_id,
+        pillar=PILLARS[value.pillar],
+        check_id=value.check_id,
+        check_name=value.check_name,
+        status=STATUSES[value.status],
+        severity=SEVERITIES[value.severity],
+        object=(
+            cpb.ObjectReference(kind=obj.kind, namespace=obj.namespace, name=obj.name)
+            if obj
+            else None
+        ),
+        container=value.container,
+        message=value.message,
+        remediation=value.remediation,
+        assessed_at=timestamp(value.assessed_at),
+        duration_ms=value.duration_ms,
+    )
+
+
+def run(value: Run) -> apb.RunState:
+    return apb.RunState(
+        run_id=value.run_id,
+        state=RUN_STATES[value.state],
+        scope=SCOPES[value.scope],
+        pillars=[PILLARS[p] for p in value.pillars],
+        check_id=value.check_id,
+        cluster_id=value.cluster_id,
+        requested_at=timestamp(value.requested_at),
+        started_at=timestamp(value.started_at),
+        completed_at=timestamp(value.completed_at),
+        error=value.error,
+        counts=counts(value.counts),
+        source=SOURCES[value.source],
+        diagnostics=list(value.diagnostics),
+        check_count=value.check_count,
+        score=value.counts.score,
+    )
+
+
+def summary(value: Summary) -> apb.Summary:
+    return apb.Summary(
+        run_id=value.run_id or "",
+        counts=counts(value.counts),
+        pillars=pillar_counts(value.by_pillar),
+        by_severity=[
+            apb.SeverityCount(severity=SEVERITIES[s], count=n)
+            for s, n in sorted(value.by_severity.items(), key=lambda item: item[0].rank)
+        ],
+        score=value.score,
+    )
+
+
+def history(value: HistoryEntry) -> apb.HistoryEntry:
+    return apb.HistoryEntry(
+        run_id=value.run_id,
+        cluster_id=value.cluster_id,
+        state=RUN_STATES[value.state],
+        completed_at=timestamp(value.completed_at),
+        counts=counts(value.counts),
+        pillars=pillar_counts(value.by_pillar),
+        score=value.score,
+    )

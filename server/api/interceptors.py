@@ -1,0 +1,194 @@
+"""grpc.aio server interceptors: domain-error mapping and Prometheus RPC metrics.
+
+``create_server`` in ``server.app`` installs them. Domain errors (``server.errors``) become
+gRPC statuses here and nowhere else; an unexpected exception becomes INTERNAL (logged with its
+traceback), never a bare UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from assay.server.errors import (
+    AlreadyExists,
+    AssayError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
+
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
+UnaryBehaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamBehaviour = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+
+_CODES: list[tuple[type[AssayError], grpc.StatusCode]] = [
+    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+]
+
+
+def status_for(error: AssayError) -> tuple[grpc.StatusCode, str, tuple[tuple[str, bytes], ...]]:
+    """The gRPC code, message and rich-status trailer for a domain error."""
+    code = next((c for kind, c in _CODES if isinstance(error, kind)), grpc.StatusCode.INTERNAL)
+    rich = status_pb2.Status(code=code.value[0], message=str(error))
+    if isinstance(error, InvalidArgument):
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in error.violations
+            ]
+        )
+        rich.details.add().Pack(bad_request)
+    elif isinstance(error, NotFound):
+        rich.details.add().Pack(
+            error_details_pb2.ResourceInfo(resource_type=error.kind, resource_name=error.ident)
+        )
+    return code, str(error), (("grpc-status-details-bin", rich.SerializeToString()),)
+
+
+async def _abort_for(exc: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+    if isinstance(exc, AssayError):
+        code, message, trailer = status_for(exc)
+        if code is grpc.StatusCode.INTERNAL:
+            log.error("unmapped domain error in %s", method, exc_info=exc)
+        await context.abort(code, message, trailing_metadata=trailer)
+    log.error("unhandled exception in %s", method, exc_info=exc)
+    rich = status_pb2.Status(code=code_pb2.INTERNAL, message="internal error; see server log")
+    await context.abort(
+        grpc.StatusCode.INTERNAL,
+        rich.message,
+        trailing_metadata=(("grpc-status-details-bin", rich.SerializeToString()),),
+    )
+
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+    """Turns exceptions raised by unary-unary and unary-stream servicers into statuses."""
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+
+        async def around_unary(behaviour: UnaryBehaviour, request: Any, ctx: Any) -> Any:
+            try:
+                return await behaviour(request, ctx)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await _abort_for(exc, ctx, method)
+
+        async def around_stream(
+            behaviour: StreamBehaviour, request: Any, ctx: Any
+        ) -> AsyncIterator[Any]:
+            try:
+                async for item in behaviour(request, ctx):
+                    yield item
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await _abort_for(exc, ctx, method)
+
+        return wrap_handler(handler, around_unary, around_stream)
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """``assay_grpc_server_handled_total{method,code}`` and a latency histogram."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.handled = Counter(
+            "assay_grpc_server_handled_total",
+            "RPCs completed on the server, by method and status code.",
+            ["grpc_method", "grpc_code"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "assay_grpc_server_handling_seconds",
+            "Time to handle an RPC (streams: until the stream ends).",
+            ["grpc_method"],
+            registry=registry,
+        )
+
+    def _observe(self, method: str, ctx: grpc.aio.ServicerContext, started: float) -> None:
+        code = ctx.code()
+        name = code.name if isinstance(code, grpc.StatusCode) else "OK"
+        self.handled.labels(method, name).inc()
+        self.latency.labels(method).observe(time.perf_counter() - started)
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+
+        async def around_unary(behaviour: UnaryBehaviour, request: Any, ctx: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await behaviour(request, ctx)
+            finally:
+                self._observe(method, ctx, started)
+
+        async def around_stream(
+            behaviour: StreamBehaviour, request: Any, ctx: Any
+        ) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            try:
+                async for item in behaviour(request, ctx):
+                    yield item
+            finally:
+                self._observe(method, ctx, started)
+
+        return wrap_handler(handler, around_unary, around_stream)
+
+
+def wrap_handler(
+    handler: grpc.RpcMethodHandler,
+    around_unary: Callable[[UnaryBehaviour, Any, Any], Awaitable[Any]],
+    around_stream: Callable[[StreamBehaviour, Any, Any], AsyncIterator[Any]],
+) -> grpc.RpcMethodHandler:
+    """A copy of ``handler`` whose unary-request behaviours run inside the given wrappers.
+
+    Client-streaming methods (only reflection has them) pass through unchanged.
+    """
+    if handler.unary_unary is not None:
+        behaviour = handler.unary_unary
+
+        async def unary(request: Any, ctx: Any) -> Any:
+            return await around_unary(behaviour, request, ctx)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream is not None:
+        stream_behaviour = handler.unary_stream
+
+        def stream(request: Any, ctx: Any) -> AsyncIterator[Any]:
+            return around_stream(stream_behaviour, request, ctx)
+
+        return grpc.unary_stream_rpc_method_handler(
+            stream,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return handler
