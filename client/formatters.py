@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 
 from assay.v1 import assessment_pb2 as apb
@@ -37,15 +37,13 @@ def emit(
     console: Console,
     output: Output,
     payload: Message | Sequence[Message],
-    table: Callable[[], Table],
+    table: Callable[[], RenderableType],
 ) -> None:
     """Print ``payload`` as json/yaml, or the table ``table()`` builds."""
     if output is Output.TABLE:
         console.print(table())
         return
-    data: Any = (
-        to_data(payload) if isinstance(payload, Message) else [to_data(m) for m in payload]
-    )
+    data: Any = to_data(payload) if isinstance(payload, Message) else [to_data(m) for m in payload]
     if output is Output.JSON:
         console.print_json(json.dumps(data))
     else:

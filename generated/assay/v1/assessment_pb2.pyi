@@ -380,7 +380,7 @@ class Summary(_message.Message):
     def pillars(self) -> _containers.RepeatedCompositeFieldContainer[Global___PillarCounts]: ...
     @_builtins.property
     def by_severity(self) -> _containers.RepeatedCompositeFieldContainer[Global___SeverityCount]:
-        """Failing and warning results per severity."""
+        """Failing results per severity."""
 
     def __init__(
         self,

@@ -1,0 +1,132 @@
+"""Shared CLI plumbing: connection state, error handling and option parsing.
+
+Every command opens the client through :func:`connect`, which turns a :class:`ClientError`
+into one readable line on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import typer
+from google.protobuf import timestamp_pb2
+from rich.console import Console
+
+from assay.client.api import DEFAULT_SERVER, DEFAULT_TIMEOUT_S, AssayClient, ClientError
+from assay.v1 import assessment_pb2 as apb
+from assay.v1 import common_pb2 as cpb
+
+
+@dataclass
+class CliState:
+    server: str = DEFAULT_SERVER
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    console: Console = field(default_factory=Console)
+    errors: Console = field(default_factory=lambda: Console(stderr=True))
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):
+        obj = CliState()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def fail(ctx: typer.Context, message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` on stderr; return the Exit to raise."""
+    state(ctx).errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def connect(ctx: typer.Context) -> Iterator[AssayClient]:
+    st = state(ctx)
+    client = AssayClient(st.server, timeout_s=st.timeout_s)
+    try:
+        yield client
+    except ClientError as error:
+        raise fail(ctx, str(error)) from None
+    finally:
+        client.close()
+
+
+_PILLAR_ALIASES: dict[str, int] = {}
+for _name, _value in cpb.Pillar.items():
+    if _value == cpb.PILLAR_UNSPECIFIED:
+        continue
+    _full = _name.removeprefix("PILLAR_").lower()
+    _PILLAR_ALIASES[_full] = _value
+    _PILLAR_ALIASES[_full.replace("_", "-")] = _value
+    _PILLAR_ALIASES[_full.split("_")[0]] = _value
+for _prefix, _value in {
+    "sec": cpb.PILLAR_SECURITY,
+    "rel": cpb.PILLAR_RELIABILITY,
+    "perf": cpb.PILLAR_PERFORMANCE_EFFICIENCY,
+    "cost": cpb.PILLAR_COST_OPTIMIZATION,
+    "ops": cpb.PILLAR_OPERATIONAL_EXCELLENCE,
+    "sus": cpb.PILLAR_SUSTAINABILITY,
+}.items():
+    _PILLAR_ALIASES[_prefix] = _value
+
+_STATUSES = {n.removeprefix("STATUS_").lower(): v for n, v in cpb.Status.items() if v != 0}
+SEVERITIES = {n.removeprefix("SEVERITY_").lower(): v for n, v in cpb.Severity.items() if v != 0}
+RUN_PHASES = {n.removeprefix("RUN_PHASE_").lower(): v for n, v in apb.RunPhase.items() if v != 0}
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [part.strip() for v in values or [] for part in v.split(",") if part.strip()]
+
+
+def choices(kind: str, values: list[str] | None, table: dict[str, int]) -> list[int]:
+    out: list[int] = []
+    for item in _split(values):
+        key = item.lower()
+        if key not in table:
+            known = ", ".join(sorted({k for k in table if "-" not in k}))
+            raise typer.BadParameter(f"unknown {kind} {item!r} (one of: {known})")
+        if table[key] not in out:
+            out.append(table[key])
+    return out
+
+
+def pillars(values: list[str] | None) -> list[int]:
+    return choices("pillar", values, _PILLAR_ALIASES)
+
+
+def statuses(values: list[str] | None) -> list[int]:
+    return choices("status", values, _STATUSES)
+
+
+def run_phases(values: list[str] | None) -> list[int]:
+    return choices("state", values, RUN_PHASES)
+
+
+_RELATIVE = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def since(value: str | None, *, now: datetime | None = None) -> timestamp_pb2.Timestamp | None:
+    """``--since``: an ISO 8601 time (naive means UTC) or a relative age like 30m, 24h, 7d."""
+    if not value:
+        return None
+    match = _RELATIVE.match(value.strip())
+    if match:
+        delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        moment = (now or datetime.now(UTC)) - delta
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise typer.BadParameter(
+                f"{value!r} is neither an ISO 8601 time nor an age like 30m, 24h, 7d"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(moment.astimezone(UTC))
+    return ts

@@ -1,0 +1,195 @@
+"""``assay run``, ``assay runs cancel`` and ``assay checks list``.
+
+``assay run`` starts a run, follows it through the WatchRun stream with a progress bar, and
+prints the summary. Ctrl-C detaches: the run goes on on the server.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Group
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from assay.client import formatters as fmt
+from assay.client.api import AssayClient
+from assay.client.cli import common
+from assay.client.formatters import Output
+from assay.v1 import assessment_pb2 as apb
+
+runs_app = typer.Typer(help="Manage assessment runs.", no_args_is_help=True)
+checks_app = typer.Typer(help="The check catalogue.", no_args_is_help=True)
+
+EXIT_FINDINGS = 2
+EXIT_DETACHED = 130
+
+
+class SourceChoice(enum.StrEnum):
+    LIVE = "live"
+    MANIFESTS = "manifests"
+
+
+class SeverityChoice(enum.StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+_SOURCES = {
+    SourceChoice.LIVE: apb.INVENTORY_SOURCE_LIVE,
+    SourceChoice.MANIFESTS: apb.INVENTORY_SOURCE_MANIFESTS,
+}
+_FAILED_STATES = (apb.RUN_PHASE_FAILED, apb.RUN_PHASE_CANCELLED)
+
+
+def run(
+    ctx: typer.Context,
+    pillar: Annotated[
+        list[str] | None,
+        typer.Option("--pillar", "-p", help="Only these pillars (repeatable or comma list)."),
+    ] = None,
+    check: Annotated[
+        str | None, typer.Option("--check", help="Run one check, e.g. SEC-001.")
+    ] = None,
+    source: Annotated[
+        SourceChoice, typer.Option("--source", help="Assess the live cluster or manifest files.")
+    ] = SourceChoice.LIVE,
+    path: Annotated[
+        Path | None,
+        typer.Option("--path", help="Manifest file or directory (with --source manifests)."),
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option("--context", help="kubeconfig context (with --source live).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Run timeout in seconds (server default 600).")
+    ] = None,
+    check_timeout: Annotated[
+        float | None, typer.Option("--check-timeout", help="Per-check timeout in seconds (30).")
+    ] = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Start the run and print its id; do not follow it.")
+    ] = False,
+    fail_on: Annotated[
+        SeverityChoice | None,
+        typer.Option(
+            "--fail-on", help="Exit 2 when a failing result at or above this severity exists."
+        ),
+    ] = None,
+    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
+) -> None:
+    """Start an assessment run and follow its progress."""
+    if check and pillar:
+        raise typer.BadParameter("--check and --pillar exclude each other")
+    if source is SourceChoice.MANIFESTS and path is None:
+        raise typer.BadParameter("--source manifests needs --path")
+    if path is not None and source is SourceChoice.LIVE:
+        source = SourceChoice.MANIFESTS
+    request = apb.StartRunRequest(
+        pillars=common.pillars(pillar),
+        check_id=check or "",
+        source=_SOURCES[source],
+        # The server reads the files: send an absolute path so the server's cwd does not matter.
+        path=str(path.resolve()) if path else "",
+        context=context or "",
+    )
+    if timeout is not None:
+        request.run_timeout_seconds = timeout
+    if check_timeout is not None:
+        request.check_timeout_seconds = check_timeout
+    st = common.state(ctx)
+    with common.connect(ctx) as client:
+        started = client.start_run(request)
+        if no_wait:
+            fmt.emit(st.console, output, started, lambda: fmt.run_table(started))
+            return
+        try:
+            finished = _follow(client, started, quiet=output is not Output.TABLE)
+        except KeyboardInterrupt:
+            st.errors.print(
+                f"Detached from run {started.run_id}; it goes on on the server "
+                f"(stop it with: assay runs cancel {started.run_id})."
+            )
+            raise typer.Exit(EXIT_DETACHED) from None
+        final = finished.run if finished is not None else client.get_run(started.run_id)
+        summary = (
+            finished.summary
+            if finished is not None
+            else client.get_summary(apb.AssessmentQuery(run_id=started.run_id))
+        )
+    _report(st, output, final, summary)
+    if final.state in _FAILED_STATES:
+        raise typer.Exit(1)
+    if fail_on is not None and _has_failures_at(summary, common.SEVERITIES[fail_on.value]):
+        st.errors.print(f"failing results at or above severity {fail_on.value}")
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _follow(client: AssayClient, run: apb.RunState, *, quiet: bool) -> apb.RunFinished | None:
+    """Render progress from WatchRun until the run finishes; the RunFinished event if seen."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, disable=quiet, transient=True) as progress:
+        task = progress.add_task(f"run {run.run_id}", total=run.check_count or None)
+        for event in client.watch_run(run.run_id):
+            kind = event.WhichOneof("event")
+            if kind == "state_changed" and event.state_changed.total_checks:
+                progress.update(task, total=event.state_changed.total_checks)
+            elif kind == "check_started":
+                progress.update(task, description=f"{event.check_started.check_id}")
+            elif kind == "check_finished":
+                finished = event.check_finished
+                progress.update(
+                    task, completed=finished.completed_checks, total=finished.total_checks
+                )
+            elif kind == "run_finished":
+                return event.run_finished
+    return None
+
+
+def _report(st: common.CliState, output: Output, run: apb.RunState, summary: apb.Summary) -> None:
+    fmt.emit(
+        st.console,
+        output,
+        apb.RunFinished(run=run, summary=summary),
+        lambda: Group(fmt.run_table(run), fmt.summary_table(summary)),
+    )
+
+
+def _has_failures_at(summary: apb.Summary, threshold: int) -> bool:
+    return any(s.severity >= threshold and s.count > 0 for s in summary.by_severity)
+
+
+@runs_app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
+) -> None:
+    """Cancel a queued or running run."""
+    with common.connect(ctx) as client:
+        cancelled = client.cancel_run(run_id)
+    fmt.emit(common.state(ctx).console, output, cancelled, lambda: fmt.run_table(cancelled))
+
+
+@checks_app.command("list")
+def list_checks(
+    ctx: typer.Context,
+    pillar: Annotated[
+        list[str] | None, typer.Option("--pillar", "-p", help="Only these pillars.")
+    ] = None,
+    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
+) -> None:
+    """List the checks the server knows."""
+    with common.connect(ctx) as client:
+        checks = client.list_checks(common.pillars(pillar))
+    fmt.emit(common.state(ctx).console, output, checks, lambda: fmt.checks_table(checks))

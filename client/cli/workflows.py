@@ -1,0 +1,252 @@
+"""``assay workflows create|get|list|watch|audit``: WorkflowExecutions over gRPC."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from google.protobuf import duration_pb2
+
+from assay.client import formatters as fmt
+from assay.client.cli import common
+from assay.client.formatters import Output
+from assay.v1 import workflow_pb2 as wpb
+
+app = typer.Typer(help="Remediation workflow executions.", no_args_is_help=True)
+
+NamespaceOpt = Annotated[
+    str, typer.Option("--namespace", "-n", help="Namespace of the WorkflowExecution.")
+]
+OutputOpt = Annotated[Output, typer.Option("--output", "-o")]
+DEFAULT_NAMESPACE = "kubernaut-workflows"
+
+_PHASES = {
+    n.removeprefix("WORKFLOW_PHASE_").lower(): v for n, v in wpb.WorkflowPhase.items() if v != 0
+}
+_AUDIT_TYPES = {
+    n.removeprefix("AUDIT_EVENT_TYPE_").lower(): v for n, v in wpb.AuditEventType.items() if v != 0
+}
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def _duration(text: str) -> duration_pb2.Duration:
+    """``1h30m``, ``45m``, ``90s`` as in Kubernetes/Go durations."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None:
+        raise typer.BadParameter(f"{text!r} is not a duration like 30m, 1h30m or 90s")
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return duration_pb2.Duration(seconds=hours * 3600 + minutes * 60 + seconds)
+
+
+def _spec_from_manifest(path: Path) -> tuple[str, str, wpb.WorkflowExecutionSpec]:
+    try:
+        doc: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise typer.BadParameter(f"cannot read {path}: {error}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):
+        raise typer.BadParameter(f"{path} is not a WorkflowExecution manifest (no spec)")
+    meta = doc.get("metadata") or {}
+    raw = doc["spec"]
+    ref = raw.get("workflowRef") or {}
+    config = raw.get("executionConfig") or {}
+    spec = wpb.WorkflowExecutionSpec(
+        workflow_ref=wpb.WorkflowRef(
+            workflow_id=str(ref.get("workflowId", "")),
+            version=str(ref.get("version", "")),
+            container_image=str(ref.get("containerImage", "")),
+            container_digest=str(ref.get("containerDigest", "")),
+        ),
+        target_resource=str(raw.get("targetResource", "")),
+        parameters={str(k): str(v) for k, v in (raw.get("parameters") or {}).items()},
+        rationale=str(raw.get("rationale", "")),
+    )
+    if "confidence" in raw:
+        spec.confidence = float(raw["confidence"])
+    if config.get("timeout"):
+        spec.execution_config.timeout.CopyFrom(_duration(str(config["timeout"])))
+    if config.get("serviceAccountName"):
+        spec.execution_config.service_account_name = str(config["serviceAccountName"])
+    rr = raw.get("remediationRequestRef") or {}
+    if rr:
+        spec.remediation_request_ref.name = str(rr.get("name", ""))
+        spec.remediation_request_ref.namespace = str(rr.get("namespace", ""))
+        spec.remediation_request_ref.uid = str(rr.get("uid", ""))
+        spec.remediation_request_ref.kind = str(rr.get("kind", ""))
+    return str(meta.get("namespace", "")), str(meta.get("name", "")), spec
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="WorkflowExecution manifest (YAML/JSON).")
+    ] = None,
+    namespace: NamespaceOpt = DEFAULT_NAMESPACE,
+    name: Annotated[str, typer.Option("--name", help="Name; generated when empty.")] = "",
+    workflow_id: Annotated[str, typer.Option("--workflow-id")] = "",
+    version: Annotated[str, typer.Option("--version")] = "",
+    image: Annotated[str, typer.Option("--image", help="OCI bundle of the pipeline.")] = "",
+    digest: Annotated[str, typer.Option("--digest", help="sha256:... of the bundle.")] = "",
+    target: Annotated[str, typer.Option("--target", help="namespace/kind/name or kind/name.")] = "",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="KEY=VALUE (repeatable).")
+    ] = None,
+    confidence: Annotated[float | None, typer.Option("--confidence", help="0..1.")] = None,
+    rationale: Annotated[str, typer.Option("--rationale")] = "",
+    timeout: Annotated[str, typer.Option("--timeout", help="Pipeline timeout, e.g. 30m.")] = "",
+    service_account: Annotated[str, typer.Option("--service-account")] = "",
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """Create a WorkflowExecution (from a manifest file or from flags)."""
+    if file is not None:
+        file_ns, file_name, spec = _spec_from_manifest(file)
+        namespace = file_ns or namespace
+        name = name or file_name
+    else:
+        params: dict[str, str] = {}
+        for item in param or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise typer.BadParameter(f"--param {item!r} is not KEY=VALUE")
+            params[key] = value
+        spec = wpb.WorkflowExecutionSpec(
+            workflow_ref=wpb.WorkflowRef(
+                workflow_id=workflow_id,
+                version=version,
+                container_image=image,
+                container_digest=digest,
+            ),
+            target_resource=target,
+            parameters=params,
+            rationale=rationale,
+        )
+        if confidence is not None:
+            spec.confidence = confidence
+        if timeout:
+            spec.execution_config.timeout.CopyFrom(_duration(timeout))
+        if service_account:
+            spec.execution_config.service_account_name = service_account
+    request = wpb.CreateRequest(namespace=namespace, name=name, spec=spec)
+    with common.connect(ctx) as client:
+        execution = client.create_workflow(request)
+    fmt.emit(common.state(ctx).console, output, execution, lambda: fmt.workflow_table(execution))
+
+
+@app.command("get")
+def get(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="WorkflowExecution name.")],
+    namespace: NamespaceOpt = DEFAULT_NAMESPACE,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """Show one WorkflowExecution."""
+    with common.connect(ctx) as client:
+        execution = client.get_workflow(namespace, name)
+    fmt.emit(common.state(ctx).console, output, execution, lambda: fmt.workflow_table(execution))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    namespace: Annotated[
+        str, typer.Option("--namespace", "-n", help="Namespace; empty for all.")
+    ] = "",
+    phase: Annotated[
+        list[str] | None, typer.Option("--phase", help="Phase (repeatable or comma list).")
+    ] = None,
+    target: Annotated[str, typer.Option("--target")] = "",
+    workflow_id: Annotated[str, typer.Option("--workflow-id")] = "",
+    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    offset: Annotated[int, typer.Option("--offset")] = 0,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """List WorkflowExecutions."""
+    request = wpb.ListRequest(
+        namespace=namespace,
+        phases=common.choices("phase", phase, _PHASES),
+        target_resource=target,
+        workflow_id=workflow_id,
+        offset=offset,
+    )
+    if limit is not None:
+        request.limit = limit
+    with common.connect(ctx) as client:
+        page = client.list_workflows(request)
+    fmt.emit(
+        common.state(ctx).console,
+        output,
+        page,
+        lambda: fmt.workflows_table(page.executions, page.total_count),
+    )
+
+
+@app.command("watch")
+def watch(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Only this execution; all when omitted.")] = "",
+    namespace: Annotated[str, typer.Option("--namespace", "-n")] = "",
+    until_done: Annotated[
+        bool,
+        typer.Option("--until-done", help="With a name: stop when the execution is terminal."),
+    ] = True,
+) -> None:
+    """Print phase changes as they happen (Ctrl-C stops)."""
+    st = common.state(ctx)
+    terminal = {wpb.WORKFLOW_PHASE_COMPLETED, wpb.WORKFLOW_PHASE_FAILED, wpb.WORKFLOW_PHASE_SKIPPED}
+    with common.connect(ctx) as client:
+        try:
+            for change in client.watch_workflows(wpb.WatchRequest(namespace=namespace, name=name)):
+                e = change.execution
+                stamp = datetime.now(UTC).strftime("%H:%M:%S")
+                previous = fmt.enum_name(wpb.WorkflowPhase, change.previous_phase)
+                current = fmt.enum_name(wpb.WorkflowPhase, e.status.phase)
+                reason = fmt.workflow_reason(e)
+                st.console.print(
+                    f"{stamp} {e.namespace}/{e.name} {previous} -> {fmt.styled(current)}"
+                    + (f" ({reason})" if reason else ""),
+                    highlight=False,
+                )
+                if name and until_done and e.status.phase in terminal:
+                    return
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None
+
+
+@app.command("audit")
+def audit(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--execution", help="Only this execution.")] = "",
+    namespace: Annotated[str, typer.Option("--namespace", "-n")] = "",
+    target: Annotated[str, typer.Option("--target")] = "",
+    event_type: Annotated[str, typer.Option("--type", help="e.g. skipped, failed.")] = "",
+    since: Annotated[str | None, typer.Option("--since")] = None,
+    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    offset: Annotated[int, typer.Option("--offset")] = 0,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """The audit trail of workflow executions, oldest first."""
+    types = common.choices("event type", [event_type] if event_type else None, _AUDIT_TYPES)
+    request = wpb.ListAuditEventsRequest(
+        namespace=namespace,
+        execution_name=name,
+        target_resource=target,
+        event_type=types[0] if types else 0,
+        offset=offset,
+    )
+    if limit is not None:
+        request.limit = limit
+    ts = common.since(since)
+    if ts is not None:
+        request.since.CopyFrom(ts)
+    with common.connect(ctx) as client:
+        page = client.list_audit_events(request)
+    fmt.emit(
+        common.state(ctx).console,
+        output,
+        page,
+        lambda: fmt.audit_table(page.events, page.total_count),
+    )
