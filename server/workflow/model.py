@@ -1,0 +1,168 @@
+"""Names, enums and payload shapes of the WorkflowExecution API and the objects around it.
+
+Everything in :mod:`assay.server.workflow` imports its vocabulary from here: the CRD's
+group/version/plural, the labels and annotations the reconciler writes, the phase, skip and
+failure-reason enums (their values are the CRD's enum values), and ``TypedDict`` shapes of the
+status sub-objects the reconciler produces. Objects read from the API stay plain dicts
+(:data:`KubeObject`); we never build client models for them (see DESIGN.md, "Dependency
+notes").
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, NewType, TypedDict
+
+KubeObject = dict[str, Any]
+"""A Kubernetes object as decoded from JSON."""
+
+ExecutionKey = NewType("ExecutionKey", str)
+"""``namespace/name`` of a WorkflowExecution: the work-queue key."""
+
+GROUP = "workflowexecution.kubernaut.ai"
+VERSION = "v1alpha1"
+PLURAL = "workflowexecutions"
+KIND = "WorkflowExecution"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+TEKTON_GROUP = "tekton.dev"
+TEKTON_VERSION = "v1"
+PIPELINERUN_PLURAL = "pipelineruns"
+TASKRUN_PLURAL = "taskruns"
+
+FINALIZER = f"{GROUP}/cleanup"
+
+# Labels written on PipelineRuns, Leases and WorkflowExecutions (values sanitised).
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "assay-workflow-controller"
+LABEL_EXECUTION = f"{GROUP}/execution"
+LABEL_EXECUTION_NAMESPACE = f"{GROUP}/execution-namespace"
+LABEL_EXECUTION_UID = f"{GROUP}/execution-uid"
+LABEL_WORKFLOW_ID = f"{GROUP}/workflow-id"
+LABEL_TARGET = f"{GROUP}/target"
+LABEL_TARGET_HASH = f"{GROUP}/target-hash"
+
+# Annotations carry the raw (unsanitised) values that labels can only approximate.
+ANNOTATION_TARGET = f"{GROUP}/target-resource"
+ANNOTATION_EXECUTION = f"{GROUP}/execution"
+ANNOTATION_WORKFLOW_ID = f"{GROUP}/workflow-id"
+ANNOTATION_STARTED_AT = f"{GROUP}/started-at"
+
+TEKTON_PIPELINERUN_LABEL = "tekton.dev/pipelineRun"
+TEKTON_PIPELINE_TASK_LABEL = "tekton.dev/pipelineTask"
+
+TARGET_RESOURCE_PARAM = "TARGET_RESOURCE"
+
+
+class Phase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+
+
+class SkipReason(enum.StrEnum):
+    RESOURCE_BUSY = "ResourceBusy"
+    RECENTLY_REMEDIATED = "RecentlyRemediated"
+
+
+class FailureReason(enum.StrEnum):
+    OOM_KILLED = "OOMKilled"
+    DEADLINE_EXCEEDED = "DeadlineExceeded"
+    FORBIDDEN = "Forbidden"
+    RESOURCE_EXHAUSTED = "ResourceExhausted"
+    CONFIGURATION_ERROR = "ConfigurationError"
+    IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
+    TASK_FAILED = "TaskFailed"
+    UNKNOWN = "Unknown"
+
+
+class ObjectRef(TypedDict):
+    name: str
+    namespace: str
+
+
+class PipelineRunStatusSummary(TypedDict, total=False):
+    status: str
+    reason: str
+    message: str
+    completedTasks: int
+    failedTasks: int
+    totalTasks: int
+
+
+class ConflictingWorkflow(TypedDict, total=False):
+    name: str
+    namespace: str
+    workflowId: str
+    startedAt: str
+
+
+class RecentRemediation(TypedDict, total=False):
+    name: str
+    namespace: str
+    workflowId: str
+    completedAt: str
+    outcome: str
+    cooldownRemaining: str
+
+
+class SkipDetails(TypedDict, total=False):
+    reason: str
+    message: str
+    skippedAt: str
+    conflictingWorkflow: ConflictingWorkflow
+    recentRemediation: RecentRemediation
+
+
+class FailureDetails(TypedDict, total=False):
+    failedTaskIndex: int
+    failedTaskName: str
+    failedStepName: str
+    reason: str
+    message: str
+    exitCode: int
+    failedAt: str
+    executionTimeBeforeFailure: str
+    naturalLanguageSummary: str
+    wasExecutionFailure: bool
+
+
+def execution_key(namespace: str, name: str) -> ExecutionKey:
+    return ExecutionKey(f"{namespace}/{name}")
+
+
+def split_key(key: ExecutionKey) -> tuple[str, str]:
+    namespace, _, name = key.partition("/")
+    return namespace, name
+
+
+def meta(obj: KubeObject) -> dict[str, Any]:
+    """``obj.metadata`` (empty dict when absent)."""
+    value = obj.get("metadata")
+    return value if isinstance(value, dict) else {}
+
+
+def spec_of(obj: KubeObject) -> dict[str, Any]:
+    value = obj.get("spec")
+    return value if isinstance(value, dict) else {}
+
+
+def status_of(obj: KubeObject) -> dict[str, Any]:
+    value = obj.get("status")
+    return value if isinstance(value, dict) else {}
+
+
+def phase_of(obj: KubeObject) -> Phase:
+    """The execution's phase; an object the reconciler has not touched yet is Pending."""
+    raw = status_of(obj).get("phase")
+    try:
+        return Phase(raw) if raw else Phase.PENDING
+    except ValueError:
+        return Phase.PENDING
+
+
+def key_of(obj: KubeObject) -> ExecutionKey:
+    m = meta(obj)
+    return execution_key(str(m.get("namespace", "")), str(m.get("name", "")))

@@ -1,0 +1,97 @@
+"""Clocks and the two time formats the Kubernetes API speaks: RFC 3339 and Go durations.
+
+The reconciler and the lock manager take a :class:`Clock` so tests can move time (the
+cooldown is minutes long); :class:`SystemClock` is the production one. Go durations appear in
+``executionConfig.timeout`` (parsed here, handed to Tekton verbatim) and in the status fields
+``duration``, ``executionTimeBeforeFailure`` and ``cooldownRemaining`` (formatted here).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that only moves when told to (tests, benchmarks)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with second precision, as ``metav1.Time`` serialises."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_micro_time(moment: datetime) -> str:
+    """RFC 3339 with microseconds, as ``metav1.MicroTime`` (Lease, Event) serialises."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: object) -> datetime | None:
+    """Parse an API timestamp; ``None`` for anything absent or malformed."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+_GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+_GO_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+GO_DURATION_PATTERN = _GO_DURATION.pattern
+
+
+def parse_duration(value: str) -> timedelta:
+    """Parse a Go duration string (``"1h30m"``, ``"90s"``, ``"1.5h"``); ValueError if not one."""
+    if not _GO_DURATION.match(value):
+        raise ValueError(f"not a duration: {value!r}")
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _GO_PART.findall(value))
+    return timedelta(seconds=seconds)
+
+
+def format_duration(delta: timedelta) -> str:
+    """Format like Go's ``time.Duration.String`` at second precision: ``1h2m3s``, ``0s``."""
+    total = max(0, int(delta.total_seconds()))
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{seconds}s"
+    if minutes:
+        return f"{minutes}m{seconds}s"
+    return f"{seconds}s"
