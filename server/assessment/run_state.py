@@ -1,0 +1,84 @@
+"""The run lifecycle as an explicit state machine, used by the runner.
+
+::
+
+    queued ──► running ──► completed   every selected check ran (whatever its findings)
+       │          ├──────► partial     some checks ended in error or timeout
+       │          ├──────► failed      the inventory or storage could not be used
+       │          └──────► cancelled   CancelRun, or the server shutting down
+       ├─────────────────► failed      (inventory never built; crash recovery)
+       └─────────────────► cancelled
+
+Terminal states have no way out. :func:`advance` returns the new immutable :class:`Run`,
+stamping ``started_at`` on entering running and ``completed_at`` on entering a terminal state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+
+from assay.server.assessment.types import Run, RunState, Status, StatusCounts
+
+TRANSITIONS: dict[RunState, frozenset[RunState]] = {
+    RunState.QUEUED: frozenset({RunState.RUNNING, RunState.FAILED, RunState.CANCELLED}),
+    RunState.RUNNING: frozenset(
+        {RunState.COMPLETED, RunState.PARTIAL, RunState.FAILED, RunState.CANCELLED}
+    ),
+    RunState.COMPLETED: frozenset(),
+    RunState.PARTIAL: frozenset(),
+    RunState.FAILED: frozenset(),
+    RunState.CANCELLED: frozenset(),
+}
+
+
+class InvalidTransition(RuntimeError):
+    """A programming error: the runner asked for a move the lifecycle forbids."""
+
+    def __init__(self, current: RunState, target: RunState) -> None:
+        super().__init__(f"run cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
+
+
+def can_advance(current: RunState, target: RunState) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def advance(run: Run, target: RunState, *, at: datetime, error: str = "") -> Run:
+    """The run in ``target`` state; raises :class:`InvalidTransition` for a forbidden move."""
+    if not can_advance(run.state, target):
+        raise InvalidTransition(run.state, target)
+    return dataclasses.replace(
+        run,
+        state=target,
+        started_at=at if target is RunState.RUNNING else run.started_at,
+        completed_at=at if target.terminal else run.completed_at,
+        error=error or run.error,
+    )
+
+
+def outcome_state(outcomes: Iterable[Status]) -> RunState:
+    """The terminal state of a run whose checks all ended with these outcomes."""
+    troubled = {Status.ERROR, Status.TIMEOUT}
+    return RunState.PARTIAL if any(o in troubled for o in outcomes) else RunState.COMPLETED
+
+
+# Worst first: the status that sums up all results of one check in its CheckFinished event.
+_OUTCOME_ORDER = (
+    Status.ERROR,
+    Status.TIMEOUT,
+    Status.FAILING,
+    Status.WARNING,
+    Status.PASSING,
+    Status.SKIPPED,
+)
+
+
+def check_outcome(counts: StatusCounts) -> Status:
+    """One status for a check: its worst result; passing when it produced no result."""
+    for status in _OUTCOME_ORDER:
+        if counts.get(status):
+            return status
+    return Status.PASSING

@@ -1,0 +1,227 @@
+"""The progress bus: ordering, replay, many subscribers, cancellation, bounds and retention."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from assay.server.assessment.progress import (
+    CheckFinished,
+    CheckStarted,
+    EventPayload,
+    ProgressBus,
+    RunEvent,
+    RunFinished,
+    RunStateChanged,
+    Subscription,
+)
+from assay.server.assessment.types import (
+    Pillar,
+    Run,
+    RunId,
+    RunScope,
+    RunState,
+    Source,
+    Status,
+    StatusCounts,
+    Summary,
+)
+from assay.server.errors import NotFound
+
+RUN = RunId("run_20260216T103045_000000_00000001")
+T0 = datetime(2026, 2, 16, 10, 30, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def finished(run_id: RunId = RUN) -> RunFinished:
+    run = Run(run_id, RunState.COMPLETED, RunScope.FULL, Source.MANIFESTS, T0)
+    return RunFinished(run, Summary(StatusCounts(passing=1), {}, {}, run_id))
+
+
+def script() -> list[EventPayload]:
+    return [
+        RunStateChanged(RunState.QUEUED),
+        RunStateChanged(RunState.RUNNING, total_checks=1),
+        CheckStarted("SEC-001", "No privileged containers", Pillar.SECURITY),
+        CheckFinished("SEC-001", Status.PASSING, StatusCounts(passing=1), 3, 1, 1),
+        RunStateChanged(RunState.COMPLETED),
+        finished(),
+    ]
+
+
+async def collect(sub: Subscription) -> list[RunEvent]:
+    return [event async for event in sub]
+
+
+async def until(predicate: object, *, limit: int = 1000) -> None:
+    """Let other tasks run until ``predicate()`` holds (no wall-clock sleeps)."""
+    assert callable(predicate)
+    for _ in range(limit):
+        if predicate():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
+async def test_live_subscriber_sees_every_event_in_order() -> None:
+    bus = ProgressBus()
+    bus.open(RUN)
+    sub = bus.subscribe(RUN)
+    reader = asyncio.create_task(collect(sub))
+    for payload in script():
+        bus.publish(RUN, payload)
+        await asyncio.sleep(0)
+    events = await reader
+    assert [e.payload for e in events] == script()
+    assert [e.sequence for e in events] == list(range(1, 7))
+    assert all(e.run_id == RUN for e in events)
+    assert bus.subscriber_count(RUN) == 0
+
+
+async def test_late_subscriber_gets_replay_then_live_events() -> None:
+    bus = ProgressBus()
+    payloads = script()
+    for payload in payloads[:3]:
+        bus.publish(RUN, payload)
+    sub = bus.subscribe(RUN)
+    first = [await anext(sub) for _ in range(3)]
+    assert [e.payload for e in first] == payloads[:3]
+    reader = asyncio.create_task(collect(sub))
+    for payload in payloads[3:]:
+        bus.publish(RUN, payload)
+    rest = await reader
+    assert [e.payload for e in rest] == payloads[3:]
+
+
+async def test_finished_run_replays_and_closes() -> None:
+    bus = ProgressBus()
+    for payload in script():
+        bus.publish(RUN, payload)
+    events = await collect(bus.subscribe(RUN))
+    assert [e.payload for e in events] == script()
+    assert isinstance(events[-1].payload, RunFinished)
+    assert bus.subscriber_count() == 0
+
+
+async def test_two_subscribers_at_once_each_get_everything() -> None:
+    bus = ProgressBus()
+    bus.open(RUN)
+    readers = [asyncio.create_task(collect(bus.subscribe(RUN))) for _ in range(2)]
+    await until(lambda: bus.subscriber_count(RUN) == 2)
+    for payload in script():
+        bus.publish(RUN, payload)
+    first, second = await asyncio.gather(*readers)
+    assert [e.payload for e in first] == [e.payload for e in second] == script()
+    assert bus.subscriber_count(RUN) == 0
+
+
+async def test_client_cancellation_frees_the_subscription() -> None:
+    bus = ProgressBus()
+    bus.publish(RUN, RunStateChanged(RunState.QUEUED))
+    seen: list[RunEvent] = []
+
+    async def watch() -> None:
+        async for event in bus.subscribe(RUN):
+            seen.append(event)
+
+    task = asyncio.create_task(watch())
+    await until(lambda: len(seen) == 1)
+    assert bus.subscriber_count(RUN) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert bus.subscriber_count(RUN) == 0
+    # The run goes on, untroubled by the departed watcher.
+    assert bus.publish(RUN, RunStateChanged(RunState.RUNNING)) is not None
+
+
+async def test_closing_a_subscription_frees_it() -> None:
+    bus = ProgressBus()
+    bus.publish(RUN, RunStateChanged(RunState.QUEUED))
+    async with bus.subscribe(RUN) as events:
+        assert (await anext(events)).sequence == 1
+        assert bus.subscriber_count(RUN) == 1
+    assert bus.subscriber_count(RUN) == 0
+    with pytest.raises(StopAsyncIteration):
+        await anext(events)
+
+
+async def test_slow_subscriber_never_blocks_and_is_resynced_from_the_log() -> None:
+    """Overflow policy: there is no per-subscriber queue to overflow; a laggard reads the
+    log at its own pace and loses nothing, while publishing stays synchronous."""
+    bus = ProgressBus()
+    bus.open(RUN)
+    sub = bus.subscribe(RUN)  # never read while the run publishes
+    for i in range(5000):
+        bus.publish(RUN, CheckStarted(f"SEC-{i:03d}", "x", Pillar.SECURITY))
+    bus.publish(RUN, finished())
+    events = await collect(sub)
+    assert len(events) == 5001
+    assert [e.sequence for e in events] == list(range(1, 5002))
+
+
+async def test_full_log_drops_intermediate_events_but_always_ends_the_stream() -> None:
+    bus = ProgressBus(max_events_per_run=3)
+    for payload in script():
+        bus.publish(RUN, payload)
+    events = await collect(bus.subscribe(RUN))
+    assert [e.payload for e in events] == [*script()[:3], finished()]
+    assert events[-1].sequence == 4
+
+
+async def test_events_after_the_end_are_ignored() -> None:
+    bus = ProgressBus()
+    for payload in script():
+        bus.publish(RUN, payload)
+    assert bus.publish(RUN, RunStateChanged(RunState.RUNNING)) is None
+    assert len(bus.events(RUN)) == 6
+
+
+async def test_unknown_run_is_not_found() -> None:
+    bus = ProgressBus()
+    assert not bus.has(RUN)
+    with pytest.raises(NotFound):
+        bus.subscribe(RUN)
+
+
+async def test_finished_logs_expire_after_retention() -> None:
+    clock = FakeClock()
+    bus = ProgressBus(clock=clock, retention=timedelta(minutes=10))
+    for payload in script():
+        bus.publish(RUN, payload)
+    clock.now = T0 + timedelta(minutes=9)
+    assert bus.has(RUN)
+    clock.now = T0 + timedelta(minutes=11)
+    assert not bus.has(RUN)
+
+
+async def test_only_the_newest_finished_logs_are_kept() -> None:
+    bus = ProgressBus(max_finished_runs=2)
+    runs = [RunId(f"run_20260216T103045_000000_0000000{i}") for i in range(3)]
+    for run_id in runs:
+        bus.publish(run_id, RunStateChanged(RunState.QUEUED))
+    live = RunId("run_20260216T103046_000000_00000009")
+    bus.publish(live, RunStateChanged(RunState.QUEUED))
+    for run_id in runs:
+        bus.publish(run_id, finished(run_id))
+    assert [bus.has(r) for r in runs] == [False, True, True]
+    assert bus.has(live)  # running logs are never evicted
+
+
+async def test_subscriber_of_an_evicted_log_finishes_its_replay() -> None:
+    bus = ProgressBus(max_finished_runs=0)
+    bus.publish(RUN, RunStateChanged(RunState.QUEUED))
+    sub = bus.subscribe(RUN)
+    bus.publish(RUN, finished())
+    assert not bus.has(RUN)
+    events = await collect(sub)
+    assert [e.sequence for e in events] == [1, 2]
