@@ -1,1 +1,1 @@
-"""Assay server package."""
+"""Observability: Prometheus metrics and the HTTP health/metrics endpoints."""

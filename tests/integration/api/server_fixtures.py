@@ -1,0 +1,65 @@
+"""Pytest plugin: a real Assay server on 127.0.0.1:0, in a thread with its own event loop.
+
+The server runs on its own loop so that synchronous callers (the generated sync stubs, the
+``AssayClient`` wrapper, typer's CliRunner) can block on RPCs without stalling it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from assay.client.api import AssayClient
+from assay.server.app import AssayServer
+from assay.server.settings import Settings
+from assay.server.storage.repository import Repository
+
+T = TypeVar("T")
+
+
+class ServerThread:
+    """Starts ``AssayServer`` in a daemon thread; ``target`` is its HOST:PORT."""
+
+    def __init__(self, server: AssayServer) -> None:
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.target = ""
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run ``coro`` on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        self.call(self.server.start())
+        self.target = f"127.0.0.1:{self.server.port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.call(self.server.stop(0))
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+            self.loop.close()
+
+
+def test_settings(**overrides: Any) -> Settings:
+    return Settings().with_overrides(listen="127.0.0.1:0", http_port=0, **overrides)
+
+
+@pytest.fixture
+def assay_server(repository: Repository) -> Iterator[ServerThread]:
+    with ServerThread(AssayServer(test_settings(), repository=repository)) as running:
+        yield running
+
+
+@pytest.fixture
+def client(assay_server: ServerThread) -> Iterator[AssayClient]:
+    with AssayClient(assay_server.target, timeout_s=10) as c:
+        yield c
