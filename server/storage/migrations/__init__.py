@@ -1,1 +1,1 @@
-"""Assay server package."""
+"""Alembic environment of the storage schema; run through ``storage.engine.migrate``."""

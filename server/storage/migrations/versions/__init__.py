@@ -1,1 +1,1 @@
-"""Assay server package."""
+"""Alembic revisions of the storage schema, oldest first (``0001_initial``, ...)."""

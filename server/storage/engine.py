@@ -1,0 +1,144 @@
+"""Database engines, schema migrations, and the mapping of connectivity errors to Unavailable.
+
+The composition root calls ``create_engine_from_url(settings.database_url or
+default_database_url())`` and then ``migrate(engine)`` once at start-up, before building a
+``Repository``. SQLite (the default, a file in the user's data directory) and PostgreSQL are
+supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import URL, Connection, Engine, create_engine, event, func, make_url, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from assay.server.errors import Unavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+# Fail fast instead of the OS TCP timeout (minutes) when a PostgreSQL host is unreachable.
+POSTGRES_CONNECT_TIMEOUT_S = 10
+MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+# Key of the PostgreSQL advisory lock serialising migrations of replicas starting together;
+# an arbitrary constant ("assay" in ASCII) that no other lock user in the database picks.
+_MIGRATION_LOCK_KEY = 0x6173736179
+# Connection execution option asking the SQLite BEGIN hook for a write lock up front.
+_BEGIN_IMMEDIATE = "assay_sqlite_begin_immediate"
+
+
+def default_database_url() -> str:
+    """The SQLite file used when no database URL is configured."""
+    path = Path(platformdirs.user_data_dir("assay")) / "assay.db"
+    return f"sqlite:///{path}"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse ``url``, pointing plain ``postgresql://`` (and ``postgres://``) at psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+    return parsed
+
+
+def create_engine_from_url(url: str | URL) -> Engine:
+    """An engine for ``url``; no connection is made yet.
+
+    Raises Unavailable when the directory of a SQLite file cannot be created.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not url.query.get("uri"):
+        directory = Path(database).expanduser().parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Unavailable(f"cannot create database directory {directory}: {exc}") from exc
+    engine = create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module (it would skip BEGIN before
+        # SELECT and DDL); the "begin" hook below issues it, so every transaction is real.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL lets readers proceed while a run writes; NORMAL sync is durable with WAL
+            # except for the last commits on power loss, and several times faster.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(_BEGIN_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _is_connectivity_error(exc: DBAPIError) -> bool:
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
+@contextmanager
+def unavailable_on_connection_error() -> Iterator[None]:
+    """Re-raise a lost or refused database connection (or a locked SQLite file) as Unavailable.
+
+    Other database errors (constraint violations, SQL errors) are bugs or domain conflicts
+    and pass through unchanged.
+    """
+    try:
+        yield
+    except DBAPIError as exc:
+        if _is_connectivity_error(exc):
+            raise Unavailable(f"database unavailable: {exc.orig or exc}") from exc
+        raise
+
+
+def alembic_config() -> Config:
+    """An alembic configuration for the packaged migrations (no alembic.ini needed).
+
+    To run against a connection, set ``config.attributes["connection"]`` first; otherwise
+    ``config.set_main_option("sqlalchemy.url", url)``.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest revision; a no-op when it is already there.
+
+    The whole upgrade is one transaction. On PostgreSQL it first takes a transaction-scoped
+    advisory lock, so replicas starting together migrate one after the other and the later
+    ones find the schema current; on SQLite ``BEGIN IMMEDIATE`` does the same.
+    """
+    with unavailable_on_connection_error(), engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.execution_options(**{_BEGIN_IMMEDIATE: True})
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")

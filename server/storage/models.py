@@ -1,0 +1,200 @@
+"""SQLAlchemy table models of the persistence layer (runs, results, history, audit events).
+
+Only ``server.storage`` uses these: the repository maps rows to and from the domain types of
+``server.assessment.types`` and ``server.workflow.audit``, and the alembic migrations under
+``migrations/versions`` create exactly this schema (a test compares the two).
+
+Enum-valued columns hold the enum's string value in a plain VARCHAR rather than a database
+enum type, so adding a pillar or status needs no schema migration.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Column sizes: Kubernetes names are DNS subdomains (<= 253), namespaces DNS labels (<= 63).
+ID_LEN = 128
+ENUM_LEN = 32
+K8S_NAME_LEN = 253
+K8S_NAMESPACE_LEN = 63
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL keeps the instant (``timestamptz``) but hands it back in the session's time
+    zone; SQLite has no time zone support at all and stores a naive text timestamp. Binding
+    converts to UTC (and drops the zone on SQLite, so the text sorts chronologically) and
+    loading always yields ``tzinfo=UTC``, so rows read back equal to what was written.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            # A naive timestamp is a bug upstream; guessing its zone would corrupt ordering.
+            raise ValueError(f"naive datetime {value.isoformat()} given; use an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    # Deterministic constraint names, identical on both backends and in the migrations, so
+    # later migrations can drop or alter them by name.
+    metadata = MetaData(
+        naming_convention={
+            "pk": "pk_%(table_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s",
+        }
+    )
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    state: Mapped[str] = mapped_column(String(ENUM_LEN))
+    scope: Mapped[str] = mapped_column(String(ENUM_LEN))
+    source: Mapped[str] = mapped_column(String(ENUM_LEN))
+    # Comma-separated pillar values in request order; empty for every pillar.
+    pillars: Mapped[str] = mapped_column(String(255))
+    check_id: Mapped[str] = mapped_column(String(ID_LEN))
+    cluster_id: Mapped[str] = mapped_column(String(K8S_NAME_LEN))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str] = mapped_column(Text)
+    # "<status>_count" rather than the bare status: "error" is already the failure message.
+    passing_count: Mapped[int] = mapped_column(Integer)
+    failing_count: Mapped[int] = mapped_column(Integer)
+    warning_count: Mapped[int] = mapped_column(Integer)
+    skipped_count: Mapped[int] = mapped_column(Integer)
+    error_count: Mapped[int] = mapped_column(Integer)
+    timeout_count: Mapped[int] = mapped_column(Integer)
+    diagnostics: Mapped[list[str]] = mapped_column(JSON)
+    check_count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_runs_requested_at", "requested_at"),
+        Index("ix_runs_state", "state"),
+    )
+
+
+class AssessmentRow(Base):
+    __tablename__ = "assessments"
+
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(ID_LEN), ForeignKey("runs.run_id", ondelete="CASCADE")
+    )
+    pillar: Mapped[str] = mapped_column(String(ENUM_LEN))
+    check_id: Mapped[str] = mapped_column(String(ID_LEN))
+    check_name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(ENUM_LEN))
+    severity: Mapped[str] = mapped_column(String(ENUM_LEN))
+    # All three NULL when the result is about no object (cluster-wide checks).
+    object_kind: Mapped[str | None] = mapped_column(String(K8S_NAMESPACE_LEN))
+    object_namespace: Mapped[str | None] = mapped_column(String(K8S_NAMESPACE_LEN))
+    object_name: Mapped[str | None] = mapped_column(String(K8S_NAME_LEN))
+    container: Mapped[str] = mapped_column(String(K8S_NAME_LEN))
+    message: Mapped[str] = mapped_column(Text)
+    remediation: Mapped[str] = mapped_column(Text)
+    assessed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_assessments_run_id_assessed_at", "run_id", "assessed_at"),
+        Index("ix_assessments_assessed_at", "assessed_at"),
+        Index("ix_assessments_pillar_status", "pillar", "status"),
+        Index("ix_assessments_check_id", "check_id"),
+    )
+
+
+class HistoryRow(Base):
+    """One row per finished run.
+
+    No foreign key to ``runs``: history is the long-term trend and is meant to outlive the
+    retention of runs and their results.
+    """
+
+    __tablename__ = "assessment_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
+    cluster_id: Mapped[str] = mapped_column(String(K8S_NAME_LEN))
+    state: Mapped[str] = mapped_column(String(ENUM_LEN))
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    passing_count: Mapped[int] = mapped_column(Integer)
+    failing_count: Mapped[int] = mapped_column(Integer)
+    warning_count: Mapped[int] = mapped_column(Integer)
+    skipped_count: Mapped[int] = mapped_column(Integer)
+    error_count: Mapped[int] = mapped_column(Integer)
+    timeout_count: Mapped[int] = mapped_column(Integer)
+    # Derived from the counts, stored so trend queries can filter and average in SQL.
+    score: Mapped[float | None] = mapped_column(Float)
+    # {pillar: {status: count}}
+    by_pillar: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_assessment_history_completed_at", "completed_at"),
+        Index("ix_assessment_history_cluster_id_completed_at", "cluster_id", "completed_at"),
+    )
+
+
+class AuditEventRow(Base):
+    __tablename__ = "workflow_audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Execution uid + transition: the reconciler's retries collide here instead of duplicating.
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    event_type: Mapped[str] = mapped_column(String(ENUM_LEN))
+    execution_namespace: Mapped[str] = mapped_column(String(K8S_NAMESPACE_LEN))
+    execution_name: Mapped[str] = mapped_column(String(K8S_NAME_LEN))
+    execution_uid: Mapped[str] = mapped_column(String(ID_LEN))
+    workflow_id: Mapped[str] = mapped_column(String(K8S_NAME_LEN))
+    workflow_version: Mapped[str] = mapped_column(String(ID_LEN))
+    target: Mapped[str] = mapped_column(String(512))
+    phase: Mapped[str] = mapped_column(String(ENUM_LEN))
+    reason: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    correlation_id: Mapped[str] = mapped_column(String(ID_LEN))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index(
+            "ix_workflow_audit_events_execution",
+            "execution_namespace",
+            "execution_name",
+            "occurred_at",
+        ),
+        Index("ix_workflow_audit_events_target", "target"),
+        Index("ix_workflow_audit_events_occurred_at", "occurred_at"),
+    )
