@@ -18,6 +18,7 @@ from grpc_status import rpc_status
 
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import assessment_pb2_grpc as apb_grpc
+from assay.v1 import common_pb2 as cpb
 from assay.v1 import workflow_pb2 as wpb
 from assay.v1 import workflow_pb2_grpc as wpb_grpc
 
@@ -138,7 +139,7 @@ class AssayClient:
         ):
             yield item.event
 
-    def list_checks(self, pillars: list[int]) -> list[apb.CheckDefinition]:
+    def list_checks(self, pillars: list[cpb.Pillar.ValueType]) -> list[apb.CheckDefinition]:
         response = self._unary(
             self._assessments.ListChecks,
             apb.ListChecksRequest(pillars=pillars),

@@ -56,26 +56,26 @@ class Settings:
         """Build settings from ``ASSAY_*`` variables; a malformed value raises InvalidArgument."""
         reader = _EnvReader(env)
         settings = cls(
-            listen=reader.str("ASSAY_LISTEN", DEFAULT_LISTEN),
-            database_url=reader.str("ASSAY_DATABASE_URL", ""),
-            cluster_id=reader.str("ASSAY_CLUSTER_ID", "default"),
-            kube_context=reader.str("ASSAY_KUBE_CONTEXT", ""),
-            http_port=reader.int("ASSAY_HTTP_PORT", 9090),
-            shutdown_grace_s=reader.float("ASSAY_SHUTDOWN_GRACE", 10.0),
+            listen=reader.text("ASSAY_LISTEN", DEFAULT_LISTEN),
+            database_url=reader.text("ASSAY_DATABASE_URL", ""),
+            cluster_id=reader.text("ASSAY_CLUSTER_ID", "default"),
+            kube_context=reader.text("ASSAY_KUBE_CONTEXT", ""),
+            http_port=reader.integer("ASSAY_HTTP_PORT", 9090),
+            shutdown_grace_s=reader.number("ASSAY_SHUTDOWN_GRACE", 10.0),
             assessment=AssessmentSettings(
-                check_timeout_s=reader.float("ASSAY_CHECK_TIMEOUT", 30.0),
-                run_timeout_s=reader.float("ASSAY_RUN_TIMEOUT", 600.0),
-                schedule=reader.str("ASSAY_SCHEDULE", ""),
-                schedule_source=reader.str("ASSAY_SCHEDULE_SOURCE", "live"),
-                schedule_path=reader.str("ASSAY_SCHEDULE_PATH", ""),
-                honour_exemptions=reader.bool("ASSAY_HONOUR_EXEMPTIONS", True),
+                check_timeout_s=reader.number("ASSAY_CHECK_TIMEOUT", 30.0),
+                run_timeout_s=reader.number("ASSAY_RUN_TIMEOUT", 600.0),
+                schedule=reader.text("ASSAY_SCHEDULE", ""),
+                schedule_source=reader.text("ASSAY_SCHEDULE_SOURCE", "live"),
+                schedule_path=reader.text("ASSAY_SCHEDULE_PATH", ""),
+                honour_exemptions=reader.flag("ASSAY_HONOUR_EXEMPTIONS", True),
             ),
             workflow=WorkflowSettings(
-                enabled=reader.bool("ASSAY_WORKFLOWS", False),
-                namespace=reader.str("ASSAY_WORKFLOW_NAMESPACE", "kubernaut-workflows"),
-                cooldown_s=reader.float("ASSAY_WORKFLOW_COOLDOWN", 300.0),
-                workers=reader.int("ASSAY_WORKFLOW_WORKERS", 4),
-                leader_election=reader.bool("ASSAY_LEADER_ELECTION", True),
+                enabled=reader.flag("ASSAY_WORKFLOWS", False),
+                namespace=reader.text("ASSAY_WORKFLOW_NAMESPACE", "kubernaut-workflows"),
+                cooldown_s=reader.number("ASSAY_WORKFLOW_COOLDOWN", 300.0),
+                workers=reader.integer("ASSAY_WORKFLOW_WORKERS", 4),
+                leader_election=reader.flag("ASSAY_LEADER_ELECTION", True),
             ),
         )
         reader.raise_if_invalid()
@@ -124,10 +124,10 @@ class _EnvReader:
         self._env = env
         self._violations: list[FieldViolation] = []
 
-    def str(self, name: str, default: str) -> str:
+    def text(self, name: str, default: str) -> str:
         return self._env.get(name, default)
 
-    def int(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int) -> int:
         raw = self._env.get(name)
         if raw is None or raw == "":
             return default
@@ -137,7 +137,7 @@ class _EnvReader:
             self._violations.append(FieldViolation(name, f"expected an integer, got {raw!r}"))
             return default
 
-    def float(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float) -> float:
         raw = self._env.get(name)
         if raw is None or raw == "":
             return default
@@ -147,7 +147,7 @@ class _EnvReader:
             self._violations.append(FieldViolation(name, f"expected a number, got {raw!r}"))
             return default
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         raw = self._env.get(name)
         if raw is None or raw == "":
             return default

@@ -7,10 +7,11 @@ into one readable line on stderr and exit code 1, never a traceback.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import typer
 from google.protobuf import timestamp_pb2
@@ -55,7 +56,9 @@ def connect(ctx: typer.Context) -> Iterator[AssayClient]:
         client.close()
 
 
-_PILLAR_ALIASES: dict[str, int] = {}
+V = TypeVar("V", bound=int)
+
+_PILLAR_ALIASES: dict[str, cpb.Pillar.ValueType] = {}
 for _name, _value in cpb.Pillar.items():
     if _value == cpb.PILLAR_UNSPECIFIED:
         continue
@@ -82,8 +85,8 @@ def _split(values: list[str] | None) -> list[str]:
     return [part.strip() for v in values or [] for part in v.split(",") if part.strip()]
 
 
-def choices(kind: str, values: list[str] | None, table: dict[str, int]) -> list[int]:
-    out: list[int] = []
+def choices(kind: str, values: list[str] | None, table: Mapping[str, V]) -> list[V]:
+    out: list[V] = []
     for item in _split(values):
         key = item.lower()
         if key not in table:
@@ -94,15 +97,15 @@ def choices(kind: str, values: list[str] | None, table: dict[str, int]) -> list[
     return out
 
 
-def pillars(values: list[str] | None) -> list[int]:
+def pillars(values: list[str] | None) -> list[cpb.Pillar.ValueType]:
     return choices("pillar", values, _PILLAR_ALIASES)
 
 
-def statuses(values: list[str] | None) -> list[int]:
+def statuses(values: list[str] | None) -> list[cpb.Status.ValueType]:
     return choices("status", values, _STATUSES)
 
 
-def run_phases(values: list[str] | None) -> list[int]:
+def run_phases(values: list[str] | None) -> list[apb.RunPhase.ValueType]:
     return choices("state", values, RUN_PHASES)
 
 

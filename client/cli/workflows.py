@@ -234,7 +234,7 @@ def audit(
         namespace=namespace,
         execution_name=name,
         target_resource=target,
-        event_type=types[0] if types else 0,
+        event_type=types[0] if types else wpb.AUDIT_EVENT_TYPE_UNSPECIFIED,
         offset=offset,
     )
     if limit is not None:

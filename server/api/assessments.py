@@ -8,7 +8,6 @@ raised as domain errors and mapped to statuses by ``interceptors.ErrorMappingInt
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc

@@ -26,12 +26,22 @@ from assay.server.assessment.types import (
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import common_pb2 as cpb
 
-PILLARS: dict[Pillar, int] = {p: cpb.Pillar.Value(f"PILLAR_{p.name}") for p in Pillar}
-STATUSES: dict[Status, int] = {s: cpb.Status.Value(f"STATUS_{s.name}") for s in Status}
-SEVERITIES: dict[Severity, int] = {s: cpb.Severity.Value(f"SEVERITY_{s.name}") for s in Severity}
-RUN_STATES: dict[RunState, int] = {s: apb.RunPhase.Value(f"RUN_PHASE_{s.name}") for s in RunState}
-SCOPES: dict[RunScope, int] = {s: apb.RunScope.Value(f"RUN_SCOPE_{s.name}") for s in RunScope}
-SOURCES: dict[Source, int] = {
+PILLARS: dict[Pillar, cpb.Pillar.ValueType] = {
+    p: cpb.Pillar.Value(f"PILLAR_{p.name}") for p in Pillar
+}
+STATUSES: dict[Status, cpb.Status.ValueType] = {
+    s: cpb.Status.Value(f"STATUS_{s.name}") for s in Status
+}
+SEVERITIES: dict[Severity, cpb.Severity.ValueType] = {
+    s: cpb.Severity.Value(f"SEVERITY_{s.name}") for s in Severity
+}
+RUN_STATES: dict[RunState, apb.RunPhase.ValueType] = {
+    s: apb.RunPhase.Value(f"RUN_PHASE_{s.name}") for s in RunState
+}
+SCOPES: dict[RunScope, apb.RunScope.ValueType] = {
+    s: apb.RunScope.Value(f"RUN_SCOPE_{s.name}") for s in RunScope
+}
+SOURCES: dict[Source, apb.InventorySource.ValueType] = {
     s: apb.InventorySource.Value(f"INVENTORY_SOURCE_{s.name}") for s in Source
 }
 

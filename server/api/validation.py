@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 from assay.server.errors import FieldViolation, InvalidArgument
 
 E = TypeVar("E")
+K = TypeVar("K", bound=int)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -51,7 +52,7 @@ class Validator:
             return 0
         return value
 
-    def enums(self, name: str, values: Iterable[int], mapping: Mapping[int, E]) -> frozenset[E]:
+    def enums(self, name: str, values: Iterable[K], mapping: Mapping[K, E]) -> frozenset[E]:
         """Enum values from a repeated field; UNSPECIFIED and unknown numbers are violations."""
         out: set[E] = set()
         for value in values:
@@ -61,7 +62,7 @@ class Validator:
                 self.fail(name, f"unknown or unspecified value {value}")
         return frozenset(out)
 
-    def enum(self, name: str, value: int, mapping: Mapping[int, E], *, default: E) -> E:
+    def enum(self, name: str, value: K, mapping: Mapping[K, E], *, default: E) -> E:
         if value == 0:
             return default
         if value not in mapping:

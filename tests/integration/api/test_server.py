@@ -1,0 +1,92 @@
+"""Server process behaviour: health, reflection, metrics, storage down, graceful shutdown."""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from assay.client.api import AssayClient, ClientError
+from assay.server.app import ASSESSMENT_SERVICE, WORKFLOW_SERVICE, AssayServer
+from assay.server.storage.engine import create_engine_from_url
+from assay.server.storage.repository import Repository
+from assay.v1 import assessment_pb2 as apb
+from tests.integration.api.server_fixtures import ServerThread, test_settings
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_health_is_serving_for_every_service(assay_server: ServerThread) -> None:
+    with grpc.insecure_channel(assay_server.target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for service in ("", ASSESSMENT_SERVICE, WORKFLOW_SERVICE):
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            assert reply.status == SERVING, service
+
+
+def test_reflection_lists_the_services(assay_server: ServerThread) -> None:
+    with grpc.insecure_channel(assay_server.target) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        reply = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=5)))
+        names = {s.name for s in reply.list_services_response.service}
+    assert {ASSESSMENT_SERVICE, WORKFLOW_SERVICE, "grpc.health.v1.Health"} <= names
+
+
+def test_rpc_metrics_count_calls_by_code(assay_server: ServerThread, client: AssayClient) -> None:
+    client.list_runs(apb.ListRunsRequest())
+    with pytest.raises(ClientError):
+        client.get_run("run_missing")
+    metrics = assay_server.server.metrics
+    method = "/assay.v1.AssessmentService/"
+    labels_ok = {"grpc_method": method + "ListRuns", "grpc_code": "OK"}
+    labels_nf = {"grpc_method": method + "GetRun", "grpc_code": "NOT_FOUND"}
+    assert metrics.get_sample_value("assay_grpc_server_handled_total", labels_ok) == 1
+    assert metrics.get_sample_value("assay_grpc_server_handled_total", labels_nf) == 1
+
+
+@pytest.mark.postgres
+def test_storage_down_is_unavailable() -> None:
+    dead = Repository(create_engine_from_url("postgresql://postgres@127.0.0.1:1/assay"))
+    server = ServerThread(AssayServer(test_settings(), repository=dead))
+    with (
+        server as running,
+        AssayClient(running.target, timeout_s=10) as client,
+        pytest.raises(ClientError) as caught,
+    ):
+        client.list_assessments(apb.AssessmentQuery())
+    assert caught.value.code is grpc.StatusCode.UNAVAILABLE
+
+
+def test_health_goes_not_serving_during_shutdown(repository: Repository) -> None:
+    running = ServerThread(AssayServer(test_settings(), repository=repository)).__enter__()
+    seen: list[int] = []
+    first_event = threading.Event()
+    try:
+        with grpc.insecure_channel(running.target) as channel:
+            stream = health_pb2_grpc.HealthStub(channel).Watch(
+                health_pb2.HealthCheckRequest(service=ASSESSMENT_SERVICE), timeout=10
+            )
+
+            def read() -> None:
+                try:
+                    for reply in stream:
+                        seen.append(reply.status)
+                        first_event.set()
+                except grpc.RpcError:
+                    pass  # the server ending the stream at shutdown
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            assert first_event.wait(5)
+            running.call(running.server.stop(grace=1))
+            reader.join(10)
+            assert not reader.is_alive()
+    finally:
+        running.__exit__(None, None, None)
+    assert seen[0] == SERVING
+    assert NOT_SERVING in seen

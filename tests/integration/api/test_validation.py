@@ -1,0 +1,109 @@
+"""Every validation rule answers INVALID_ARGUMENT with a BadRequest naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import grpc
+import pytest
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from assay.v1 import assessment_pb2 as apb
+from assay.v1 import assessment_pb2_grpc as apb_grpc
+from tests.integration.api.server_fixtures import ServerThread
+
+
+@pytest.fixture
+def stub(assay_server: ServerThread) -> Iterator[apb_grpc.AssessmentServiceStub]:
+    with grpc.insecure_channel(assay_server.target) as channel:
+        yield apb_grpc.AssessmentServiceStub(channel)
+
+
+def violated_fields(call: Callable[[], Message]) -> set[str]:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    error = caught.value
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    status = rpc_status.from_call(error)
+    assert status is not None
+    fields: set[str] = set()
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        assert detail.Unpack(bad)
+        fields.update(v.field for v in bad.field_violations)
+    return fields
+
+
+def bad_since() -> apb.AssessmentQuery:
+    query = apb.AssessmentQuery()
+    query.since.seconds = 10**13  # far past year 9999
+    return query
+
+
+CASES: list[tuple[str, str, Message, set[str]]] = [
+    (
+        "limit 0",
+        "ListAssessments",
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(limit=0)),
+        {"query.limit"},
+    ),
+    (
+        "limit 1001",
+        "ListAssessments",
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(limit=1001)),
+        {"query.limit"},
+    ),
+    (
+        "negative offset",
+        "ListAssessments",
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(offset=-1)),
+        {"query.offset"},
+    ),
+    (
+        "unknown pillar",
+        "ListAssessments",
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(pillars=[99])),
+        {"query.pillars"},
+    ),
+    (
+        "unspecified pillar",
+        "GetSummary",
+        apb.GetSummaryRequest(query=apb.AssessmentQuery(pillars=[0])),
+        {"query.pillars"},
+    ),
+    (
+        "unknown status",
+        "ListAssessments",
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(statuses=[42])),
+        {"query.statuses"},
+    ),
+    (
+        "since out of range",
+        "ListAssessments",
+        apb.ListAssessmentsRequest(query=bad_since()),
+        {"query.since"},
+    ),
+    (
+        "several at once",
+        "ListAssessments",
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(limit=0, offset=-5)),
+        {"query.limit", "query.offset"},
+    ),
+    ("runs limit", "ListRuns", apb.ListRunsRequest(limit=5000), {"limit"}),
+    ("runs state", "ListRuns", apb.ListRunsRequest(states=[77]), {"states"}),
+    ("history offset", "GetHistory", apb.GetHistoryRequest(offset=-1), {"offset"}),
+    ("history limit", "GetHistory", apb.GetHistoryRequest(limit=0), {"limit"}),
+    ("empty run id", "GetRun", apb.GetRunRequest(run_id=""), {"run_id"}),
+    ("empty result id", "GetAssessment", apb.GetAssessmentRequest(id=" "), {"id"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "request_message", "fields"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_invalid_request_names_the_field(
+    stub: apb_grpc.AssessmentServiceStub, method: str, request_message: Message, fields: set[str]
+) -> None:
+    assert violated_fields(lambda: getattr(stub, method)(request_message, timeout=10)) == fields

@@ -1,0 +1,164 @@
+"""``assay query ...`` in-process (typer CliRunner) against a real server on port 0."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import timedelta
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from assay.client.cli.main import app
+from assay.server.assessment.types import Pillar, Severity, Status
+from assay.server.storage.repository import Repository
+from tests.integration.api.seed import ROWS, T0, seed_run
+from tests.integration.api.server_fixtures import ServerThread
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def target(assay_server: ServerThread, repository: Repository) -> str:
+    seed_run(repository, "run_a", T0, ROWS)
+    seed_run(
+        repository,
+        "run_b",
+        T0 + timedelta(hours=1),
+        [(Pillar.SECURITY, "SEC-001", Status.PASSING, Severity.CRITICAL)],
+    )
+    return assay_server.target
+
+
+def invoke(target: str, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["--server", target, *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+FORMATS = ["table", "json", "yaml"]
+
+
+@pytest.mark.parametrize("output", FORMATS)
+def test_assessments_list(target: str, output: str) -> None:
+    code, out, err = invoke(
+        target,
+        "query",
+        "assessments",
+        "list",
+        "--run-id",
+        "run_a",
+        "--pillar",
+        "security,rel",
+        "--status",
+        "failing",
+        "--status",
+        "warning",
+        "--output",
+        output,
+    )
+    assert code == 0, err
+    if output == "table":
+        assert "SEC-003" in out and "REL-005" in out and "REL-001" not in out
+        return
+    data = json.loads(out) if output == "json" else yaml.safe_load(out)
+    checks = sorted(r["check_id"] for r in data["results"])
+    assert checks == ["REL-005", "SEC-001", "SEC-003"]
+    assert data["total_count"] == 3
+
+
+def test_assessments_list_paginates_and_filters_by_time(target: str) -> None:
+    code, out, _ = invoke(
+        target, "query", "assessments", "list", "--limit", "2", "--offset", "1", "-o", "json"
+    )
+    data = json.loads(out)
+    assert code == 0 and len(data["results"]) == 2 and data["next_offset"] == 3
+    code, out, _ = invoke(
+        target, "query", "assessments", "list", "--since", "2026-02-16T11:00:00", "-o", "json"
+    )
+    assert code == 0
+    assert [r["run_id"] for r in json.loads(out)["results"]] == ["run_b"]
+
+
+@pytest.mark.parametrize("output", FORMATS)
+def test_assessments_summary(target: str, output: str) -> None:
+    code, out, err = invoke(
+        target, "query", "assessments", "summary", "--run-id", "run_a", "-o", output
+    )
+    assert code == 0, err
+    if output == "table":
+        assert "score 40.0" in out and "security" in out
+        return
+    data = json.loads(out) if output == "json" else yaml.safe_load(out)
+    assert data["score"] == pytest.approx(40.0)
+    assert data["counts"]["failing"] == 2
+
+
+@pytest.mark.parametrize("output", FORMATS)
+def test_assessments_history(target: str, output: str) -> None:
+    code, out, err = invoke(target, "query", "assessments", "history", "-o", output)
+    assert code == 0, err
+    if output == "table":
+        assert "run_a" in out and "run_b" in out
+        return
+    data = json.loads(out) if output == "json" else yaml.safe_load(out)
+    assert [e["run_id"] for e in data["entries"]] == ["run_b", "run_a"]
+
+
+@pytest.mark.parametrize("output", FORMATS)
+def test_assessments_get(target: str, repository: Repository, output: str) -> None:
+    _, out, _ = invoke(target, "query", "assessments", "list", "--check", "SEC-003", "-o", "json")
+    wanted = json.loads(out)["results"][0]["id"]
+    code, out, err = invoke(target, "query", "assessments", "get", wanted, "-o", output)
+    assert code == 0, err
+    if output == "table":
+        assert wanted in out and "Fix SEC-003" in out
+        return
+    data = json.loads(out) if output == "json" else yaml.safe_load(out)
+    assert data["id"] == wanted and data["status"] == "STATUS_FAILING"
+
+
+@pytest.mark.parametrize("output", FORMATS)
+def test_runs_list_and_get(target: str, output: str) -> None:
+    code, out, err = invoke(target, "query", "runs", "list", "--state", "partial", "-o", output)
+    assert code == 0, err
+    if output != "table":
+        data = json.loads(out) if output == "json" else yaml.safe_load(out)
+        assert [r["run_id"] for r in data["runs"]] == ["run_a"]
+    else:
+        assert "run_a" in out and "run_b" not in out
+    code, out, err = invoke(target, "query", "runs", "get", "run_b", "-o", output)
+    assert code == 0, err
+    assert "run_b" in out
+
+
+def test_rpc_error_is_one_readable_line(target: str) -> None:
+    code, out, err = invoke(target, "query", "runs", "get", "run_nope")
+    assert code == 1
+    assert err.strip().count("\n") == 0
+    assert "not found" in err and "Traceback" not in err + out
+
+
+def test_invalid_argument_names_the_field(target: str) -> None:
+    code, _, err = invoke(target, "query", "assessments", "list", "--limit", "0")
+    assert code == 1
+    assert "query.limit" in err and err.strip().count("\n") == 0
+
+
+def test_bad_flag_value_is_a_usage_error(target: str) -> None:
+    code, _, err = invoke(target, "query", "assessments", "list", "--pillar", "nonsense")
+    assert code == 2
+    assert "unknown pillar 'nonsense'" in err
+
+
+def test_no_server_gives_one_line_and_non_zero_exit() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = runner.invoke(
+        app, ["--server", f"127.0.0.1:{port}", "--rpc-timeout", "5", "query", "runs", "list"]
+    )
+    assert result.exit_code == 1
+    assert "cannot reach the Assay server" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "Traceback" not in result.output
