@@ -1,0 +1,36 @@
+"""Errors raised while filling an inventory; the runner maps any of them to a failed run.
+
+Hierarchy::
+
+    AssayError                       (assay.server.errors)
+    └── InventoryError               the inventory could not be built at all
+        ├── ManifestPathNotFound     the manifest file or directory does not exist
+        ├── KubeConfigError          no usable kubeconfig / in-cluster configuration
+        └── ClusterUnavailable       the API server could not be reached or refused discovery
+
+Problems with single inputs (one bad YAML file, one kind the service account may not
+list) are not errors: they become :class:`~assay.server.inventory.model.Diagnostic` records
+on the inventory and loading goes on.
+"""
+
+from __future__ import annotations
+
+from assay.server.errors import AssayError
+
+
+class InventoryError(AssayError):
+    """The inventory could not be built; nothing can be assessed."""
+
+
+class ManifestPathNotFound(InventoryError):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"manifest path {path!r} does not exist")
+
+
+class KubeConfigError(InventoryError):
+    """Neither the kubeconfig (with the requested context) nor in-cluster config is usable."""
+
+
+class ClusterUnavailable(InventoryError):
+    """The API server did not answer discovery (network error, 401, 5xx)."""

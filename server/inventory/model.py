@@ -1,0 +1,302 @@
+"""The inventory: a read-only snapshot of cluster objects that every check reads.
+
+Built once per run by :mod:`~assay.server.inventory.manifests` or
+:mod:`~assay.server.inventory.live` (or :meth:`Inventory.from_objects` in tests), then only
+read, possibly by several checks at once. Objects stay plain dicts, indexed by kind,
+namespace and name; workloads, label indexes and reference maps are derived lazily, once,
+so cross-object checks look things up instead of scanning every object per object.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from assay.server.assessment.types import Source
+from assay.server.inventory.kinds import CLUSTER_SCOPED_KINDS, WORKLOAD_KINDS
+from assay.server.inventory.raw import (
+    KubeObject,
+    dig,
+    kind_of,
+    labels_of,
+    name_of,
+    namespace_of,
+)
+from assay.server.inventory.selectors import LabelIndex, Selector, SelectorIndex
+from assay.server.inventory.workloads import (
+    Workload,
+    configmap_names,
+    controller_owner,
+    workload_of,
+)
+
+T = TypeVar("T")
+
+DEFAULT_NAMESPACE = "default"
+
+# Kinds that select pods, and how to read their selector.
+_POD_SELECTORS: dict[str, Callable[[KubeObject], Selector]] = {
+    "PodDisruptionBudget": lambda o: Selector.from_label_selector(dig(o, "spec").get("selector")),
+    "NetworkPolicy": lambda o: Selector.from_label_selector(dig(o, "spec").get("podSelector")),
+    "Service": lambda o: Selector.from_map(dig(o, "spec").get("selector")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A problem with one input (a file, a document, a kind that could not be listed).
+
+    ``document`` is the 1-based position of the document in a multi-document file and
+    ``item`` the 0-based index inside a ``List`` document, when they apply.
+    """
+
+    path: str
+    message: str
+    document: int | None = None
+    item: int | None = None
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.document is not None:
+            where += f" (document {self.document}"
+            where += f", item {self.item})" if self.item is not None else ")"
+        return f"{where}: {self.message}"
+
+
+def cluster_scoped_kinds(objects: Iterable[KubeObject]) -> frozenset[str]:
+    """The built-in cluster-scoped kinds plus those declared ``Cluster`` by CRDs in ``objects``."""
+    declared = {
+        str(dig(o, "spec", "names").get("kind"))
+        for o in objects
+        if kind_of(o) == "CustomResourceDefinition" and dig(o, "spec").get("scope") == "Cluster"
+    }
+    return CLUSTER_SCOPED_KINDS | declared
+
+
+def index_namespace(obj: dict[str, Any], cluster_scoped: frozenset[str]) -> str:
+    """The namespace ``obj`` is indexed under: ``""`` for cluster-scoped kinds, and
+    ``default`` (written into the object) for a namespaced object that names none."""
+    if kind_of(obj) in cluster_scoped:
+        return ""
+    namespace = namespace_of(obj)
+    if not namespace:
+        namespace = DEFAULT_NAMESPACE
+        meta = obj.get("metadata")
+        if isinstance(meta, dict):
+            meta["namespace"] = namespace
+    return namespace
+
+
+class Inventory:
+    """A read-only snapshot of cluster objects from one source.
+
+    Treat every returned object as immutable: the inventory is shared by concurrent checks.
+    """
+
+    def __init__(
+        self,
+        index: Mapping[str, Mapping[str, Mapping[str, KubeObject]]],
+        *,
+        source: Source,
+        missing_groups: frozenset[str] = frozenset(),
+        diagnostics: tuple[Diagnostic, ...] = (),
+    ) -> None:
+        """Prefer :meth:`from_objects`; ``index`` is kind -> namespace -> name -> object."""
+        self._index = index
+        self.source = source
+        self.missing_groups = missing_groups
+        self.diagnostics = diagnostics
+        self._lists: dict[str, tuple[KubeObject, ...]] = {
+            kind: tuple(o for by_name in by_ns.values() for o in by_name.values())
+            for kind, by_ns in index.items()
+        }
+        self._lock = threading.RLock()
+        self._cache: dict[str, object] = {}
+
+    @classmethod
+    def from_objects(
+        cls,
+        objects: Iterable[Mapping[str, Any]],
+        *,
+        source: Source = Source.MANIFESTS,
+        missing_groups: Iterable[str] = (),
+        diagnostics: Iterable[Diagnostic] = (),
+    ) -> Inventory:
+        """Index ``objects`` (which the inventory now owns). Objects without ``kind`` or
+        ``metadata.name`` are ignored; for a repeated kind/namespace/name the last one wins.
+        Namespaced objects without a namespace are put in ``default``."""
+        items = [o if isinstance(o, dict) else dict(o) for o in objects]
+        scoped = cluster_scoped_kinds(items)
+        staging: dict[str, dict[str, dict[str, KubeObject]]] = defaultdict(
+            lambda: defaultdict(dict)
+        )
+        for obj in items:
+            kind, name = kind_of(obj), name_of(obj)
+            if kind and name:
+                staging[kind][index_namespace(obj, scoped)][name] = obj
+        index = {
+            kind: {
+                ns: dict(sorted(by_name.items())) for ns, by_name in sorted(by_ns.items())
+            }
+            for kind, by_ns in sorted(staging.items())
+        }
+        return cls(
+            index,
+            source=source,
+            missing_groups=frozenset(missing_groups),
+            diagnostics=tuple(diagnostics),
+        )
+
+    # -- plain lookups -----------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return sum(len(objs) for objs in self._lists.values())
+
+    def kinds(self) -> tuple[str, ...]:
+        """Kinds that have at least one object, sorted."""
+        return tuple(self._lists)
+
+    def objects(self, kind: str, namespace: str | None = None) -> Sequence[KubeObject]:
+        """Objects of ``kind`` (in ``namespace`` if given), sorted by namespace then name."""
+        if namespace is None:
+            return self._lists.get(kind, ())
+        return tuple(self._index.get(kind, {}).get(namespace, {}).values())
+
+    def get(self, kind: str, namespace: str, name: str) -> KubeObject | None:
+        """One object; ``namespace`` is ``""`` for cluster-scoped kinds."""
+        return self._index.get(kind, {}).get(namespace, {}).get(name)
+
+    def namespaces(self) -> tuple[str, ...]:
+        """Namespaces that exist as objects or hold objects, sorted."""
+        return self._cached("namespaces", self._compute_namespaces)
+
+    def has_api(self, group: str) -> bool:
+        """False when the live cluster lacks ``group`` (a group or ``group/version``)."""
+        return group not in self.missing_groups and group.split("/")[0] not in self.missing_groups
+
+    def is_owned(self, obj: KubeObject) -> bool:
+        """True when ``obj``'s controller (ownerReference) is itself in the inventory, as for
+        a Deployment's ReplicaSets and their Pods on a live cluster."""
+        owner = controller_owner(obj)
+        if owner is None:
+            return False
+        kind, name = str(owner.get("kind") or ""), str(owner.get("name") or "")
+        return (
+            self.get(kind, namespace_of(obj), name) is not None
+            or self.get(kind, "", name) is not None
+        )
+
+    # -- workloads ----------------------------------------------------------------------
+
+    def workloads(
+        self, namespace: str | None = None, *, include_owned: bool = False
+    ) -> Sequence[Workload]:
+        """Workloads of every kind (sorted by kind, namespace, name).
+
+        By default only top-level ones: a ReplicaSet or Pod whose controller is also in the
+        inventory is reported through that controller, so one problem yields one result.
+        """
+        key = "workloads_all" if include_owned else "workloads_top"
+        every = self._cached(key, lambda: self._compute_workloads(include_owned))
+        if namespace is None:
+            return every
+        return tuple(w for w in every if w.namespace == namespace)
+
+    def workload(self, kind: str, namespace: str, name: str) -> Workload | None:
+        obj = self.get(kind, namespace, name)
+        return None if obj is None else workload_of(obj)
+
+    def workloads_selected(self, namespace: str, selector: Selector) -> list[Workload]:
+        """Top-level workloads in ``namespace`` whose pod-template labels ``selector`` matches."""
+        index = self._cached(
+            "template_index",
+            lambda: LabelIndex((w.namespace, w.labels, w) for w in self.workloads()),
+        )
+        return index.select(namespace, selector)
+
+    def pods_selected(self, namespace: str, selector: Selector) -> list[KubeObject]:
+        """Pod objects in ``namespace`` whose labels ``selector`` matches."""
+        index = self._cached(
+            "pod_index",
+            lambda: LabelIndex((namespace_of(p), labels_of(p), p) for p in self.objects("Pod")),
+        )
+        return index.select(namespace, selector)
+
+    # -- reverse lookups: who selects / targets / references this -------------------------
+
+    def selecting(self, kind: str, namespace: str, labels: Mapping[str, str]) -> list[KubeObject]:
+        """Objects of ``kind`` (PodDisruptionBudget, NetworkPolicy or Service) in
+        ``namespace`` whose pod selector matches ``labels``."""
+        read_selector = _POD_SELECTORS.get(kind)
+        if read_selector is None:
+            raise ValueError(f"{kind} does not select pods (known: {sorted(_POD_SELECTORS)})")
+        index = self._cached(
+            f"selecting:{kind}",
+            lambda: SelectorIndex(
+                (namespace_of(o), read_selector(o), o) for o in self.objects(kind)
+            ),
+        )
+        return index.selecting(namespace, labels)
+
+    def pdbs_selecting(self, namespace: str, labels: Mapping[str, str]) -> list[KubeObject]:
+        return self.selecting("PodDisruptionBudget", namespace, labels)
+
+    def scalers_targeting(self, kind: str, namespace: str, name: str) -> list[KubeObject]:
+        """HorizontalPodAutoscalers and KEDA ScaledObjects whose ``scaleTargetRef`` names
+        the ``kind``/``name`` object in ``namespace``."""
+        index = self._cached("scale_targets", self._compute_scale_targets)
+        return index.get((namespace, kind, name), [])
+
+    def referenced_configmaps(self, namespace: str) -> frozenset[str]:
+        """Names of ConfigMaps in ``namespace`` that any pod or pod template refers to."""
+        refs = self._cached("configmap_refs", self._compute_configmap_refs)
+        return refs.get(namespace, frozenset())
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _cached(self, key: str, compute: Callable[[], T]) -> T:
+        try:
+            return cast(T, self._cache[key])
+        except KeyError:
+            pass
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = compute()
+            return cast(T, self._cache[key])
+
+    def _compute_namespaces(self) -> tuple[str, ...]:
+        names = {name_of(o) for o in self.objects("Namespace")}
+        for by_ns in self._index.values():
+            names.update(ns for ns in by_ns if ns)
+        return tuple(sorted(names))
+
+    def _compute_workloads(self, include_owned: bool) -> tuple[Workload, ...]:
+        found = []
+        for kind in WORKLOAD_KINDS:
+            for obj in self.objects(kind):
+                if include_owned or not self.is_owned(obj):
+                    workload = workload_of(obj)
+                    if workload is not None:
+                        found.append(workload)
+        return tuple(found)
+
+    def _compute_scale_targets(self) -> dict[tuple[str, str, str], list[KubeObject]]:
+        targets: dict[tuple[str, str, str], list[KubeObject]] = defaultdict(list)
+        scalers = (("HorizontalPodAutoscaler", ""), ("ScaledObject", "Deployment"))
+        for kind, default_target in scalers:
+            for scaler in self.objects(kind):
+                ref = dig(scaler, "spec", "scaleTargetRef")
+                target_kind = str(ref.get("kind") or default_target)
+                target_name = str(ref.get("name") or "")
+                targets[(namespace_of(scaler), target_kind, target_name)].append(scaler)
+        return dict(targets)
+
+    def _compute_configmap_refs(self) -> dict[str, frozenset[str]]:
+        refs: dict[str, set[str]] = defaultdict(set)
+        for workload in self.workloads(include_owned=True):
+            refs[workload.namespace].update(configmap_names(workload.pod_spec))
+        return {ns: frozenset(names) for ns, names in refs.items()}
+
