@@ -7,6 +7,7 @@ traceback), never a bare UNKNOWN.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -180,11 +181,14 @@ def wrap_handler(
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
-    if handler.unary_stream is not None:
+    # Streams written as async generators only; a coroutine that streams through
+    # ``context.write`` (grpc's own health Watch) passes through unchanged.
+    if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
         stream_behaviour = handler.unary_stream
 
-        def stream(request: Any, ctx: Any) -> AsyncIterator[Any]:
-            return around_stream(stream_behaviour, request, ctx)
+        async def stream(request: Any, ctx: Any) -> AsyncIterator[Any]:
+            async for item in around_stream(stream_behaviour, request, ctx):
+                yield item
 
         return grpc.unary_stream_rpc_method_handler(
             stream,

@@ -49,13 +49,13 @@ class ServerThread:
             self.loop.close()
 
 
-def test_settings(**overrides: Any) -> Settings:
+def server_settings(**overrides: Any) -> Settings:
     return Settings().with_overrides(listen="127.0.0.1:0", http_port=0, **overrides)
 
 
 @pytest.fixture
 def assay_server(repository: Repository) -> Iterator[ServerThread]:
-    with ServerThread(AssayServer(test_settings(), repository=repository)) as running:
+    with ServerThread(AssayServer(server_settings(), repository=repository)) as running:
         yield running
 
 

@@ -14,7 +14,7 @@ from assay.server.app import ASSESSMENT_SERVICE, WORKFLOW_SERVICE, AssayServer
 from assay.server.storage.engine import create_engine_from_url
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
-from tests.integration.api.server_fixtures import ServerThread, test_settings
+from tests.integration.api.server_fixtures import ServerThread, server_settings
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -52,7 +52,7 @@ def test_rpc_metrics_count_calls_by_code(assay_server: ServerThread, client: Ass
 @pytest.mark.postgres
 def test_storage_down_is_unavailable() -> None:
     dead = Repository(create_engine_from_url("postgresql://postgres@127.0.0.1:1/assay"))
-    server = ServerThread(AssayServer(test_settings(), repository=dead))
+    server = ServerThread(AssayServer(server_settings(), repository=dead))
     with (
         server as running,
         AssayClient(running.target, timeout_s=10) as client,
@@ -63,7 +63,7 @@ def test_storage_down_is_unavailable() -> None:
 
 
 def test_health_goes_not_serving_during_shutdown(repository: Repository) -> None:
-    running = ServerThread(AssayServer(test_settings(), repository=repository)).__enter__()
+    running = ServerThread(AssayServer(server_settings(), repository=repository)).__enter__()
     seen: list[int] = []
     first_event = threading.Event()
     try:

@@ -1,0 +1,6 @@
+"""Fixtures shared across the suite, provided by plugin modules next to what they serve."""
+
+pytest_plugins = [
+    "tests.integration.storage.backends",
+    "tests.integration.api.server_fixtures",
+]
