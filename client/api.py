@@ -71,10 +71,16 @@ def _field_violations(error: grpc.RpcError) -> str:
 class AssayClient:
     """Synchronous client of both services; use as a context manager to close the channel."""
 
-    def __init__(self, target: str = DEFAULT_SERVER, *, timeout_s: float = DEFAULT_TIMEOUT_S):
+    def __init__(
+        self,
+        target: str = DEFAULT_SERVER,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        channel: grpc.Channel | None = None,
+    ) -> None:
         self.target = target
         self.timeout_s = timeout_s
-        self._channel = grpc.insecure_channel(target)
+        self._channel = channel if channel is not None else grpc.insecure_channel(target)
         self._assessments = apb_grpc.AssessmentServiceStub(self._channel)
         self._workflows = wpb_grpc.WorkflowExecutionServiceStub(self._channel)
 

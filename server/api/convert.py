@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
 
+from assay.server.assessment import progress
+from assay.server.assessment.checks_api import CheckDefinition
 from assay.server.assessment.types import (
     AssessmentResult,
     HistoryEntry,
@@ -149,3 +151,57 @@ def history(value: HistoryEntry) -> apb.HistoryEntry:
         pillars=pillar_counts(value.by_pillar),
         score=value.score,
     )
+
+
+def check_definition(value: CheckDefinition) -> apb.CheckDefinition:
+    return apb.CheckDefinition(
+        id=value.id,
+        pillar=PILLARS[value.pillar],
+        name=value.name,
+        description=value.description,
+        severity=SEVERITIES[value.severity],
+        scope=value.scope,
+        remediation=value.remediation,
+        kinds=list(value.kinds),
+    )
+
+
+def run_event(event: progress.RunEvent) -> apb.RunEvent:
+    out = apb.RunEvent(run_id=event.run_id, sequence=event.sequence, at=timestamp(event.at))
+    payload = event.payload
+    if isinstance(payload, progress.RunStateChanged):
+        out.state_changed.CopyFrom(
+            apb.RunStateChanged(
+                state=RUN_STATES[payload.state],
+                error=payload.error,
+                diagnostics=list(payload.diagnostics),
+                total_checks=payload.total_checks,
+            )
+        )
+    elif isinstance(payload, progress.CheckStarted):
+        out.check_started.CopyFrom(
+            apb.CheckStarted(
+                check_id=payload.check_id,
+                check_name=payload.check_name,
+                pillar=PILLARS[payload.pillar],
+            )
+        )
+    elif isinstance(payload, progress.CheckFinished):
+        out.check_finished.CopyFrom(
+            apb.CheckFinished(
+                check_id=payload.check_id,
+                outcome=STATUSES[payload.outcome],
+                counts=counts(payload.counts),
+                duration_ms=payload.duration_ms,
+                error=payload.error,
+                completed_checks=payload.completed_checks,
+                total_checks=payload.total_checks,
+            )
+        )
+    else:
+        out.run_finished.CopyFrom(run_finished(payload.run, payload.summary))
+    return out
+
+
+def run_finished(run_value: Run, summary_value: Summary) -> apb.RunFinished:
+    return apb.RunFinished(run=run(run_value), summary=summary(summary_value))

@@ -1,0 +1,51 @@
+"""Option parsing of the CLI: pillars, statuses, --since."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import typer
+
+from assay.client.cli import common
+from assay.v1 import common_pb2 as cpb
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_pillars_accept_names_prefixes_and_comma_lists() -> None:
+    assert common.pillars(["security,REL", "perf", "cost-optimization", "ops", "SUS"]) == [
+        cpb.PILLAR_SECURITY,
+        cpb.PILLAR_RELIABILITY,
+        cpb.PILLAR_PERFORMANCE_EFFICIENCY,
+        cpb.PILLAR_COST_OPTIMIZATION,
+        cpb.PILLAR_OPERATIONAL_EXCELLENCE,
+        cpb.PILLAR_SUSTAINABILITY,
+    ]
+    assert common.pillars(["sec", "security"]) == [cpb.PILLAR_SECURITY]
+    assert common.pillars(None) == []
+
+
+def test_unknown_choice_names_the_value() -> None:
+    with pytest.raises(typer.BadParameter, match="unknown status 'broken'"):
+        common.statuses(["failing,broken"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30m", datetime(2026, 11, 22, 11, 30, tzinfo=UTC)),
+        ("24h", datetime(2026, 11, 21, 12, 0, tzinfo=UTC)),
+        ("7d", datetime(2026, 11, 15, 12, 0, tzinfo=UTC)),
+        ("2026-02-16T10:30:00", datetime(2026, 2, 16, 10, 30, tzinfo=UTC)),
+        ("2026-02-16T12:30:00+02:00", datetime(2026, 2, 16, 10, 30, tzinfo=UTC)),
+    ],
+)
+def test_since_accepts_ages_and_iso_times(text: str, expected: datetime) -> None:
+    ts = common.since(text, now=NOW)
+    assert ts is not None and ts.ToDatetime(tzinfo=UTC) == expected
+
+
+def test_since_rejects_garbage() -> None:
+    with pytest.raises(typer.BadParameter, match="neither an ISO 8601 time"):
+        common.since("yesterday-ish", now=NOW)
