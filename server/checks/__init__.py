@@ -1,1 +1,35 @@
-"""Assay server package."""
+"""The built-in check catalogue (see shared/CHECKS.md), one module per pillar.
+
+The composition root calls :func:`builtin_registry`; nothing here registers itself at
+import time, so tests and tools can build registries with any subset of checks.
+"""
+
+from __future__ import annotations
+
+from assay.server.assessment.checks_api import Check
+from assay.server.assessment.registry import Registry
+from assay.server.checks import (
+    cost,
+    operations,
+    performance,
+    reliability,
+    security,
+    sustainability,
+)
+
+BUILTIN_CHECKS: tuple[Check, ...] = (
+    *security.CHECKS,
+    *reliability.CHECKS,
+    *performance.CHECKS,
+    *cost.CHECKS,
+    *operations.CHECKS,
+    *sustainability.CHECKS,
+)
+
+
+def builtin_registry() -> Registry:
+    """A new registry holding every built-in check."""
+    return Registry(BUILTIN_CHECKS)
+
+
+__all__ = ["BUILTIN_CHECKS", "builtin_registry"]

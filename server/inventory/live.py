@@ -59,9 +59,7 @@ async def api_client_from_config(
     """
     configuration = k8s_client.Configuration()
     default_path, default_exists = _default_kubeconfig()
-    use_file = not in_cluster and (
-        kubeconfig is not None or in_cluster is False or default_exists
-    )
+    use_file = not in_cluster and (kubeconfig is not None or in_cluster is False or default_exists)
     try:
         if use_file:
             await _load_kube_config(
@@ -145,7 +143,10 @@ async def load_live_inventory(
     objects = [obj for page in pages for obj in page]
     log.info(
         "live inventory: %d objects of %d kinds; missing groups %s; %d diagnostics",
-        len(objects), len(wanted), sorted(missing) or "none", len(diagnostics),
+        len(objects),
+        len(wanted),
+        sorted(missing) or "none",
+        len(diagnostics),
     )
     return await asyncio.to_thread(
         Inventory.from_objects,

@@ -100,9 +100,7 @@ def load_manifests(path: str | os.PathLike[str]) -> Inventory:
     return Inventory.from_objects(objects, source=Source.MANIFESTS, diagnostics=diagnostics)
 
 
-def _read_file(
-    file: Path, diagnostics: list[Diagnostic]
-) -> Iterator[tuple[_Origin, Any]]:
+def _read_file(file: Path, diagnostics: list[Diagnostic]) -> Iterator[tuple[_Origin, Any]]:
     """Yield each document (``List`` items expanded) of ``file``; parse errors are recorded
     and end the file (documents before the error are kept)."""
     path = str(file)

@@ -138,9 +138,7 @@ class Inventory:
             if kind and name:
                 staging[kind][index_namespace(obj, scoped)][name] = obj
         index = {
-            kind: {
-                ns: dict(sorted(by_name.items())) for ns, by_name in sorted(by_ns.items())
-            }
+            kind: {ns: dict(sorted(by_name.items())) for ns, by_name in sorted(by_ns.items())}
             for kind, by_ns in sorted(staging.items())
         }
         return cls(
@@ -164,6 +162,10 @@ class Inventory:
         if namespace is None:
             return self._lists.get(kind, ())
         return tuple(self._index.get(kind, {}).get(namespace, {}).values())
+
+    def namespaces_of(self, kind: str) -> tuple[str, ...]:
+        """Namespaces holding objects of ``kind``, sorted; ``("",)`` for a cluster-scoped kind."""
+        return tuple(self._index.get(kind, {}))
 
     def get(self, kind: str, namespace: str, name: str) -> KubeObject | None:
         """One object; ``namespace`` is ``""`` for cluster-scoped kinds."""
@@ -299,4 +301,3 @@ class Inventory:
         for workload in self.workloads(include_owned=True):
             refs[workload.namespace].update(configmap_names(workload.pod_spec))
         return {ns: frozenset(names) for ns, names in refs.items()}
-

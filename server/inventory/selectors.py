@@ -66,12 +66,14 @@ class Selector:
         for expression in as_mappings(value.get("matchExpressions")):
             raw_values = expression.get("values")
             values = (
-                frozenset(str(v) for v in raw_values) if isinstance(raw_values, list) else
-                frozenset()
+                frozenset(str(v) for v in raw_values)
+                if isinstance(raw_values, list)
+                else frozenset()
             )
             requirements.append(
-                Requirement(str(expression.get("key", "")), str(expression.get("operator", "")),
-                            values)
+                Requirement(
+                    str(expression.get("key", "")), str(expression.get("operator", "")), values
+                )
             )
         return cls(pairs, tuple(requirements))
 
@@ -117,12 +119,10 @@ class LabelIndex(Generic[T]):
 
     def __init__(self, entries: Iterable[tuple[str, Mapping[str, str], T]]) -> None:
         self._by_namespace: dict[str, list[tuple[Mapping[str, str], T]]] = defaultdict(list)
-        self._by_pair: dict[tuple[str, str, str], list[tuple[Mapping[str, str], T]]] = (
-            defaultdict(list)
-        )
-        self._by_key: dict[tuple[str, str], list[tuple[Mapping[str, str], T]]] = defaultdict(
+        self._by_pair: dict[tuple[str, str, str], list[tuple[Mapping[str, str], T]]] = defaultdict(
             list
         )
+        self._by_key: dict[tuple[str, str], list[tuple[Mapping[str, str], T]]] = defaultdict(list)
         for namespace, labels, item in entries:
             entry = (labels, item)
             self._by_namespace[namespace].append(entry)
@@ -155,9 +155,7 @@ class SelectorIndex(Generic[T]):
     """
 
     def __init__(self, entries: Iterable[tuple[str, Selector, T]]) -> None:
-        self._by_pair: dict[tuple[str, str, str], list[tuple[int, Selector, T]]] = (
-            defaultdict(list)
-        )
+        self._by_pair: dict[tuple[str, str, str], list[tuple[int, Selector, T]]] = defaultdict(list)
         self._unkeyed: dict[str, list[tuple[int, Selector, T]]] = defaultdict(list)
         for position, (namespace, selector, item) in enumerate(entries):
             if selector.selects_nothing:
