@@ -1,0 +1,124 @@
+"""Status writes through the status subresource, with the phase machine and conflict retries.
+
+The reconciler describes a change as a function that edits a copy of ``status``;
+:meth:`StatusWriter.transition` checks the phase machine, PUTs ``/status`` with the
+object's resourceVersion, and on 409 re-reads the object and re-applies the same change to
+the fresh copy. If the fresh copy is already in the target phase (another writer won),
+nothing is written and the result says so, so the caller does not count, audit or announce
+the transition a second time. :meth:`StatusWriter.update` does the same for in-phase
+updates (mirroring PipelineRun progress) and gives up when the phase has moved on.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from assay.server.workflow.errors import KubeConflict
+from assay.server.workflow.kube import WORKFLOW_EXECUTIONS, KubeClient
+from assay.server.workflow.model import KubeObject, Phase, meta, phase_of
+from assay.server.workflow.phase import check_transition
+from assay.server.workflow.timeutil import format_time
+
+StatusEdit = Callable[[dict[str, Any]], None]
+
+_MAX_ATTEMPTS = 8
+
+
+class WriteOutcome(enum.StrEnum):
+    APPLIED = "applied"  # this call wrote the change
+    ALREADY = "already"  # the object was already there (someone else wrote it)
+    STALE = "stale"  # update(): the phase moved on, the change no longer applies
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    outcome: WriteOutcome
+    obj: KubeObject
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome is WriteOutcome.APPLIED
+
+
+def set_condition(
+    status: dict[str, Any],
+    type_: str,
+    value: str,
+    *,
+    reason: str,
+    message: str,
+    now: datetime,
+) -> None:
+    """Upsert a condition; ``lastTransitionTime`` moves only when the status value changes."""
+    conditions: list[dict[str, Any]] = [
+        c for c in status.get("conditions") or [] if isinstance(c, dict)
+    ]
+    for cond in conditions:
+        if cond.get("type") == type_:
+            if cond.get("status") != value:
+                cond["lastTransitionTime"] = format_time(now)
+            cond.update(status=value, reason=reason, message=message)
+            break
+    else:
+        conditions.append({
+            "type": type_, "status": value, "reason": reason, "message": message,
+            "lastTransitionTime": format_time(now),
+        })
+    status["conditions"] = conditions
+
+
+class StatusWriter:
+    def __init__(self, kube: KubeClient) -> None:
+        self._kube = kube
+
+    async def _put(self, obj: KubeObject, edit: StatusEdit) -> KubeObject:
+        new = copy.deepcopy(obj)
+        status = new.get("status")
+        if not isinstance(status, dict):
+            status = {}
+            new["status"] = status
+        edit(status)
+        m = meta(new)
+        return await self._kube.replace_status(
+            WORKFLOW_EXECUTIONS, str(m.get("namespace", "")), str(m.get("name", "")), new
+        )
+
+    async def _reread(self, obj: KubeObject) -> KubeObject:
+        m = meta(obj)
+        return await self._kube.get(
+            WORKFLOW_EXECUTIONS, str(m.get("namespace", "")), str(m.get("name", ""))
+        )
+
+    async def transition(self, obj: KubeObject, target: Phase, edit: StatusEdit) -> WriteResult:
+        """Move ``obj`` to ``target`` applying ``edit``; raises InvalidTransition if illegal."""
+
+        def apply(status: dict[str, Any]) -> None:
+            edit(status)
+            status["phase"] = target.value
+
+        for _ in range(_MAX_ATTEMPTS):
+            current = phase_of(obj)
+            if current is target and obj.get("status", {}).get("phase") == target.value:
+                return WriteResult(WriteOutcome.ALREADY, obj)
+            check_transition(current, target)
+            try:
+                return WriteResult(WriteOutcome.APPLIED, await self._put(obj, apply))
+            except KubeConflict:
+                obj = await self._reread(obj)
+        raise KubeConflict(409, "Conflict", "status kept changing under us; retry later")
+
+    async def update(self, obj: KubeObject, phase: Phase, edit: StatusEdit) -> WriteResult:
+        """Apply ``edit`` while the object stays in ``phase`` (no transition)."""
+        for _ in range(_MAX_ATTEMPTS):
+            if phase_of(obj) is not phase:
+                return WriteResult(WriteOutcome.STALE, obj)
+            try:
+                return WriteResult(WriteOutcome.APPLIED, await self._put(obj, edit))
+            except KubeConflict:
+                obj = await self._reread(obj)
+        raise KubeConflict(409, "Conflict", "status kept changing under us; retry later")
