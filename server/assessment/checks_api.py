@@ -201,8 +201,10 @@ def precondition_skip(definition: CheckDefinition, inventory: Inventory) -> Find
 
 def nothing_found(definition: CheckDefinition) -> Finding:
     """The single ``skipped`` result of a check that had nothing to look at."""
-    kinds = ", ".join(definition.kinds) if definition.kinds else "objects"
-    return Finding.skipped(None, f"nothing to assess: no applicable {kinds} in the inventory")
+    message = "nothing to assess: no object in the inventory is in this check's scope"
+    if definition.kinds:
+        message += f" (it reads {', '.join(definition.kinds)})"
+    return Finding.skipped(None, message)
 
 
 def exemption_reason(inventory: Inventory, ref: ObjectRef, check_id: str) -> str | None:

@@ -67,7 +67,7 @@ def requests_missing(inventory: Inventory) -> Iterator[Finding]:
             if missing:
                 yield Finding.failing(
                     workload.ref,
-                    f"{container.kind} container has no {' or '.join(missing)} request",
+                    f"{container.role} has no {' or '.join(missing)} request",
                     container.name,
                 )
             else:

@@ -66,7 +66,7 @@ def privileged(inventory: Inventory) -> Iterator[Finding]:
             if reasons:
                 yield Finding.failing(
                     workload.ref,
-                    f"{container.kind} container is privileged: " + " and ".join(reasons),
+                    f"{container.role} is privileged: " + " and ".join(reasons),
                     container.name,
                 )
             else:

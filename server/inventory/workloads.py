@@ -55,6 +55,16 @@ class Container:
         return self.kind is ContainerKind.INIT and self.spec.get("restartPolicy") == "Always"
 
     @property
+    def role(self) -> str:
+        """How to name it in a message: ``container``, ``init container``, ``sidecar
+        container`` or ``ephemeral container``."""
+        if self.is_sidecar:
+            return "sidecar container"
+        if self.kind is ContainerKind.CONTAINER:
+            return "container"
+        return f"{self.kind} container"
+
+    @property
     def security_context(self) -> KubeObject:
         return dig(self.spec, "securityContext")
 
