@@ -27,47 +27,105 @@ TASKS = ["prepare", "apply", "verify"]
 
 
 def _pr(reason: str = "Failed", message: str = "Tasks Completed: 2 (Failed: 1)") -> dict[str, Any]:
-    return pipelinerun("False", reason=reason, message=message, tasks=TASKS,
-                       completion="2026-01-01T00:05:00Z")
+    return pipelinerun(
+        "False", reason=reason, message=message, tasks=TASKS, completion="2026-01-01T00:05:00Z"
+    )
 
 
 def _failed(tr_reason: str, steps: list[dict[str, Any]], message: str = "") -> dict[str, Any]:
-    return taskrun("pr-1-apply", "apply", "False", reason=tr_reason, message=message,
-                   steps=steps, completion="2026-01-01T00:03:00Z")
+    return taskrun(
+        "pr-1-apply",
+        "apply",
+        "False",
+        reason=tr_reason,
+        message=message,
+        steps=steps,
+        completion="2026-01-01T00:03:00Z",
+    )
 
 
-OK_PREPARE = taskrun("pr-1-prepare", "prepare", "True", steps=[step("main", exit_code=0)],
-                     completion="2026-01-01T00:01:00Z")
+OK_PREPARE = taskrun(
+    "pr-1-prepare",
+    "prepare",
+    "True",
+    steps=[step("main", exit_code=0)],
+    completion="2026-01-01T00:01:00Z",
+)
 
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], FailureReason, bool]] = [
-    ("oom", _pr(), _failed("Failed", [step("fetch", exit_code=0),
-                                      step("patch", exit_code=137, reason="OOMKilled")]),
-     FailureReason.OOM_KILLED, True),
-    ("timeout", _pr("PipelineRunTimeout", 'PipelineRun "pr-1" failed to finish within "10m"'),
-     _failed("TaskRunTimeout", [step("patch", exit_code=1)],
-             'TaskRun "pr-1-apply" failed to finish within "10m0s"'),
-     FailureReason.DEADLINE_EXCEEDED, True),
-    ("forbidden", _pr(),
-     _failed("TaskRunValidationFailed", [],
-             'pods "x" is forbidden: violates PodSecurity "restricted:latest"'),
-     FailureReason.FORBIDDEN, False),
-    ("quota", _pr(),
-     _failed("ExceededResourceQuota", [], "exceeded quota: compute, requested: cpu=2"),
-     FailureReason.RESOURCE_EXHAUSTED, False),
-    ("config", _pr(),
-     _failed("TaskRunValidationFailed", [], "missing parameter REPLICAS"),
-     FailureReason.CONFIGURATION_ERROR, False),
-    ("image", _pr(),
-     _failed("TaskRunImagePullFailed",
-             [step("patch", waiting="ImagePullBackOff", message="Back-off pulling image")]),
-     FailureReason.IMAGE_PULL_BACK_OFF, False),
-    ("task-failed", _pr(),
-     _failed("Failed", [step("fetch", exit_code=0), step("patch", exit_code=2),
-                        step("notify", exit_code=0)], '"step-patch" exited with code 2'),
-     FailureReason.TASK_FAILED, True),
-    ("unknown", _pr("Mystery", "something odd"),
-     _failed("Mystery", [step("patch", exit_code=0)]),
-     FailureReason.UNKNOWN, True),
+    (
+        "oom",
+        _pr(),
+        _failed(
+            "Failed", [step("fetch", exit_code=0), step("patch", exit_code=137, reason="OOMKilled")]
+        ),
+        FailureReason.OOM_KILLED,
+        True,
+    ),
+    (
+        "timeout",
+        _pr("PipelineRunTimeout", 'PipelineRun "pr-1" failed to finish within "10m"'),
+        _failed(
+            "TaskRunTimeout",
+            [step("patch", exit_code=1)],
+            'TaskRun "pr-1-apply" failed to finish within "10m0s"',
+        ),
+        FailureReason.DEADLINE_EXCEEDED,
+        True,
+    ),
+    (
+        "forbidden",
+        _pr(),
+        _failed(
+            "TaskRunValidationFailed",
+            [],
+            'pods "x" is forbidden: violates PodSecurity "restricted:latest"',
+        ),
+        FailureReason.FORBIDDEN,
+        False,
+    ),
+    (
+        "quota",
+        _pr(),
+        _failed("ExceededResourceQuota", [], "exceeded quota: compute, requested: cpu=2"),
+        FailureReason.RESOURCE_EXHAUSTED,
+        False,
+    ),
+    (
+        "config",
+        _pr(),
+        _failed("TaskRunValidationFailed", [], "missing parameter REPLICAS"),
+        FailureReason.CONFIGURATION_ERROR,
+        False,
+    ),
+    (
+        "image",
+        _pr(),
+        _failed(
+            "TaskRunImagePullFailed",
+            [step("patch", waiting="ImagePullBackOff", message="Back-off pulling image")],
+        ),
+        FailureReason.IMAGE_PULL_BACK_OFF,
+        False,
+    ),
+    (
+        "task-failed",
+        _pr(),
+        _failed(
+            "Failed",
+            [step("fetch", exit_code=0), step("patch", exit_code=2), step("notify", exit_code=0)],
+            '"step-patch" exited with code 2',
+        ),
+        FailureReason.TASK_FAILED,
+        True,
+    ),
+    (
+        "unknown",
+        _pr("Mystery", "something odd"),
+        _failed("Mystery", [step("patch", exit_code=0)]),
+        FailureReason.UNKNOWN,
+        True,
+    ),
 ]
 
 
@@ -92,18 +150,29 @@ def test_classification_table(
 
 
 def test_exit_code_and_step_are_the_first_non_zero() -> None:
-    tr = _failed("Failed", [step("a", exit_code=0), step("b", exit_code=3),
-                            step("c", exit_code=7)])
+    tr = _failed("Failed", [step("a", exit_code=0), step("b", exit_code=3), step("c", exit_code=7)])
     details = classify_failure(_pr(), [tr], CTX)
     assert (details["failedStepName"], details["exitCode"]) == ("b", 3)
     assert "exit code 3" in details["naturalLanguageSummary"]
 
 
 def test_first_failed_taskrun_is_the_earliest_failure() -> None:
-    late = taskrun("pr-1-prepare", "prepare", "False", reason="Failed",
-                   steps=[step("x", exit_code=9)], completion="2026-01-01T00:04:00Z")
-    early = taskrun("pr-1-verify", "verify", "False", reason="Failed",
-                    steps=[step("y", exit_code=4)], completion="2026-01-01T00:02:00Z")
+    late = taskrun(
+        "pr-1-prepare",
+        "prepare",
+        "False",
+        reason="Failed",
+        steps=[step("x", exit_code=9)],
+        completion="2026-01-01T00:04:00Z",
+    )
+    early = taskrun(
+        "pr-1-verify",
+        "verify",
+        "False",
+        reason="Failed",
+        steps=[step("y", exit_code=4)],
+        completion="2026-01-01T00:02:00Z",
+    )
     details = classify_failure(_pr(), [late, early], CTX)
     assert (details["failedTaskName"], details["failedTaskIndex"]) == ("verify", 2)
     assert details["exitCode"] == 4

@@ -33,8 +33,16 @@ def test_sanitize_examples(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["x" * 63, "x" * 64, "a/" * 80, "é" * 70, "___", "ns/" + "Deployment" * 20 + "/name",
-     "-" * 100, "a" * 52 + "/////////////b"],
+    [
+        "x" * 63,
+        "x" * 64,
+        "a/" * 80,
+        "é" * 70,
+        "___",
+        "ns/" + "Deployment" * 20 + "/name",
+        "-" * 100,
+        "a" * 52 + "/////////////b",
+    ],
 )
 def test_sanitized_values_are_always_valid(raw: str) -> None:
     value = sanitize_label_value(raw)

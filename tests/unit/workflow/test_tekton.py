@@ -25,14 +25,17 @@ def _params(pr: dict[str, object]) -> dict[str, str]:
 
 def test_build_uses_bundles_resolver_and_defaults() -> None:
     obj = wfe(parameters={"REPLICAS": "3"})
-    pr = build_pipelinerun(obj, namespace="kubernaut-workflows",
-                           default_service_account="kubernaut-workflow-runner")
+    pr = build_pipelinerun(
+        obj, namespace="kubernaut-workflows", default_service_account="kubernaut-workflow-runner"
+    )
     assert pr["apiVersion"] == "tekton.dev/v1" and pr["kind"] == "PipelineRun"
     assert pr["metadata"]["namespace"] == "kubernaut-workflows"
     ref = pr["spec"]["pipelineRef"]
     assert ref["resolver"] == "bundles"
     assert {p["name"]: p["value"] for p in ref["params"]} == {
-        "bundle": "quay.io/kubernaut/restart:1.0.0", "name": "workflow", "kind": "pipeline",
+        "bundle": "quay.io/kubernaut/restart:1.0.0",
+        "name": "workflow",
+        "kind": "pipeline",
     }
     assert _params(pr) == {"REPLICAS": "3", "TARGET_RESOURCE": "prod/deployment/web"}
     assert pr["spec"]["taskRunTemplate"] == {"serviceAccountName": "kubernaut-workflow-runner"}
@@ -53,15 +56,19 @@ def test_build_with_digest_timeout_and_service_account() -> None:
 
 
 def test_target_resource_param_cannot_be_overridden() -> None:
-    pr = build_pipelinerun(wfe(parameters={"TARGET_RESOURCE": "other"}), namespace="ns",
-                           default_service_account="sa")
+    pr = build_pipelinerun(
+        wfe(parameters={"TARGET_RESOURCE": "other"}), namespace="ns", default_service_account="sa"
+    )
     assert _params(pr)["TARGET_RESOURCE"] == "prod/deployment/web"
 
 
 def test_name_is_deterministic_and_labels_are_valid() -> None:
     long_name = "x" * 200
-    obj = wfe(long_name, target="some-namespace/deployment/" + "y" * 200,
-              workflow_id="Workflow With Spaces/" + "z" * 80)
+    obj = wfe(
+        long_name,
+        target="some-namespace/deployment/" + "y" * 200,
+        workflow_id="Workflow With Spaces/" + "z" * 80,
+    )
     first = build_pipelinerun(obj, namespace="ns", default_service_account="sa")
     second = build_pipelinerun(obj, namespace="ns", default_service_account="sa")
     assert first["metadata"]["name"] == second["metadata"]["name"]
@@ -84,8 +91,12 @@ def test_execution_of_foreign_pipelinerun_is_none() -> None:
 
 @pytest.mark.parametrize(
     ("status", "phase"),
-    [(None, Phase.RUNNING), ("Unknown", Phase.RUNNING), ("True", Phase.COMPLETED),
-     ("False", Phase.FAILED)],
+    [
+        (None, Phase.RUNNING),
+        ("Unknown", Phase.RUNNING),
+        ("True", Phase.COMPLETED),
+        ("False", Phase.FAILED),
+    ],
 )
 def test_parse_succeeded_condition(status: str | None, phase: Phase) -> None:
     state = parse_pipelinerun(pipelinerun(status, reason="R", message="M"))
@@ -96,15 +107,19 @@ def test_parse_succeeded_condition(status: str | None, phase: Phase) -> None:
 
 
 def test_summarize_counts_finished_and_total_tasks() -> None:
-    pr = pipelinerun("Unknown", reason="Running", tasks=["a", "b", "c"],
-                     children=[("tr-a", "a"), ("tr-b", "b")])
+    pr = pipelinerun(
+        "Unknown", reason="Running", tasks=["a", "b", "c"], children=[("tr-a", "a"), ("tr-b", "b")]
+    )
     trs = [
         taskrun("tr-a", "a", "True"),
         taskrun("tr-b", "b", "Unknown"),
         taskrun("tr-other", "x", "True"),  # not a child of this PipelineRun
     ]
     assert summarize(pr, trs) == {
-        "status": "Unknown", "reason": "Running", "completedTasks": 1, "failedTasks": 0,
+        "status": "Unknown",
+        "reason": "Running",
+        "completedTasks": 1,
+        "failedTasks": 0,
         "totalTasks": 3,
     }
 

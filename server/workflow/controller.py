@@ -1,0 +1,318 @@
+"""The workflow controller: the facade the gRPC layer calls, and the reconciler's runtime.
+
+The composition root builds one :class:`WorkflowController`, ``await start()``s it and
+``await stop()``s it on shutdown. Every replica runs the two informers (WorkflowExecutions,
+and PipelineRuns with our managed-by label), which keep the cache that feeds
+:meth:`WorkflowController.watch`; only the elected leader runs the work queue and its
+``workers`` reconcile tasks. The gRPC servicer uses :meth:`create`, :meth:`get`,
+:meth:`list` and :meth:`watch`, which speak plain dicts and :class:`PhaseChange` and raise
+only :mod:`assay.server.errors` types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from kubernetes.aio.client import ApiClient
+
+from assay.server.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from assay.server.errors import Unavailable as UnavailableError
+from assay.server.observability.workflow_metrics import WorkflowMetrics
+from assay.server.workflow.audit import AuditSink
+from assay.server.workflow.changes import PhaseChange, PhaseChanges
+from assay.server.workflow.errors import (
+    KubeAlreadyExists,
+    KubeApiError,
+    KubeInvalid,
+    KubeNotFound,
+    WorkflowError,
+)
+from assay.server.workflow.events import EventRecorder
+from assay.server.workflow.informer import DELETED, Informer, cache_key
+from assay.server.workflow.kube import PIPELINE_RUNS, WORKFLOW_EXECUTIONS, KubeClient
+from assay.server.workflow.leader import LeaderElector
+from assay.server.workflow.lock import TargetLockManager
+from assay.server.workflow.model import (
+    API_VERSION,
+    KIND,
+    LABEL_MANAGED_BY,
+    MANAGED_BY,
+    ExecutionKey,
+    KubeObject,
+    Phase,
+    meta,
+    phase_of,
+    spec_of,
+)
+from assay.server.workflow.phase import is_terminal
+from assay.server.workflow.reconciler import Reconciler, ReconcilerConfig
+from assay.server.workflow.settings import ControllerSettings
+from assay.server.workflow.tekton import execution_of
+from assay.server.workflow.timeutil import Clock, SystemClock
+from assay.server.workflow.trail import AuditTrail
+from assay.server.workflow.validation import ensure_valid_spec
+from assay.server.workflow.workqueue import QueueShutDown, WorkQueue
+
+log = logging.getLogger(__name__)
+
+_STOP_GRACE_S = 5.0
+
+
+class WorkflowController:
+    def __init__(
+        self,
+        *,
+        api_client: ApiClient,
+        settings: ControllerSettings,
+        audit: AuditSink,
+        metrics: WorkflowMetrics,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock or SystemClock()
+        self._metrics = metrics
+        self._kube = KubeClient(api_client, request_timeout=settings.request_timeout_s)
+        self.locks = TargetLockManager(
+            self._kube,
+            namespace=settings.execution_namespace,
+            cluster_id=settings.cluster_id,
+            cooldown=settings.cooldown,
+            clock=self._clock,
+            history_namespace=settings.watch_namespace,
+        )
+        self.reconciler = Reconciler(
+            kube=self._kube,
+            locks=self.locks,
+            audit=AuditTrail(audit, clock=self._clock),
+            events=EventRecorder(self._kube, clock=self._clock,
+                                 instance=settings.leader_election.identity),
+            metrics=metrics,
+            config=ReconcilerConfig(
+                execution_namespace=settings.execution_namespace,
+                default_service_account=settings.default_service_account,
+            ),
+            clock=self._clock,
+        )
+        self._changes = PhaseChanges()
+        self.executions = Informer(
+            self._kube, WORKFLOW_EXECUTIONS, self._on_execution,
+            namespace=settings.watch_namespace, backoff=settings.backoff,
+            watch_timeout_s=settings.watch_timeout_s, name="workflowexecutions",
+        )
+        self.pipelineruns = Informer(
+            self._kube, PIPELINE_RUNS, self._on_pipelinerun,
+            namespace=settings.execution_namespace,
+            label_selector=f"{LABEL_MANAGED_BY}={MANAGED_BY}", backoff=settings.backoff,
+            watch_timeout_s=settings.watch_timeout_s, name="pipelineruns",
+        )
+        election = settings.leader_election
+        self._elector: LeaderElector | None = None
+        if election.enabled:
+            self._elector = LeaderElector(
+                self._kube, election,
+                namespace=election.lease_namespace or settings.execution_namespace,
+                on_started_leading=self._start_leading,
+                on_stopped_leading=self._stop_leading,
+            )
+        self._queue: WorkQueue | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._leading = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leading
+
+    async def start(self, *, sync_timeout_s: float = 30.0) -> None:
+        """Start the informers, wait for their first list, then elect (or just lead)."""
+        self._tasks = [
+            asyncio.create_task(self.executions.run(), name="wfe-informer"),
+            asyncio.create_task(self.pipelineruns.run(), name="pipelinerun-informer"),
+        ]
+        await asyncio.wait_for(
+            asyncio.gather(self.executions.synced.wait(), self.pipelineruns.synced.wait()),
+            sync_timeout_s,
+        )
+        if self._elector is not None:
+            self._tasks.append(asyncio.create_task(self._elector.run(), name="leader-elector"))
+        else:
+            await self._start_leading()
+        if self.settings.resync_period_s > 0:
+            self._tasks.append(asyncio.create_task(self._resync(), name="wfe-resync"))
+
+    async def stop(self) -> None:
+        """Stop reconciling (releasing leadership), end watch streams, stop the informers."""
+        tasks, self._tasks = self._tasks, []
+        # The elector first: it calls _stop_leading and releases the Lease.
+        for task in reversed(tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._leading:
+            await self._stop_leading()
+        self._changes.close()
+
+    async def _start_leading(self) -> None:
+        self._leading = True
+        queue = WorkQueue(self.settings.backoff, on_depth=self._metrics.queue_depth.set)
+        self._queue = queue
+        self._workers = [
+            asyncio.create_task(self._worker(queue), name=f"wfe-worker-{i}")
+            for i in range(max(1, self.settings.workers))
+        ]
+        for key in list(self.executions.cache):
+            queue.add(ExecutionKey(key))
+
+    async def _stop_leading(self) -> None:
+        self._leading = False
+        queue, self._queue = self._queue, None
+        workers, self._workers = self._workers, []
+        if queue is not None:
+            queue.shutdown()
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=_STOP_GRACE_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _worker(self, queue: WorkQueue) -> None:
+        while True:
+            try:
+                key = await queue.get()
+            except QueueShutDown:
+                return
+            try:
+                result = await self.reconciler.reconcile(key)
+                queue.forget(key)
+                log.debug("reconciled %s: %s", key, result)
+            except Exception as exc:  # every error is retried; none fails the workflow
+                self._metrics.reconcile_errors.inc()
+                delay = queue.retry(key)
+                log.warning("reconcile %s failed (%s: %s); retry in %.2fs", key,
+                            type(exc).__name__, exc, delay)
+            finally:
+                queue.done(key)
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.resync_period_s)
+            queue = self._queue
+            if queue is None:
+                continue
+            for key, obj in list(self.executions.cache.items()):
+                if not is_terminal(phase_of(obj)) or meta(obj).get("deletionTimestamp"):
+                    queue.add(ExecutionKey(key))
+
+    def pending_work(self) -> int:
+        """Keys queued, delayed or in flight on this replica (0 when idle or not leading)."""
+        return self._queue.pending() if self._queue is not None else 0
+
+    # -- informer handlers -----------------------------------------------------------------
+
+    def _on_execution(self, kind: str, old: KubeObject | None, new: KubeObject) -> None:
+        previous = phase_of(old) if old is not None else None
+        if kind == DELETED:
+            self._changes.publish(PhaseChange.of(new, previous, deleted=True))
+            return
+        if previous is not phase_of(new):
+            self._changes.publish(PhaseChange.of(new, previous))
+        if self._queue is not None:
+            self._queue.add(ExecutionKey(cache_key(new)))
+
+    def _on_pipelinerun(self, kind: str, old: KubeObject | None, new: KubeObject) -> None:
+        key = execution_of(new)
+        if key is not None and self._queue is not None:
+            self._queue.add(key)
+
+    # -- facade for the gRPC layer ---------------------------------------------------------
+
+    async def create(
+        self,
+        namespace: str,
+        spec: Mapping[str, Any],
+        *,
+        name: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> KubeObject:
+        """Validate and create a WorkflowExecution; returns the created object (a dict).
+
+        Without ``name`` the API server generates one (``wfe-xxxxx``).
+        """
+        ensure_valid_spec(spec)
+        metadata: dict[str, Any] = {"namespace": namespace}
+        if name:
+            metadata["name"] = name
+        else:
+            metadata["generateName"] = "wfe-"
+        if labels:
+            metadata["labels"] = dict(labels)
+        body: KubeObject = {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata,
+                            "spec": dict(spec)}
+        try:
+            return await self._kube.create(WORKFLOW_EXECUTIONS, namespace, body)
+        except KubeAlreadyExists as exc:
+            raise AlreadyExists(f"WorkflowExecution {namespace}/{name} already exists") from exc
+        except KubeInvalid as exc:
+            raise InvalidArgument(FieldViolation("spec", exc.message or str(exc))) from exc
+        except KubeNotFound as exc:
+            raise NotFound("namespace", namespace) from exc
+        except WorkflowError as exc:
+            raise UnavailableError(f"cannot create WorkflowExecution: {exc}") from exc
+
+    async def get(self, namespace: str, name: str) -> KubeObject:
+        """The WorkflowExecution as the API server has it now (a dict)."""
+        try:
+            return await self._kube.get(WORKFLOW_EXECUTIONS, namespace, name)
+        except KubeNotFound as exc:
+            raise NotFound("WorkflowExecution", f"{namespace}/{name}") from exc
+        except WorkflowError as exc:
+            raise UnavailableError(f"cannot read WorkflowExecution: {exc}") from exc
+
+    async def list(
+        self,
+        *,
+        namespace: str | None = None,
+        phase: Phase | str | None = None,
+        target: str | None = None,
+        workflow_id: str | None = None,
+    ) -> list[KubeObject]:
+        """Matching WorkflowExecutions (dicts), oldest first; filters combine with AND."""
+        try:
+            listed = await self._kube.list(WORKFLOW_EXECUTIONS, namespace)
+        except KubeApiError as exc:
+            raise UnavailableError(f"cannot list WorkflowExecutions: {exc}") from exc
+        wanted_phase = Phase(phase) if phase else None
+        out: list[KubeObject] = []
+        for obj in listed.items:
+            spec = spec_of(obj)
+            if wanted_phase is not None and phase_of(obj) is not wanted_phase:
+                continue
+            if target is not None and spec.get("targetResource") != target:
+                continue
+            if workflow_id is not None and (
+                (spec.get("workflowRef") or {}).get("workflowId") != workflow_id
+            ):
+                continue
+            out.append(obj)
+        out.sort(key=lambda o: (str(meta(o).get("creationTimestamp", "")),
+                                str(meta(o).get("namespace", "")), str(meta(o).get("name", ""))))
+        return out
+
+    def watch(
+        self, *, namespace: str | None = None, name: str | None = None
+    ) -> AsyncIterator[PhaseChange]:
+        """Phase changes of one execution (``namespace`` + ``name``) or of all of them.
+
+        First the current phase of each matching execution known to this replica, then every
+        change as the informer sees it; ``deleted=True`` marks an execution's last change.
+        Ends when the controller stops; raises Unavailable if the consumer falls behind.
+        """
+        return self._changes.subscribe(
+            list(self.executions.cache.values()), namespace=namespace, name=name
+        )
