@@ -225,8 +225,11 @@ class Repository:
                 _dialect_insert(connection, AuditEventRow)
                 .values(_audit_values(event))
                 .on_conflict_do_nothing(index_elements=[AuditEventRow.key])
+                # A row comes back only when one was inserted. (rowcount is no help: with
+                # the implicit RETURNING of the new id, psycopg reports -1.)
+                .returning(AuditEventRow.id)
             )
-            return connection.execute(statement).rowcount == 1
+            return connection.execute(statement).first() is not None
 
     def list_audit_events(self, query: AuditQuery) -> Page[AuditEvent]:
         """Audit events matching the query, oldest first (occurred_at, then insertion)."""

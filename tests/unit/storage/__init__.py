@@ -1,0 +1,1 @@
+"""Storage unit tests (no database server)."""
