@@ -70,7 +70,8 @@ def _sqlite_engine(url: URL) -> Engine:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise Unavailable(f"cannot create database directory {directory}: {exc}") from exc
-    engine = create_engine(url, pool_pre_ping=True)
+    # No pool_pre_ping: a file connection cannot go stale, and it would add a query per use.
+    engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

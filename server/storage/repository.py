@@ -95,7 +95,7 @@ class Repository:
             connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=[HistoryRow.run_id],
-                    set_={name: statement.excluded[name] for name in values},
+                    set_={name: statement.excluded[name] for name in values if name != "run_id"},
                 )
             )
 
