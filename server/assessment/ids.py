@@ -22,7 +22,6 @@ which keeps every id of one process unique up to 16.7 million results per check 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 import secrets
 import threading
@@ -78,13 +77,17 @@ class ResultIdFactory:
     """Makes result ids in the contract's format; thread-safe."""
 
     def __init__(self, *, start: int | None = None) -> None:
-        first = secrets.randbelow(_COUNTER_SPACE) if start is None else start
-        self._counter = itertools.count(first)
+        self._next = secrets.randbelow(_COUNTER_SPACE) if start is None else start
         self._lock = threading.Lock()
 
     def new(self, check_id: str, at: datetime) -> ResultId:
+        return self.batch(check_id, at, 1)[0]
+
+    def batch(self, check_id: str, at: datetime, count: int) -> list[ResultId]:
+        """``count`` distinct ids for results of one check assessed at ``at``."""
         moment = _utc(at)
         with self._lock:
-            serial = next(self._counter) % _COUNTER_SPACE
-        stamp = f"{moment:%Y%m%d}_{moment:%H%M%S}"
-        return ResultId(f"asm_{stamp}_{check_token(check_id)}_{serial:06x}")
+            first = self._next
+            self._next = (first + count) % _COUNTER_SPACE
+        prefix = f"asm_{moment:%Y%m%d}_{moment:%H%M%S}_{check_token(check_id)}_"
+        return [ResultId(f"{prefix}{(first + i) % _COUNTER_SPACE:06x}") for i in range(count)]

@@ -11,15 +11,29 @@
 
 Terminal states have no way out. :func:`advance` returns the new immutable :class:`Run`,
 stamping ``started_at`` on entering running and ``completed_at`` on entering a terminal state.
+:class:`RunTally` adds up a run's results as they are recorded, for the run row, the
+history row and the final summary, so all three agree with the stored results.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from assay.server.assessment.types import Run, RunState, Status, StatusCounts
+from assay.server.assessment.types import (
+    AssessmentResult,
+    HistoryEntry,
+    Pillar,
+    Run,
+    RunState,
+    Severity,
+    Status,
+    StatusCounts,
+    Summary,
+)
 
 TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.QUEUED: frozenset({RunState.RUNNING, RunState.FAILED, RunState.CANCELLED}),
@@ -82,3 +96,49 @@ def check_outcome(counts: StatusCounts) -> Status:
         if counts.get(status):
             return status
     return Status.PASSING
+
+
+@dataclass
+class RunTally:
+    """Running totals of a run's recorded results."""
+
+    counts: StatusCounts = field(default_factory=StatusCounts)
+    by_pillar: dict[Pillar, StatusCounts] = field(default_factory=dict)
+    # Failing and warning results per severity (the contract's Summary.by_severity).
+    by_severity: dict[Severity, int] = field(default_factory=dict)
+
+    def add(self, results: Sequence[AssessmentResult]) -> StatusCounts:
+        """Count ``results`` in; returns the counts of this batch alone."""
+        per_pillar: dict[Pillar, Counter[Status]] = defaultdict(Counter)
+        for result in results:
+            per_pillar[result.pillar][result.status] += 1
+            if result.status in (Status.FAILING, Status.WARNING):
+                self.by_severity[result.severity] = self.by_severity.get(result.severity, 0) + 1
+        batch = StatusCounts()
+        for pillar, tally in per_pillar.items():
+            counts = StatusCounts.from_mapping(tally)
+            self.by_pillar[pillar] = self.by_pillar.get(pillar, StatusCounts()) + counts
+            batch += counts
+        self.counts += batch
+        return batch
+
+    def summary(self, run: Run) -> Summary:
+        return Summary(
+            counts=self.counts,
+            by_pillar=dict(self.by_pillar),
+            by_severity=dict(self.by_severity),
+            run_id=run.run_id,
+        )
+
+    def history(self, run: Run) -> HistoryEntry:
+        """The history row of a finished run."""
+        if run.completed_at is None:
+            raise ValueError(f"run {run.run_id} has not finished")
+        return HistoryEntry(
+            run_id=run.run_id,
+            cluster_id=run.cluster_id,
+            state=run.state,
+            completed_at=run.completed_at,
+            counts=self.counts,
+            by_pillar=dict(self.by_pillar),
+        )

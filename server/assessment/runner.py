@@ -1,0 +1,731 @@
+"""The runner: creates a run, builds its inventory, executes its checks, records the outcome.
+
+Called by the StartRun/CancelRun servicers and the scheduler; wired by the composition root
+with a check registry, a :class:`~assay.server.assessment.sink.RunSink` (storage), inventory
+providers per source, and the progress bus. It never imports storage, gRPC or ``assay.v1``.
+
+Lifecycle of one run (states and transitions in :mod:`.run_state`)::
+
+    start()  validate + resolve checks ── InvalidArgument / NotFound, nothing created
+             sink.create_run (queued) ──── returns the Run; execution continues as a task
+    task     inventory ─────────────────── InventoryError / timeout -> failed (error recorded)
+             running (inventory diagnostics on the Run)
+             checks, concurrently ──────── raise -> an ``error`` result, overrun -> ``timeout``
+                 each check's results -> sink.add_results + update_run(counts) -> bus
+             end: completed | partial ──── partial when a check ended in error or timeout
+                  failed ────────────────── storage refused a write
+                  cancelled ─────────────── cancel() / shutdown()
+             sink.finish_run (run + history row), RunFinished on the bus
+
+Threads and timeouts
+--------------------
+Checks are pure synchronous functions over an immutable inventory. Each runs in its own
+daemon thread (at most ``max_concurrency`` at a time per run) so the event loop stays free;
+the same thread also turns findings into results, which is the costly part for big
+inventories. A Python thread cannot be killed: a check that overruns its timeout is
+reported ``timeout`` and the run goes on, while its thread keeps running in the background
+until the function returns. Its late return value is dropped -- results reach storage only
+through a future that the timeout has already cancelled -- and the thread is a daemon, so it
+never holds up process exit. Until it returns it keeps its concurrency slot, so a run's
+threads never exceed ``max_concurrency`` and no check is charged for time spent waiting
+for a slot; a run whose every slot is held by overrunning checks is ended by its run
+timeout.
+
+All writes to the sink happen on the loop, one at a time, and are never abandoned midway: a
+cancellation that arrives during a write waits for the write to finish, so the counts in
+the run row and in the history row always match the stored results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from assay.server.assessment.checks_api import Check, evaluate
+from assay.server.assessment.ids import ResultIdFactory, RunIdFactory
+from assay.server.assessment.progress import (
+    CheckFinished,
+    CheckStarted,
+    EventPayload,
+    ProgressBus,
+    RunFinished,
+    RunStateChanged,
+)
+from assay.server.assessment.registry import Registry, required_groups, required_kinds
+from assay.server.assessment.run_state import RunTally, advance, check_outcome, outcome_state
+from assay.server.assessment.sink import RunSink
+from assay.server.assessment.types import (
+    AssessmentResult,
+    Pillar,
+    Run,
+    RunId,
+    RunScope,
+    RunState,
+    Source,
+    Status,
+)
+from assay.server.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+from assay.server.inventory.errors import InventoryError
+from assay.server.inventory.live import load_live_inventory
+from assay.server.inventory.manifests import load_manifests
+from assay.server.inventory.model import Inventory
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+SHUTTING_DOWN = "server shutting down"
+CANCELLED_BY_USER = "cancelled by request"
+CRASH_REASON = "server stopped while the run was in progress"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- requests and configuration ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to run and over what; built by the StartRun servicer or the scheduler.
+
+    ``check_id`` runs one check and excludes ``pillars``; empty ``pillars`` with no
+    ``check_id`` runs every check. ``path`` is the manifest file or directory (source
+    manifests), ``context`` the kubeconfig context (source live, empty for the default).
+    Timeouts left ``None`` take the runner's defaults.
+    """
+
+    source: Source = Source.LIVE
+    pillars: tuple[Pillar, ...] = ()
+    check_id: str = ""
+    path: str = ""
+    context: str = ""
+    check_timeout_s: float | None = None
+    run_timeout_s: float | None = None
+
+    @property
+    def scope(self) -> RunScope:
+        if self.check_id:
+            return RunScope.SINGLE
+        return RunScope.PILLAR if self.pillars else RunScope.FULL
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """Runner defaults; ``run_timeout_s=None`` lets a run take as long as it needs."""
+
+    cluster_id: str = ""
+    check_timeout_s: float = 30.0
+    run_timeout_s: float | None = 600.0
+    # Check threads of one run alive at once (overrunning ones included).
+    max_concurrency: int = 8
+    honour_exemptions: bool = True
+    # Finished runs remembered in memory for wait() and cancel().
+    retained_runs: int = 256
+    # How long shutdown() waits for cancelled runs to record their end.
+    shutdown_grace_s: float = 5.0
+
+
+def resolve_checks(registry: Registry, request: RunRequest) -> tuple[Check, ...]:
+    """The checks a request selects, sorted by id.
+
+    Raises InvalidArgument for a malformed request (every problem at once) and NotFound for
+    an unknown check id; both before anything is created.
+    """
+    violations: list[FieldViolation] = []
+    pillars: list[Pillar] = []
+    for value in request.pillars:
+        try:
+            pillar = Pillar(value)
+        except ValueError:
+            violations.append(FieldViolation("pillars", f"unknown pillar {value!r}"))
+            continue
+        if pillar not in pillars:
+            pillars.append(pillar)
+    if request.check_id and request.pillars:
+        violations.append(FieldViolation("check_id", "a single-check run takes no pillars"))
+    if request.source is Source.MANIFESTS and not request.path.strip():
+        violations.append(FieldViolation("path", "is required for source manifests"))
+    for name in ("check_timeout_s", "run_timeout_s"):
+        value = getattr(request, name)
+        if value is not None and not value > 0:
+            violations.append(FieldViolation(name.removesuffix("_s"), "must be > 0"))
+    if violations:
+        raise InvalidArgument(violations)
+    if request.check_id:
+        return (registry.get(request.check_id),)
+    if pillars:
+        return tuple(registry.by_pillars(pillars))
+    return tuple(registry.all())
+
+
+# -- inventory providers ----------------------------------------------------------------------
+
+
+class InventoryProvider(Protocol):
+    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
+        """The run's inventory; InventoryError when it cannot be built at all."""
+
+
+class ManifestInventory:
+    """Reads ``request.path`` (file or directory) in a worker thread."""
+
+    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
+        return await asyncio.to_thread(load_manifests, request.path)
+
+
+ApiClientFactory = Callable[[str], Awaitable[Any]]
+"""Makes a ``kubernetes.aio`` ApiClient for a kubeconfig context ("" for the default)."""
+
+
+class LiveInventory:
+    """Lists the kinds the run's checks read from the cluster, with a client per run.
+
+    The composition root passes the factory (e.g. ``api_client_from_config`` bound to the
+    configured kubeconfig); the provider closes every client it is given.
+    """
+
+    def __init__(self, client_factory: ApiClientFactory) -> None:
+        self._client_factory = client_factory
+
+    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
+        api = await self._client_factory(request.context)
+        try:
+            return await load_live_inventory(
+                api, kinds=required_kinds(checks), groups=required_groups(checks)
+            )
+        finally:
+            await api.close()
+
+
+# -- crash recovery -----------------------------------------------------------------------------
+
+
+class UnfinishedRuns(Protocol):
+    def fail_unfinished_runs(self, reason: str, now: datetime) -> list[RunId]:
+        """Mark every queued or running run failed with ``reason``; their ids."""
+
+
+async def recover_unfinished_runs(
+    store: UnfinishedRuns, *, reason: str = CRASH_REASON, clock: Clock = utc_now
+) -> list[RunId]:
+    """Fail the runs a crashed process left unfinished; call once at start-up, before the
+    runner accepts work (the storage Repository is such a store)."""
+    failed = await asyncio.to_thread(store.fail_unfinished_runs, reason, clock())
+    if failed:
+        log.warning("marked %d unfinished runs failed: %s", len(failed), ", ".join(failed))
+    return failed
+
+
+# -- the runner -------------------------------------------------------------------------------
+
+
+class _SinkFailure(Exception):
+    """Storage refused a write; the run ends failed with this message."""
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one check produced: its results, or the one error/timeout result."""
+
+    check: Check
+    results: list[AssessmentResult]
+    duration_ms: int
+    error: str = ""
+
+
+@dataclass(eq=False)
+class _Execution:
+    run: Run
+    request: RunRequest
+    checks: tuple[Check, ...]
+    check_timeout_s: float
+    run_timeout_s: float | None
+    tally: RunTally = field(default_factory=RunTally)
+    task: asyncio.Task[None] | None = None
+    started: set[str] = field(default_factory=set)
+    outcomes: list[Status] = field(default_factory=list)
+    cancel_reason: str = ""
+    driving: bool = False
+    ending: bool = False
+
+    @property
+    def run_id(self) -> RunId:
+        return self.run.run_id
+
+
+class Runner:
+    """Starts, executes, cancels and finishes assessment runs (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        sink: RunSink,
+        inventories: Mapping[Source, InventoryProvider],
+        bus: ProgressBus | None = None,
+        config: RunnerConfig | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._registry = registry
+        self._sink = sink
+        self._inventories = dict(inventories)
+        self._bus = bus or ProgressBus()
+        self._config = config or RunnerConfig()
+        self._clock = clock
+        self._run_ids = RunIdFactory()
+        self._result_ids = ResultIdFactory()
+        self._active: dict[RunId, _Execution] = {}
+        self._recent: OrderedDict[RunId, Run] = OrderedDict()
+        self._closing = False
+
+    @property
+    def bus(self) -> ProgressBus:
+        return self._bus
+
+    # -- public API -------------------------------------------------------------------------
+
+    async def start(self, request: RunRequest, *, run_id: RunId | None = None) -> Run:
+        """Validate, create the run (queued) and start executing it in the background.
+
+        Raises InvalidArgument / NotFound for a bad request, Unavailable when the server is
+        shutting down, and whatever the sink raises on create (AlreadyExists for a taken
+        ``run_id``, Unavailable when storage is down); in every such case nothing runs.
+        """
+        if self._closing:
+            raise Unavailable(SHUTTING_DOWN)
+        checks = resolve_checks(self._registry, request)
+        if request.source not in self._inventories:
+            raise InvalidArgument(
+                FieldViolation("source", f"{request.source} inventories are not available")
+            )
+        now = self._clock()
+        run = Run(
+            run_id=run_id or self._run_ids.new(now),
+            state=RunState.QUEUED,
+            scope=request.scope,
+            source=request.source,
+            requested_at=now,
+            pillars=tuple(dict.fromkeys(Pillar(p) for p in request.pillars)),
+            check_id=request.check_id,
+            cluster_id=self._config.cluster_id,
+            check_count=len(checks),
+        )
+        await self._sink.create_run(run)
+        execution = _Execution(
+            run=run,
+            request=request,
+            checks=checks,
+            check_timeout_s=request.check_timeout_s or self._config.check_timeout_s,
+            run_timeout_s=request.run_timeout_s or self._config.run_timeout_s,
+        )
+        self._active[run.run_id] = execution
+        self._bus.open(run.run_id)
+        self._publish(execution, RunStateChanged(RunState.QUEUED, total_checks=len(checks)))
+        execution.task = asyncio.create_task(self._drive(execution), name=f"assay {run.run_id}")
+        log.info("run %s queued: %s, %d checks", run.run_id, run.scope, len(checks))
+        return run
+
+    async def cancel(self, run_id: RunId, *, reason: str = CANCELLED_BY_USER) -> Run:
+        """Cancel a run of this process and return it once it has ended.
+
+        A run that was already ending returns in its final state (it may have completed);
+        a run that finished earlier raises FailedPrecondition (unless it was cancelled), and
+        one this process does not know raises NotFound.
+        """
+        execution = self._active.get(run_id)
+        if execution is None:
+            finished = self._recent.get(run_id)
+            if finished is None:
+                raise NotFound("run", run_id)
+            if finished.state is RunState.CANCELLED:
+                return finished
+            raise FailedPrecondition(f"run {run_id} already ended {finished.state}")
+        self._request_cancel(execution, reason)
+        return await self.wait(run_id)
+
+    async def wait(self, run_id: RunId) -> Run:
+        """The run once it has ended (for tests and cancel); NotFound if unknown here."""
+        execution = self._active.get(run_id)
+        if execution is None:
+            finished = self._recent.get(run_id)
+            if finished is None:
+                raise NotFound("run", run_id)
+            return finished
+        assert execution.task is not None
+        await asyncio.shield(execution.task)
+        return execution.run
+
+    def get(self, run_id: RunId) -> Run | None:
+        """This process's current view of a run it executes or recently executed."""
+        execution = self._active.get(run_id)
+        return execution.run if execution else self._recent.get(run_id)
+
+    def active_runs(self) -> list[RunId]:
+        return sorted(self._active)
+
+    async def shutdown(self, *, grace_s: float | None = None) -> None:
+        """Refuse new runs, cancel the running ones (error "server shutting down") and wait
+        up to ``grace_s`` for them to record their end; call before closing storage."""
+        self._closing = True
+        tasks = []
+        for execution in list(self._active.values()):
+            self._request_cancel(execution, SHUTTING_DOWN)
+            if execution.task is not None:
+                tasks.append(execution.task)
+        if not tasks:
+            return
+        grace = self._config.shutdown_grace_s if grace_s is None else grace_s
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            log.warning("%s did not record its end within %.1fs", task.get_name(), grace)
+
+    # -- one run ----------------------------------------------------------------------------
+
+    def _request_cancel(self, execution: _Execution, reason: str) -> None:
+        if execution.ending or execution.cancel_reason:
+            return
+        execution.cancel_reason = reason
+        # A task that has not started yet sees cancel_reason when it does; cancelling it
+        # now would kill the coroutine before its handlers exist.
+        if execution.driving and execution.task is not None:
+            execution.task.cancel()
+
+    async def _drive(self, execution: _Execution) -> None:
+        execution.driving = True
+        state: RunState
+        error = ""
+        try:
+            if execution.cancel_reason:
+                raise asyncio.CancelledError
+            state, error = await self._execute(execution)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            state, error = RunState.CANCELLED, execution.cancel_reason or CANCELLED_BY_USER
+        except _SinkFailure as exc:
+            state, error = RunState.FAILED, str(exc)
+        except Exception as exc:  # a bug must still end the run, not leave it running
+            log.exception("run %s crashed", execution.run_id)
+            state, error = RunState.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        await self._finish(execution, state, error)
+
+    async def _execute(self, execution: _Execution) -> tuple[RunState, str]:
+        limit = execution.run_timeout_s
+        deadline = None if limit is None else asyncio.get_running_loop().time() + limit
+        provider = self._inventories[execution.request.source]
+        budget = asyncio.timeout_at(deadline)
+        try:
+            async with budget:
+                inventory = await provider.load(execution.request, execution.checks)
+        except TimeoutError as exc:
+            if budget.expired():
+                return RunState.FAILED, (
+                    f"inventory not built within the run timeout ({execution.run_timeout_s:g}s)"
+                )
+            return RunState.FAILED, f"inventory: {type(exc).__name__}: {exc}"
+        except InventoryError as exc:
+            return RunState.FAILED, f"inventory: {exc}"
+        except Exception as exc:  # an unexpected client or provider error
+            log.warning("run %s: inventory failed", execution.run_id, exc_info=True)
+            return RunState.FAILED, f"inventory: {type(exc).__name__}: {exc}"
+
+        diagnostics = tuple(str(d) for d in inventory.diagnostics)
+        execution.run = dataclasses.replace(
+            advance(execution.run, RunState.RUNNING, at=self._clock()), diagnostics=diagnostics
+        )
+        await self._write(self._sink.update_run(execution.run))
+        self._publish(
+            execution,
+            RunStateChanged(
+                RunState.RUNNING, diagnostics=diagnostics, total_checks=len(execution.checks)
+            ),
+        )
+        await self._run_checks(execution, inventory, deadline)
+        return outcome_state(execution.outcomes), ""
+
+    async def _finish(self, execution: _Execution, state: RunState, error: str) -> None:
+        execution.ending = True
+        run = dataclasses.replace(execution.run, counts=execution.tally.counts)
+        execution.run = advance(run, state, at=self._clock(), error=error)
+        interrupted = False
+        try:
+            await _uninterrupted(
+                self._sink.finish_run(execution.run, execution.tally.history(execution.run))
+            )
+        except asyncio.CancelledError:
+            interrupted = True
+        except Exception as exc:
+            log.error("run %s: its end (%s) was not recorded: %s", execution.run_id, state, exc)
+            execution.run = dataclasses.replace(
+                execution.run,
+                state=RunState.FAILED,
+                error=_join(error, f"storage: the end of the run was not recorded: {exc}"),
+            )
+        self._publish(execution, RunStateChanged(execution.run.state, error=execution.run.error))
+        self._publish(execution, RunFinished(execution.run, execution.tally.summary(execution.run)))
+        self._active.pop(execution.run_id, None)
+        self._recent[execution.run_id] = execution.run
+        while len(self._recent) > self._config.retained_runs:
+            self._recent.popitem(last=False)
+        log.info(
+            "run %s %s%s",
+            execution.run_id,
+            execution.run.state,
+            f": {execution.run.error}" if execution.run.error else "",
+        )
+        if interrupted:
+            raise asyncio.CancelledError
+
+    # -- checks -----------------------------------------------------------------------------
+
+    async def _run_checks(
+        self, execution: _Execution, inventory: Inventory, deadline: float | None
+    ) -> None:
+        """Run every check; record outcomes one at a time as they arrive, in arrival order."""
+        queue: asyncio.Queue[_Outcome] = asyncio.Queue()
+        slots = asyncio.Semaphore(max(1, self._config.max_concurrency))
+        workers = {
+            check.id: asyncio.create_task(
+                self._check_worker(execution, check, inventory, slots, queue),
+                name=f"assay {execution.run_id} {check.id}",
+            )
+            for check in execution.checks
+        }
+        waiting = set(workers)
+        try:
+            while waiting:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        outcome = await queue.get()
+                except TimeoutError:
+                    break
+                waiting.discard(outcome.check.id)
+                await self._record(execution, outcome)
+            if waiting:
+                await self._run_timed_out(execution, workers, waiting, queue)
+        finally:
+            for worker in workers.values():
+                worker.cancel()
+
+    async def _run_timed_out(
+        self,
+        execution: _Execution,
+        workers: Mapping[str, asyncio.Task[None]],
+        waiting: set[str],
+        queue: asyncio.Queue[_Outcome],
+    ) -> None:
+        """The run timeout struck: every check still out becomes a ``timeout`` result."""
+        for check_id in waiting:
+            workers[check_id].cancel()
+        await asyncio.gather(*(workers[c] for c in waiting), return_exceptions=True)
+        while not queue.empty():  # outcomes that arrived just before the workers stopped
+            outcome = queue.get_nowait()
+            waiting.discard(outcome.check.id)
+            await self._record(execution, outcome)
+        limit = f"{execution.run_timeout_s:g}s"
+        for check in execution.checks:
+            if check.id in waiting:
+                when = "finished" if check.id in execution.started else "started"
+                message = f"run timeout ({limit}) reached before the check {when}"
+                await self._record(
+                    execution, self._failure(execution, check, Status.TIMEOUT, message, 0)
+                )
+
+    async def _check_worker(
+        self,
+        execution: _Execution,
+        check: Check,
+        inventory: Inventory,
+        slots: asyncio.Semaphore,
+        queue: asyncio.Queue[_Outcome],
+    ) -> None:
+        await slots.acquire()
+        execution.started.add(check.id)
+        definition = check.definition
+        self._publish(execution, CheckStarted(definition.id, definition.name, definition.pillar))
+        began = time.monotonic()
+        future = self._spawn(execution, check, inventory, on_exit=slots.release)
+        outcome: _Outcome
+        try:
+            results = await asyncio.wait_for(future, execution.check_timeout_s)
+            outcome = _Outcome(check, results, _ms_since(began))
+        except TimeoutError as exc:
+            if not future.cancelled():  # the check itself raised TimeoutError
+                outcome = self._crashed(execution, check, exc, _ms_since(began))
+            else:
+                message = f"check did not finish within {execution.check_timeout_s:g}s"
+                outcome = self._failure(execution, check, Status.TIMEOUT, message, _ms_since(began))
+        except Exception as exc:
+            outcome = self._crashed(execution, check, exc, _ms_since(began))
+        queue.put_nowait(outcome)
+
+    def _spawn(
+        self,
+        execution: _Execution,
+        check: Check,
+        inventory: Inventory,
+        *,
+        on_exit: Callable[[], None],
+    ) -> asyncio.Future[list[AssessmentResult]]:
+        """Evaluate ``check`` in a daemon thread; its outcome settles the returned future
+        unless the future is already done (timed out, cancelled): then it is dropped."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[AssessmentResult]] = loop.create_future()
+        run_id = execution.run_id
+
+        def settle(results: list[AssessmentResult], error: BaseException | None) -> None:
+            on_exit()
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(results)
+
+        def work() -> None:
+            results: list[AssessmentResult] = []
+            error: BaseException | None = None
+            try:
+                results = self._evaluate(run_id, check, inventory)
+            except Exception as exc:
+                error = exc
+            except BaseException as exc:  # SystemExit & co. must not take the thread's slot
+                error = RuntimeError(f"check aborted: {type(exc).__name__}: {exc}")
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                loop.call_soon_threadsafe(settle, results, error)
+
+        threading.Thread(target=work, name=f"assay-check-{check.id}", daemon=True).start()
+        return future
+
+    def _evaluate(
+        self, run_id: RunId, check: Check, inventory: Inventory
+    ) -> list[AssessmentResult]:
+        """Run one check and build its results (in the check's thread)."""
+        began = time.monotonic()
+        findings = evaluate(check, inventory, honour_exemptions=self._config.honour_exemptions)
+        at = self._clock()
+        duration_ms = _ms_since(began)
+        definition = check.definition
+        ids = self._result_ids.batch(definition.id, at, len(findings))
+        return [
+            AssessmentResult(
+                id=result_id,
+                run_id=run_id,
+                pillar=definition.pillar,
+                check_id=definition.id,
+                check_name=definition.name,
+                status=finding.status,
+                severity=definition.severity,
+                object=finding.object,
+                container=finding.container,
+                message=finding.message,
+                remediation=definition.remediation,
+                assessed_at=at,
+                duration_ms=duration_ms,
+            )
+            for result_id, finding in zip(ids, findings, strict=True)
+        ]
+
+    def _crashed(
+        self, execution: _Execution, check: Check, exc: BaseException, duration_ms: int
+    ) -> _Outcome:
+        log.warning("run %s: check %s raised", execution.run_id, check.id, exc_info=exc)
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return self._failure(execution, check, Status.ERROR, message, duration_ms)
+
+    def _failure(
+        self, execution: _Execution, check: Check, status: Status, message: str, duration_ms: int
+    ) -> _Outcome:
+        """The single ``error`` or ``timeout`` result of a check that did not finish."""
+        definition = check.definition
+        at = self._clock()
+        result = AssessmentResult(
+            id=self._result_ids.new(definition.id, at),
+            run_id=execution.run_id,
+            pillar=definition.pillar,
+            check_id=definition.id,
+            check_name=definition.name,
+            status=status,
+            severity=definition.severity,
+            object=None,
+            container="",
+            message=message,
+            remediation=definition.remediation,
+            assessed_at=at,
+            duration_ms=duration_ms,
+        )
+        return _Outcome(check, [result], duration_ms, error=message)
+
+    async def _record(self, execution: _Execution, outcome: _Outcome) -> None:
+        """Persist one check's results, then count them and announce the check's end."""
+        if outcome.results:
+            await self._write(self._sink.add_results(outcome.results))
+        batch = execution.tally.add(outcome.results)
+        status = check_outcome(batch)
+        execution.outcomes.append(status)
+        execution.run = dataclasses.replace(execution.run, counts=execution.tally.counts)
+        await self._write(self._sink.update_run(execution.run))
+        self._publish(
+            execution,
+            CheckFinished(
+                check_id=outcome.check.id,
+                outcome=status,
+                counts=batch,
+                duration_ms=outcome.duration_ms,
+                completed_checks=len(execution.outcomes),
+                total_checks=len(execution.checks),
+                error=outcome.error,
+            ),
+        )
+
+    async def _write(self, write: Awaitable[None]) -> None:
+        """One sink call, finished even if the run is cancelled meanwhile; a failure
+        becomes :class:`_SinkFailure` (the run ends failed)."""
+        try:
+            await _uninterrupted(write)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise _SinkFailure(f"storage: {type(exc).__name__}: {exc}") from exc
+
+    def _publish(self, execution: _Execution, payload: EventPayload) -> None:
+        self._bus.publish(execution.run_id, payload)
+
+
+async def _uninterrupted(awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable`` to its end even when cancelled meanwhile, then re-raise the
+    cancellation: a write must not be left running behind the run's back."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
+
+
+def _ms_since(began: float) -> int:
+    return int((time.monotonic() - began) * 1000)
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

@@ -1,0 +1,175 @@
+"""Test doubles for the runner: an in-memory sink, inventory providers, tiny checks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, check
+from assay.server.assessment.registry import Registry
+from assay.server.assessment.runner import RunRequest
+from assay.server.assessment.types import (
+    AssessmentResult,
+    HistoryEntry,
+    ObjectRef,
+    Pillar,
+    Run,
+    RunId,
+    Severity,
+    Source,
+    Status,
+)
+from assay.server.errors import AlreadyExists, Unavailable
+from assay.server.inventory.model import Inventory
+
+PREFIX_PILLAR = {p.prefix: p for p in Pillar}
+
+
+def pod(name: str, namespace: str = "default") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+    }
+
+
+def small_inventory(pods: int = 3) -> Inventory:
+    return Inventory.from_objects([pod(f"p{i}") for i in range(pods)])
+
+
+def ref(name: str) -> ObjectRef:
+    return ObjectRef("Pod", name, "default")
+
+
+def definition(check_id: str, *, severity: Severity = Severity.MEDIUM) -> CheckDefinition:
+    return CheckDefinition(
+        id=check_id,
+        pillar=PREFIX_PILLAR[check_id.split("-")[0]],
+        name=f"fake {check_id}",
+        description="a fake check for runner tests",
+        severity=severity,
+        scope="W",
+        remediation=f"fix {check_id}",
+        kinds=("Pod",),
+    )
+
+
+def fake_check(
+    check_id: str,
+    fn: Callable[[Inventory], Iterable[Finding]],
+    *,
+    severity: Severity = Severity.MEDIUM,
+) -> Check:
+    return check(definition(check_id, severity=severity))(fn)
+
+
+def per_pod(status: Status) -> Callable[[Inventory], list[Finding]]:
+    """A check that gives every pod ``status``."""
+
+    def judge(inventory: Inventory) -> list[Finding]:
+        return [
+            Finding(status, ObjectRef("Pod", p["metadata"]["name"], "default"), "app", "fake")
+            for p in inventory.objects("Pod")
+        ]
+
+    return judge
+
+
+def raises(message: str) -> Callable[[Inventory], list[Finding]]:
+    def boom(inventory: Inventory) -> list[Finding]:
+        raise ValueError(message)
+
+    return boom
+
+
+@dataclass
+class Gate:
+    """A check body that blocks its thread until released (never a long sleep)."""
+
+    release: threading.Event = field(default_factory=threading.Event)
+    entered: threading.Event = field(default_factory=threading.Event)
+    returned: threading.Event = field(default_factory=threading.Event)
+
+    def __call__(self, inventory: Inventory) -> list[Finding]:
+        self.entered.set()
+        try:
+            self.release.wait()
+            return [Finding.failing(ref("late"), "finished after its timeout")]
+        finally:
+            self.returned.set()
+
+
+def registry(*checks: Check) -> Registry:
+    return Registry(checks)
+
+
+@dataclass
+class MemorySink:
+    """A RunSink keeping everything in memory; ``fail`` names methods that raise
+    Unavailable, ``shared`` lets two sinks (two replicas) see one set of run ids."""
+
+    runs: dict[RunId, Run] = field(default_factory=dict)
+    results: list[AssessmentResult] = field(default_factory=list)
+    history: dict[RunId, HistoryEntry] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    fail: set[str] = field(default_factory=set)
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        if name in self.fail:
+            raise Unavailable(f"database is down ({name})")
+
+    async def create_run(self, run: Run) -> None:
+        self._call("create_run")
+        if run.run_id in self.runs:
+            raise AlreadyExists(f"run {run.run_id!r} already exists")
+        self.runs[run.run_id] = run
+
+    async def update_run(self, run: Run) -> None:
+        self._call("update_run")
+        self.runs[run.run_id] = run
+
+    async def add_results(self, results: Sequence[AssessmentResult]) -> None:
+        self._call("add_results")
+        self.results.extend(results)
+
+    async def finish_run(self, run: Run, history: HistoryEntry) -> None:
+        self._call("finish_run")
+        self.runs[run.run_id] = run
+        self.history[run.run_id] = history
+
+    def results_of(self, run_id: RunId) -> list[AssessmentResult]:
+        return [r for r in self.results if r.run_id == run_id]
+
+
+@dataclass
+class StaticInventory:
+    """An inventory provider returning one prepared inventory."""
+
+    inventory: Inventory = field(default_factory=small_inventory)
+    loads: int = 0
+
+    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
+        self.loads += 1
+        return self.inventory
+
+
+@dataclass
+class BlockedInventory:
+    """An inventory provider that waits until ``release`` is set (for queued-state tests)."""
+
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    inventory: Inventory = field(default_factory=small_inventory)
+
+    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
+        self.entered.set()
+        await self.release.wait()
+        return self.inventory
+
+
+MANIFESTS = RunRequest(source=Source.MANIFESTS, path="/unused")
