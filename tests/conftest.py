@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.integration.storage.backends",
     "tests.integration.api.server_fixtures",
+    "tests.kubeapi.fixtures",
 ]
