@@ -26,11 +26,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from assay.server.assessment.types import ObjectRef, Pillar, Severity, Source, Status
 from assay.server.inventory.model import Inventory
-from assay.server.inventory.raw import annotations_of
+from assay.server.inventory.raw import as_mapping, metadata
 from assay.server.inventory.workloads import workload_of
 
 EXEMPT_ANNOTATION = "assay.kubernaut.ai/exempt"
@@ -213,13 +213,13 @@ def exemption_reason(inventory: Inventory, ref: ObjectRef, check_id: str) -> str
     obj = inventory.get(ref.kind, ref.namespace, ref.name)
     if obj is None:
         return None
-    sources = [annotations_of(obj)]
+    sources = [as_mapping(metadata(obj).get("annotations"))]
     workload = workload_of(obj)
     if workload is not None and workload.kind != "Pod":
-        sources.append(workload.template_annotations)
+        sources.append(as_mapping(workload.template_metadata.get("annotations")))
     for notes in sources:
-        if _exempts(notes, check_id):
-            reason = notes.get(EXEMPT_REASON_ANNOTATION, "").strip()
+        if EXEMPT_ANNOTATION in notes and _exempts(notes, check_id):
+            reason = str(notes.get(EXEMPT_REASON_ANNOTATION) or "").strip()
             return reason or "no reason given"
     return None
 
@@ -248,9 +248,9 @@ def apply_exemptions(
     return out
 
 
-def _exempts(annotations: Mapping[str, str], check_id: str) -> bool:
+def _exempts(annotations: Mapping[str, Any], check_id: str) -> bool:
     value = annotations.get(EXEMPT_ANNOTATION)
-    if not value:
+    if not value or not isinstance(value, str):
         return False
     listed = {part.strip().upper() for part in re.split(r"[,\s]+", value) if part.strip()}
     return "ALL" in listed or check_id.upper() in listed
