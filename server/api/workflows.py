@@ -1,0 +1,154 @@
+"""``WorkflowExecutionService`` servicer over the workflow controller and the audit store.
+
+Create validates the spec as the CRD schema does (the controller's validator, field paths
+like ``spec.targetResource``); Get/List read the API server; Watch follows the controller's
+phase-change fan-out; ListAuditEvents reads storage in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import grpc
+
+from assay.server.api import workflow_convert as wconv
+from assay.server.api.assessments import next_offset
+from assay.server.api.convert import timestamp
+from assay.server.api.streams import until_shutdown
+from assay.server.api.validation import Validator
+from assay.server.errors import FailedPrecondition
+from assay.server.storage.repository import Repository
+from assay.server.workflow.audit import AuditQuery
+from assay.server.workflow.controller import WorkflowController
+from assay.v1 import workflow_pb2 as wpb
+from assay.v1 import workflow_pb2_grpc as wpb_grpc
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@dataclass
+class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
+    repository: Repository
+    controller: WorkflowController | None
+    default_namespace: str
+    shutdown: asyncio.Event
+
+    def _require_controller(self) -> WorkflowController:
+        if self.controller is None:
+            raise FailedPrecondition(
+                "workflow execution is not enabled on this server "
+                "(start it with --workflows or ASSAY_WORKFLOWS=true)"
+            )
+        return self.controller
+
+    def _namespace(self, v: Validator, namespace: str, *, default: str | None) -> str | None:
+        if not namespace:
+            return default
+        if not _DNS_LABEL.match(namespace):
+            v.fail("namespace", f"{namespace!r} is not a valid namespace name")
+        return namespace
+
+    async def Create(
+        self, request: wpb.CreateRequest, context: grpc.aio.ServicerContext
+    ) -> wpb.CreateResponse:
+        v = Validator()
+        namespace = self._namespace(v, request.namespace, default=self.default_namespace)
+        if request.name and not _DNS_SUBDOMAIN.match(request.name):
+            v.fail("name", f"{request.name!r} is not a valid resource name")
+        v.done()
+        controller = self._require_controller()
+        created = await controller.create(
+            namespace or self.default_namespace,
+            wconv.spec_to_dict(request.spec),
+            name=request.name or None,
+            labels=dict(request.labels) or None,
+        )
+        return wpb.CreateResponse(execution=wconv.execution(created))
+
+    async def Get(
+        self, request: wpb.GetRequest, context: grpc.aio.ServicerContext
+    ) -> wpb.GetResponse:
+        v = Validator()
+        namespace = self._namespace(v, request.namespace, default=self.default_namespace)
+        name = v.required("name", request.name)
+        v.done()
+        found = await self._require_controller().get(namespace or self.default_namespace, name)
+        return wpb.GetResponse(execution=wconv.execution(found))
+
+    async def List(
+        self, request: wpb.ListRequest, context: grpc.aio.ServicerContext
+    ) -> wpb.ListResponse:
+        v = Validator()
+        namespace = self._namespace(v, request.namespace, default=None)
+        phases = v.enums("phases", request.phases, wconv.PHASES_BY_VALUE)
+        limit = v.limit(request)
+        offset = v.offset(request.offset)
+        v.done()
+        listed = await self._require_controller().list(
+            namespace=namespace,
+            target=request.target_resource or None,
+            workflow_id=request.workflow_id or None,
+        )
+        executions = [wconv.execution(o) for o in listed]
+        if phases:
+            wanted = {wconv.PHASES[p] for p in phases}
+            executions = [e for e in executions if e.status.phase in wanted]
+        page = executions[offset : offset + limit]
+        return wpb.ListResponse(
+            executions=page,
+            total_count=len(executions),
+            next_offset=next_offset(offset, len(page), len(executions)),
+        )
+
+    async def Watch(
+        self, request: wpb.WatchRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[wpb.WatchResponse]:
+        v = Validator()
+        namespace = self._namespace(v, request.namespace, default=None)
+        if request.name and not namespace:
+            v.fail("namespace", "is required when name is set")
+        v.done()
+        changes = self._require_controller().watch(namespace=namespace, name=request.name or None)
+        async for change in until_shutdown(changes, self.shutdown):
+            previous = (
+                wconv.PHASES[change.previous_phase]
+                if change.previous_phase is not None
+                else wpb.WORKFLOW_PHASE_UNSPECIFIED
+            )
+            yield wpb.WatchResponse(
+                execution=wconv.execution(change.object),
+                previous_phase=previous,
+                observed_at=timestamp(datetime.now(UTC)),
+            )
+
+    async def ListAuditEvents(
+        self, request: wpb.ListAuditEventsRequest, context: grpc.aio.ServicerContext
+    ) -> wpb.ListAuditEventsResponse:
+        v = Validator()
+        namespace = self._namespace(v, request.namespace, default=None)
+        event_type = (
+            v.enum("event_type", request.event_type, wconv.AUDIT_TYPES_BY_VALUE, default=None)
+            if request.event_type
+            else None
+        )
+        query = AuditQuery(
+            execution_name=request.execution_name or None,
+            execution_namespace=namespace,
+            target=request.target_resource or None,
+            event_type=event_type,
+            since=v.since(request),
+            limit=v.limit(request),
+            offset=v.offset(request.offset),
+        )
+        v.done()
+        page = await asyncio.to_thread(self.repository.list_audit_events, query)
+        return wpb.ListAuditEventsResponse(
+            events=[wconv.audit_event(e) for e in page.items],
+            total_count=page.total,
+            next_offset=next_offset(query.offset, len(page.items), page.total),
+        )
