@@ -1,0 +1,31 @@
+"""examples/ stays a useful demo: it loads cleanly and every check that can run on
+manifests both passes and fails somewhere in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assay.server.assessment.checks_api import Check, evaluate
+from assay.server.assessment.types import Status
+from assay.server.checks import BUILTIN_CHECKS
+from assay.server.inventory import Inventory, load_manifests
+
+EXAMPLES = Path(__file__).parents[3] / "examples"
+
+
+@pytest.fixture(scope="module")
+def inventory() -> Inventory:
+    loaded = load_manifests(EXAMPLES)
+    assert loaded.diagnostics == ()
+    return loaded
+
+
+@pytest.mark.parametrize("check", BUILTIN_CHECKS, ids=lambda c: c.id)
+def test_examples_exercise_both_outcomes(check: Check, inventory: Inventory) -> None:
+    statuses = {f.status for f in evaluate(check, inventory)}
+    if check.definition.parsed_scope.live_only:
+        assert statuses == {Status.SKIPPED}
+    else:
+        assert {Status.PASSING, Status.FAILING} <= statuses
