@@ -1,8 +1,10 @@
 """Composition root: settings -> storage -> registry -> runner -> reconciler -> servicers.
 
 ``AssayServer`` builds every part, binds the grpc.aio server (port 0 in tests), serves health
-and reflection, and shuts down in order: health NOT_SERVING, open streams end, in-flight
-work stops, ``server.stop(grace)``. ``run_server`` is what ``assay serve`` calls.
+and reflection, and shuts down in order: health NOT_SERVING, open streams end, the scheduler
+and in-flight runs stop, the reconciler stops, ``server.stop(grace)``. ``run_server`` is what
+``assay serve`` calls. Tests inject a repository, a Kubernetes client factory pointing at the
+API test double, and controller settings with short timings.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -19,16 +24,38 @@ from prometheus_client import CollectorRegistry
 
 from assay.server.api.assessments import AssessmentServicer
 from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
+from assay.server.api.workflows import WorkflowServicer
+from assay.server.assessment.progress import ProgressBus
+from assay.server.assessment.registry import Registry
+from assay.server.assessment.runner import (
+    LiveInventory,
+    ManifestInventory,
+    Runner,
+    RunnerConfig,
+    RunRequest,
+    recover_unfinished_runs,
+)
+from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
+from assay.server.assessment.types import Source
+from assay.server.checks import builtin_registry
+from assay.server.inventory.live import api_client_from_config
 from assay.server.observability.http import HttpEndpoints
+from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.settings import Settings
 from assay.server.storage.engine import create_engine_from_url, default_database_url, migrate
 from assay.server.storage.repository import Repository
-from assay.v1 import assessment_pb2, assessment_pb2_grpc, workflow_pb2
+from assay.server.storage.sink import StorageSink
+from assay.server.workflow.controller import WorkflowController
+from assay.server.workflow.settings import ControllerSettings, LeaderElectionSettings
+from assay.v1 import assessment_pb2, assessment_pb2_grpc, workflow_pb2, workflow_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 ASSESSMENT_SERVICE = assessment_pb2.DESCRIPTOR.services_by_name["AssessmentService"].full_name
 WORKFLOW_SERVICE = workflow_pb2.DESCRIPTOR.services_by_name["WorkflowExecutionService"].full_name
+
+KubeClientFactory = Callable[[str], Awaitable[Any]]
+"""Makes a ``kubernetes.aio`` ApiClient for a kubeconfig context ("" for the configured one)."""
 
 
 @dataclass
@@ -37,64 +64,160 @@ class AssayServer:
 
     settings: Settings
     repository: Repository | None = None
+    registry: Registry | None = None
+    kube_client_factory: KubeClientFactory | None = None
+    controller_settings: ControllerSettings | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
     port: int = 0
+    runner: Runner | None = None
+    controller: WorkflowController | None = None
     _server: grpc.aio.Server | None = None
     _health: health.aio.HealthServicer | None = None
     _http: HttpEndpoints | None = None
+    _scheduler: Scheduler | None = None
+    _controller_client: Any = None
     _serving: bool = False
+    _shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
+        settings = self.settings
         if self.repository is None:
-            self.repository = await asyncio.to_thread(_open_repository, self.settings)
+            self.repository = await asyncio.to_thread(_open_repository, settings)
+        repository = self.repository
+        await recover_unfinished_runs(repository)
+        registry = self.registry or _load_registry()
+        sink = StorageSink(repository)
+        kube = self.kube_client_factory or self._default_kube_client
+        self.runner = Runner(
+            registry=registry,
+            sink=sink,
+            inventories={Source.MANIFESTS: ManifestInventory(), Source.LIVE: LiveInventory(kube)},
+            bus=ProgressBus(),
+            config=RunnerConfig(
+                cluster_id=settings.cluster_id,
+                check_timeout_s=settings.assessment.check_timeout_s,
+                run_timeout_s=settings.assessment.run_timeout_s,
+                honour_exemptions=settings.assessment.honour_exemptions,
+                shutdown_grace_s=settings.shutdown_grace_s,
+            ),
+        )
+        if settings.workflow.enabled:
+            self._controller_client = await kube("")
+            self.controller = WorkflowController(
+                api_client=self._controller_client,
+                settings=self.controller_settings or _controller_settings(settings),
+                audit=sink,
+                metrics=WorkflowMetrics(self.metrics),
+            )
+            await self.controller.start()
+
         server = grpc.aio.server(
-            interceptors=[MetricsInterceptor(self.metrics), ErrorMappingInterceptor()],
+            interceptors=[ErrorMappingInterceptor(), MetricsInterceptor(self.metrics)],
             options=[("grpc.so_reuseport", 0)],
         )
         assessment_pb2_grpc.add_AssessmentServiceServicer_to_server(
-            AssessmentServicer(repository=self.repository), server
+            AssessmentServicer(
+                repository=repository,
+                runner=self.runner,
+                registry=registry,
+                shutdown=self._shutdown,
+            ),
+            server,
+        )
+        workflow_pb2_grpc.add_WorkflowExecutionServiceServicer_to_server(
+            WorkflowServicer(
+                repository=repository,
+                controller=self.controller,
+                default_namespace=settings.workflow.namespace,
+                shutdown=self._shutdown,
+            ),
+            server,
         )
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         services = (ASSESSMENT_SERVICE, WORKFLOW_SERVICE, health.SERVICE_NAME)
         reflection.enable_server_reflection((*services, reflection.SERVICE_NAME), server)
-        self.port = server.add_insecure_port(self.settings.listen)
+        self.port = server.add_insecure_port(settings.listen)
         if self.port == 0:
-            raise OSError(f"cannot listen on {self.settings.listen}")
+            raise OSError(f"cannot listen on {settings.listen}")
         await server.start()
         self._server = server
         serving = health_pb2.HealthCheckResponse.SERVING
         for name in ("", ASSESSMENT_SERVICE, WORKFLOW_SERVICE):
             await self._health.set(name, serving)
         self._serving = True
-        if self.settings.http_port:
-            host = self.settings.listen.rpartition(":")[0]
+
+        if settings.assessment.schedule:
+            self._scheduler = Scheduler(
+                ScheduleSpec(
+                    settings.assessment.schedule,
+                    RunRequest(
+                        source=Source(settings.assessment.schedule_source),
+                        path=settings.assessment.schedule_path,
+                    ),
+                    cluster_id=settings.cluster_id,
+                ),
+                runner=self.runner,
+            )
+            self._scheduler.start()
+        if settings.http_port:
+            host = settings.listen.rpartition(":")[0]
             self._http = HttpEndpoints(self.metrics, ready=lambda: self._serving)
-            await self._http.start(host, self.settings.http_port)
+            await self._http.start(host, settings.http_port)
         log.info("assay serving gRPC on port %d", self.port)
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful shutdown; idempotent."""
         if self._server is None:
             return
+        server, self._server = self._server, None
         self._serving = False
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
-        await self._server.stop(self.settings.shutdown_grace_s if grace is None else grace)
+        self._shutdown.set()
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+        grace_s = self.settings.shutdown_grace_s if grace is None else grace
+        if self.runner is not None:
+            await self.runner.shutdown(grace_s=grace_s)
+        await server.stop(grace_s)
+        if self.controller is not None:
+            await self.controller.stop()
+        if self._controller_client is not None:
+            await self._controller_client.close()
         if self._http is not None:
             await self._http.stop()
-        self._server = None
         self._stopped.set()
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+    async def _default_kube_client(self, context: str) -> Any:
+        return await api_client_from_config(context=context or self.settings.kube_context or None)
 
 
 def _open_repository(settings: Settings) -> Repository:
     engine = create_engine_from_url(settings.database_url or default_database_url())
     migrate(engine)
     return Repository(engine)
+
+
+def _load_registry() -> Registry:
+    registry = builtin_registry()
+    for problem in registry.load_entry_points():
+        log.error("check plug-in not loaded: %s", problem)
+    return registry
+
+
+def _controller_settings(settings: Settings) -> ControllerSettings:
+    return ControllerSettings(
+        cluster_id=settings.cluster_id,
+        execution_namespace=settings.workflow.namespace,
+        cooldown=timedelta(seconds=settings.workflow.cooldown_s),
+        workers=settings.workflow.workers,
+        leader_election=LeaderElectionSettings(enabled=settings.workflow.leader_election),
+    )
 
 
 async def serve(settings: Settings) -> None:

@@ -8,13 +8,19 @@ raised as domain errors and mapped to statuses by ``interceptors.ErrorMappingInt
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import grpc
 
 from assay.server.api import convert
+from assay.server.api.streams import until_shutdown
 from assay.server.api.validation import Validator
-from assay.server.assessment.types import ResultQuery, RunId, RunQuery
+from assay.server.assessment.registry import Registry
+from assay.server.assessment.runner import Runner, RunRequest
+from assay.server.assessment.types import Pillar, ResultQuery, RunId, RunQuery, Source
+from assay.server.errors import FailedPrecondition
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import assessment_pb2_grpc as apb_grpc
@@ -40,6 +46,121 @@ def result_query(query: apb.AssessmentQuery, v: Validator) -> ResultQuery:
 @dataclass
 class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
     repository: Repository
+    runner: Runner
+    registry: Registry
+    shutdown: asyncio.Event
+    # How often WatchRun re-reads a run that another replica executes.
+    poll_interval_s: float = 1.0
+
+    async def StartRun(
+        self, request: apb.StartRunRequest, context: grpc.aio.ServicerContext
+    ) -> apb.StartRunResponse:
+        v = Validator()
+        pillars = v.enums("pillars", request.pillars, convert.PILLARS_BY_VALUE)
+        source = v.enum("source", request.source, convert.SOURCES_BY_VALUE, default=Source.LIVE)
+        for name in ("check_timeout_seconds", "run_timeout_seconds"):
+            if request.HasField(name) and not getattr(request, name) > 0:
+                v.fail(name, "must be > 0")
+        v.done()
+        run = await self.runner.start(
+            RunRequest(
+                source=source,
+                pillars=tuple(sorted(pillars, key=list(Pillar).index)),
+                check_id=request.check_id.strip(),
+                path=request.path,
+                context=request.context,
+                check_timeout_s=(
+                    request.check_timeout_seconds
+                    if request.HasField("check_timeout_seconds")
+                    else None
+                ),
+                run_timeout_s=(
+                    request.run_timeout_seconds if request.HasField("run_timeout_seconds") else None
+                ),
+            )
+        )
+        return apb.StartRunResponse(run=convert.run(run))
+
+    async def CancelRun(
+        self, request: apb.CancelRunRequest, context: grpc.aio.ServicerContext
+    ) -> apb.CancelRunResponse:
+        v = Validator()
+        run_id = RunId(v.required("run_id", request.run_id))
+        v.done()
+        if self.runner.get(run_id) is None:
+            stored = await asyncio.to_thread(self.repository.get_run, run_id)
+            if stored.state.terminal:
+                raise FailedPrecondition(f"run {run_id} already ended {stored.state}")
+            raise FailedPrecondition(
+                f"run {run_id} is {stored.state} on another server replica; cancel it there"
+            )
+        run = await self.runner.cancel(run_id)
+        return apb.CancelRunResponse(run=convert.run(run))
+
+    async def WatchRun(
+        self, request: apb.WatchRunRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[apb.WatchRunResponse]:
+        v = Validator()
+        run_id = RunId(v.required("run_id", request.run_id))
+        v.done()
+        bus = self.runner.bus
+        if bus.has(run_id):
+            async with bus.subscribe(run_id) as events:
+                async for event in until_shutdown(events, self.shutdown):
+                    yield apb.WatchRunResponse(event=convert.run_event(event))
+            return
+        # Not executed here (finished before a restart, evicted, or on another replica):
+        # follow the stored state instead.
+        async for message in self._watch_stored(run_id):
+            yield apb.WatchRunResponse(event=message)
+
+    async def _watch_stored(self, run_id: RunId) -> AsyncIterator[apb.RunEvent]:
+        sequence = 0
+        last_state = None
+        while True:
+            run = await asyncio.to_thread(self.repository.get_run, run_id)
+            now = convert.timestamp(datetime.now(UTC))
+            if run.state is not last_state:
+                sequence += 1
+                last_state = run.state
+                yield apb.RunEvent(
+                    run_id=run_id,
+                    sequence=sequence,
+                    at=now,
+                    state_changed=apb.RunStateChanged(
+                        state=convert.RUN_STATES[run.state],
+                        error=run.error,
+                        diagnostics=list(run.diagnostics),
+                        total_checks=run.check_count,
+                    ),
+                )
+            if run.state.terminal:
+                summary = await asyncio.to_thread(
+                    self.repository.summary, ResultQuery(run_id=run_id)
+                )
+                yield apb.RunEvent(
+                    run_id=run_id,
+                    sequence=sequence + 1,
+                    at=now,
+                    run_finished=convert.run_finished(run, summary),
+                )
+                return
+            try:
+                await asyncio.wait_for(self.shutdown.wait(), self.poll_interval_s)
+                return
+            except TimeoutError:
+                continue
+
+    async def ListChecks(
+        self, request: apb.ListChecksRequest, context: grpc.aio.ServicerContext
+    ) -> apb.ListChecksResponse:
+        v = Validator()
+        pillars = v.enums("pillars", request.pillars, convert.PILLARS_BY_VALUE)
+        v.done()
+        checks = self.registry.by_pillars(pillars) if pillars else self.registry.all()
+        return apb.ListChecksResponse(
+            checks=[convert.check_definition(c.definition) for c in checks]
+        )
 
     async def GetRun(
         self, request: apb.GetRunRequest, context: grpc.aio.ServicerContext

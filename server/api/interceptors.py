@@ -7,6 +7,7 @@ traceback), never a bare UNKNOWN.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -110,8 +111,23 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         return wrap_handler(handler, around_unary, around_stream)
 
 
+def code_for(error: BaseException) -> grpc.StatusCode | None:
+    """The status an exception leaving a servicer ends in (None: the one set on the context)."""
+    if isinstance(error, AssayError):
+        return status_for(error)[0]
+    if isinstance(error, grpc.aio.AbortError):
+        return None
+    if isinstance(error, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED
+    return grpc.StatusCode.INTERNAL
+
+
 class MetricsInterceptor(grpc.aio.ServerInterceptor):
-    """``assay_grpc_server_handled_total{method,code}`` and a latency histogram."""
+    """``assay_grpc_server_handled_total{method,code}`` and a latency histogram.
+
+    Install it *inside* :class:`ErrorMappingInterceptor`: it sees the domain error before it
+    becomes a status, so the count is recorded before the client gets its answer.
+    """
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.handled = Counter(
@@ -127,8 +143,14 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             registry=registry,
         )
 
-    def _observe(self, method: str, ctx: grpc.aio.ServicerContext, started: float) -> None:
-        code = ctx.code()
+    def _observe(
+        self,
+        method: str,
+        ctx: grpc.aio.ServicerContext,
+        started: float,
+        error: BaseException | None,
+    ) -> None:
+        code = (code_for(error) if error is not None else None) or ctx.code()
         name = code.name if isinstance(code, grpc.StatusCode) else "OK"
         self.handled.labels(method, name).inc()
         self.latency.labels(method).observe(time.perf_counter() - started)
@@ -143,20 +165,28 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
         async def around_unary(behaviour: UnaryBehaviour, request: Any, ctx: Any) -> Any:
             started = time.perf_counter()
+            error: BaseException | None = None
             try:
                 return await behaviour(request, ctx)
+            except BaseException as exc:
+                error = exc
+                raise
             finally:
-                self._observe(method, ctx, started)
+                self._observe(method, ctx, started, error)
 
         async def around_stream(
             behaviour: StreamBehaviour, request: Any, ctx: Any
         ) -> AsyncIterator[Any]:
             started = time.perf_counter()
+            error: BaseException | None = None
             try:
                 async for item in behaviour(request, ctx):
                     yield item
+            except BaseException as exc:
+                error = exc
+                raise
             finally:
-                self._observe(method, ctx, started)
+                self._observe(method, ctx, started, error)
 
         return wrap_handler(handler, around_unary, around_stream)
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from sqlalchemy import create_engine, make_url, text
 
 from assay.client.api import AssayClient, ClientError
 from assay.server.app import ASSESSMENT_SERVICE, WORKFLOW_SERVICE, AssayServer
-from assay.server.storage.engine import create_engine_from_url
+from assay.server.storage.engine import create_engine_from_url, migrate
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from tests.integration.api.server_fixtures import ServerThread, server_settings
+from tests.integration.storage.backends import DEFAULT_POSTGRES_URL
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -51,14 +55,26 @@ def test_rpc_metrics_count_calls_by_code(assay_server: ServerThread, client: Ass
 
 @pytest.mark.postgres
 def test_storage_down_is_unavailable() -> None:
-    dead = Repository(create_engine_from_url("postgresql://postgres@127.0.0.1:1/assay"))
-    server = ServerThread(AssayServer(server_settings(), repository=dead))
-    with (
-        server as running,
-        AssayClient(running.target, timeout_s=10) as client,
-        pytest.raises(ClientError) as caught,
-    ):
-        client.list_assessments(apb.AssessmentQuery())
+    server_url = make_url(os.environ.get("ASSAY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+    name = f"assay_down_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        engine = create_engine_from_url(server_url.set(database=name))
+        migrate(engine)
+        running = ServerThread(AssayServer(server_settings(), repository=Repository(engine)))
+        with running, AssayClient(running.target, timeout_s=10) as client:
+            assert client.list_runs(apb.ListRunsRequest()).total_count == 0
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            with pytest.raises(ClientError) as caught:
+                client.list_assessments(apb.AssessmentQuery())
+        engine.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
     assert caught.value.code is grpc.StatusCode.UNAVAILABLE
 
 
