@@ -54,6 +54,7 @@ PERF_006 = CheckDefinition(
         "target, which does not depend on requests."
     ),
     kinds=("HorizontalPodAutoscaler", *WORKLOAD_KINDS),
+    needs=frozenset({"autoscaling/v2"}),
 )
 
 _DEFAULT_HPA_METRIC = {("cpu", "")}

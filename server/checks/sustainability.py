@@ -57,6 +57,7 @@ SUS_004 = CheckDefinition(
         "from the manifest so deployments do not reset the scale."
     ),
     kinds=("Deployment", "HorizontalPodAutoscaler", "ScaledObject"),
+    needs=frozenset({"autoscaling/v2"}),  # without HPAs, "no autoscaler" cannot be judged
 )
 
 

@@ -110,6 +110,11 @@ async def test_missing_groups_are_recorded_and_their_kinds_skipped(
     assert "/apis/apps/v1/deployments" in paths
     assert not any("autoscaling" in p or "keda" in p or "metrics" in p for p in paths)
 
+    # A check that needs the missing API says so instead of judging without it.
+    [finding] = evaluate(builtin_registry().get("SUS-004"), inventory)
+    assert finding.status is Status.SKIPPED
+    assert finding.message == "the cluster does not serve autoscaling/v2"
+
 
 async def test_forbidden_kind_is_a_diagnostic_not_a_failure(
     kube_api: KubeApiDouble, kube_aio_client: Client
