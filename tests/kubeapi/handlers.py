@@ -107,6 +107,7 @@ class ApiHandlers:
         *,
         version_info: JsonObject,
         bookmark_interval: float,
+        watch_timeout_scale: float,
         server_address: Callable[[], str],
     ) -> None:
         self.ops = ops
@@ -114,6 +115,7 @@ class ApiHandlers:
         self.paginator = paginator
         self.version_info = version_info
         self.bookmark_interval = bookmark_interval
+        self.watch_timeout_scale = watch_timeout_scale
         self.server_address = server_address
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -229,7 +231,7 @@ class ApiHandlers:
                 fields=fields,
                 resource_version=query.get("resourceVersion"),
                 allow_bookmarks=_flag(query.get("allowWatchBookmarks")),
-                timeout_seconds=float(timeout) if timeout else None,
+                timeout_seconds=timeout * self.watch_timeout_scale if timeout else None,
             )
             return await serve_watch(request, self.ops, self.hub, watch, self.bookmark_interval)
         if verb == "deletecollection":

@@ -239,7 +239,8 @@ class Operations:
 
     def seed(self, obj: JsonObject) -> JsonObject:
         """Store obj as given (status, finalizers, deletionTimestamp included), filling
-        only missing server fields; replaces an existing object of the same name."""
+        only missing server fields (and the initial status, e.g. a Pod's Pending phase,
+        when there is none); replaces an existing object of the same name."""
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
         resource = self.registry.by_kind(str(api_version), str(kind))
         if resource is None:
@@ -256,6 +257,8 @@ class Operations:
             meta.setdefault("creationTimestamp", now_rfc3339())
             meta.setdefault("generation", 1)
             meta.pop("resourceVersion", None)
+            if "status" not in obj and resource.initial_status is not None:
+                obj["status"] = deep_copy(dict(resource.initial_status))
             self._before_store(resource, obj)
             return self.present(resource, self.store.put(resource.storage_key, obj))
 

@@ -57,6 +57,7 @@ class KubeApiDouble:
         namespaces: Iterable[str] = DEFAULT_NAMESPACES,
         max_history: int | None = None,
         version_info: Mapping[str, str] | None = None,
+        watch_timeout_scale: float = 1.0,
     ) -> None:
         """
         bookmark_interval: seconds between BOOKMARK events on watches that allow them.
@@ -64,6 +65,9 @@ class KubeApiDouble:
             real cluster; `namespaces` are created up front (a fresh cluster's set).
         max_history: keep at most this many events for watch replay (like the watch
             cache window); None keeps everything until `compact()`.
+        watch_timeout_scale: a watch's timeoutSeconds (an integer in the API) is
+            multiplied by this, so tests can see a server-side timeout in a fraction of
+            a second.
         """
         self._host, self._port = host, port
         self.store = ObjectStore(max_history=max_history)
@@ -78,6 +82,7 @@ class KubeApiDouble:
             Paginator(),
             version_info={**DEFAULT_VERSION, **(version_info or {})},
             bookmark_interval=bookmark_interval,
+            watch_timeout_scale=watch_timeout_scale,
             server_address=lambda: f"{self._host}:{self._port}",
         )
         self._runner: web.AppRunner | None = None
