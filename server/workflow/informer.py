@@ -101,7 +101,9 @@ class Informer:
                 stream = self._kube.watch(
                     self._resource, self._namespace, resource_version=resource_version,
                     label_selector=self._selector,
-                    timeout_seconds=self._watch_timeout_s + self._rng.randint(0, 30),
+                    # Jitter, so replicas' watches do not all reconnect at once.
+                    timeout_seconds=self._watch_timeout_s
+                    + self._rng.randint(0, self._watch_timeout_s // 10),
                 )
                 started = asyncio.get_running_loop().time()
                 seen = 0

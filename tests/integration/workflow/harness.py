@@ -20,6 +20,7 @@ from kubernetes.aio.client import ApiClient
 from prometheus_client import CollectorRegistry
 
 from assay.server.observability.workflow_metrics import WorkflowMetrics
+from assay.server.workflow.audit import AuditSink
 from assay.server.workflow.controller import WorkflowController
 from assay.server.workflow.model import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from assay.server.workflow.settings import (
@@ -91,6 +92,7 @@ class Harness:
         clock: Clock | None = None,
         start: bool = True,
         metrics: WorkflowMetrics | None = None,
+        audit: AuditSink | None = None,
         **overrides: Any,
     ) -> WorkflowController:
         client = ApiClient(self.api.aio_configuration())
@@ -98,7 +100,7 @@ class Harness:
         controller = WorkflowController(
             api_client=client,
             settings=self.settings(**overrides),
-            audit=self.audit,
+            audit=audit or self.audit,
             metrics=metrics or self.metrics,
             clock=clock,
         )

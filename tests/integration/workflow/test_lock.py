@@ -56,7 +56,7 @@ async def test_released_and_pipelinerun_deleted_when_the_execution_is_deleted(
         AuditEventType.PIPELINERUN_CREATED, AuditEventType.LOCK_RELEASED,
         AuditEventType.DELETED,
     ]
-    deleted = [e for e in harness.audit.events if e.event_type is AuditEventType.DELETED][0]
+    deleted = next(e for e in harness.audit.events if e.event_type is AuditEventType.DELETED)
     assert deleted.phase == "Running"
     # The target is free again at once.
     await harness.create("wfe-2", target=TARGET)
