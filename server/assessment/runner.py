@@ -370,7 +370,7 @@ class Runner:
                 raise NotFound("run", run_id)
             return finished
         assert execution.task is not None
-        await asyncio.shield(execution.task)
+        await asyncio.wait({execution.task})  # never cancels the run when the waiter is
         return execution.run
 
     def get(self, run_id: RunId) -> Run | None:
@@ -418,7 +418,7 @@ class Runner:
             state, error = await self._execute(execution)
         except asyncio.CancelledError:
             task = asyncio.current_task()
-            if task is not None:
+            while task is not None and task.cancelling():
                 task.uncancel()
             state, error = RunState.CANCELLED, execution.cancel_reason or CANCELLED_BY_USER
         except _SinkFailure as exc:
@@ -452,7 +452,7 @@ class Runner:
         execution.run = dataclasses.replace(
             advance(execution.run, RunState.RUNNING, at=self._clock()), diagnostics=diagnostics
         )
-        await self._write(self._sink.update_run(execution.run))
+        await _uninterrupted(self._write(self._sink.update_run(execution.run)))
         self._publish(
             execution,
             RunStateChanged(
@@ -676,7 +676,14 @@ class Runner:
         return _Outcome(check, [result], duration_ms, error=message)
 
     async def _record(self, execution: _Execution, outcome: _Outcome) -> None:
-        """Persist one check's results, then count them and announce the check's end."""
+        """Persist one check's results, then count them and announce the check's end.
+
+        One uninterruptible step: a cancellation waits for it, so a batch is counted exactly
+        when it was stored.
+        """
+        await _uninterrupted(self._record_now(execution, outcome))
+
+    async def _record_now(self, execution: _Execution, outcome: _Outcome) -> None:
         if outcome.results:
             await self._write(self._sink.add_results(outcome.results))
         batch = execution.tally.add(outcome.results)
@@ -698,12 +705,9 @@ class Runner:
         )
 
     async def _write(self, write: Awaitable[None]) -> None:
-        """One sink call, finished even if the run is cancelled meanwhile; a failure
-        becomes :class:`_SinkFailure` (the run ends failed)."""
+        """One sink call; a failure becomes :class:`_SinkFailure` (the run ends failed)."""
         try:
-            await _uninterrupted(write)
-        except asyncio.CancelledError:
-            raise
+            await write
         except Exception as exc:
             raise _SinkFailure(f"storage: {type(exc).__name__}: {exc}") from exc
 
@@ -712,14 +716,18 @@ class Runner:
 
 
 async def _uninterrupted(awaitable: Awaitable[T]) -> T:
-    """Await ``awaitable`` to its end even when cancelled meanwhile, then re-raise the
-    cancellation: a write must not be left running behind the run's back."""
+    """Await ``awaitable`` to its end even when cancelled (once or more) meanwhile, then
+    re-raise the cancellation: a write must not be left running behind the run's back.
+    When cancelled, the awaitable's own outcome (result or error) is dropped."""
     task = asyncio.ensure_future(awaitable)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await task
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({task})  # waits without cancelling the task
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("a write interrupted by cancellation failed: %s", error)
         raise
 
 

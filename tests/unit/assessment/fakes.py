@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, check
@@ -147,6 +148,19 @@ class MemorySink:
 
 
 @dataclass
+class SlowSink(MemorySink):
+    """A MemorySink whose add_results stays in flight until ``release`` is set."""
+
+    writing: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def add_results(self, results: Sequence[AssessmentResult]) -> None:
+        self.writing.set()
+        await self.release.wait()
+        await super().add_results(results)
+
+
+@dataclass
 class StaticInventory:
     """An inventory provider returning one prepared inventory."""
 
@@ -173,3 +187,46 @@ class BlockedInventory:
 
 
 MANIFESTS = RunRequest(source=Source.MANIFESTS, path="/unused")
+
+
+class ManualClock:
+    """Time that moves only when the test says so; sleepers wake when it passes them."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+        self._moved = asyncio.Event()
+        self._fell_asleep = asyncio.Event()
+        self.sleeping: dict[int, datetime] = {}
+
+    def now(self) -> datetime:
+        return self._now
+
+    @property
+    def sleeping_until(self) -> datetime | None:
+        return min(self.sleeping.values(), default=None)
+
+    async def sleep_until(self, moment: datetime) -> None:
+        key = id(asyncio.current_task())
+        try:
+            while self._now < moment:
+                self.sleeping[key] = moment
+                self._fell_asleep.set()
+                await self._moved.wait()
+        finally:
+            self.sleeping.pop(key, None)
+
+    async def all_asleep(self, sleepers: int = 1) -> None:
+        """Wait until ``sleepers`` tasks are blocked in sleep_until."""
+        while len(self.sleeping) < sleepers:
+            self._fell_asleep.clear()
+            await self._fell_asleep.wait()
+
+    async def advance_to(self, moment: datetime, *, sleepers: int = 1) -> None:
+        """Move time on, then wait until every scheduler has gone back to sleep."""
+        self._now = moment
+        moved, self._moved = self._moved, asyncio.Event()
+        due = [key for key, until in self.sleeping.items() if until <= moment]
+        for key in due:
+            del self.sleeping[key]
+        moved.set()
+        await self.all_asleep(sleepers)

@@ -65,8 +65,9 @@ def test_result_id_format() -> None:
 
 def test_result_ids_of_one_check_in_one_second_do_not_collide() -> None:
     factory = ResultIdFactory()
-    ids = {factory.new("REL-004", T0) for _ in range(100_000)}
-    assert len(ids) == 100_000
+    ids = set(factory.batch("REL-004", T0, 60_000))
+    ids.update(factory.new("REL-004", T0) for _ in range(1000))
+    assert len(ids) == 61_000
 
 
 def test_result_counter_wraps_within_six_hex_digits() -> None:

@@ -42,6 +42,7 @@ from tests.unit.assessment.fakes import (
     BlockedInventory,
     Gate,
     MemorySink,
+    SlowSink,
     StaticInventory,
     fake_check,
     per_pod,
@@ -168,10 +169,11 @@ async def test_an_overrunning_check_times_out_without_stalling_the_others(gate: 
     assert run.counts == StatusCounts(passing=3, failing=3, timeout=1)
 
     # Released now, the late check returns a result that must never reach storage.
+    [thread] = [t for t in threading.enumerate() if t.name == "assay-check-SEC-001"]
     gate.release.set()
-    assert await asyncio.to_thread(gate.returned.wait, 5)
-    await asyncio.sleep(0)  # let the thread's hand-over callback run on the loop
-    await asyncio.sleep(0)
+    await asyncio.to_thread(thread.join, 5)
+    assert not thread.is_alive()
+    await asyncio.sleep(0)  # the thread's hand-over callback runs on the loop now
     assert [r.status for r in sink.results_of(run.run_id) if r.check_id == "SEC-001"] == [
         Status.TIMEOUT
     ]
@@ -290,6 +292,21 @@ async def test_cancel_while_checks_run(gate: Gate) -> None:
     assert sink.history[run.run_id].counts == counts_of(sink, run.run_id) == run.counts
     # Idempotent for a cancelled run; refused for any other finished one.
     assert (await runner.cancel(run.run_id)).state is RunState.CANCELLED
+
+
+async def test_cancel_during_a_write_waits_for_it_and_counts_it() -> None:
+    sink = SlowSink()
+    runner, _ = make_runner(fake_check("SEC-001", per_pod(Status.PASSING)), sink=sink)
+    queued = await runner.start(MANIFESTS)
+    await sink.writing.wait()
+    cancelling = asyncio.create_task(runner.cancel(queued.run_id))
+    await asyncio.sleep(0)
+    assert not cancelling.done()  # the cancellation waits for the write in flight
+    sink.release.set()
+    run = await cancelling
+    assert run.state is RunState.CANCELLED
+    assert len(sink.results) == 3
+    assert run.counts == sink.history[run.run_id].counts == StatusCounts(passing=3)
 
 
 async def test_cancel_while_queued() -> None:

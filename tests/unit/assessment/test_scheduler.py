@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,7 @@ from assay.server.assessment.types import Run, RunId, RunScope, Source, Status
 from assay.server.errors import InvalidArgument
 from tests.unit.assessment.fakes import (
     MANIFESTS,
+    ManualClock,
     MemorySink,
     StaticInventory,
     fake_check,
@@ -24,49 +24,6 @@ from tests.unit.assessment.fakes import (
 
 T0 = datetime(2026, 2, 16, 10, 30, tzinfo=UTC)
 HOURLY = "0 * * * *"
-
-
-class ManualClock:
-    """Time that moves only when the test says so; sleepers wake when it passes them."""
-
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-        self._moved = asyncio.Event()
-        self._fell_asleep = asyncio.Event()
-        self.sleeping: dict[int, datetime] = {}
-
-    def now(self) -> datetime:
-        return self._now
-
-    @property
-    def sleeping_until(self) -> datetime | None:
-        return min(self.sleeping.values(), default=None)
-
-    async def sleep_until(self, moment: datetime) -> None:
-        key = id(asyncio.current_task())
-        try:
-            while self._now < moment:
-                self.sleeping[key] = moment
-                self._fell_asleep.set()
-                await self._moved.wait()
-        finally:
-            self.sleeping.pop(key, None)
-
-    async def all_asleep(self, sleepers: int = 1) -> None:
-        """Wait until ``sleepers`` tasks are blocked in sleep_until."""
-        while len(self.sleeping) < sleepers:
-            self._fell_asleep.clear()
-            await self._fell_asleep.wait()
-
-    async def advance_to(self, moment: datetime, *, sleepers: int = 1) -> None:
-        """Move time on, then wait until every scheduler has gone back to sleep."""
-        self._now = moment
-        moved, self._moved = self._moved, asyncio.Event()
-        due = [key for key, until in self.sleeping.items() if until <= moment]
-        for key in due:
-            del self.sleeping[key]
-        moved.set()
-        await self.all_asleep(sleepers)
 
 
 class RecordingRunner:

@@ -1,0 +1,215 @@
+"""The runner against the real storage (SQLite and PostgreSQL) and the built-in catalogue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from assay.server.assessment.ids import scheduled_run_id
+from assay.server.assessment.runner import (
+    CRASH_REASON,
+    ManifestInventory,
+    Runner,
+    RunnerConfig,
+    RunRequest,
+    recover_unfinished_runs,
+)
+from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
+from assay.server.assessment.types import (
+    AssessmentResult,
+    ResultQuery,
+    Run,
+    RunId,
+    RunQuery,
+    RunScope,
+    RunState,
+    Source,
+    Status,
+    StatusCounts,
+)
+from assay.server.checks import builtin_registry
+from assay.server.errors import Unavailable
+from assay.server.storage.engine import create_engine_from_url
+from assay.server.storage.repository import Repository
+from assay.server.storage.sink import StorageSink
+from tests.unit.assessment.fakes import (
+    MANIFESTS,
+    Gate,
+    ManualClock,
+    StaticInventory,
+    fake_check,
+    per_pod,
+    raises,
+    registry,
+)
+
+CHECK_FIXTURES = Path(__file__).parents[2] / "fixtures" / "checks"
+T0 = datetime(2026, 2, 16, 10, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    blocker = Gate()
+    yield blocker
+    blocker.release.set()
+    if blocker.entered.is_set():
+        assert blocker.returned.wait(5)
+
+
+def fake_runner(repository: Repository, *checks: object, **config: object) -> Runner:
+    return Runner(
+        registry=registry(*checks),  # type: ignore[arg-type]
+        sink=StorageSink(repository),
+        inventories={Source.MANIFESTS: StaticInventory()},
+        config=RunnerConfig(cluster_id="prod", **config),  # type: ignore[arg-type]
+    )
+
+
+def stored_counts(repository: Repository, run_id: RunId) -> StatusCounts:
+    return repository.summary(ResultQuery(run_id=run_id)).counts
+
+
+async def test_builtin_catalogue_over_the_check_fixtures(repository: Repository) -> None:
+    """A full run of every built-in check over every fixture file, persisted for real."""
+    checks = builtin_registry()
+    runner = Runner(
+        registry=checks,
+        sink=StorageSink(repository),
+        inventories={Source.MANIFESTS: ManifestInventory()},
+        config=RunnerConfig(cluster_id="prod"),
+    )
+    request = RunRequest(source=Source.MANIFESTS, path=str(CHECK_FIXTURES))
+    run = await runner.wait((await runner.start(request)).run_id)
+
+    assert run.state is RunState.COMPLETED, run.error
+    assert run.check_count == len(checks)
+    stored = repository.get_run(run.run_id)
+    assert stored == run
+    assert stored_counts(repository, run.run_id) == run.counts
+    assert {r.check_id for r in _all_results(repository, run.run_id)} == set(checks.ids())
+    assert run.counts.failing > 0 and run.counts.passing > 0
+    [entry] = repository.history().items
+    assert entry.run_id == run.run_id
+    assert entry.counts == run.counts
+    assert entry.by_pillar == repository.summary(ResultQuery(run_id=run.run_id)).by_pillar
+
+
+async def test_partial_run_persists_error_and_timeout_results(
+    repository: Repository, gate: Gate
+) -> None:
+    runner = fake_runner(
+        repository,
+        fake_check("SEC-001", per_pod(Status.FAILING)),
+        fake_check("REL-001", raises("boom")),
+        fake_check("OPS-001", gate),
+        check_timeout_s=0.05,
+    )
+    run = await runner.wait((await runner.start(MANIFESTS)).run_id)
+    assert run.state is RunState.PARTIAL
+    assert repository.get_run(run.run_id).state is RunState.PARTIAL
+    assert stored_counts(repository, run.run_id) == StatusCounts(failing=3, error=1, timeout=1)
+    assert repository.history().items[0].counts == run.counts
+
+
+async def test_cancelled_run_is_stored_cancelled(repository: Repository, gate: Gate) -> None:
+    runner = fake_runner(
+        repository,
+        fake_check("SEC-001", per_pod(Status.PASSING)),
+        fake_check("OPS-001", gate),
+    )
+    queued = await runner.start(MANIFESTS)
+    assert await asyncio.to_thread(gate.entered.wait, 5)
+    run = await runner.cancel(queued.run_id)
+    stored = repository.get_run(run.run_id)
+    assert stored.state is RunState.CANCELLED
+    assert stored.error == "cancelled by request"
+    assert stored_counts(repository, run.run_id) == stored.counts
+    assert repository.history().items[0].state is RunState.CANCELLED
+
+
+async def test_runs_left_unfinished_by_a_crash_are_failed_at_start_up(
+    repository: Repository, gate: Gate
+) -> None:
+    crashed = fake_runner(repository, fake_check("OPS-001", gate), check_timeout_s=30)
+    running = await crashed.start(MANIFESTS)
+    assert await asyncio.to_thread(gate.entered.wait, 5)
+    assert repository.get_run(running.run_id).state is RunState.RUNNING
+    done = fake_runner(repository, fake_check("SEC-001", per_pod(Status.PASSING)))
+    finished = await done.wait((await done.start(MANIFESTS)).run_id)
+
+    # The process "dies" here; a new one starts on the same database.
+    failed = await recover_unfinished_runs(repository, clock=lambda: T0)
+    assert failed == [running.run_id]
+    after = repository.get_run(running.run_id)
+    assert after.state is RunState.FAILED
+    assert after.error == CRASH_REASON
+    assert after.completed_at == T0
+    assert repository.get_run(finished.run_id).state is RunState.COMPLETED
+    assert await recover_unfinished_runs(repository) == []
+
+
+async def test_queued_runs_are_failed_at_start_up_too(repository: Repository) -> None:
+    queued = Run(
+        RunId("run_20260216T103000_000000_0000abcd"),
+        RunState.QUEUED,
+        RunScope.FULL,
+        Source.LIVE,
+        requested_at=T0,
+    )
+    repository.create_run(queued)  # the process died right after creating the run
+    assert await recover_unfinished_runs(repository) == [queued.run_id]
+    assert repository.get_run(queued.run_id).state is RunState.FAILED
+
+
+async def test_two_replicas_on_one_database_start_one_run_per_tick(
+    repository: Repository,
+) -> None:
+    clock = ManualClock(T0)
+    runners = [
+        fake_runner(repository, fake_check("SEC-001", per_pod(Status.PASSING))) for _ in range(2)
+    ]
+    spec = ScheduleSpec("0 * * * *", MANIFESTS, cluster_id="prod")
+    schedulers = [Scheduler(spec, runner=r, clock=clock) for r in runners]
+    for scheduler in schedulers:
+        scheduler.start()
+    await clock.all_asleep(2)
+    for hour in (11, 12):
+        await clock.advance_to(datetime(2026, 2, 16, hour, tzinfo=UTC), sleepers=2)
+    for scheduler in schedulers:
+        await scheduler.stop()
+    for runner in runners:
+        for run_id in runner.active_runs():
+            await runner.wait(run_id)
+
+    runs = repository.list_runs(RunQuery()).items
+    assert sorted(r.run_id for r in runs) == [
+        scheduled_run_id(datetime(2026, 2, 16, h, tzinfo=UTC), cluster_id="prod") for h in (11, 12)
+    ]
+    assert all(r.state is RunState.COMPLETED for r in runs)
+    assert len(repository.history().items) == 2
+
+
+async def test_unreachable_storage_refuses_the_run() -> None:
+    engine: Engine = create_engine_from_url("postgresql://postgres@127.0.0.1:1/assay")
+    try:
+        runner = Runner(
+            registry=registry(fake_check("SEC-001", per_pod(Status.PASSING))),
+            sink=StorageSink(Repository(engine)),
+            inventories={Source.MANIFESTS: StaticInventory()},
+        )
+        with pytest.raises(Unavailable):
+            await runner.start(MANIFESTS)
+        assert runner.active_runs() == []
+    finally:
+        engine.dispose()
+
+
+def _all_results(repository: Repository, run_id: RunId) -> list[AssessmentResult]:
+    page = repository.list_results(ResultQuery(run_id=run_id, limit=1000))
+    assert page.total <= 1000
+    return page.items
