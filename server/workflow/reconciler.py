@@ -260,7 +260,7 @@ class Reconciler:
             await self._locks.release(wfe)
             return result
 
-        pr, created = await self._create_or_adopt_pipelinerun(wfe)
+        pr = await self._create_or_adopt_pipelinerun(wfe)
         now = self._clock.now()
         pr_ref = {"name": meta(pr)["name"], "namespace": meta(pr)["namespace"]}
 
@@ -274,17 +274,17 @@ class Reconciler:
                           message="PipelineRun running", now=now)
 
         written = await self._status.transition(wfe, Phase.RUNNING, to_running)
-        if written.applied and created:
-            self._metrics.pipelinerun_creations.inc()
         await self._audit.ensure(written.obj, implied_events(written.obj))
         return ReconcileResult(Action.STARTED, phase_of(written.obj))
 
-    async def _create_or_adopt_pipelinerun(self, wfe: KubeObject) -> tuple[KubeObject, bool]:
+    async def _create_or_adopt_pipelinerun(self, wfe: KubeObject) -> KubeObject:
         namespace = self._config.execution_namespace
         body = build_pipelinerun(wfe, namespace=namespace,
                                  default_service_account=self._config.default_service_account)
         try:
-            return await self._kube.create(PIPELINE_RUNS, namespace, body), True
+            created = await self._kube.create(PIPELINE_RUNS, namespace, body)
+            self._metrics.pipelinerun_creations.inc()
+            return created
         except KubeAlreadyExists:
             existing = await self._kube.get(PIPELINE_RUNS, namespace, meta(body)["name"])
             if not belongs_to(existing, wfe):
@@ -293,7 +293,7 @@ class Reconciler:
                                                   " exists and is not ours")
                 raise PipelineRunNameTaken(namespace, meta(body)["name"]) from None
             log.info("adopting PipelineRun %s/%s", namespace, meta(body)["name"])
-            return existing, False
+            return existing
 
     async def _skip(
         self, wfe: KubeObject, reason: SkipReason, message: str, extra: dict[str, Any]
