@@ -191,19 +191,24 @@ class Operations:
     ) -> JsonObject:
         with self.store.lock:
             current = self.present(resource, self._require(resource, namespace or "", name))
+            accepted = [JSON_PATCH, MERGE_PATCH]
+            if resource.builtin:
+                # Custom resources have no patch strategy metadata: the real server
+                # refuses strategic merge patches for them.
+                accepted.append(STRATEGIC_MERGE_PATCH)
             try:
+                if content_type not in accepted:
+                    raise ApiError(
+                        415,
+                        "the body of the request was in an unknown format - accepted media "
+                        f"types include: {', '.join(accepted)}",
+                    )
                 if content_type in (MERGE_PATCH, STRATEGIC_MERGE_PATCH):
                     if not isinstance(patch, dict):
                         raise bad_request("a merge patch must be a JSON object")
                     patched = merge_patch(current, patch)
-                elif content_type == JSON_PATCH:
-                    patched = apply_json_patch(current, patch)
                 else:
-                    raise ApiError(
-                        415,
-                        f"the body of the request was in an unknown format - accepted media "
-                        f"types include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_MERGE_PATCH}",
-                    )
+                    patched = apply_json_patch(current, patch)
             except PatchError as error:
                 raise ApiError(422, str(error)) from error
             if not isinstance(patched, dict):

@@ -1,8 +1,8 @@
 """PATCH bodies: JSON merge patch (RFC 7386) and JSON patch (RFC 6902 over RFC 6901 pointers).
 
 The server applies these to the stored object for PATCH requests. Strategic merge patch
-is served as a merge patch: the difference (list merging by key) does not matter for the
-objects the double is used with and is documented in `server.py`.
+(accepted for built-in resources only, as on a real server) is applied as a merge patch:
+lists are replaced rather than merged by key, a documented simplification (`server.py`).
 """
 
 from __future__ import annotations

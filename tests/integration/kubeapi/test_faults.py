@@ -1,0 +1,101 @@
+"""Failure injection, latency and the request log, seen through the official clients."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import kubernetes.aio.client as aio
+import kubernetes.client as k8s
+import pytest
+
+from tests.kubeapi import KubeApiDouble
+
+from .manifests import config_map, pod
+
+
+def test_injected_500_then_success(
+    kube_sync_client: k8s.ApiClient, kube_api_thread: KubeApiDouble
+) -> None:
+    v1 = k8s.CoreV1Api(kube_sync_client)
+    fault = kube_api_thread.inject(method="POST", path_regex=r"/namespaces/default/pods$")
+
+    with pytest.raises(k8s.ApiException) as error:
+        v1.create_namespaced_pod("default", pod("web"))
+    status = json.loads(error.value.body)
+    assert error.value.status == 500
+    assert (status["kind"], status["reason"], status["code"]) == ("Status", "InternalError", 500)
+    assert kube_api_thread.get_object("v1", "Pod", "web", "default") is None
+
+    assert v1.create_namespaced_pod("default", pod("web")).metadata.name == "web"
+    assert fault.hits == 1 and fault.exhausted
+
+
+async def test_injection_matches_method_and_counts_down(
+    kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
+) -> None:
+    v1 = aio.CoreV1Api(kube_aio_client)
+    await v1.create_namespaced_config_map("default", config_map("cfg"))
+    kube_api.inject(method="PUT", path_regex="/configmaps/cfg", status=409, times=2)
+
+    # Reads are untouched; the next two writes conflict; the third goes through.
+    current = await v1.read_namespaced_config_map("cfg", "default")
+    for _ in range(2):
+        with pytest.raises(aio.ApiException) as error:
+            await v1.replace_namespaced_config_map("cfg", "default", current)
+        assert json.loads(error.value.body)["reason"] == "Conflict"
+    current.data = {"k": "v"}
+    assert (await v1.replace_namespaced_config_map("cfg", "default", current)).data == {"k": "v"}
+
+
+async def test_throttling_carries_retry_after(
+    kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
+) -> None:
+    kube_api.inject(path_regex="/pods", status=429, retry_after_seconds=3, times=None)
+    v1 = aio.CoreV1Api(kube_aio_client)
+    for _ in range(2):
+        with pytest.raises(aio.ApiException) as error:
+            await v1.list_namespaced_pod("default")
+        assert error.value.status == 429
+        assert error.value.headers["Retry-After"] == "3"
+        status = json.loads(error.value.body)
+        assert status["reason"] == "TooManyRequests"
+        assert status["details"] == {"retryAfterSeconds": 3}
+    kube_api.clear_injections()
+    assert (await v1.list_namespaced_pod("default")).items == []
+
+
+async def test_latency_applies_to_matching_requests_only(
+    kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
+) -> None:
+    v1 = aio.CoreV1Api(kube_aio_client)
+    await v1.list_namespaced_config_map("default")  # warm the connection
+    kube_api.set_latency(0.25, path_regex="/configmaps")
+
+    started = time.monotonic()
+    await v1.list_namespaced_config_map("default")
+    slow = time.monotonic() - started
+    started = time.monotonic()
+    await v1.list_namespaced_pod("default")
+    fast = time.monotonic() - started
+    assert slow >= 0.25 and fast < 0.2
+
+    kube_api.set_latency(0)
+    started = time.monotonic()
+    await v1.list_namespaced_config_map("default")
+    assert time.monotonic() - started < 0.2
+
+
+async def test_request_log_records_method_path_query_and_body(
+    kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
+) -> None:
+    v1 = aio.CoreV1Api(kube_aio_client)
+    kube_api.clear_requests()
+    await v1.create_namespaced_pod("default", pod("web", app="web"))
+    await v1.list_namespaced_pod("default", label_selector="app=web", limit=10)
+
+    create, listing = kube_api.requests
+    assert (create.method, create.path) == ("POST", "/api/v1/namespaces/default/pods")
+    assert create.body["metadata"]["name"] == "web"
+    assert (listing.method, listing.query) == ("GET", {"labelSelector": "app=web", "limit": "10"})
+    assert not listing.is_watch
