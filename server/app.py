@@ -178,10 +178,11 @@ class AssayServer:
         self._shutdown.set()
         if self._scheduler is not None:
             await self._scheduler.stop()
-        grace_s = self.settings.shutdown_grace_s if grace is None else grace
         if self.runner is not None:
-            await self.runner.shutdown(grace_s=grace_s)
-        await server.stop(grace_s)
+            # In-flight runs always get the configured grace to record their end, even when
+            # the caller wants the RPCs cut at once.
+            await self.runner.shutdown(grace_s=self.settings.shutdown_grace_s)
+        await server.stop(self.settings.shutdown_grace_s if grace is None else grace)
         if self.controller is not None:
             await self.controller.stop()
         if self._controller_client is not None:

@@ -43,10 +43,20 @@ class ServerThread:
     def __exit__(self, *exc: object) -> None:
         try:
             self.call(self.server.stop(0))
+            self.call(_cancel_leftovers())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
             self.loop.close()
+
+
+async def _cancel_leftovers() -> None:
+    """Cancel and await what is still scheduled, so nothing is destroyed while pending."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def server_settings(**overrides: Any) -> Settings:

@@ -1,0 +1,170 @@
+"""StartRun, WatchRun, CancelRun and ListChecks through a real server on port 0."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import grpc
+import pytest
+
+from assay.client.api import AssayClient, ClientError
+from assay.v1 import assessment_pb2 as apb
+from assay.v1 import common_pb2 as cpb
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def start(client: AssayClient, **fields: object) -> apb.RunState:
+    request = apb.StartRunRequest(
+        source=apb.INVENTORY_SOURCE_MANIFESTS, path=str(EXAMPLES), **fields
+    )
+    return client.start_run(request)
+
+
+def follow(client: AssayClient, run_id: str) -> list[apb.RunEvent]:
+    return list(client.watch_run(run_id))
+
+
+def test_full_run_streams_progress_and_persists_results(client: AssayClient) -> None:
+    run = start(client)
+    assert run.state == apb.RUN_PHASE_QUEUED and run.scope == apb.RUN_SCOPE_FULL
+    events = follow(client, run.run_id)
+    kinds = [e.WhichOneof("event") for e in events]
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+    assert kinds[-1] == "run_finished"
+    finished_checks = [e.check_finished for e in events if e.HasField("check_finished")]
+    checks = client.list_checks([])
+    assert len(finished_checks) == len(checks)
+    assert finished_checks[-1].completed_checks == len(checks)
+    final = events[-1].run_finished
+    assert final.run.state == apb.RUN_PHASE_COMPLETED
+    stored = client.get_run(run.run_id)
+    assert stored.state == apb.RUN_PHASE_COMPLETED
+    assert stored.counts.total == sum(f.counts.total for f in finished_checks) > 0
+    page = client.list_assessments(apb.AssessmentQuery(run_id=run.run_id, limit=1000))
+    assert page.total_count == stored.counts.total
+    assert {r.check_id for r in page.results} == {c.id for c in checks}
+    history = client.get_history(apb.GetHistoryRequest())
+    assert history.entries[0].run_id == run.run_id
+    assert history.entries[0].counts == stored.counts
+
+
+def test_late_watcher_gets_the_replay(client: AssayClient) -> None:
+    run = start(client)
+    first = follow(client, run.run_id)
+    again = follow(client, run.run_id)
+    assert again == first
+
+
+def test_pillar_and_single_check_runs_execute_exactly_those(client: AssayClient) -> None:
+    run = start(client, pillars=[cpb.PILLAR_RELIABILITY, cpb.PILLAR_COST_OPTIMIZATION])
+    follow(client, run.run_id)
+    page = client.list_assessments(apb.AssessmentQuery(run_id=run.run_id, limit=1000))
+    assert {r.check_id.split("-")[0] for r in page.results} == {"REL", "COST"}
+    single = start(client, check_id="SEC-001")
+    assert single.scope == apb.RUN_SCOPE_SINGLE
+    follow(client, single.run_id)
+    page = client.list_assessments(apb.AssessmentQuery(run_id=single.run_id, limit=1000))
+    assert {r.check_id for r in page.results} == {"SEC-001"}
+
+
+def test_bad_manifests_become_diagnostics_and_the_run_goes_on(
+    client: AssayClient, tmp_path: Path
+) -> None:
+    (tmp_path / "good.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\ndata: {a: b}\n"
+    )
+    (tmp_path / "broken.yaml").write_text("kind: [unclosed\n")
+    run = client.start_run(
+        apb.StartRunRequest(source=apb.INVENTORY_SOURCE_MANIFESTS, path=str(tmp_path))
+    )
+    final = follow(client, run.run_id)[-1].run_finished.run
+    assert final.state == apb.RUN_PHASE_COMPLETED
+    assert any("broken.yaml" in d for d in final.diagnostics)
+
+
+def test_missing_path_fails_the_run(client: AssayClient, tmp_path: Path) -> None:
+    run = client.start_run(
+        apb.StartRunRequest(source=apb.INVENTORY_SOURCE_MANIFESTS, path=str(tmp_path / "nowhere"))
+    )
+    final = follow(client, run.run_id)[-1].run_finished.run
+    assert final.state == apb.RUN_PHASE_FAILED
+    assert "nowhere" in final.error
+
+
+@pytest.mark.parametrize(
+    ("request_message", "code", "text"),
+    [
+        (apb.StartRunRequest(check_id="SEC-999"), grpc.StatusCode.NOT_FOUND, "SEC-999"),
+        (
+            apb.StartRunRequest(pillars=[42]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "pillars",
+        ),
+        (
+            apb.StartRunRequest(source=apb.INVENTORY_SOURCE_MANIFESTS),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "path",
+        ),
+        (
+            apb.StartRunRequest(check_id="SEC-001", pillars=[cpb.PILLAR_SECURITY]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "check_id",
+        ),
+        (
+            apb.StartRunRequest(check_timeout_seconds=0),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "check_timeout_seconds",
+        ),
+    ],
+)
+def test_bad_start_requests_create_nothing(
+    client: AssayClient, request_message: apb.StartRunRequest, code: grpc.StatusCode, text: str
+) -> None:
+    with pytest.raises(ClientError) as caught:
+        client.start_run(request_message)
+    assert caught.value.code is code
+    assert text in str(caught.value)
+    assert client.list_runs(apb.ListRunsRequest()).total_count == 0
+
+
+def test_cancel_rules(client: AssayClient) -> None:
+    with pytest.raises(ClientError) as caught:
+        client.cancel_run("run_unknown")
+    assert caught.value.code is grpc.StatusCode.NOT_FOUND
+    run = start(client, check_id="OPS-005")
+    follow(client, run.run_id)
+    with pytest.raises(ClientError) as caught:
+        client.cancel_run(run.run_id)
+    assert caught.value.code is grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_list_checks_by_pillar(client: AssayClient) -> None:
+    everything = client.list_checks([])
+    assert len(everything) >= 12
+    security = client.list_checks([cpb.PILLAR_SECURITY])
+    assert security and all(c.id.startswith("SEC-") for c in security)
+    assert all(c.remediation for c in everything)
+
+
+def test_watch_of_unknown_run_is_not_found(client: AssayClient) -> None:
+    with pytest.raises(ClientError) as caught:
+        follow(client, "run_nope")
+    assert caught.value.code is grpc.StatusCode.NOT_FOUND
+
+
+def test_two_watchers_at_once_see_the_same_events(client: AssayClient) -> None:
+    run = start(client)
+    seen: dict[int, list[apb.RunEvent]] = {}
+
+    def watch(slot: int) -> None:
+        seen[slot] = follow(client, run.run_id)
+
+    threads = [threading.Thread(target=watch, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert seen[0] == seen[1]
+    assert seen[0][-1].HasField("run_finished")

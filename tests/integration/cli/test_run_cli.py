@@ -1,0 +1,115 @@
+"""``assay run``, ``assay runs cancel`` and ``assay checks list`` against a real server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from assay.client.cli.main import app
+from tests.integration.api.server_fixtures import ServerThread
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "checks"
+runner = CliRunner()
+
+
+def invoke(target: str, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["--server", target, *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_run_prints_the_summary(assay_server: ServerThread) -> None:
+    code, out, err = invoke(
+        assay_server.target, "run", "--source", "manifests", "--path", str(EXAMPLES)
+    )
+    assert code == 0, err
+    assert "completed" in out and "Summary of run" in out
+
+
+@pytest.mark.parametrize("output", ["json", "yaml"])
+def test_run_machine_output(assay_server: ServerThread, output: str) -> None:
+    code, out, err = invoke(
+        assay_server.target, "run", "--path", str(EXAMPLES), "--pillar", "sec", "-o", output
+    )
+    assert code == 0, err
+    data = json.loads(out) if output == "json" else yaml.safe_load(out)
+    assert data["run"]["state"] == "RUN_PHASE_COMPLETED"
+    assert [p["pillar"] for p in data["summary"]["pillars"]] == ["PILLAR_SECURITY"]
+
+
+def test_fail_on_exits_2_when_a_failing_result_is_severe_enough(
+    assay_server: ServerThread,
+) -> None:
+    failing = FIXTURES / "SEC-001"
+    failure_file = next(failing.glob("failure*.yaml"))
+    args = ("run", "--path", str(failure_file), "--check", "SEC-001")
+    code, _, err = invoke(assay_server.target, *args, "--fail-on", "critical")
+    assert code == 2
+    assert "failing results at or above severity critical" in err
+    code, _, err = invoke(assay_server.target, *args, "--fail-on", "high")
+    assert code == 2
+
+
+def test_fail_on_passes_when_findings_are_below_the_threshold(
+    assay_server: ServerThread,
+) -> None:
+    # OPS-005 (objects in default) is low severity.
+    failure_file = next((FIXTURES / "OPS-005").glob("failure*.yaml"))
+    args = ("run", "--path", str(failure_file), "--check", "OPS-005")
+    code, _, err = invoke(assay_server.target, *args, "--fail-on", "high")
+    assert code == 0, err
+    code, _, _ = invoke(assay_server.target, *args, "--fail-on", "low")
+    assert code == 2
+
+
+def test_run_that_fails_exits_1(assay_server: ServerThread, tmp_path: Path) -> None:
+    code, out, _ = invoke(assay_server.target, "run", "--path", str(tmp_path / "missing"))
+    assert code == 1
+    assert "failed" in out
+
+
+def test_no_wait_prints_the_queued_run(assay_server: ServerThread) -> None:
+    code, out, err = invoke(
+        assay_server.target, "run", "--path", str(EXAMPLES), "--no-wait", "-o", "json"
+    )
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    code, out, _ = invoke(assay_server.target, "query", "runs", "get", run_id, "-o", "json")
+    assert code == 0 and json.loads(out)["run_id"] == run_id
+
+
+def test_unknown_check_is_one_line(assay_server: ServerThread) -> None:
+    code, _, err = invoke(assay_server.target, "run", "--path", str(EXAMPLES), "--check", "SEC-999")
+    assert code == 1
+    assert "SEC-999" in err and err.strip().count("\n") == 0
+
+
+def test_manifests_without_path_is_a_usage_error(assay_server: ServerThread) -> None:
+    code, _, err = invoke(assay_server.target, "run", "--source", "manifests")
+    assert code == 2 and "--path" in err
+
+
+def test_cancel_of_a_finished_run_explains(assay_server: ServerThread) -> None:
+    code, out, _ = invoke(
+        assay_server.target, "run", "--path", str(EXAMPLES), "--check", "OPS-005", "-o", "json"
+    )
+    run_id = json.loads(out)["run"]["run_id"]
+    code, _, err = invoke(assay_server.target, "runs", "cancel", run_id)
+    assert code == 1 and "already ended" in err
+
+
+@pytest.mark.parametrize("output", ["table", "json", "yaml"])
+def test_checks_list(assay_server: ServerThread, output: str) -> None:
+    code, out, err = invoke(
+        assay_server.target, "checks", "list", "--pillar", "reliability", "-o", output
+    )
+    assert code == 0, err
+    if output == "table":
+        assert "REL-001" in out and "SEC-001" not in out
+        return
+    data = json.loads(out) if output == "json" else yaml.safe_load(out)
+    assert {c["id"][:3] for c in data} == {"REL"}
