@@ -176,10 +176,23 @@ class WorkflowController:
         if queue is not None:
             queue.shutdown()
         if workers:
-            _, pending = await asyncio.wait(workers, timeout=_STOP_GRACE_S)
+            _, pending = await asyncio.wait(workers, timeout=self._stop_grace_s())
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+    def _stop_grace_s(self) -> float:
+        """How long in-flight reconciles may finish after leadership ends.
+
+        Half the gap between stepping down (renew deadline) and a successor taking over
+        (lease duration), so a successor normally starts on a quiet cluster; reconciles are
+        idempotent, so one cut short is simply redone.
+        """
+        election = self.settings.leader_election
+        if not election.enabled:
+            return _STOP_GRACE_S
+        gap = election.lease_duration_s - election.renew_deadline_s
+        return max(0.0, min(_STOP_GRACE_S, gap / 2))
 
     async def _worker(self, queue: WorkQueue) -> None:
         while True:
@@ -220,10 +233,15 @@ class WorkflowController:
         if kind == DELETED:
             self._changes.publish(PhaseChange.of(new, previous, deleted=True))
             return
-        if previous is not phase_of(new):
+        phase = phase_of(new)
+        if previous is not phase:
             self._changes.publish(PhaseChange.of(new, previous))
-        if self._queue is not None:
-            self._queue.add(ExecutionKey(cache_key(new)))
+        if self._queue is None:
+            return
+        if (is_terminal(phase) and not meta(new).get("deletionTimestamp")
+                and self.reconciler.is_settled(str(meta(new).get("uid", "")))):
+            return  # finished and its lock released: nothing left to do
+        self._queue.add(ExecutionKey(cache_key(new)))
 
     def _on_pipelinerun(self, kind: str, old: KubeObject | None, new: KubeObject) -> None:
         key = execution_of(new)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import enum
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +48,7 @@ from assay.server.workflow.failure import (
 )
 from assay.server.workflow.kube import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS, KubeClient
 from assay.server.workflow.lock import LockOutcome, TargetLockManager
+from assay.server.workflow.memory import RecentMap
 from assay.server.workflow.model import (
     FINALIZER,
     LABEL_TARGET_HASH,
@@ -128,7 +128,14 @@ class Reconciler:
         self._config = config
         self._clock = clock
         self._status = StatusWriter(kube)
-        self._settled: OrderedDict[str, None] = OrderedDict()
+        # Executions whose lock this process has released (or that never held it), and
+        # the PipelineRun resourceVersion last mirrored per execution: both skip no-op calls.
+        self._settled: RecentMap[bool] = RecentMap()
+        self._mirrored: RecentMap[str] = RecentMap()
+
+    def is_settled(self, uid: str) -> bool:
+        """True when a terminal execution needs nothing more from this process."""
+        return uid in self._settled
 
     async def reconcile(self, key: ExecutionKey) -> ReconcileResult:
         namespace, name = split_key(key)
@@ -231,6 +238,7 @@ class Reconciler:
                 if holder.started_at is not None:
                     conflicting["startedAt"] = format_time(holder.started_at)
             who = f"{conflicting.get('namespace', '')}/{conflicting.get('name', '')}"
+            self._settled.put(str(meta(wfe).get("uid", "")), True)  # it never held the lock
             return await self._skip(
                 wfe, SkipReason.RESOURCE_BUSY,
                 f"target {spec_of(wfe).get('targetResource')} is busy with execution {who} "
@@ -258,6 +266,7 @@ class Reconciler:
                 }},
             )
             await self._locks.release(wfe)
+            self._settled.put(str(meta(wfe).get("uid", "")), True)
             return result
 
         pr = await self._create_or_adopt_pipelinerun(wfe)
@@ -332,18 +341,22 @@ class Reconciler:
             return await self._fail(wfe, details, now)
 
         state = parse_pipelinerun(pr)
+        uid = str(meta(wfe).get("uid", ""))
+        pr_version = str(meta(pr).get("resourceVersion", ""))
+        if state.phase is Phase.RUNNING and self._mirrored.get(uid) == pr_version:
+            return ReconcileResult(Action.NONE, Phase.RUNNING)
         taskruns = (await self._kube.list(
             TASK_RUNS, pr_namespace, label_selector=f"{TEKTON_PIPELINERUN_LABEL}={pr_name}"
         )).items
         summary = summarize(pr, taskruns)
         if state.phase is Phase.RUNNING:
-            if status_of(wfe).get("pipelineRunStatus") == summary:
-                return ReconcileResult(Action.NONE, Phase.RUNNING)
+            if status_of(wfe).get("pipelineRunStatus") != summary:
 
-            def mirror(status: dict[str, Any]) -> None:
-                status["pipelineRunStatus"] = summary
+                def mirror(status: dict[str, Any]) -> None:
+                    status["pipelineRunStatus"] = summary
 
-            await self._status.update(wfe, Phase.RUNNING, mirror)
+                await self._status.update(wfe, Phase.RUNNING, mirror)
+            self._mirrored.put(uid, pr_version)
             return ReconcileResult(Action.PROGRESS, Phase.RUNNING)
 
         now = self._clock.now()
@@ -417,9 +430,8 @@ class Reconciler:
         await self._locks.release(wfe)
         if ran(wfe):
             await self._audit.ensure(wfe, [AuditEventType.LOCK_RELEASED])
-        self._settled[uid] = None
-        while len(self._settled) > 20_000:
-            self._settled.popitem(last=False)
+        self._settled.put(uid, True)
+        self._mirrored.discard(uid)
         return ReconcileResult(Action.SETTLED, phase_of(wfe))
 
     # -- deletion --------------------------------------------------------------------------

@@ -12,12 +12,12 @@ already recorded saves the sink the repeated no-op writes.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from assay.server.workflow.audit import AuditEvent, AuditEventType, AuditSink
+from assay.server.workflow.memory import RecentMap
 from assay.server.workflow.model import KubeObject, Phase, meta, phase_of, spec_of, status_of
 from assay.server.workflow.timeutil import Clock, parse_time
 
@@ -160,14 +160,7 @@ class AuditTrail:
     def __init__(self, sink: AuditSink, *, clock: Clock, memory: int = 20_000) -> None:
         self._sink = sink
         self._clock = clock
-        self._memory = memory
-        self._recorded: OrderedDict[str, None] = OrderedDict()
-
-    def _remember(self, key: str) -> None:
-        self._recorded[key] = None
-        self._recorded.move_to_end(key)
-        while len(self._recorded) > self._memory:
-            self._recorded.popitem(last=False)
+        self._recorded: RecentMap[bool] = RecentMap(memory)
 
     async def ensure(self, wfe: KubeObject, event_types: Iterable[AuditEventType]) -> None:
         """Record each event unless it is known to be recorded already (idempotent)."""
@@ -177,4 +170,4 @@ class AuditTrail:
             if key in self._recorded:
                 continue
             await self._sink.record(build_event(wfe, event_type, now=self._clock.now()))
-            self._remember(key)
+            self._recorded.put(key, True)
