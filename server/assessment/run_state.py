@@ -18,13 +18,11 @@ history row and the final summary, so all three agree with the stored results.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from assay.server.assessment.types import (
-    AssessmentResult,
     HistoryEntry,
     Pillar,
     Run,
@@ -107,20 +105,13 @@ class RunTally:
     # Failing and warning results per severity (the contract's Summary.by_severity).
     by_severity: dict[Severity, int] = field(default_factory=dict)
 
-    def add(self, results: Sequence[AssessmentResult]) -> StatusCounts:
-        """Count ``results`` in; returns the counts of this batch alone."""
-        per_pillar: dict[Pillar, Counter[Status]] = defaultdict(Counter)
-        for result in results:
-            per_pillar[result.pillar][result.status] += 1
-            if result.status in (Status.FAILING, Status.WARNING):
-                self.by_severity[result.severity] = self.by_severity.get(result.severity, 0) + 1
-        batch = StatusCounts()
-        for pillar, tally in per_pillar.items():
-            counts = StatusCounts.from_mapping(tally)
-            self.by_pillar[pillar] = self.by_pillar.get(pillar, StatusCounts()) + counts
-            batch += counts
-        self.counts += batch
-        return batch
+    def add(self, pillar: Pillar, severity: Severity, counts: StatusCounts) -> None:
+        """Count in the results of one check (they share its pillar and severity)."""
+        self.counts += counts
+        self.by_pillar[pillar] = self.by_pillar.get(pillar, StatusCounts()) + counts
+        judged = counts.failing + counts.warning
+        if judged:
+            self.by_severity[severity] = self.by_severity.get(severity, 0) + judged
 
     def summary(self, run: Run) -> Summary:
         return Summary(

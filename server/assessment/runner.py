@@ -72,6 +72,7 @@ from assay.server.assessment.types import (
     RunState,
     Source,
     Status,
+    StatusCounts,
 )
 from assay.server.errors import (
     FailedPrecondition,
@@ -243,12 +244,17 @@ class _SinkFailure(Exception):
 
 @dataclass(frozen=True)
 class _Outcome:
-    """What one check produced: its results, or the one error/timeout result."""
+    """What one check produced: its results (all of its pillar and severity) and their
+    counts, or the one error/timeout result."""
 
     check: Check
     results: list[AssessmentResult]
+    counts: StatusCounts
     duration_ms: int
     error: str = ""
+
+
+_Evaluated = tuple[list[AssessmentResult], StatusCounts]
 
 
 @dataclass(eq=False)
@@ -566,8 +572,8 @@ class Runner:
         future = self._spawn(execution, check, inventory, on_exit=slots.release)
         outcome: _Outcome
         try:
-            results = await asyncio.wait_for(future, execution.check_timeout_s)
-            outcome = _Outcome(check, results, _ms_since(began))
+            results, counts = await asyncio.wait_for(future, execution.check_timeout_s)
+            outcome = _Outcome(check, results, counts, _ms_since(began))
         except TimeoutError as exc:
             if not future.cancelled():  # the check itself raised TimeoutError
                 outcome = self._crashed(execution, check, exc, _ms_since(began))
@@ -585,24 +591,24 @@ class Runner:
         inventory: Inventory,
         *,
         on_exit: Callable[[], None],
-    ) -> asyncio.Future[list[AssessmentResult]]:
+    ) -> asyncio.Future[_Evaluated]:
         """Evaluate ``check`` in a daemon thread; its outcome settles the returned future
         unless the future is already done (timed out, cancelled): then it is dropped."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[AssessmentResult]] = loop.create_future()
+        future: asyncio.Future[_Evaluated] = loop.create_future()
         run_id = execution.run_id
 
-        def settle(results: list[AssessmentResult], error: BaseException | None) -> None:
+        def settle(evaluated: _Evaluated, error: BaseException | None) -> None:
             on_exit()
             if future.done():
                 return
             if error is not None:
                 future.set_exception(error)
             else:
-                future.set_result(results)
+                future.set_result(evaluated)
 
         def work() -> None:
-            results: list[AssessmentResult] = []
+            results: _Evaluated = ([], StatusCounts())
             error: BaseException | None = None
             try:
                 results = self._evaluate(run_id, check, inventory)
@@ -616,17 +622,15 @@ class Runner:
         threading.Thread(target=work, name=f"assay-check-{check.id}", daemon=True).start()
         return future
 
-    def _evaluate(
-        self, run_id: RunId, check: Check, inventory: Inventory
-    ) -> list[AssessmentResult]:
-        """Run one check and build its results (in the check's thread)."""
+    def _evaluate(self, run_id: RunId, check: Check, inventory: Inventory) -> _Evaluated:
+        """Run one check, build and count its results (in the check's thread)."""
         began = time.monotonic()
         findings = evaluate(check, inventory, honour_exemptions=self._config.honour_exemptions)
         at = self._clock()
         duration_ms = _ms_since(began)
         definition = check.definition
         ids = self._result_ids.batch(definition.id, at, len(findings))
-        return [
+        results = [
             AssessmentResult(
                 id=result_id,
                 run_id=run_id,
@@ -644,6 +648,7 @@ class Runner:
             )
             for result_id, finding in zip(ids, findings, strict=True)
         ]
+        return results, StatusCounts.of(f.status for f in findings)
 
     def _crashed(
         self, execution: _Execution, check: Check, exc: BaseException, duration_ms: int
@@ -673,7 +678,7 @@ class Runner:
             assessed_at=at,
             duration_ms=duration_ms,
         )
-        return _Outcome(check, [result], duration_ms, error=message)
+        return _Outcome(check, [result], StatusCounts.of([status]), duration_ms, error=message)
 
     async def _record(self, execution: _Execution, outcome: _Outcome) -> None:
         """Persist one check's results, then count them and announce the check's end.
@@ -686,8 +691,9 @@ class Runner:
     async def _record_now(self, execution: _Execution, outcome: _Outcome) -> None:
         if outcome.results:
             await self._write(self._sink.add_results(outcome.results))
-        batch = execution.tally.add(outcome.results)
-        status = check_outcome(batch)
+        definition = outcome.check.definition
+        execution.tally.add(definition.pillar, definition.severity, outcome.counts)
+        status = check_outcome(outcome.counts)
         execution.outcomes.append(status)
         execution.run = dataclasses.replace(execution.run, counts=execution.tally.counts)
         await self._write(self._sink.update_run(execution.run))
@@ -696,7 +702,7 @@ class Runner:
             CheckFinished(
                 check_id=outcome.check.id,
                 outcome=status,
-                counts=batch,
+                counts=outcome.counts,
                 duration_ms=outcome.duration_ms,
                 completed_checks=len(execution.outcomes),
                 total_checks=len(execution.checks),
