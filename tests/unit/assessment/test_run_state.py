@@ -9,15 +9,18 @@ import pytest
 from assay.server.assessment.run_state import (
     TRANSITIONS,
     InvalidTransition,
+    RunTally,
     advance,
     check_outcome,
     outcome_state,
 )
 from assay.server.assessment.types import (
+    Pillar,
     Run,
     RunId,
     RunScope,
     RunState,
+    Severity,
     Source,
     Status,
     StatusCounts,
@@ -74,3 +77,29 @@ def test_check_outcome_is_the_worst_result() -> None:
     assert check_outcome(StatusCounts(passing=1, skipped=2)) is Status.PASSING
     assert check_outcome(StatusCounts()) is Status.PASSING
     assert check_outcome(StatusCounts(error=1)) is Status.ERROR
+
+
+def test_tally_adds_up_checks_for_the_run_the_history_and_the_summary() -> None:
+    tally = RunTally()
+    tally.add(Pillar.SECURITY, Severity.HIGH, StatusCounts(passing=2, failing=3))
+    tally.add(Pillar.SECURITY, Severity.LOW, StatusCounts(warning=1, skipped=1))
+    tally.add(Pillar.RELIABILITY, Severity.HIGH, StatusCounts(failing=1, error=1))
+    assert tally.counts == StatusCounts(passing=2, failing=4, warning=1, skipped=1, error=1)
+    assert tally.by_pillar == {
+        Pillar.SECURITY: StatusCounts(passing=2, failing=3, warning=1, skipped=1),
+        Pillar.RELIABILITY: StatusCounts(failing=1, error=1),
+    }
+    assert tally.by_severity == {Severity.HIGH: 4, Severity.LOW: 1}
+    done = advance(
+        advance(queued(), RunState.RUNNING, at=T0), RunState.PARTIAL, at=T0 + timedelta(1)
+    )
+    history = tally.history(done)
+    assert (history.state, history.completed_at, history.counts) == (
+        RunState.PARTIAL,
+        T0 + timedelta(1),
+        tally.counts,
+    )
+    summary = tally.summary(done)
+    assert summary.run_id == done.run_id and summary.score == round(200 / 7, 2)
+    with pytest.raises(ValueError):
+        tally.history(queued())
