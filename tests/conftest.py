@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.integration.storage.backends",
     "tests.integration.api.server_fixtures",
+    "tests.integration.api.workflow_fixtures",
     "tests.kubeapi.fixtures",
 ]

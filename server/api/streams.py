@@ -15,23 +15,31 @@ T = TypeVar("T")
 
 
 async def until_shutdown(source: AsyncIterator[T], shutdown: asyncio.Event) -> AsyncIterator[T]:
-    """Items of ``source`` until it ends or ``shutdown`` is set, whichever comes first."""
+    """Items of ``source`` until it ends or ``shutdown`` is set, whichever comes first.
+
+    The source is closed on the way out, also when the consumer goes away (the RPC is
+    cancelled), so its subscriptions are released.
+    """
     stop = asyncio.ensure_future(shutdown.wait())
+    pending: asyncio.Future[T] | None = None
     try:
         while True:
-            item = asyncio.ensure_future(anext(source))
-            done, _ = await asyncio.wait({item, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if item not in done:
-                item.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await item
+            pending = asyncio.ensure_future(anext(source))
+            await asyncio.wait({pending, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not pending.done():
                 return
+            item, pending = pending, None
             try:
-                yield item.result()
+                value = item.result()
             except StopAsyncIteration:
                 return
+            yield value
     finally:
         stop.cancel()
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
         aclose = getattr(source, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -24,8 +24,18 @@ T = TypeVar("T")
 class ServerThread:
     """Starts ``AssayServer`` in a daemon thread; ``target`` is its HOST:PORT."""
 
-    def __init__(self, server: AssayServer) -> None:
+    def __init__(
+        self,
+        server: AssayServer,
+        *,
+        setup: Callable[[], Awaitable[object]] | None = None,
+        teardown: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
+        """``setup`` runs on the server's loop before it starts, ``teardown`` after it stops
+        (e.g. a Kubernetes API double that the server's clients talk to)."""
         self.server = server
+        self._setup = setup
+        self._teardown = teardown
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.target = ""
@@ -36,6 +46,8 @@ class ServerThread:
 
     def __enter__(self) -> ServerThread:
         self._thread.start()
+        if self._setup is not None:
+            self.call(self._setup())
         self.call(self.server.start())
         self.target = f"127.0.0.1:{self.server.port}"
         return self
@@ -43,6 +55,8 @@ class ServerThread:
     def __exit__(self, *exc: object) -> None:
         try:
             self.call(self.server.stop(0))
+            if self._teardown is not None:
+                self.call(self._teardown())
             self.call(_cancel_leftovers())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
