@@ -29,11 +29,12 @@ through a future that the timeout has already cancelled -- and the thread is a d
 never holds up process exit. Until it returns it keeps its concurrency slot, so a run's
 threads never exceed ``max_concurrency`` and no check is charged for time spent waiting
 for a slot; a run whose every slot is held by overrunning checks is ended by its run
-timeout.
+timeout (with no run timeout it waits for one of them to return).
 
-All writes to the sink happen on the loop, one at a time, and are never abandoned midway: a
-cancellation that arrives during a write waits for the write to finish, so the counts in
-the run row and in the history row always match the stored results.
+Writes to the sink are issued from the loop one at a time and are never abandoned midway:
+a cancellation that arrives while a check's results are being recorded waits for that step
+to finish, so the counts in the run row and in the history row always match the stored
+results.
 """
 
 from __future__ import annotations
