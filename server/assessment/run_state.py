@@ -102,16 +102,15 @@ class RunTally:
 
     counts: StatusCounts = field(default_factory=StatusCounts)
     by_pillar: dict[Pillar, StatusCounts] = field(default_factory=dict)
-    # Failing and warning results per severity (the contract's Summary.by_severity).
+    # Failing results per severity (the contract's Summary.by_severity; what --fail-on reads).
     by_severity: dict[Severity, int] = field(default_factory=dict)
 
     def add(self, pillar: Pillar, severity: Severity, counts: StatusCounts) -> None:
         """Count in the results of one check (they share its pillar and severity)."""
         self.counts += counts
         self.by_pillar[pillar] = self.by_pillar.get(pillar, StatusCounts()) + counts
-        judged = counts.failing + counts.warning
-        if judged:
-            self.by_severity[severity] = self.by_severity.get(severity, 0) + judged
+        if counts.failing:
+            self.by_severity[severity] = self.by_severity.get(severity, 0) + counts.failing
 
     def summary(self, run: Run) -> Summary:
         return Summary(

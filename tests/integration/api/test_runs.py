@@ -168,3 +168,12 @@ def test_two_watchers_at_once_see_the_same_events(client: AssayClient) -> None:
         t.join(30)
     assert seen[0] == seen[1]
     assert seen[0][-1].HasField("run_finished")
+
+
+def test_streamed_summary_equals_the_stored_one(client: AssayClient) -> None:
+    run = start(client)
+    streamed = follow(client, run.run_id)[-1].run_finished.summary
+    stored = client.get_summary(apb.AssessmentQuery(run_id=run.run_id))
+    assert streamed.counts == stored.counts
+    assert list(streamed.by_severity) == list(stored.by_severity)
+    assert list(streamed.pillars) == list(stored.pillars)
