@@ -152,7 +152,7 @@ def _counts_cells(counts: cpb.StatusCounts) -> list[str]:
 def summary_table(summary: apb.Summary) -> Table:
     title = f"Summary of run {summary.run_id}" if summary.run_id else "Summary"
     table = Table(title=f"{title} (score {score(summary)})")
-    table.add_column("Pillar")
+    table.add_column("Pillar", no_wrap=True)
     for f in _COUNT_FIELDS:
         table.add_column(f.capitalize(), justify="right")
     table.add_column("Score", justify="right")

@@ -172,6 +172,7 @@ class AssayServer:
         if self._server is None:
             return
         server, self._server = self._server, None
+        log.info("assay shutting down")
         self._serving = False
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
@@ -189,6 +190,7 @@ class AssayServer:
             await self._controller_client.close()
         if self._http is not None:
             await self._http.stop()
+        log.info("assay stopped")
         self._stopped.set()
 
     async def wait_stopped(self) -> None:
