@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import typer
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
 from rich.console import Console
 
 from assay.client.api import DEFAULT_SERVER, DEFAULT_TIMEOUT_S, AssayClient, ClientError
@@ -133,3 +134,17 @@ def since(value: str | None, *, now: datetime | None = None) -> timestamp_pb2.Ti
     ts = timestamp_pb2.Timestamp()
     ts.FromDatetime(moment.astimezone(UTC))
     return ts
+
+
+M = TypeVar("M", bound=Message)
+
+
+def paged(request: M, *, limit: int | None, since_text: str | None = None) -> M:
+    """Set the optional ``limit`` and ``since`` fields of a list request (absent: server
+    defaults); returns the request."""
+    if limit is not None:
+        request.limit = limit  # type: ignore[attr-defined]
+    ts = since(since_text)
+    if ts is not None:
+        request.since.CopyFrom(ts)  # type: ignore[attr-defined]
+    return request

@@ -51,12 +51,7 @@ def _query(
         offset=offset,
         check_id=check or "",
     )
-    if limit is not None:
-        query.limit = limit
-    ts = common.since(since)
-    if ts is not None:
-        query.since.CopyFrom(ts)
-    return query
+    return common.paged(query, limit=limit, since_text=since)
 
 
 @assessments.command("list")
@@ -130,11 +125,7 @@ def history(
 ) -> None:
     """One line per finished run, newest first."""
     request = apb.GetHistoryRequest(cluster_id=cluster or "", offset=offset)
-    if limit is not None:
-        request.limit = limit
-    ts = common.since(since)
-    if ts is not None:
-        request.since.CopyFrom(ts)
+    common.paged(request, limit=limit, since_text=since)
     with common.connect(ctx) as client:
         page = client.get_history(request)
     fmt.emit(
@@ -158,11 +149,7 @@ def list_runs(
 ) -> None:
     """List runs, newest first."""
     request = apb.ListRunsRequest(states=common.run_phases(state), offset=offset)
-    if limit is not None:
-        request.limit = limit
-    ts = common.since(since)
-    if ts is not None:
-        request.since.CopyFrom(ts)
+    common.paged(request, limit=limit, since_text=since)
     with common.connect(ctx) as client:
         page = client.list_runs(request)
     fmt.emit(

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, json_format
 
 from assay.client import formatters as fmt
 from assay.client.cli import common
@@ -43,6 +43,12 @@ def _duration(text: str) -> duration_pb2.Duration:
 
 
 def _spec_from_manifest(path: Path) -> tuple[str, str, wpb.WorkflowExecutionSpec]:
+    """Namespace, name and spec of a WorkflowExecution manifest.
+
+    The CRD's camelCase spec is the proto JSON form of WorkflowExecutionSpec except for the
+    Go-style ``executionConfig.timeout``, so it is parsed strictly: a misspelt field is an
+    error here, not a silently dropped setting.
+    """
     try:
         doc: Any = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
@@ -50,32 +56,15 @@ def _spec_from_manifest(path: Path) -> tuple[str, str, wpb.WorkflowExecutionSpec
     if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):
         raise typer.BadParameter(f"{path} is not a WorkflowExecution manifest (no spec)")
     meta = doc.get("metadata") or {}
-    raw = doc["spec"]
-    ref = raw.get("workflowRef") or {}
-    config = raw.get("executionConfig") or {}
-    spec = wpb.WorkflowExecutionSpec(
-        workflow_ref=wpb.WorkflowRef(
-            workflow_id=str(ref.get("workflowId", "")),
-            version=str(ref.get("version", "")),
-            container_image=str(ref.get("containerImage", "")),
-            container_digest=str(ref.get("containerDigest", "")),
-        ),
-        target_resource=str(raw.get("targetResource", "")),
-        parameters={str(k): str(v) for k, v in (raw.get("parameters") or {}).items()},
-        rationale=str(raw.get("rationale", "")),
-    )
-    if "confidence" in raw:
-        spec.confidence = float(raw["confidence"])
-    if config.get("timeout"):
-        spec.execution_config.timeout.CopyFrom(_duration(str(config["timeout"])))
-    if config.get("serviceAccountName"):
-        spec.execution_config.service_account_name = str(config["serviceAccountName"])
-    rr = raw.get("remediationRequestRef") or {}
-    if rr:
-        spec.remediation_request_ref.name = str(rr.get("name", ""))
-        spec.remediation_request_ref.namespace = str(rr.get("namespace", ""))
-        spec.remediation_request_ref.uid = str(rr.get("uid", ""))
-        spec.remediation_request_ref.kind = str(rr.get("kind", ""))
+    raw = dict(doc["spec"])
+    config = raw.get("executionConfig")
+    if isinstance(config, dict) and "timeout" in config:
+        timeout = _duration(str(config["timeout"]))
+        raw["executionConfig"] = {**config, "timeout": timeout.ToJsonString()}
+    try:
+        spec = json_format.ParseDict(raw, wpb.WorkflowExecutionSpec())
+    except json_format.ParseError as error:
+        raise typer.BadParameter(f"{path}: {error}") from None
     return str(meta.get("namespace", "")), str(meta.get("name", "")), spec
 
 
@@ -172,8 +161,7 @@ def list_(
         workflow_id=workflow_id,
         offset=offset,
     )
-    if limit is not None:
-        request.limit = limit
+    common.paged(request, limit=limit)
     with common.connect(ctx) as client:
         page = client.list_workflows(request)
     fmt.emit(
@@ -237,11 +225,7 @@ def audit(
         event_type=types[0] if types else wpb.AUDIT_EVENT_TYPE_UNSPECIFIED,
         offset=offset,
     )
-    if limit is not None:
-        request.limit = limit
-    ts = common.since(since)
-    if ts is not None:
-        request.since.CopyFrom(ts)
+    common.paged(request, limit=limit, since_text=since)
     with common.connect(ctx) as client:
         page = client.list_audit_events(request)
     fmt.emit(

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from assay.server.api.convert import timestamp
 from assay.server.workflow.audit import AuditEvent, AuditEventType
@@ -92,30 +92,16 @@ def execution(obj: Mapping[str, Any]) -> wpb.WorkflowExecution:
 
 
 def _spec(raw: Mapping[str, Any]) -> wpb.WorkflowExecutionSpec:
-    ref = raw.get("workflowRef") or {}
-    config = raw.get("executionConfig") or {}
-    spec = wpb.WorkflowExecutionSpec(
-        workflow_ref=wpb.WorkflowRef(
-            workflow_id=str(ref.get("workflowId", "")),
-            version=str(ref.get("version", "")),
-            container_image=str(ref.get("containerImage", "")),
-            container_digest=str(ref.get("containerDigest", "")),
-        ),
-        target_resource=str(raw.get("targetResource", "")),
-        parameters={str(k): str(v) for k, v in (raw.get("parameters") or {}).items()},
-        rationale=str(raw.get("rationale", "")),
-    )
-    if raw.get("confidence") is not None:
-        spec.confidence = float(raw["confidence"])
-    timeout = _duration(config.get("timeout"))
-    if timeout is not None:
-        spec.execution_config.timeout.CopyFrom(timeout)
-    if config.get("serviceAccountName"):
-        spec.execution_config.service_account_name = str(config["serviceAccountName"])
-    rr = raw.get("remediationRequestRef")
-    if rr:
-        spec.remediation_request_ref.CopyFrom(_ref(rr))
-    return spec
+    """The stored spec; its camelCase keys are the proto JSON names, but for the Go-style
+    ``executionConfig.timeout``. Fields this server does not know are ignored."""
+    spec = dict(raw)
+    config = spec.get("executionConfig")
+    if isinstance(config, Mapping) and "timeout" in config:
+        timeout = _duration(config["timeout"])
+        spec["executionConfig"] = {k: v for k, v in config.items() if k != "timeout"}
+        if timeout is not None:
+            spec["executionConfig"]["timeout"] = timeout.ToJsonString()
+    return json_format.ParseDict(spec, wpb.WorkflowExecutionSpec(), ignore_unknown_fields=True)
 
 
 def _status(raw: Mapping[str, Any]) -> wpb.WorkflowExecutionStatus:

@@ -103,3 +103,14 @@ def test_invalid_spec_is_one_line_naming_the_fields(workflows: WorkflowEnv) -> N
 def test_unknown_execution(workflows: WorkflowEnv) -> None:
     code, _, err = invoke(workflows, "workflows", "get", "missing", "-n", NS)
     assert code == 1 and "not found" in err
+
+
+def test_misspelt_manifest_field_is_reported(workflows: WorkflowEnv, tmp_path: Path) -> None:
+    manifest = tmp_path / "typo.yaml"
+    manifest.write_text(
+        "kind: WorkflowExecution\nmetadata: {name: typo}\n"
+        "spec: {targetResource: prod/deployment/web, workflowRefs: {workflowId: x}}\n"
+    )
+    code, _, err = invoke(workflows, "workflows", "create", "-f", str(manifest))
+    assert code == 2
+    assert "workflowRefs" in err
