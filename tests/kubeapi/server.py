@@ -39,6 +39,7 @@ from .pagination import Paginator
 from .resources import ResourceRegistry, ResourceType
 from .selectors import parse_label_selector
 from .store import ObjectStore, StoredEvent
+from .tekton import tekton_crds
 from .watch import WatchHub
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -207,8 +208,6 @@ class KubeApiDouble:
 
     def register_tekton(self) -> None:
         """Serve tekton.dev/v1 pipelineruns and taskruns (with status subresources)."""
-        from .tekton import tekton_crds  # tekton builds on this module; import lazily
-
         for crd in tekton_crds():
             self.register_crd(crd)
 

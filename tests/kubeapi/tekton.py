@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
@@ -456,25 +456,31 @@ def _failed_steps(
     return steps, [condition]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Completion:
     namespace: str
     name: str
     reason: str  # the Succeeded condition's reason: Succeeded, Failed, Cancelled
 
 
-@dataclass
 class AutoDriver:
-    """Background PipelineRun driver returned by `TektonSimulator.auto()`."""
+    """Background PipelineRun driver returned by `TektonSimulator.auto()`; use it as an
+    async context manager. `completed` lists the runs it finished, in order."""
 
-    sim: TektonSimulator
-    delay: float
-    decide: Callable[[JsonObject], Failure | None] | None
-    completed: list[Completion] = field(default_factory=list)
-    errors: list[BaseException] = field(default_factory=list)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _progress: asyncio.Event = field(default_factory=asyncio.Event)
-    _main: asyncio.Task[None] | None = None
+    def __init__(
+        self,
+        sim: TektonSimulator,
+        delay: float,
+        decide: Callable[[JsonObject], Failure | None] | None,
+    ) -> None:
+        self.sim = sim
+        self.delay = delay
+        self.decide = decide
+        self.completed: list[Completion] = []
+        self.errors: list[BaseException] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._progress = asyncio.Event()
+        self._main: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> AutoDriver:
         ready = asyncio.Event()
