@@ -120,6 +120,7 @@ class WorkflowController:
             )
         self._queue: WorkQueue | None = None
         self._workers: list[asyncio.Task[None]] = []
+        self._live_workers: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._leading = False
 
@@ -135,10 +136,9 @@ class WorkflowController:
             asyncio.create_task(self.executions.run(), name="wfe-informer"),
             asyncio.create_task(self.pipelineruns.run(), name="pipelinerun-informer"),
         ]
-        await asyncio.wait_for(
-            asyncio.gather(self.executions.synced.wait(), self.pipelineruns.synced.wait()),
-            sync_timeout_s,
-        )
+        async with asyncio.timeout(sync_timeout_s):
+            await self.executions.synced.wait()
+            await self.pipelineruns.synced.wait()
         if self._elector is not None:
             self._tasks.append(asyncio.create_task(self._elector.run(), name="leader-elector"))
         else:
@@ -156,6 +156,10 @@ class WorkflowController:
                 await task
         if self._leading:
             await self._stop_leading()
+        stragglers = list(self._live_workers)
+        for task in stragglers:
+            task.cancel()
+        await asyncio.gather(*stragglers, return_exceptions=True)
         self._changes.close()
 
     async def _start_leading(self) -> None:
@@ -166,6 +170,9 @@ class WorkflowController:
             asyncio.create_task(self._worker(queue), name=f"wfe-worker-{i}")
             for i in range(max(1, self.settings.workers))
         ]
+        for task in self._workers:
+            self._live_workers.add(task)
+            task.add_done_callback(self._live_workers.discard)
         for key in list(self.executions.cache):
             queue.add(ExecutionKey(key))
 
@@ -175,11 +182,14 @@ class WorkflowController:
         workers, self._workers = self._workers, []
         if queue is not None:
             queue.shutdown()
-        if workers:
-            _, pending = await asyncio.wait(workers, timeout=self._stop_grace_s())
-            for task in pending:
+        if not workers:
+            return
+        try:
+            await asyncio.wait(workers, timeout=self._stop_grace_s())
+        finally:  # also when this wait is itself cancelled: no worker outlives leadership
+            for task in workers:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*workers, return_exceptions=True)
 
     def _stop_grace_s(self) -> float:
         """How long in-flight reconciles may finish after leadership ends.

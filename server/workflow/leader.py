@@ -123,8 +123,10 @@ class LeaderElector:
 
     async def _attempt(self) -> bool:
         try:
-            return await asyncio.wait_for(self._try_acquire_or_renew(),
-                                          self._settings.retry_period_s * 2)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+            # that races with the attempt finishing, and the elector would never stop.
+            async with asyncio.timeout(self._settings.retry_period_s * 2):
+                return await self._try_acquire_or_renew()
         except (WorkflowError, TimeoutError) as exc:
             log.debug("leader election attempt failed: %s", exc)
             return False

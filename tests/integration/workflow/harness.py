@@ -113,7 +113,7 @@ class Harness:
     def leader_settings(identity: str) -> LeaderElectionSettings:
         return LeaderElectionSettings(
             enabled=True, lease_name="assay-test-leader", identity=identity,
-            lease_duration_s=0.6, renew_deadline_s=0.4, retry_period_s=0.1,
+            lease_duration_s=1.0, renew_deadline_s=0.7, retry_period_s=0.1,
         )
 
     async def close(self) -> None:
