@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# The API server's request body limit (3 MiB); aiohttp's own default is 1 MiB.
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+
+
 def status_response(error: ApiError) -> web.Response:
     headers = {}
     if error.retry_after_seconds is not None:
@@ -53,7 +57,13 @@ def make_middleware(
 ) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        raw = await request.read()
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return status_response(
+                ApiError(413, f"Request entity too large: limit is {MAX_REQUEST_BYTES}",
+                         reason="RequestEntityTooLarge")
+            )
         faults.record(
             RecordedRequest(
                 method=request.method,
@@ -73,6 +83,8 @@ def make_middleware(
             return await handler(request)
         except ApiError as error:
             return status_response(error)
+        except web.HTTPException:
+            raise
         except Exception as error:  # a bug in the double: answer 500 and let the test know
             log.exception("kube API double failed on %s %s", request.method, request.path)
             on_internal_error(error)

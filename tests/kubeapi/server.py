@@ -32,7 +32,7 @@ from aiohttp import web
 
 from .discovery import DEFAULT_VERSION
 from .faults import Faults, Injection, RecordedRequest
-from .handlers import ApiHandlers, make_middleware
+from .handlers import MAX_REQUEST_BYTES, ApiHandlers, make_middleware
 from .jsonutil import JsonObject
 from .operations import Operations
 from .pagination import Paginator
@@ -97,7 +97,8 @@ class KubeApiDouble:
 
     async def start(self) -> None:
         app = web.Application(
-            middlewares=[make_middleware(self.faults, self.internal_errors.append)]
+            middlewares=[make_middleware(self.faults, self.internal_errors.append)],
+            client_max_size=MAX_REQUEST_BYTES,
         )
         app.router.add_route("*", "/{tail:.*}", self._handlers.dispatch)
         # handler_cancellation: a watch whose client disconnected must stop at once.
