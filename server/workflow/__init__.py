@@ -1,1 +1,20 @@
-"""Workflow execution: WorkflowExecution reconciler, target lock, Tekton PipelineRuns."""
+"""Workflow execution: WorkflowExecution reconciler, target lock, Tekton PipelineRuns.
+
+Entry point: :class:`assay.server.workflow.controller.WorkflowController` (built by the
+composition root, called by the gRPC servicer). Map of the package::
+
+    controller   facade (create/get/list/watch) + runtime (informers, queue, workers, leader)
+    reconciler   one flat reconcile per execution, over:
+      lock         Lease-based target locks and the history-based cooldown
+      tekton       PipelineRun builder, ownership, status parser
+      failure      FailureDetails classification
+      phase        the phase state machine
+      status       status-subresource writes with conflict retries
+      trail        audit events (through the AuditSink port in ``audit``)
+      events       Kubernetes Events
+    informer, workqueue, leader, changes   runtime pieces
+    kube         thin async API client over kubernetes.aio (raw dicts), errors in ``errors``
+    model, naming, timeutil, validation, settings, memory   vocabulary and helpers
+
+Nothing here imports storage, gRPC or ``assay.v1`` (see DESIGN.md, "Layers").
+"""

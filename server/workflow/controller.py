@@ -131,14 +131,25 @@ class WorkflowController:
         return self._leading
 
     async def start(self, *, sync_timeout_s: float = 30.0) -> None:
-        """Start the informers, wait for their first list, then elect (or just lead)."""
+        """Start the informers, wait for their first list, then elect (or just lead).
+
+        Raises :class:`~assay.server.errors.Unavailable` (after cleaning up) when the first
+        lists do not succeed within ``sync_timeout_s``.
+        """
         self._tasks = [
             asyncio.create_task(self.executions.run(), name="wfe-informer"),
             asyncio.create_task(self.pipelineruns.run(), name="pipelinerun-informer"),
         ]
-        async with asyncio.timeout(sync_timeout_s):
-            await self.executions.synced.wait()
-            await self.pipelineruns.synced.wait()
+        try:
+            async with asyncio.timeout(sync_timeout_s):
+                await self.executions.synced.wait()
+                await self.pipelineruns.synced.wait()
+        except TimeoutError:
+            await self.stop()
+            raise UnavailableError(
+                f"cannot list WorkflowExecutions/PipelineRuns within {sync_timeout_s}s "
+                "(API server unreachable, or a CRD not installed?)"
+            ) from None
         if self._elector is not None:
             self._tasks.append(asyncio.create_task(self._elector.run(), name="leader-elector"))
         else:

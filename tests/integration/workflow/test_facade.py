@@ -5,10 +5,21 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from kubernetes.aio.client import ApiClient
+from prometheus_client import CollectorRegistry
 
-from assay.server.errors import InvalidArgument, NotFound
+from assay.server.errors import InvalidArgument, NotFound, Unavailable
+from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.changes import PhaseChange
+from assay.server.workflow.controller import WorkflowController
 from assay.server.workflow.model import Phase
+from assay.server.workflow.settings import (
+    BackoffSettings,
+    ControllerSettings,
+    LeaderElectionSettings,
+)
+from tests.kubeapi import KubeApiDouble
+from tests.unit.workflow.fakes import InMemoryAuditSink
 
 from .harness import EXEC_NS, NS, Harness, spec
 
@@ -113,3 +124,19 @@ async def test_metrics_and_events_for_outcomes(harness: Harness) -> None:
     reasons = {(e["involvedObject"]["name"], e["type"], e["reason"]) for e in harness.events()}
     assert ("ok", "Normal", "Completed") in reasons
     assert ("bad", "Warning", "TaskFailed") in reasons
+
+
+async def test_start_fails_cleanly_without_the_crd(kube_api: KubeApiDouble) -> None:
+    async with ApiClient(kube_api.aio_configuration()) as client:
+        controller = WorkflowController(
+            api_client=client,
+            settings=ControllerSettings(
+                leader_election=LeaderElectionSettings(enabled=False),
+                backoff=BackoffSettings(initial_s=0.01, max_s=0.05),
+            ),
+            audit=InMemoryAuditSink(),
+            metrics=WorkflowMetrics(CollectorRegistry()),
+        )
+        with pytest.raises(Unavailable):
+            await controller.start(sync_timeout_s=0.3)
+        assert controller.executions.errors > 0
