@@ -1,4 +1,7 @@
-"""Fixtures for the workflow controller's integration tests against the kube API double."""
+"""Fixtures for the workflow controller's integration tests against the kube API double.
+
+``kube_api`` comes from the ``tests.kubeapi.fixtures`` plugin (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,12 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from tests.kubeapi import KubeApiDouble
-from tests.kubeapi.fixtures import kube_api  # noqa: F401  (fixture)
 
 from .harness import Harness
 
 
 @pytest_asyncio.fixture
-async def harness(kube_api: KubeApiDouble) -> AsyncIterator[Harness]:  # noqa: F811
+async def harness(kube_api: KubeApiDouble) -> AsyncIterator[Harness]:
     h = Harness(kube_api)
     try:
         yield h
