@@ -16,7 +16,7 @@ from assay.server.workflow.errors import KubeAlreadyExists, WorkflowError
 from assay.server.workflow.kube import EVENTS, KubeClient
 from assay.server.workflow.model import KubeObject, meta
 from assay.server.workflow.naming import digest
-from assay.server.workflow.timeutil import Clock, format_micro_time, format_time
+from assay.server.workflow.timeutil import Clock, format_time
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,10 @@ class EventRecorder:
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT,
             "reportingInstance": self._instance,
-            "action": reason,
+            # The legacy fields (no eventTime): the core/v1 validation path every API server
+            # version accepts, and what `kubectl describe` shows.
             "firstTimestamp": format_time(now),
             "lastTimestamp": format_time(now),
-            "eventTime": format_micro_time(now),
             "count": 1,
         }
         try:
