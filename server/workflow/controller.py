@@ -352,6 +352,8 @@ class WorkflowController:
         change as the informer sees it; ``deleted=True`` marks an execution's last change.
         Ends when the controller stops; raises Unavailable if the consumer falls behind.
         """
+        # The live view, not a copy: the subscription reads it when it registers, in the same
+        # step, so no change can fall between the snapshot and the first live event.
         return self._changes.subscribe(
-            list(self.executions.cache.values()), namespace=namespace, name=name
+            self.executions.cache.values(), namespace=namespace, name=name
         )
