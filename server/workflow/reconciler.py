@@ -58,6 +58,7 @@ from assay.server.workflow.model import (
     FailureDetails,
     KubeObject,
     Phase,
+    PipelineRunStatusSummary,
     SkipReason,
     meta,
     phase_of,
@@ -372,7 +373,7 @@ class Reconciler:
             status["duration"] = format_duration(now - started)
 
     async def _complete(
-        self, wfe: KubeObject, summary: dict[str, Any] | Any, now: datetime
+        self, wfe: KubeObject, summary: PipelineRunStatusSummary, now: datetime
     ) -> ReconcileResult:
         def to_completed(status: dict[str, Any]) -> None:
             self._finish_times(status, now)
@@ -399,7 +400,7 @@ class Reconciler:
         details: FailureDetails,
         now: datetime,
         *,
-        summary: Any = None,
+        summary: PipelineRunStatusSummary | None = None,
     ) -> ReconcileResult:
         def to_failed(status: dict[str, Any]) -> None:
             self._finish_times(status, now)
