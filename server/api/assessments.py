@@ -8,6 +8,7 @@ raised as domain errors and mapped to statuses by ``interceptors.ErrorMappingInt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -145,11 +146,11 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
                     run_finished=convert.run_finished(run, summary),
                 )
                 return
-            try:
-                await asyncio.wait_for(self.shutdown.wait(), self.poll_interval_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval_s):
+                    await self.shutdown.wait()
+            if self.shutdown.is_set():
                 return
-            except TimeoutError:
-                continue
 
     async def ListChecks(
         self, request: apb.ListChecksRequest, context: grpc.aio.ServicerContext

@@ -573,7 +573,10 @@ class Runner:
         future = self._spawn(execution, check, inventory, on_exit=slots.release)
         outcome: _Outcome
         try:
-            results, counts = await asyncio.wait_for(future, execution.check_timeout_s)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation (CancelRun)
+            # that arrives as the check finishes.
+            async with asyncio.timeout(execution.check_timeout_s):
+                results, counts = await future
             outcome = _Outcome(check, results, counts, _ms_since(began))
         except TimeoutError as exc:
             if not future.cancelled():  # the check itself raised TimeoutError

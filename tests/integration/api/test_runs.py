@@ -9,8 +9,10 @@ import grpc
 import pytest
 
 from assay.client.api import AssayClient, ClientError
+from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import common_pb2 as cpb
+from tests.integration.api.seed import ROWS, T0, seed_run
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -177,3 +179,15 @@ def test_streamed_summary_equals_the_stored_one(client: AssayClient) -> None:
     assert streamed.counts == stored.counts
     assert list(streamed.by_severity) == list(stored.by_severity)
     assert list(streamed.pillars) == list(stored.pillars)
+
+
+def test_watch_of_a_run_finished_before_a_restart_replays_from_storage(
+    client: AssayClient, repository: Repository
+) -> None:
+    run, results = seed_run(repository, "run_before_restart", T0, ROWS)
+    events = follow(client, run.run_id)
+    assert [e.WhichOneof("event") for e in events] == ["state_changed", "run_finished"]
+    assert events[0].state_changed.state == apb.RUN_PHASE_PARTIAL
+    final = events[-1].run_finished
+    assert final.run.run_id == run.run_id
+    assert final.summary.counts.total == len(results)
