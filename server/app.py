@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from assay.server.api.assessments import AssessmentServicer
 from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
 from assay.server.api.workflows import WorkflowServicer
+from assay.server.assessment.liveness import LivenessSettings, RunLiveness
 from assay.server.assessment.progress import ProgressBus
 from assay.server.assessment.registry import Registry
 from assay.server.assessment.runner import (
@@ -33,7 +34,6 @@ from assay.server.assessment.runner import (
     Runner,
     RunnerConfig,
     RunRequest,
-    recover_unfinished_runs,
 )
 from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
 from assay.server.assessment.types import Source
@@ -75,6 +75,7 @@ class AssayServer:
     _health: health.aio.HealthServicer | None = None
     _http: HttpEndpoints | None = None
     _scheduler: Scheduler | None = None
+    _liveness: RunLiveness | None = None
     _controller_client: Any = None
     _serving: bool = False
     _shutdown: asyncio.Event = field(default_factory=asyncio.Event)
@@ -85,7 +86,6 @@ class AssayServer:
         if self.repository is None:
             self.repository = await asyncio.to_thread(_open_repository, settings)
         repository = self.repository
-        await recover_unfinished_runs(repository)
         registry = self.registry or _load_registry()
         sink = StorageSink(repository)
         kube = self.kube_client_factory or self._default_kube_client
@@ -102,6 +102,17 @@ class AssayServer:
                 shutdown_grace_s=settings.shutdown_grace_s,
             ),
         )
+        self._liveness = RunLiveness(
+            repository,
+            self.runner.active_runs,
+            settings=LivenessSettings(
+                interval_s=settings.assessment.heartbeat_s,
+                stale_after_s=settings.assessment.stale_after_s,
+            ),
+        )
+        # Fail what a dead process left behind before taking work, then keep sweeping.
+        await self._liveness.sweep()
+        self._liveness.start()
         if settings.workflow.enabled:
             self._controller_client = await kube("")
             self.controller = WorkflowController(
@@ -183,6 +194,8 @@ class AssayServer:
             # In-flight runs always get the configured grace to record their end, even when
             # the caller wants the RPCs cut at once.
             await self.runner.shutdown(grace_s=self.settings.shutdown_grace_s)
+        if self._liveness is not None:
+            await self._liveness.stop()
         await server.stop(self.settings.shutdown_grace_s if grace is None else grace)
         if self.controller is not None:
             await self.controller.stop()

@@ -27,6 +27,10 @@ class AssessmentSettings:
     schedule_source: str = "live"
     schedule_path: str = ""
     honour_exemptions: bool = True
+    # Heartbeat of running runs; a run whose heartbeat is older than stale_after_s belongs to
+    # a stopped server and is failed by any replica.
+    heartbeat_s: float = 15.0
+    stale_after_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class Settings:
                 schedule_source=reader.text("ASSAY_SCHEDULE_SOURCE", "live"),
                 schedule_path=reader.text("ASSAY_SCHEDULE_PATH", ""),
                 honour_exemptions=reader.flag("ASSAY_HONOUR_EXEMPTIONS", True),
+                heartbeat_s=reader.number("ASSAY_RUN_HEARTBEAT", 15.0),
+                stale_after_s=reader.number("ASSAY_RUN_STALE_AFTER", 60.0),
             ),
             workflow=WorkflowSettings(
                 enabled=reader.flag("ASSAY_WORKFLOWS", False),
@@ -110,6 +116,10 @@ class Settings:
             violations.append(FieldViolation("check_timeout", "must be > 0"))
         if self.assessment.run_timeout_s <= 0:
             violations.append(FieldViolation("run_timeout", "must be > 0"))
+        if not 0 < self.assessment.heartbeat_s < self.assessment.stale_after_s:
+            violations.append(
+                FieldViolation("run_heartbeat", "must be > 0 and below run_stale_after")
+            )
         if self.workflow.cooldown_s < 0:
             violations.append(FieldViolation("workflow_cooldown", "must be >= 0"))
         if violations:

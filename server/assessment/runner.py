@@ -94,7 +94,6 @@ Clock = Callable[[], datetime]
 
 SHUTTING_DOWN = "server shutting down"
 CANCELLED_BY_USER = "cancelled by request"
-CRASH_REASON = "server stopped while the run was in progress"
 
 
 def utc_now() -> datetime:
@@ -215,25 +214,6 @@ class LiveInventory:
             )
         finally:
             await api.close()
-
-
-# -- crash recovery -----------------------------------------------------------------------------
-
-
-class UnfinishedRuns(Protocol):
-    def fail_unfinished_runs(self, reason: str, now: datetime) -> list[RunId]:
-        """Mark every queued or running run failed with ``reason``; their ids."""
-
-
-async def recover_unfinished_runs(
-    store: UnfinishedRuns, *, reason: str = CRASH_REASON, clock: Clock = utc_now
-) -> list[RunId]:
-    """Fail the runs a crashed process left unfinished; call once at start-up, before the
-    runner accepts work (the storage Repository is such a store)."""
-    failed = await asyncio.to_thread(store.fail_unfinished_runs, reason, clock())
-    if failed:
-        log.warning("marked %d unfinished runs failed: %s", len(failed), ", ".join(failed))
-    return failed
 
 
 # -- the runner -------------------------------------------------------------------------------

@@ -100,6 +100,8 @@ class RunRow(Base):
     timeout_count: Mapped[int] = mapped_column(Integer)
     diagnostics: Mapped[list[str]] = mapped_column(JSON)
     check_count: Mapped[int] = mapped_column(Integer)
+    # Last sign of life from the process executing the run (queued/running only matter).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         Index("ix_runs_requested_at", "requested_at"),

@@ -20,6 +20,7 @@ from sqlalchemy import (
     UnaryExpression,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -73,7 +74,9 @@ class Repository:
         """Insert a new run; AlreadyExists when its id is taken."""
         try:
             with self._transaction() as connection:
-                connection.execute(insert(RunRow), _run_values(run))
+                connection.execute(
+                    insert(RunRow), {**_run_values(run), "heartbeat_at": run.requested_at}
+                )
         except IntegrityError as exc:
             raise AlreadyExists(f"run {run.run_id!r} already exists") from exc
 
@@ -116,14 +119,41 @@ class Repository:
         order = (RunRow.requested_at.desc(), RunRow.run_id.desc())
         return self._page(RunRow, conditions, order, query.limit, query.offset, _run_from_row)
 
-    def fail_unfinished_runs(self, reason: str, now: datetime) -> list[RunId]:
-        """Mark runs a crashed process left queued or running as failed; their ids, sorted.
-
-        Called once at start-up, before the runner accepts work.
-        """
+    def heartbeat(self, run_ids: Sequence[RunId], now: datetime) -> None:
+        """Record that the calling process is still executing these runs."""
+        if not run_ids:
+            return
         statement = (
             update(RunRow)
-            .where(RunRow.state.in_(_UNFINISHED))
+            .where(RunRow.run_id.in_(run_ids), RunRow.state.in_(_UNFINISHED))
+            .values(heartbeat_at=now)
+        )
+        with self._transaction() as connection:
+            connection.execute(statement)
+
+    def fail_unfinished_runs(
+        self,
+        reason: str,
+        now: datetime,
+        *,
+        stale_before: datetime | None = None,
+        keep: Sequence[RunId] = (),
+    ) -> list[RunId]:
+        """Mark runs a dead process left queued or running as failed; their ids, sorted.
+
+        With ``stale_before``, only runs whose last heartbeat is older (live replicas keep
+        theirs fresh); ``keep`` are runs the caller itself is executing.
+        """
+        conditions: list[ColumnElement[bool]] = [RunRow.state.in_(_UNFINISHED)]
+        if stale_before is not None:
+            conditions.append(
+                or_(RunRow.heartbeat_at.is_(None), RunRow.heartbeat_at < stale_before)
+            )
+        if keep:
+            conditions.append(RunRow.run_id.not_in(keep))
+        statement = (
+            update(RunRow)
+            .where(*conditions)
             .values(state=RunState.FAILED.value, error=reason, completed_at=now)
             .returning(RunRow.run_id)
         )

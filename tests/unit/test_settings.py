@@ -38,6 +38,7 @@ def test_environment_then_flags() -> None:
         ({"ASSAY_HTTP_PORT": "eighty"}, "ASSAY_HTTP_PORT"),
         ({"ASSAY_WORKFLOWS": "maybe"}, "ASSAY_WORKFLOWS"),
         ({"ASSAY_CHECK_TIMEOUT": "0"}, "check_timeout"),
+        ({"ASSAY_RUN_HEARTBEAT": "90"}, "run_heartbeat"),
     ],
 )
 def test_malformed_values_name_the_setting(env: dict[str, str], field: str) -> None:

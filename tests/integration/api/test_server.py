@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -14,6 +15,8 @@ from sqlalchemy import create_engine, make_url, text
 
 from assay.client.api import AssayClient, ClientError
 from assay.server.app import ASSESSMENT_SERVICE, WORKFLOW_SERVICE, AssayServer
+from assay.server.assessment.liveness import CRASH_REASON
+from assay.server.assessment.types import Run, RunId, RunScope, RunState, Source
 from assay.server.storage.engine import create_engine_from_url, migrate
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
@@ -106,3 +109,19 @@ def test_health_goes_not_serving_during_shutdown(repository: Repository) -> None
         running.__exit__(None, None, None)
     assert seen[0] == SERVING
     assert NOT_SERVING in seen
+
+
+def test_start_up_fails_runs_of_a_dead_server(repository: Repository) -> None:
+    left = Run(
+        RunId("run_20260216T103000_000000_0000dead"),
+        RunState.RUNNING,
+        RunScope.FULL,
+        Source.LIVE,
+        requested_at=datetime(2026, 2, 16, 10, 30, tzinfo=UTC),
+    )
+    repository.create_run(left)  # its heartbeat is as old as the request
+    server = ServerThread(AssayServer(server_settings(), repository=repository))
+    with server as running, AssayClient(running.target, timeout_s=10) as client:
+        after = client.get_run(left.run_id)
+    assert after.state == apb.RUN_PHASE_FAILED
+    assert after.error == CRASH_REASON

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from assay.server.assessment.ids import scheduled_run_id
+from assay.server.assessment.liveness import CRASH_REASON, LivenessSettings, RunLiveness
 from assay.server.assessment.runner import (
-    CRASH_REASON,
     ManifestInventory,
     Runner,
     RunnerConfig,
     RunRequest,
-    recover_unfinished_runs,
 )
 from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
 from assay.server.assessment.types import (
@@ -132,7 +131,17 @@ async def test_cancelled_run_is_stored_cancelled(repository: Repository, gate: G
     assert repository.history().items[0].state is RunState.CANCELLED
 
 
-async def test_runs_left_unfinished_by_a_crash_are_failed_at_start_up(
+def liveness(repository: Repository, runner: Runner | None, now: datetime) -> RunLiveness:
+    active = runner.active_runs if runner is not None else list
+    return RunLiveness(
+        repository,
+        active,
+        settings=LivenessSettings(interval_s=15, stale_after_s=60),
+        clock=lambda: now,
+    )
+
+
+async def test_runs_left_unfinished_by_a_crash_are_failed_once_stale(
     repository: Repository, gate: Gate
 ) -> None:
     crashed = fake_runner(repository, fake_check("OPS-001", gate), check_timeout_s=30)
@@ -141,19 +150,46 @@ async def test_runs_left_unfinished_by_a_crash_are_failed_at_start_up(
     assert repository.get_run(running.run_id).state is RunState.RUNNING
     done = fake_runner(repository, fake_check("SEC-001", per_pod(Status.PASSING)))
     finished = await done.wait((await done.start(MANIFESTS)).run_id)
+    beat_at = datetime.now(UTC)
+    await liveness(repository, crashed, beat_at).beat()
 
-    # The process "dies" here; a new one starts on the same database.
-    failed = await recover_unfinished_runs(repository, clock=lambda: T0)
-    assert failed == [running.run_id]
+    # The process "dies" here; a new one starts on the same database. While the dead
+    # process's heartbeat is fresh the run might be another live replica's: left alone.
+    restarted = fake_runner(repository, fake_check("SEC-001", per_pod(Status.PASSING)))
+    soon = beat_at + timedelta(seconds=30)
+    assert await liveness(repository, restarted, soon).sweep() == []
+    assert repository.get_run(running.run_id).state is RunState.RUNNING
+
+    later = beat_at + timedelta(seconds=61)
+    assert await liveness(repository, restarted, later).sweep() == [running.run_id]
     after = repository.get_run(running.run_id)
     assert after.state is RunState.FAILED
     assert after.error == CRASH_REASON
-    assert after.completed_at == T0
+    assert after.completed_at == later
     assert repository.get_run(finished.run_id).state is RunState.COMPLETED
-    assert await recover_unfinished_runs(repository) == []
+    assert await liveness(repository, restarted, later).sweep() == []
+    await crashed.shutdown(grace_s=5)  # the "dead" process's task must not outlive the test
 
 
-async def test_queued_runs_are_failed_at_start_up_too(repository: Repository) -> None:
+async def test_a_live_replicas_run_survives_another_replica_starting(
+    repository: Repository, gate: Gate
+) -> None:
+    replica_a = fake_runner(repository, fake_check("OPS-001", gate), check_timeout_s=30)
+    running = await replica_a.start(MANIFESTS)
+    assert await asyncio.to_thread(gate.entered.wait, 5)
+    now = datetime.now(UTC)
+    # Replica A keeps beating; replica B starts up and sweeps long after the run began.
+    for minutes in (1, 2, 3):
+        await liveness(repository, replica_a, now + timedelta(minutes=minutes)).beat()
+        replica_b = liveness(repository, None, now + timedelta(minutes=minutes, seconds=5))
+        assert await replica_b.sweep() == []
+    assert repository.get_run(running.run_id).state is RunState.RUNNING
+    # A's own sweep never fails what A executes, even with a stale stamp.
+    assert await liveness(repository, replica_a, now + timedelta(hours=1)).sweep() == []
+    await replica_a.shutdown(grace_s=5)
+
+
+async def test_queued_runs_of_a_dead_process_are_failed_too(repository: Repository) -> None:
     queued = Run(
         RunId("run_20260216T103000_000000_0000abcd"),
         RunState.QUEUED,
@@ -162,7 +198,8 @@ async def test_queued_runs_are_failed_at_start_up_too(repository: Repository) ->
         requested_at=T0,
     )
     repository.create_run(queued)  # the process died right after creating the run
-    assert await recover_unfinished_runs(repository) == [queued.run_id]
+    failed = await liveness(repository, None, T0 + timedelta(minutes=5)).sweep()
+    assert failed == [queued.run_id]
     assert repository.get_run(queued.run_id).state is RunState.FAILED
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from assay.server.assessment.types import (
     Pillar,
+    RunId,
     RunQuery,
     RunScope,
     RunState,
@@ -160,3 +161,30 @@ def test_fail_unfinished_runs_fails_only_queued_and_running(repository: Reposito
         )
     assert repository.get_run("completed") == completed
     assert repository.fail_unfinished_runs("again", now) == []
+
+
+def test_only_runs_with_a_stale_heartbeat_or_not_kept_are_failed(repository: Repository) -> None:
+    # create_run stamps the first heartbeat with requested_at.
+    stale = make_run("stale", state=RunState.RUNNING, requested_at=T0)
+    fresh = make_run("fresh", state=RunState.RUNNING, requested_at=T0)
+    kept = make_run("kept", state=RunState.RUNNING, requested_at=T0)
+    for run in (stale, fresh, kept):
+        repository.create_run(run)
+    repository.heartbeat([RunId("fresh")], T0 + timedelta(minutes=10))
+    now = T0 + timedelta(minutes=10, seconds=30)
+
+    failed = repository.fail_unfinished_runs(
+        "gone", now, stale_before=now - timedelta(minutes=1), keep=[RunId("kept")]
+    )
+
+    assert failed == ["stale"]
+    assert repository.get_run("fresh").state is RunState.RUNNING
+    assert repository.get_run("kept").state is RunState.RUNNING
+
+
+def test_heartbeat_ignores_finished_runs(repository: Repository) -> None:
+    done = finished(make_run("done"), [])
+    repository.create_run(done)
+    repository.heartbeat([RunId("done")], T0 + timedelta(days=1))
+    assert repository.fail_unfinished_runs("gone", T0, stale_before=T0) == []
+    assert repository.get_run("done") == done

@@ -1,0 +1,116 @@
+"""Run liveness across replicas: heartbeats for the runs this process executes, and the
+sweep that fails the runs whose process died.
+
+The composition root starts one :class:`RunLiveness` per replica, next to the runner. Every
+``interval`` it stamps ``heartbeat_at`` on the runs this process executes and fails, with
+:data:`CRASH_REASON`, every queued or running run whose heartbeat is older than
+``stale_after`` -- a run whose process crashed, was killed or evicted. The first sweep runs
+at start-up, before the runner takes work.
+
+Why heartbeats rather than "fail everything unfinished at start-up": with several replicas
+on one PostgreSQL database, a replica starting up cannot tell a dead process's run from one
+another live replica is executing; only a fresh heartbeat can. The cost is that a run left
+by a crash is failed up to ``stale_after`` later, not at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from assay.server.assessment.types import RunId
+from assay.server.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+CRASH_REASON = "the server executing this run stopped before it finished"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LivenessStore(Protocol):
+    """Storage of run heartbeats (the storage Repository is one); called in a worker thread."""
+
+    def heartbeat(self, run_ids: Sequence[RunId], now: datetime) -> None: ...
+
+    def fail_unfinished_runs(
+        self,
+        reason: str,
+        now: datetime,
+        *,
+        stale_before: datetime | None = None,
+        keep: Sequence[RunId] = (),
+    ) -> list[RunId]: ...
+
+
+@dataclass(frozen=True)
+class LivenessSettings:
+    interval_s: float = 15.0
+    # Several missed beats, so a slow database or a paused process is not taken for dead.
+    stale_after_s: float = 60.0
+
+
+class RunLiveness:
+    def __init__(
+        self,
+        store: LivenessStore,
+        active: Callable[[], Sequence[RunId]],
+        *,
+        settings: LivenessSettings | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._active = active
+        self._settings = settings or LivenessSettings()
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def beat(self) -> None:
+        """Stamp the runs this process executes."""
+        active = list(self._active())
+        if active:
+            await asyncio.to_thread(self._store.heartbeat, active, self._clock())
+
+    async def sweep(self) -> list[RunId]:
+        """Fail the unfinished runs whose heartbeat is stale; their ids."""
+        now = self._clock()
+        failed = await asyncio.to_thread(
+            self._store.fail_unfinished_runs,
+            CRASH_REASON,
+            now,
+            stale_before=now - timedelta(seconds=self._settings.stale_after_s),
+            keep=list(self._active()),
+        )
+        if failed:
+            log.warning("failed %d runs of a stopped server: %s", len(failed), ", ".join(failed))
+        return failed
+
+    async def run(self) -> None:
+        """Beat and sweep every interval until cancelled; storage outages are retried."""
+        while True:
+            try:
+                await self.beat()
+                await self.sweep()
+            except Unavailable as exc:
+                log.warning("run heartbeat skipped: %s", exc)
+            await asyncio.sleep(self._settings.interval_s)
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="run liveness")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
