@@ -14,7 +14,7 @@ from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from assay.server.api.convert import timestamp
 from assay.server.workflow.audit import AuditEvent, AuditEventType
-from assay.server.workflow.model import FailureReason, Phase, SkipReason
+from assay.server.workflow.model import FailureReason, Phase, SkipReason, phase_of
 from assay.server.workflow.timeutil import format_duration, parse_duration, parse_time
 from assay.v1 import common_pb2 as cpb
 from assay.v1 import workflow_pb2 as wpb
@@ -87,7 +87,7 @@ def execution(obj: Mapping[str, Any]) -> wpb.WorkflowExecution:
         creation_time=_ts(meta.get("creationTimestamp")),
         labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
         spec=_spec(obj.get("spec") or {}),
-        status=_status(obj.get("status") or {}),
+        status=_status(obj.get("status") or {}, phase_of(obj)),
     )
 
 
@@ -104,9 +104,10 @@ def _spec(raw: Mapping[str, Any]) -> wpb.WorkflowExecutionSpec:
     return json_format.ParseDict(spec, wpb.WorkflowExecutionSpec(), ignore_unknown_fields=True)
 
 
-def _status(raw: Mapping[str, Any]) -> wpb.WorkflowExecutionStatus:
+def _status(raw: Mapping[str, Any], phase: Phase) -> wpb.WorkflowExecutionStatus:
+    """``phase`` as the reconciler reads it: an execution not yet touched is Pending."""
     status = wpb.WorkflowExecutionStatus(
-        phase=_enum(PHASES, Phase, raw.get("phase"), wpb.WORKFLOW_PHASE_UNSPECIFIED),
+        phase=PHASES[phase],
         start_time=_ts(raw.get("startTime")),
         completion_time=_ts(raw.get("completionTime")),
         duration=_duration(raw.get("duration")),

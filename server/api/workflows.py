@@ -24,6 +24,7 @@ from assay.server.errors import FailedPrecondition
 from assay.server.storage.repository import Repository
 from assay.server.workflow.audit import AuditQuery
 from assay.server.workflow.controller import WorkflowController
+from assay.server.workflow.model import phase_of
 from assay.v1 import workflow_pb2 as wpb
 from assay.v1 import workflow_pb2_grpc as wpb_grpc
 
@@ -94,15 +95,13 @@ class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
             target=request.target_resource or None,
             workflow_id=request.workflow_id or None,
         )
-        executions = [wconv.execution(o) for o in listed]
         if phases:
-            wanted = {wconv.PHASES[p] for p in phases}
-            executions = [e for e in executions if e.status.phase in wanted]
-        page = executions[offset : offset + limit]
+            listed = [o for o in listed if phase_of(o) in phases]
+        page = listed[offset : offset + limit]
         return wpb.ListResponse(
-            executions=page,
-            total_count=len(executions),
-            next_offset=next_offset(offset, len(page), len(executions)),
+            executions=[wconv.execution(o) for o in page],
+            total_count=len(listed),
+            next_offset=next_offset(offset, len(page), len(listed)),
         )
 
     async def Watch(

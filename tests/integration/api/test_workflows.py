@@ -17,6 +17,7 @@ def test_create_runs_to_completion_with_an_audit_trail(workflows: WorkflowEnv) -
     client = workflows.client
     created = client.create_workflow(wpb.CreateRequest(namespace=NS, name="wfe-a", spec=spec()))
     assert created.uid and created.spec.target_resource == "prod/deployment/web"
+    assert created.status.phase == wpb.WORKFLOW_PHASE_PENDING  # not yet reconciled
     assert created.spec.execution_config.timeout.seconds == 1800
     running = workflows.wait_phase("wfe-a", wpb.WORKFLOW_PHASE_RUNNING)
     assert running.status.pipeline_run_ref.namespace == EXEC_NS
