@@ -47,6 +47,7 @@ from assay.server.workflow.model import (
     meta,
     phase_of,
     spec_of,
+    workflow_id_of,
 )
 from assay.server.workflow.phase import is_terminal
 from assay.server.workflow.reconciler import Reconciler, ReconcilerConfig
@@ -334,9 +335,7 @@ class WorkflowController:
                 continue
             if target is not None and spec.get("targetResource") != target:
                 continue
-            if workflow_id is not None and (
-                (spec.get("workflowRef") or {}).get("workflowId") != workflow_id
-            ):
+            if workflow_id is not None and workflow_id_of(obj) != workflow_id:
                 continue
             out.append(obj)
         out.sort(key=lambda o: (str(meta(o).get("creationTimestamp", "")),

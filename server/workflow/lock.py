@@ -52,6 +52,7 @@ from assay.server.workflow.model import (
     phase_of,
     spec_of,
     status_of,
+    workflow_id_of,
 )
 from assay.server.workflow.naming import lock_lease_name, sanitize_label_value, target_hash
 from assay.server.workflow.phase import is_terminal
@@ -164,7 +165,7 @@ class TargetLockManager:
         metadata["annotations"] = {
             ANNOTATION_TARGET: target,
             ANNOTATION_EXECUTION: f"{m.get('namespace', '')}/{m.get('name', '')}",
-            ANNOTATION_WORKFLOW_ID: str((spec.get("workflowRef") or {}).get("workflowId", "")),
+            ANNOTATION_WORKFLOW_ID: workflow_id_of(wfe),
             ANNOTATION_STARTED_AT: now,
         }
         body["metadata"] = metadata
@@ -250,7 +251,7 @@ class TargetLockManager:
             return None
         spec = spec_of(wfe)
         target = str(spec.get("targetResource", ""))
-        workflow_id = str((spec.get("workflowRef") or {}).get("workflowId", ""))
+        workflow_id = workflow_id_of(wfe)
         uid = str(meta(wfe).get("uid", ""))
         listed = await self._kube.list(
             WORKFLOW_EXECUTIONS, self._history_namespace,
@@ -265,7 +266,7 @@ class TargetLockManager:
                 continue
             if o_spec.get("targetResource") != target:
                 continue
-            if (o_spec.get("workflowRef") or {}).get("workflowId") != workflow_id:
+            if workflow_id_of(other) != workflow_id:
                 continue
             phase = phase_of(other)
             if phase not in (Phase.COMPLETED, Phase.FAILED) or not o_status.get("startTime"):

@@ -163,6 +163,7 @@ def phase_of(obj: KubeObject) -> Phase:
         return Phase.PENDING
 
 
-def key_of(obj: KubeObject) -> ExecutionKey:
-    m = meta(obj)
-    return execution_key(str(m.get("namespace", "")), str(m.get("name", "")))
+def workflow_id_of(obj: KubeObject) -> str:
+    """``spec.workflowRef.workflowId`` ('' when absent)."""
+    ref = spec_of(obj).get("workflowRef")
+    return str(ref.get("workflowId", "")) if isinstance(ref, dict) else ""

@@ -65,6 +65,7 @@ from assay.server.workflow.model import (
     spec_of,
     split_key,
     status_of,
+    workflow_id_of,
 )
 from assay.server.workflow.naming import sanitize_label_value, target_hash
 from assay.server.workflow.phase import is_terminal
@@ -165,9 +166,7 @@ class Reconciler:
             m = meta(wfe)
             wanted = {
                 LABEL_TARGET_HASH: target_hash(str(spec.get("targetResource", ""))),
-                LABEL_WORKFLOW_ID: sanitize_label_value(
-                    str((spec.get("workflowRef") or {}).get("workflowId", ""))
-                ),
+                LABEL_WORKFLOW_ID: sanitize_label_value(workflow_id_of(wfe)),
             }
             labels = dict(m.get("labels") or {})
             finalizers = list(m.get("finalizers") or [])
@@ -213,10 +212,9 @@ class Reconciler:
     # -- Pending ---------------------------------------------------------------------------
 
     def _failure_context(self, wfe: KubeObject, now: datetime) -> FailureContext:
-        spec = spec_of(wfe)
         return FailureContext(
-            workflow_id=str((spec.get("workflowRef") or {}).get("workflowId", "")),
-            target=str(spec.get("targetResource", "")),
+            workflow_id=workflow_id_of(wfe),
+            target=str(spec_of(wfe).get("targetResource", "")),
             started_at=parse_time(status_of(wfe).get("startTime")),
             now=now,
         )
@@ -386,7 +384,7 @@ class Reconciler:
             self._metrics.finished("completed", _duration_s(written.obj))
             await self._events.record(
                 written.obj, type_=NORMAL, reason="Completed",
-                message=f"workflow {_workflow_id(written.obj)} completed on "
+                message=f"workflow {workflow_id_of(written.obj)} completed on "
                         f"{spec_of(written.obj).get('targetResource')} in "
                         f"{status_of(written.obj).get('duration', '')}",
             )
@@ -459,10 +457,6 @@ class Reconciler:
         await self._audit.ensure(wfe, events)
         await self._remove_finalizer(wfe)
         return ReconcileResult(Action.FINALIZED, phase_of(wfe))
-
-
-def _workflow_id(wfe: KubeObject) -> str:
-    return str((spec_of(wfe).get("workflowRef") or {}).get("workflowId", ""))
 
 
 def _duration_s(wfe: KubeObject) -> float | None:

@@ -38,6 +38,7 @@ from assay.server.workflow.model import (
     meta,
     spec_of,
     status_of,
+    workflow_id_of,
 )
 from assay.server.workflow.naming import pipelinerun_name, sanitize_label_value, target_hash
 from assay.server.workflow.timeutil import parse_time
@@ -77,13 +78,12 @@ def linking_labels(wfe: KubeObject) -> dict[str, str]:
     m = meta(wfe)
     spec = spec_of(wfe)
     target = str(spec.get("targetResource", ""))
-    workflow_id = str(spec.get("workflowRef", {}).get("workflowId", ""))
     return {
         LABEL_MANAGED_BY: MANAGED_BY,
         LABEL_EXECUTION: sanitize_label_value(str(m.get("name", ""))),
         LABEL_EXECUTION_NAMESPACE: sanitize_label_value(str(m.get("namespace", ""))),
         LABEL_EXECUTION_UID: sanitize_label_value(str(m.get("uid", ""))),
-        LABEL_WORKFLOW_ID: sanitize_label_value(workflow_id),
+        LABEL_WORKFLOW_ID: sanitize_label_value(workflow_id_of(wfe)),
         LABEL_TARGET: sanitize_label_value(target),
         LABEL_TARGET_HASH: target_hash(target),
     }
@@ -92,11 +92,10 @@ def linking_labels(wfe: KubeObject) -> dict[str, str]:
 def linking_annotations(wfe: KubeObject) -> dict[str, str]:
     """The raw values behind the sanitised labels."""
     m = meta(wfe)
-    spec = spec_of(wfe)
     return {
         ANNOTATION_EXECUTION: f"{m.get('namespace', '')}/{m.get('name', '')}",
-        ANNOTATION_TARGET: str(spec.get("targetResource", "")),
-        ANNOTATION_WORKFLOW_ID: str(spec.get("workflowRef", {}).get("workflowId", "")),
+        ANNOTATION_TARGET: str(spec_of(wfe).get("targetResource", "")),
+        ANNOTATION_WORKFLOW_ID: workflow_id_of(wfe),
     }
 
 
