@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from assay.server.assessment.checks_api import Check, evaluate
+from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, evaluate
 from assay.server.assessment.ids import ResultIdFactory, RunIdFactory
 from assay.server.assessment.progress import (
     CheckFinished,
@@ -67,6 +67,7 @@ from assay.server.assessment.sink import RunSink
 from assay.server.assessment.types import (
     AssessmentResult,
     Pillar,
+    ResultId,
     Run,
     RunId,
     RunScope,
@@ -615,21 +616,7 @@ class Runner:
         definition = check.definition
         ids = self._result_ids.batch(definition.id, at, len(findings))
         results = [
-            AssessmentResult(
-                id=result_id,
-                run_id=run_id,
-                pillar=definition.pillar,
-                check_id=definition.id,
-                check_name=definition.name,
-                status=finding.status,
-                severity=definition.severity,
-                object=finding.object,
-                container=finding.container,
-                message=finding.message,
-                remediation=definition.remediation,
-                assessed_at=at,
-                duration_ms=duration_ms,
-            )
+            _result(run_id, definition, result_id, finding, at, duration_ms)
             for result_id, finding in zip(ids, findings, strict=True)
         ]
         return results, StatusCounts.of(f.status for f in findings)
@@ -647,21 +634,9 @@ class Runner:
         """The single ``error`` or ``timeout`` result of a check that did not finish."""
         definition = check.definition
         at = self._clock()
-        result = AssessmentResult(
-            id=self._result_ids.new(definition.id, at),
-            run_id=execution.run_id,
-            pillar=definition.pillar,
-            check_id=definition.id,
-            check_name=definition.name,
-            status=status,
-            severity=definition.severity,
-            object=None,
-            container="",
-            message=message,
-            remediation=definition.remediation,
-            assessed_at=at,
-            duration_ms=duration_ms,
-        )
+        result_id = self._result_ids.new(definition.id, at)
+        finding = Finding(status, None, message=message)
+        result = _result(execution.run_id, definition, result_id, finding, at, duration_ms)
         return _Outcome(check, [result], StatusCounts.of([status]), duration_ms, error=message)
 
     async def _record(self, execution: _Execution, outcome: _Outcome) -> None:
@@ -719,6 +694,32 @@ async def _uninterrupted(awaitable: Awaitable[T]) -> T:
         if not task.cancelled() and (error := task.exception()) is not None:
             log.warning("a write interrupted by cancellation failed: %s", error)
         raise
+
+
+def _result(
+    run_id: RunId,
+    definition: CheckDefinition,
+    result_id: ResultId,
+    finding: Finding,
+    at: datetime,
+    duration_ms: int,
+) -> AssessmentResult:
+    """The stored form of one finding of the check ``definition``."""
+    return AssessmentResult(
+        id=result_id,
+        run_id=run_id,
+        pillar=definition.pillar,
+        check_id=definition.id,
+        check_name=definition.name,
+        status=finding.status,
+        severity=definition.severity,
+        object=finding.object,
+        container=finding.container,
+        message=finding.message,
+        remediation=definition.remediation,
+        assessed_at=at,
+        duration_ms=duration_ms,
+    )
 
 
 def _ms_since(began: float) -> int:
