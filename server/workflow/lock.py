@@ -116,12 +116,17 @@ def _holder_of(lease: KubeObject) -> LockHolder:
     )
 
 
-def history_selector(target: str, workflow_id: str) -> str:
-    """Label selector of executions of ``workflow_id`` on ``target`` (see the labels we add)."""
-    return (
-        f"{LABEL_TARGET_HASH}={target_hash(target)},"
-        f"{LABEL_WORKFLOW_ID}={sanitize_label_value(workflow_id)}"
-    )
+def history_labels(wfe: KubeObject) -> dict[str, str]:
+    """The labels the reconciler puts on every execution it admits, for the cooldown history."""
+    return {
+        LABEL_TARGET_HASH: target_hash(str(spec_of(wfe).get("targetResource", ""))),
+        LABEL_WORKFLOW_ID: sanitize_label_value(workflow_id_of(wfe)),
+    }
+
+
+def history_selector(wfe: KubeObject) -> str:
+    """Label selector of the executions of ``wfe``'s workflow on ``wfe``'s target."""
+    return ",".join(f"{key}={value}" for key, value in history_labels(wfe).items())
 
 
 class TargetLockManager:
@@ -255,7 +260,7 @@ class TargetLockManager:
         uid = str(meta(wfe).get("uid", ""))
         listed = await self._kube.list(
             WORKFLOW_EXECUTIONS, self._history_namespace,
-            label_selector=history_selector(target, workflow_id),
+            label_selector=history_selector(wfe),
         )
         now = self._clock.now()
         latest: RecentExecution | None = None

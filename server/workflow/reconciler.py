@@ -47,12 +47,10 @@ from assay.server.workflow.failure import (
     pipelinerun_vanished,
 )
 from assay.server.workflow.kube import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS, KubeClient
-from assay.server.workflow.lock import LockOutcome, TargetLockManager
+from assay.server.workflow.lock import LockOutcome, TargetLockManager, history_labels
 from assay.server.workflow.memory import RecentMap
 from assay.server.workflow.model import (
     FINALIZER,
-    LABEL_TARGET_HASH,
-    LABEL_WORKFLOW_ID,
     TEKTON_PIPELINERUN_LABEL,
     ExecutionKey,
     FailureDetails,
@@ -67,7 +65,6 @@ from assay.server.workflow.model import (
     status_of,
     workflow_id_of,
 )
-from assay.server.workflow.naming import sanitize_label_value, target_hash
 from assay.server.workflow.phase import is_terminal
 from assay.server.workflow.status import StatusWriter, set_condition
 from assay.server.workflow.tekton import (
@@ -162,12 +159,8 @@ class Reconciler:
     async def _ensure_metadata(self, wfe: KubeObject) -> KubeObject:
         """Add our finalizer and the labels the cooldown history is selected by."""
         for _ in range(8):
-            spec = spec_of(wfe)
             m = meta(wfe)
-            wanted = {
-                LABEL_TARGET_HASH: target_hash(str(spec.get("targetResource", ""))),
-                LABEL_WORKFLOW_ID: sanitize_label_value(workflow_id_of(wfe)),
-            }
+            wanted = history_labels(wfe)
             labels = dict(m.get("labels") or {})
             finalizers = list(m.get("finalizers") or [])
             if FINALIZER in finalizers and all(labels.get(k) == v for k, v in wanted.items()):
