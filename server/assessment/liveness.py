@@ -20,21 +20,15 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from assay.server.assessment.types import RunId
+from assay.server.assessment.types import Clock, RunId, utc_now
 from assay.server.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 CRASH_REASON = "the server executing this run stopped before it finished"
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class LivenessStore(Protocol):

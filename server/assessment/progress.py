@@ -41,12 +41,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 
 from assay.server.assessment.types import (
+    Clock,
     Pillar,
     Run,
     RunId,
@@ -54,16 +54,11 @@ from assay.server.assessment.types import (
     Status,
     StatusCounts,
     Summary,
+    utc_now,
 )
 from assay.server.errors import NotFound
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, evaluate
@@ -66,6 +66,7 @@ from assay.server.assessment.run_state import RunTally, advance, check_outcome, 
 from assay.server.assessment.sink import RunSink
 from assay.server.assessment.types import (
     AssessmentResult,
+    Clock,
     Pillar,
     ResultId,
     Run,
@@ -75,6 +76,7 @@ from assay.server.assessment.types import (
     Source,
     Status,
     StatusCounts,
+    utc_now,
 )
 from assay.server.errors import (
     FailedPrecondition,
@@ -91,14 +93,9 @@ from assay.server.inventory.model import Inventory
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Clock = Callable[[], datetime]
 
 SHUTTING_DOWN = "server shutting down"
 CANCELLED_BY_USER = "cancelled by request"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- requests and configuration ---------------------------------------------------------------
