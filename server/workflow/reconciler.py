@@ -318,10 +318,14 @@ class Reconciler:
 
     # -- Running ---------------------------------------------------------------------------
 
-    async def _follow(self, wfe: KubeObject) -> ReconcileResult:
+    def _pipelinerun_of(self, wfe: KubeObject) -> tuple[str, str]:
+        """Namespace and name of ``wfe``'s PipelineRun: the recorded ref, else the derived one."""
         ref = status_of(wfe).get("pipelineRunRef") or {}
-        pr_namespace = str(ref.get("namespace") or self._config.execution_namespace)
-        pr_name = str(ref.get("name") or name_for(wfe))
+        return (str(ref.get("namespace") or self._config.execution_namespace),
+                str(ref.get("name") or name_for(wfe)))
+
+    async def _follow(self, wfe: KubeObject) -> ReconcileResult:
+        pr_namespace, pr_name = self._pipelinerun_of(wfe)
         try:
             pr = await self._kube.get(PIPELINE_RUNS, pr_namespace, pr_name)
         except KubeNotFound:
@@ -431,10 +435,7 @@ class Reconciler:
     async def _finalize(self, wfe: KubeObject) -> ReconcileResult:
         if FINALIZER not in (meta(wfe).get("finalizers") or []):
             return ReconcileResult(Action.NONE, phase_of(wfe))
-        namespace = self._config.execution_namespace
-        ref = status_of(wfe).get("pipelineRunRef") or {}
-        pr_namespace = str(ref.get("namespace") or namespace)
-        pr_name = str(ref.get("name") or name_for(wfe))
+        pr_namespace, pr_name = self._pipelinerun_of(wfe)
         try:
             pr = await self._kube.get(PIPELINE_RUNS, pr_namespace, pr_name)
             if belongs_to(pr, wfe):
