@@ -83,6 +83,14 @@ class WatchEvent:
         return str((self.object.get("metadata") or {}).get("resourceVersion") or "")
 
 
+def _decode(raw: bytes) -> Any:
+    """A response body as JSON; None when empty or not JSON (the status code then speaks)."""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
 class KubeClient:
     """Raw-dict access to the API server through a ``kubernetes.aio`` ``ApiClient``."""
 
@@ -137,10 +145,7 @@ class KubeClient:
             raise KubeUnavailable(0, type(exc).__name__, str(exc)) from exc
         finally:
             response.release()
-        try:
-            decoded = json.loads(raw) if raw else None
-        except ValueError:
-            decoded = None
+        decoded = _decode(raw)
         if response.status >= 400:
             raise error_for_status(response.status, decoded)
         return decoded
@@ -253,12 +258,7 @@ class KubeClient:
                                     request_timeout=timeout_seconds + 30.0)
         try:
             if response.status >= 400:
-                raw = await response.read()
-                try:
-                    decoded = json.loads(raw) if raw else None
-                except ValueError:
-                    decoded = None
-                raise error_for_status(response.status, decoded)
+                raise error_for_status(response.status, _decode(await response.read()))
             async for line in response.content:
                 if not line.strip():
                     continue
