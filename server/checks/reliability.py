@@ -74,14 +74,11 @@ def expected_replicas(inventory: Inventory, workload: Workload) -> int:
     targets the workload, the largest minimum it keeps."""
     count = workload.replicas or 0
     for scaler in inventory.scalers_targeting(workload.kind, workload.namespace, workload.name):
-        spec = dig(scaler, "spec")
-        field = (
-            "minReplicas"
-            if scaler.get("kind") == "HorizontalPodAutoscaler"
-            else ("minReplicaCount")
-        )
-        default = 1 if field == "minReplicas" else 0
-        minimum = int_or_none(spec.get(field))
+        if scaler.get("kind") == "HorizontalPodAutoscaler":
+            field, default = "minReplicas", 1
+        else:  # a KEDA ScaledObject
+            field, default = "minReplicaCount", 0
+        minimum = int_or_none(dig(scaler, "spec").get(field))
         count = max(count, default if minimum is None else minimum)
     return count
 
