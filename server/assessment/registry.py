@@ -118,9 +118,6 @@ class Registry:
         wanted = frozenset(pillars)
         return [c for c in self.all() if c.definition.pillar in wanted]
 
-    def definitions(self) -> list[CheckDefinition]:
-        return [c.definition for c in self.all()]
-
     def __contains__(self, check_id: object) -> bool:
         return check_id in self._checks
 

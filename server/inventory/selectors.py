@@ -111,7 +111,6 @@ class Selector:
 
 
 NOTHING = Selector(selects_nothing=True)
-EVERYTHING = Selector()
 
 
 class LabelIndex(Generic[T]):

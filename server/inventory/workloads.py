@@ -181,10 +181,6 @@ def controller_owner(obj: KubeObject) -> KubeObject | None:
     return None
 
 
-def is_workload_kind(kind: str) -> bool:
-    return kind in _WORKLOAD_KINDS
-
-
 def workload_of(obj: KubeObject) -> Workload | None:
     """The :class:`Workload` view of ``obj``, or ``None`` if it is not a workload kind."""
     kind = kind_of(obj)
