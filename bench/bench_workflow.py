@@ -183,7 +183,8 @@ async def run(args: argparse.Namespace) -> int:
                     await asyncio.sleep(args.wave_gap)
                 created = index
                 try:
-                    await asyncio.wait_for(tracker.wait_terminal(created), args.timeout)
+                    async with asyncio.timeout(args.timeout):
+                        await tracker.wait_terminal(created)
                 except TimeoutError:
                     print(f"TIMEOUT: {len(tracker.terminal)}/{created} terminal",
                           file=sys.stderr)

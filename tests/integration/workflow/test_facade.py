@@ -81,7 +81,8 @@ async def test_watch_streams_phase_changes(harness: Harness) -> None:
     await harness.sim.succeed(EXEC_NS, harness.pr_of("watched")["metadata"]["name"])
     await harness.wait_phase("watched", "Completed")
     await harness.delete("watched")
-    await asyncio.wait_for(consumer, 5)
+    async with asyncio.timeout(5):
+        await consumer
     phases = [c.phase for c in seen if not c.deleted]
     # The first item is the state at subscription time (Pending or, if quick, Running).
     assert phases[-2:] == [Phase.RUNNING, Phase.COMPLETED]
@@ -102,7 +103,8 @@ async def test_watch_of_everything_ends_when_the_controller_stops(harness: Harne
     assert (first.name, first.phase) == ("x", Phase.RUNNING)
     await controller.stop()
     with pytest.raises(StopAsyncIteration):
-        await asyncio.wait_for(anext(stream), 2)
+        async with asyncio.timeout(2):
+            await anext(stream)
 
 
 async def test_metrics_and_events_for_outcomes(harness: Harness) -> None:

@@ -44,7 +44,8 @@ async def test_get_waits_for_an_add() -> None:
     getter = asyncio.create_task(q.get())
     await asyncio.sleep(0)
     q.add(B)
-    assert await asyncio.wait_for(getter, 1) == B
+    async with asyncio.timeout(1):
+        assert await getter == B
 
 
 async def test_retry_backs_off_and_forget_resets() -> None:
@@ -52,7 +53,8 @@ async def test_retry_backs_off_and_forget_resets() -> None:
     delays = [q.retry(A) for _ in range(5)]
     assert all(0.005 <= d <= 0.08 for d in delays)
     assert delays[3] >= 0.04  # 4th attempt: base 0.08 -> at least half of it
-    assert await asyncio.wait_for(q.get(), 1) == A
+    async with asyncio.timeout(1):
+        assert await q.get() == A
     q.done(A)
     q.forget(A)
     assert q.retry(A) <= 0.01
@@ -64,7 +66,8 @@ async def test_shutdown_wakes_waiters() -> None:
     await asyncio.sleep(0)
     q.shutdown()
     with pytest.raises(QueueShutDown):
-        await asyncio.wait_for(getter, 1)
+        async with asyncio.timeout(1):
+            await getter
     q.add(A)
     assert len(q) == 0
 
@@ -76,7 +79,8 @@ async def test_cancelled_waiter_passes_its_wakeup_on() -> None:
     await asyncio.sleep(0)
     q.add(A)  # wakes `first`...
     first.cancel()  # ...which is cancelled before it runs
-    assert await asyncio.wait_for(second, 1) == A
+    async with asyncio.timeout(1):
+        assert await second == A
     with pytest.raises(asyncio.CancelledError):
         await first
 
