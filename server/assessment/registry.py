@@ -32,7 +32,8 @@ from assay.server.errors import NotFound
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "assay.checks"
-ID_PATTERN = re.compile(r"^(SEC|REL|PERF|COST|OPS|SUS)-\d{3}$")
+# ^(SEC|REL|PERF|COST|OPS|SUS)-\d{3}$, from the pillars' own prefixes
+ID_PATTERN = re.compile(rf"^({'|'.join(p.prefix for p in Pillar)})-\d{{3}}$")
 
 
 class RegistrationError(ValueError):
