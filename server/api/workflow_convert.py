@@ -14,7 +14,7 @@ from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from assay.server.api.convert import timestamp
 from assay.server.workflow.audit import AuditEvent, AuditEventType
-from assay.server.workflow.model import FailureReason, Phase, SkipReason, phase_of
+from assay.server.workflow.model import FailureReason, KubeObject, Phase, SkipReason, phase_of
 from assay.server.workflow.timeutil import format_duration, parse_duration, parse_time
 from assay.v1 import common_pb2 as cpb
 from assay.v1 import workflow_pb2 as wpb
@@ -77,7 +77,7 @@ def spec_to_dict(spec: wpb.WorkflowExecutionSpec) -> dict[str, Any]:
     return out
 
 
-def execution(obj: Mapping[str, Any]) -> wpb.WorkflowExecution:
+def execution(obj: KubeObject) -> wpb.WorkflowExecution:
     meta = obj.get("metadata") or {}
     return wpb.WorkflowExecution(
         name=str(meta.get("name", "")),
