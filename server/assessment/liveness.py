@@ -16,13 +16,13 @@ by a crash is failed up to ``stale_after`` later, not at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from assay.server.assessment.tasks import cancel_and_wait
 from assay.server.assessment.types import Clock, RunId, utc_now
 from assay.server.errors import Unavailable
 
@@ -104,7 +104,5 @@ class RunLiveness:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None

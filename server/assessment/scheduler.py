@@ -32,7 +32,6 @@ Time comes from an injected :class:`SchedulerClock`, so tests drive ticks withou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from croniter import croniter
 
 from assay.server.assessment.ids import scheduled_run_id
 from assay.server.assessment.runner import RunRequest
+from assay.server.assessment.tasks import cancel_and_wait
 from assay.server.assessment.types import Run, RunId
 from assay.server.errors import AlreadyExists, FieldViolation, InvalidArgument
 
@@ -171,7 +171,5 @@ class Scheduler:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
