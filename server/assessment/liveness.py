@@ -16,13 +16,13 @@ by a crash is failed up to ``stale_after`` later, not at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from assay.server.assessment.tasks import cancel_and_wait
 from assay.server.assessment.types import Clock, RunId, utc_now
 from assay.server.errors import Unavailable
 
@@ -67,6 +67,7 @@ class RunLiveness:
         self._settings = settings or LivenessSettings()
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def beat(self) -> None:
         """Stamp the runs this process executes."""
@@ -89,20 +90,32 @@ class RunLiveness:
         return failed
 
     async def run(self) -> None:
-        """Beat and sweep every interval until cancelled; storage outages are retried."""
-        while True:
+        """Beat and sweep every interval until :meth:`stop`; storage outages are retried.
+
+        The first beat comes one interval after start (the composition root sweeps once
+        before serving). ``stop`` lets a beat in progress finish rather than cancelling it:
+        its database call runs in a worker thread that a cancellation would leave behind,
+        still holding a connection.
+        """
+        while not await self._stopping_within(self._settings.interval_s):
             try:
                 await self.beat()
                 await self.sweep()
             except Unavailable as exc:
                 log.warning("run heartbeat skipped: %s", exc)
-            await asyncio.sleep(self._settings.interval_s)
+
+    async def _stopping_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        return self._stopping.is_set()
 
     def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self.run(), name="run liveness")
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._task is not None:
-            await cancel_and_wait(self._task)
+            await self._task
             self._task = None

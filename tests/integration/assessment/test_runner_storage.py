@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -250,3 +252,37 @@ def _all_results(repository: Repository, run_id: RunId) -> list[AssessmentResult
     page = repository.list_results(ResultQuery(run_id=run_id, limit=1000))
     assert page.total <= 1000
     return page.items
+
+
+async def test_liveness_stop_waits_for_the_beat_in_progress(
+    repository: Repository, gate: Gate
+) -> None:
+    """stop() must not leave a heartbeat's database call running in a worker thread."""
+    runner = fake_runner(repository, fake_check("OPS-001", gate), check_timeout_s=30)
+    run = await runner.start(MANIFESTS)
+    assert await asyncio.to_thread(gate.entered.wait, 5)
+    beating = threading.Event()
+    release = threading.Event()
+
+    class SlowStore:
+        def heartbeat(self, run_ids: Sequence[RunId], now: datetime) -> None:
+            beating.set()
+            release.wait(5)
+            repository.heartbeat(run_ids, now)
+
+        def fail_unfinished_runs(self, reason: str, now: datetime, **kw: Any) -> list[RunId]:
+            return repository.fail_unfinished_runs(reason, now, **kw)
+
+    beats = RunLiveness(
+        SlowStore(), runner.active_runs, settings=LivenessSettings(interval_s=0.01)
+    )
+    beats.start()
+    assert await asyncio.to_thread(beating.wait, 5)
+    stopping = asyncio.ensure_future(beats.stop())
+    # A cancelling stop() would be done at once; this one waits for the database call.
+    done, _ = await asyncio.wait({stopping}, timeout=0.1)
+    assert not done
+    release.set()
+    await stopping
+    assert repository.get_run(run.run_id).state is RunState.RUNNING
+    await runner.shutdown(grace_s=5)
