@@ -24,11 +24,14 @@ def test_create_runs_to_completion_with_an_audit_trail(workflows: WorkflowEnv) -
     workflows.succeed("wfe-a")
     done = workflows.wait_phase("wfe-a", wpb.WORKFLOW_PHASE_COMPLETED)
     assert done.status.HasField("completion_time")
-    events = client.list_audit_events(wpb.ListAuditEventsRequest(execution_name="wfe-a"))
-    kinds = [e.event_type for e in events.events]
-    assert kinds[:2] == [wpb.AUDIT_EVENT_TYPE_PIPELINERUN_CREATED, wpb.AUDIT_EVENT_TYPE_COMPLETED]
-    assert all(e.correlation_id == "kubernaut-system/rr-1" for e in events.events)
-    assert events.events[0].workflow_id == "restart-pods"
+    events = workflows.audit_trail("wfe-a", at_least=3)
+    assert [e.event_type for e in events] == [
+        wpb.AUDIT_EVENT_TYPE_PIPELINERUN_CREATED,
+        wpb.AUDIT_EVENT_TYPE_COMPLETED,
+        wpb.AUDIT_EVENT_TYPE_LOCK_RELEASED,
+    ]
+    assert all(e.correlation_id == "kubernaut-system/rr-1" for e in events)
+    assert events[0].workflow_id == "restart-pods"
 
 
 def test_failure_details_reach_the_client(workflows: WorkflowEnv) -> None:

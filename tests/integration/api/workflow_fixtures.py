@@ -7,6 +7,7 @@ drive them through the generated client and ``ServerThread.call``.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,6 +49,20 @@ class WorkflowEnv:
 
     def fail(self, name: str, **failure: Any) -> None:
         self.running.call(self.sim.fail(EXEC_NS, self.pipeline_run_name(name), **failure))
+
+    def audit_trail(self, name: str, *, at_least: int) -> list[wpb.AuditEvent]:
+        """The execution's audit events once ``at_least`` are stored.
+
+        The reconciler writes the status first and the audit events it implies after, so a
+        reader that saw the phase change polls briefly (bounded) for the trail.
+        """
+        deadline = time.monotonic() + 10
+        request = wpb.ListAuditEventsRequest(execution_name=name)
+        while True:
+            events = list(self.client.list_audit_events(request).events)
+            if len(events) >= at_least or time.monotonic() > deadline:
+                return events
+            time.sleep(0.01)
 
     def wait_phase(self, name: str, phase: int) -> wpb.WorkflowExecution:
         """Follow the Watch stream of one execution until it reaches ``phase``."""

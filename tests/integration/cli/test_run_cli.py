@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from assay.client.api import AssayClient
 from assay.client.cli.main import app
-from tests.integration.api.server_fixtures import ServerThread
+from assay.server.app import AssayServer
+from assay.server.storage.repository import Repository
+from assay.v1 import assessment_pb2 as apb
+from tests.integration.api.server_fixtures import ServerThread, server_settings
+from tests.unit.assessment.fakes import Gate, fake_check, pod, registry
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "checks"
@@ -113,3 +121,39 @@ def test_checks_list(assay_server: ServerThread, output: str) -> None:
         return
     data = json.loads(out) if output == "json" else yaml.safe_load(out)
     assert {c["id"][:3] for c in data} == {"REL"}
+
+
+def test_ctrl_c_detaches_and_the_run_goes_on(repository: Repository, tmp_path: Path) -> None:
+    gate = Gate()
+    server = AssayServer(
+        server_settings(), repository=repository, registry=registry(fake_check("OPS-001", gate))
+    )
+    (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod("web")))
+    with ServerThread(server) as running:
+        bus = running.server.runner.bus if running.server.runner else None
+        assert bus is not None
+
+        def interrupt_once_watching() -> None:
+            # The CLI is following the run once the server has a WatchRun subscriber.
+            deadline = time.monotonic() + 10
+            while bus.subscriber_count() == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            # To the main thread only (where the CLI runs), as a terminal's Ctrl-C reaches
+            # the foreground process; a process-wide signal could interrupt server threads.
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+        interrupter = threading.Thread(target=interrupt_once_watching)
+        interrupter.start()
+        try:
+            code, _, err = invoke(running.target, "run", "--path", str(tmp_path))
+        finally:
+            interrupter.join(10)
+        assert code == 130
+        assert "Detached from run" in err and "assay runs cancel" in err
+        run_id = err.split("Detached from run ")[1].split(";")[0]
+        with AssayClient(running.target, timeout_s=10) as client:
+            assert client.get_run(run_id).state == apb.RUN_PHASE_RUNNING
+            gate.release.set()
+            assert list(client.watch_run(run_id))[-1].run_finished.run.state == (
+                apb.RUN_PHASE_COMPLETED
+            )

@@ -57,6 +57,7 @@ def test_create_get_list_watch_audit(workflows: WorkflowEnv) -> None:
     assert code == 0
     assert [e["name"] for e in yaml.safe_load(out)["executions"]] == ["wfe-cli"]
 
+    workflows.audit_trail("wfe-cli", at_least=3)  # written just after the phase
     code, out, _ = invoke(workflows, "workflows", "audit", "--execution", "wfe-cli", "-o", "json")
     assert code == 0
     types = [e["event_type"] for e in json.loads(out)["events"]]
