@@ -12,6 +12,7 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import grpc
@@ -78,8 +79,13 @@ async def _abort_for(exc: Exception, context: grpc.aio.ServicerContext, method: 
     )
 
 
-class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
-    """Turns exceptions raised by unary-unary and unary-stream servicers into statuses."""
+class _AroundInterceptor(grpc.aio.ServerInterceptor):
+    """Runs every unary-request behaviour (unary or streaming) inside :meth:`around`."""
+
+    def around(
+        self, method: str, ctx: grpc.aio.ServicerContext
+    ) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -90,25 +96,30 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
 
         async def around_unary(behaviour: UnaryBehaviour, request: Any, ctx: Any) -> Any:
-            try:
+            async with self.around(method, ctx):
                 return await behaviour(request, ctx)
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await _abort_for(exc, ctx, method)
 
         async def around_stream(
             behaviour: StreamBehaviour, request: Any, ctx: Any
         ) -> AsyncIterator[Any]:
-            try:
+            async with self.around(method, ctx):
                 async for item in behaviour(request, ctx):
                     yield item
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await _abort_for(exc, ctx, method)
 
         return wrap_handler(handler, around_unary, around_stream)
+
+
+class ErrorMappingInterceptor(_AroundInterceptor):
+    """Turns exceptions raised by unary-unary and unary-stream servicers into statuses."""
+
+    @asynccontextmanager
+    async def around(self, method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        try:
+            yield
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort_for(exc, ctx, method)  # always raises AbortError
 
 
 def code_for(error: BaseException) -> grpc.StatusCode | None:
@@ -117,12 +128,12 @@ def code_for(error: BaseException) -> grpc.StatusCode | None:
         return status_for(error)[0]
     if isinstance(error, grpc.aio.AbortError):
         return None
-    if isinstance(error, asyncio.CancelledError):
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
         return grpc.StatusCode.CANCELLED
     return grpc.StatusCode.INTERNAL
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
+class MetricsInterceptor(_AroundInterceptor):
     """``assay_grpc_server_handled_total{method,code}`` and a latency histogram.
 
     Install it *inside* :class:`ErrorMappingInterceptor`: it sees the domain error before it
@@ -155,40 +166,17 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         self.handled.labels(method, name).inc()
         self.latency.labels(method).observe(time.perf_counter() - started)
 
-    async def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-
-        async def around_unary(behaviour: UnaryBehaviour, request: Any, ctx: Any) -> Any:
-            started = time.perf_counter()
-            error: BaseException | None = None
-            try:
-                return await behaviour(request, ctx)
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                self._observe(method, ctx, started, error)
-
-        async def around_stream(
-            behaviour: StreamBehaviour, request: Any, ctx: Any
-        ) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            error: BaseException | None = None
-            try:
-                async for item in behaviour(request, ctx):
-                    yield item
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                self._observe(method, ctx, started, error)
-
-        return wrap_handler(handler, around_unary, around_stream)
+    @asynccontextmanager
+    async def around(self, method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._observe(method, ctx, started, error)
 
 
 def wrap_handler(
