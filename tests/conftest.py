@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.integration.api.server_fixtures",
     "tests.integration.api.workflow_fixtures",
     "tests.kubeapi.fixtures",
+    "tests.unit.assessment.fakes",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,14 +52,6 @@ from tests.unit.assessment.fakes import (
 CHECK_FIXTURES = Path(__file__).parents[2] / "fixtures" / "checks"
 T0 = datetime(2026, 2, 16, 10, 30, tzinfo=UTC)
 
-
-@pytest.fixture
-def gate() -> Iterator[Gate]:
-    blocker = Gate()
-    yield blocker
-    blocker.release.set()
-    if blocker.entered.is_set():
-        assert blocker.returned.wait(5)
 
 
 def fake_runner(repository: Repository, *checks: object, **config: object) -> Runner:

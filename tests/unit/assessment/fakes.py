@@ -1,13 +1,18 @@
-"""Test doubles for the runner: an in-memory sink, inventory providers, tiny checks."""
+"""Test doubles for the runner: an in-memory sink, inventory providers, tiny checks.
+
+Also a pytest plugin (listed in tests/conftest.py) for the ``gate`` fixture.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import pytest
 
 from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, check
 from assay.server.assessment.registry import Registry
@@ -102,6 +107,16 @@ class Gate:
             return [Finding.failing(ref("late"), "finished after its timeout")]
         finally:
             self.returned.set()
+
+
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    """A blocking check body, released at teardown so its thread ends with the test."""
+    blocker = Gate()
+    yield blocker
+    blocker.release.set()
+    if blocker.entered.is_set():
+        assert blocker.returned.wait(5)
 
 
 def registry(*checks: Check) -> Registry:

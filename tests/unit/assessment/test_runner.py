@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +48,6 @@ from tests.unit.assessment.fakes import (
     raises,
     registry,
 )
-
-
-@pytest.fixture
-def gate() -> Iterator[Gate]:
-    """A blocking check body, released at teardown so its thread ends with the test."""
-    blocker = Gate()
-    yield blocker
-    blocker.release.set()
-    if blocker.entered.is_set():
-        assert blocker.returned.wait(5)
 
 
 def make_runner(
