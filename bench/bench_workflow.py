@@ -126,8 +126,12 @@ async def run(args: argparse.Namespace) -> int:
     with KubeApiDouble.run_in_thread(bookmark_interval=1.0) as api:
         api.load_crd(CRD)
         api.register_tekton()
-        api.seed([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-                  for ns in (EXEC_NS, *NAMESPACES)])
+        api.seed(
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+                for ns in (EXEC_NS, *NAMESPACES)
+            ]
+        )
         sim = TektonSimulator(api)
         registry = CollectorRegistry()
         metrics = WorkflowMetrics(registry)
@@ -145,8 +149,9 @@ async def run(args: argparse.Namespace) -> int:
             ApiClient(api.aio_configuration()) as watch_client,
             ApiClient(api.aio_configuration()) as user_client,
         ):
-            controller = WorkflowController(api_client=client, settings=settings,
-                                            audit=InMemoryAuditSink(), metrics=metrics)
+            controller = WorkflowController(
+                api_client=client, settings=settings, audit=InMemoryAuditSink(), metrics=metrics
+            )
             tracker = RunningTracker()
             ready = asyncio.Event()
             follower = asyncio.create_task(tracker.follow(KubeClient(watch_client), ready))
@@ -160,11 +165,15 @@ async def run(args: argparse.Namespace) -> int:
             async def create(index: int, target: str) -> None:
                 namespace = NAMESPACES[index % len(NAMESPACES)]
                 body = {
-                    "apiVersion": API_VERSION, "kind": KIND,
+                    "apiVersion": API_VERSION,
+                    "kind": KIND,
                     "metadata": {"name": f"wfe-{index:05d}", "namespace": namespace},
                     "spec": {
-                        "workflowRef": {"workflowId": f"wf-{index % 3}", "version": "1",
-                                        "containerImage": "quay.io/kubernaut/bench:1"},
+                        "workflowRef": {
+                            "workflowId": f"wf-{index % 3}",
+                            "version": "1",
+                            "containerImage": "quay.io/kubernaut/bench:1",
+                        },
                         "targetResource": target,
                         "parameters": {"INDEX": str(index)},
                     },
@@ -186,8 +195,7 @@ async def run(args: argparse.Namespace) -> int:
                     async with asyncio.timeout(args.timeout):
                         await tracker.wait_terminal(created)
                 except TimeoutError:
-                    print(f"TIMEOUT: {len(tracker.terminal)}/{created} terminal",
-                          file=sys.stderr)
+                    print(f"TIMEOUT: {len(tracker.terminal)}/{created} terminal", file=sys.stderr)
                 elapsed = time.perf_counter() - started
                 driver_errors = list(driver.errors)
             await controller.stop()
@@ -197,12 +205,18 @@ async def run(args: argparse.Namespace) -> int:
 
         objs = api.list_objects(API_VERSION, KIND)
         phases = Counter((o.get("status") or {}).get("phase") for o in objs)
-        skips = Counter(o["status"]["skipDetails"]["reason"] for o in objs
-                        if (o.get("status") or {}).get("skipDetails"))
+        skips = Counter(
+            o["status"]["skipDetails"]["reason"]
+            for o in objs
+            if (o.get("status") or {}).get("skipDetails")
+        )
         ran = sum(1 for o in objs if (o.get("status") or {}).get("startTime"))
         prs = len(api.list_objects("tekton.dev/v1", "PipelineRun", EXEC_NS))
-        leases = [lease for lease in api.list_objects("coordination.k8s.io/v1", "Lease", EXEC_NS)
-                  if lease["metadata"]["name"].startswith("wfe-lock-")]
+        leases = [
+            lease
+            for lease in api.list_objects("coordination.k8s.io/v1", "Lease", EXEC_NS)
+            if lease["metadata"]["name"].startswith("wfe-lock-")
+        ]
         requests = Counter(r.method for r in api.requests)
         by_resource = Counter(
             f"{r.method} {_resource_of(r.path)}{'(watch)' if r.is_watch else ''}"
@@ -213,20 +227,30 @@ async def run(args: argparse.Namespace) -> int:
     def sample(name: str, **labels: str) -> float:
         return registry.get_sample_value(name, labels) or 0.0
 
-    print(f"executions: {created} over {args.targets} targets in {args.waves} waves, "
-          f"{args.workers} workers, PipelineRuns last {args.run_time * 1000:.0f} ms")
+    print(
+        f"executions: {created} over {args.targets} targets in {args.waves} waves, "
+        f"{args.workers} workers, PipelineRuns last {args.run_time * 1000:.0f} ms"
+    )
     print(f"time until all terminal: {elapsed:.2f} s ({created / elapsed:.0f} executions/s)")
     print(f"outcomes: {dict(phases)}; skips: {dict(skips)}")
-    print(f"executions that ran: {ran}; PipelineRuns created: {prs} "
-          f"(metric {sample('workflowexecution_pipelinerun_creation_total'):.0f})"
-          f" -> {'OK' if prs == ran else 'MISMATCH'}")
-    print(f"max Running on one target at any moment: {tracker.max_per_target} "
-          f"({tracker.events} watch events) -> {'OK' if tracker.max_per_target == 1 else 'BAD'}")
-    print(f"locks left: {len(leases)}; reconcile errors: "
-          f"{sample('workflowexecution_reconcile_errors_total'):.0f}; API requests: "
-          f"{dict(requests)}")
-    print("requests by verb and resource: " + ", ".join(
-        f"{k} {v}" for k, v in sorted(by_resource.items(), key=lambda kv: -kv[1])))
+    print(
+        f"executions that ran: {ran}; PipelineRuns created: {prs} "
+        f"(metric {sample('workflowexecution_pipelinerun_creation_total'):.0f})"
+        f" -> {'OK' if prs == ran else 'MISMATCH'}"
+    )
+    print(
+        f"max Running on one target at any moment: {tracker.max_per_target} "
+        f"({tracker.events} watch events) -> {'OK' if tracker.max_per_target == 1 else 'BAD'}"
+    )
+    print(
+        f"locks left: {len(leases)}; reconcile errors: "
+        f"{sample('workflowexecution_reconcile_errors_total'):.0f}; API requests: "
+        f"{dict(requests)}"
+    )
+    print(
+        "requests by verb and resource: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(by_resource.items(), key=lambda kv: -kv[1]))
+    )
     if driver_errors or internal:
         print(f"errors: simulator {driver_errors!r}, double {internal!r}", file=sys.stderr)
     ok = prs == ran and tracker.max_per_target == 1 and not leases and phases[None] == 0
@@ -235,15 +259,15 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--executions", type=int, default=500)
     parser.add_argument("--targets", type=int, default=100)
     parser.add_argument("--waves", type=int, default=5)
     parser.add_argument("--wave-gap", type=float, default=0.05, help="seconds between waves")
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--run-time", type=float, default=0.05,
-                        help="seconds a PipelineRun runs")
+    parser.add_argument("--run-time", type=float, default=0.05, help="seconds a PipelineRun runs")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=7)
     sys.exit(asyncio.run(run(parser.parse_args())))

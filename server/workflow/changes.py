@@ -31,8 +31,7 @@ class PhaseChange:
     object: KubeObject
 
     @classmethod
-    def of(cls, obj: KubeObject, previous: Phase | None, *, deleted: bool = False
-           ) -> PhaseChange:
+    def of(cls, obj: KubeObject, previous: Phase | None, *, deleted: bool = False) -> PhaseChange:
         m = meta(obj)
         return cls(
             namespace=str(m.get("namespace", "")),

@@ -89,8 +89,9 @@ class WorkflowController:
             kube=self._kube,
             locks=self.locks,
             audit=AuditTrail(audit, clock=self._clock),
-            events=EventRecorder(self._kube, clock=self._clock,
-                                 instance=settings.leader_election.identity),
+            events=EventRecorder(
+                self._kube, clock=self._clock, instance=settings.leader_election.identity
+            ),
             metrics=metrics,
             config=ReconcilerConfig(
                 execution_namespace=settings.execution_namespace,
@@ -100,21 +101,30 @@ class WorkflowController:
         )
         self._changes = PhaseChanges()
         self.executions = Informer(
-            self._kube, WORKFLOW_EXECUTIONS, self._on_execution,
-            namespace=settings.watch_namespace, backoff=settings.backoff,
-            watch_timeout_s=settings.watch_timeout_s, name="workflowexecutions",
+            self._kube,
+            WORKFLOW_EXECUTIONS,
+            self._on_execution,
+            namespace=settings.watch_namespace,
+            backoff=settings.backoff,
+            watch_timeout_s=settings.watch_timeout_s,
+            name="workflowexecutions",
         )
         self.pipelineruns = Informer(
-            self._kube, PIPELINE_RUNS, self._on_pipelinerun,
+            self._kube,
+            PIPELINE_RUNS,
+            self._on_pipelinerun,
             namespace=settings.execution_namespace,
-            label_selector=f"{LABEL_MANAGED_BY}={MANAGED_BY}", backoff=settings.backoff,
-            watch_timeout_s=settings.watch_timeout_s, name="pipelineruns",
+            label_selector=f"{LABEL_MANAGED_BY}={MANAGED_BY}",
+            backoff=settings.backoff,
+            watch_timeout_s=settings.watch_timeout_s,
+            name="pipelineruns",
         )
         election = settings.leader_election
         self._elector: LeaderElector | None = None
         if election.enabled:
             self._elector = LeaderElector(
-                self._kube, election,
+                self._kube,
+                election,
                 namespace=election.lease_namespace or settings.execution_namespace,
                 on_started_leading=self._start_leading,
                 on_stopped_leading=self._stop_leading,
@@ -229,8 +239,13 @@ class WorkflowController:
             except Exception as exc:  # every error is retried; none fails the workflow
                 self._metrics.reconcile_errors.inc()
                 delay = queue.retry(key)
-                log.warning("reconcile %s failed (%s: %s); retry in %.2fs", key,
-                            type(exc).__name__, exc, delay)
+                log.warning(
+                    "reconcile %s failed (%s: %s); retry in %.2fs",
+                    key,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
             finally:
                 queue.done(key)
 
@@ -260,8 +275,11 @@ class WorkflowController:
             self._changes.publish(PhaseChange.of(new, previous))
         if self._queue is None:
             return
-        if (is_terminal(phase) and not meta(new).get("deletionTimestamp")
-                and self.reconciler.is_settled(str(meta(new).get("uid", "")))):
+        if (
+            is_terminal(phase)
+            and not meta(new).get("deletionTimestamp")
+            and self.reconciler.is_settled(str(meta(new).get("uid", "")))
+        ):
             return  # finished and its lock released: nothing left to do
         self._queue.add(ExecutionKey(cache_key(new)))
 
@@ -292,8 +310,12 @@ class WorkflowController:
             metadata["generateName"] = "wfe-"
         if labels:
             metadata["labels"] = dict(labels)
-        body: KubeObject = {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata,
-                            "spec": dict(spec)}
+        body: KubeObject = {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": metadata,
+            "spec": dict(spec),
+        }
         try:
             return await self._kube.create(WORKFLOW_EXECUTIONS, namespace, body)
         except KubeAlreadyExists as exc:
@@ -338,8 +360,13 @@ class WorkflowController:
             if workflow_id is not None and workflow_id_of(obj) != workflow_id:
                 continue
             out.append(obj)
-        out.sort(key=lambda o: (str(meta(o).get("creationTimestamp", "")),
-                                str(meta(o).get("namespace", "")), str(meta(o).get("name", ""))))
+        out.sort(
+            key=lambda o: (
+                str(meta(o).get("creationTimestamp", "")),
+                str(meta(o).get("namespace", "")),
+                str(meta(o).get("name", "")),
+            )
+        )
         return out
 
     def watch(

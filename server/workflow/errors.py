@@ -31,9 +31,7 @@ class WorkflowError(Exception):
 
 
 class KubeApiError(WorkflowError):
-    def __init__(
-        self, status: int, reason: str = "", message: str = "", body: Any = None
-    ) -> None:
+    def __init__(self, status: int, reason: str = "", message: str = "", body: Any = None) -> None:
         self.status = status
         self.reason = reason
         self.message = message

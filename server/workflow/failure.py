@@ -53,25 +53,27 @@ _PULL_WAITING = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName
 _CONFIG_WAITING = frozenset({"CreateContainerConfigError", "CreateContainerError"})
 _TIMEOUT_REASONS = frozenset({"TaskRunTimeout", "PipelineRunTimeout", "DeadlineExceeded"})
 _QUOTA_REASONS = frozenset({"ExceededResourceQuota", "ExceededNodeResources"})
-_CONFIG_REASONS = frozenset({
-    "TaskRunValidationFailed",
-    "PipelineValidationFailed",
-    "CouldntGetPipeline",
-    "CouldntGetTask",
-    "CouldntGetPipelineResult",
-    "ParameterMissing",
-    "ParameterTypeMismatch",
-    "InvalidParamValue",
-    "ObjectParameterMissKeys",
-    "PipelineInvalidGraph",
-    "InvalidTaskResultReference",
-    "InvalidWorkspaceBindings",
-    "InvalidServiceAccountMapping",
-    "InvalidTaskRunSpecs",
-    "ResourceVerificationFailed",
-    "ResolutionFailed",
-    "CreateContainerConfigError",
-})
+_CONFIG_REASONS = frozenset(
+    {
+        "TaskRunValidationFailed",
+        "PipelineValidationFailed",
+        "CouldntGetPipeline",
+        "CouldntGetTask",
+        "CouldntGetPipelineResult",
+        "ParameterMissing",
+        "ParameterTypeMismatch",
+        "InvalidParamValue",
+        "ObjectParameterMissKeys",
+        "PipelineInvalidGraph",
+        "InvalidTaskResultReference",
+        "InvalidWorkspaceBindings",
+        "InvalidServiceAccountMapping",
+        "InvalidTaskRunSpecs",
+        "ResourceVerificationFailed",
+        "ResolutionFailed",
+        "CreateContainerConfigError",
+    }
+)
 _TIMEOUT_TEXT = re.compile(r"failed to finish within|timed out|deadline exceeded", re.IGNORECASE)
 _FORBIDDEN_TEXT = re.compile(r"forbidden", re.IGNORECASE)
 _QUOTA_TEXT = re.compile(
@@ -79,12 +81,14 @@ _QUOTA_TEXT = re.compile(
 )
 _PULL_TEXT = re.compile(r"ImagePullBackOff|ErrImagePull|failed to pull image", re.IGNORECASE)
 
-_PRE_EXECUTION = frozenset({
-    FailureReason.IMAGE_PULL_BACK_OFF,
-    FailureReason.FORBIDDEN,
-    FailureReason.RESOURCE_EXHAUSTED,
-    FailureReason.CONFIGURATION_ERROR,
-})
+_PRE_EXECUTION = frozenset(
+    {
+        FailureReason.IMAGE_PULL_BACK_OFF,
+        FailureReason.FORBIDDEN,
+        FailureReason.RESOURCE_EXHAUSTED,
+        FailureReason.CONFIGURATION_ERROR,
+    }
+)
 _EXECUTION = frozenset({FailureReason.OOM_KILLED, FailureReason.TASK_FAILED})
 
 
@@ -118,15 +122,17 @@ def _steps(taskrun: KubeObject) -> list[_Step]:
         wait = raw.get("waiting") if isinstance(raw.get("waiting"), Mapping) else None
         running = isinstance(raw.get("running"), Mapping)
         exit_code = term.get("exitCode") if term else None
-        steps.append(_Step(
-            name=str(raw.get("name") or raw.get("container") or ""),
-            exit_code=int(exit_code) if isinstance(exit_code, int) else None,
-            terminated_reason=str((term or {}).get("reason") or ""),
-            waiting_reason=str((wait or {}).get("reason") or ""),
-            message=str((term or {}).get("message") or (wait or {}).get("message") or ""),
-            ran=running or term is not None,
-            finished_at=parse_time((term or {}).get("finishedAt")),
-        ))
+        steps.append(
+            _Step(
+                name=str(raw.get("name") or raw.get("container") or ""),
+                exit_code=int(exit_code) if isinstance(exit_code, int) else None,
+                terminated_reason=str((term or {}).get("reason") or ""),
+                waiting_reason=str((wait or {}).get("reason") or ""),
+                message=str((term or {}).get("message") or (wait or {}).get("message") or ""),
+                ran=running or term is not None,
+                finished_at=parse_time((term or {}).get("finishedAt")),
+            )
+        )
     return steps
 
 
@@ -147,8 +153,11 @@ def _classify(reasons: Sequence[str], text: str, steps: Sequence[_Step]) -> Fail
     reason_set = {r for r in reasons if r}
     if any(s.terminated_reason == "OOMKilled" for s in steps) or "OOMKilled" in text:
         return FailureReason.OOM_KILLED
-    if (any(s.waiting_reason in _PULL_WAITING for s in steps)
-            or "TaskRunImagePullFailed" in reason_set or _PULL_TEXT.search(text)):
+    if (
+        any(s.waiting_reason in _PULL_WAITING for s in steps)
+        or "TaskRunImagePullFailed" in reason_set
+        or _PULL_TEXT.search(text)
+    ):
         return FailureReason.IMAGE_PULL_BACK_OFF
     if reason_set & _TIMEOUT_REASONS or _TIMEOUT_TEXT.search(text):
         return FailureReason.DEADLINE_EXCEEDED
@@ -265,8 +274,12 @@ def classify_failure(
         "failedTaskIndex": index,
         "failedTaskName": task_name_of(tr),
         "reason": reason,
-        "message": _truncate(tr_message or (step.message if step else "") or pr_state.message
-                             or f"TaskRun {meta(tr).get('name', '')} failed"),
+        "message": _truncate(
+            tr_message
+            or (step.message if step else "")
+            or pr_state.message
+            or f"TaskRun {meta(tr).get('name', '')} failed"
+        ),
         "wasExecutionFailure": _was_execution_failure(reason, any(s.ran for s in steps)),
     }
     if step is not None:

@@ -71,8 +71,9 @@ class Informer:
             log.exception("%s informer handler failed", self._name)
 
     async def _relist(self) -> str:
-        listed = await self._kube.list(self._resource, self._namespace,
-                                       label_selector=self._selector)
+        listed = await self._kube.list(
+            self._resource, self._namespace, label_selector=self._selector
+        )
         fresh = {cache_key(obj): obj for obj in listed.items}
         for key, gone in list(self.cache.items()):
             if key not in fresh:
@@ -99,7 +100,9 @@ class Informer:
                     resource_version = await self._relist()
                     failures = 0
                 stream = self._kube.watch(
-                    self._resource, self._namespace, resource_version=resource_version,
+                    self._resource,
+                    self._namespace,
+                    resource_version=resource_version,
                     label_selector=self._selector,
                     # Jitter, so replicas' watches do not all reconnect at once.
                     timeout_seconds=self._watch_timeout_s
@@ -132,6 +135,5 @@ class Informer:
                 failures += 1
                 self.errors += 1
                 delay = self._backoff.delay(failures, self._rng)
-                log.warning("%s list/watch failed (%s); retrying in %.2fs", self._name, exc,
-                            delay)
+                log.warning("%s list/watch failed (%s); retrying in %.2fs", self._name, exc, delay)
                 await asyncio.sleep(delay)

@@ -137,8 +137,7 @@ class KubeClient:
         body: Any = None,
         content_type: str = JSON,
     ) -> Any:
-        response = await self._send(method, path, query=query, body=body,
-                                    content_type=content_type)
+        response = await self._send(method, path, query=query, body=body, content_type=content_type)
         try:
             raw = await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -180,14 +179,20 @@ class KubeClient:
             if not cont:
                 return ObjectList(items, str(list_meta.get("resourceVersion") or ""))
 
-    async def create(self, resource: Resource, namespace: str | None, body: KubeObject
-                     ) -> KubeObject:
+    async def create(
+        self, resource: Resource, namespace: str | None, body: KubeObject
+    ) -> KubeObject:
         obj: KubeObject = await self._request("POST", resource.path(namespace), body=body)
         return obj
 
     async def replace(
-        self, resource: Resource, namespace: str | None, name: str, body: KubeObject,
-        *, subresource: str = "",
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        body: KubeObject,
+        *,
+        subresource: str = "",
     ) -> KubeObject:
         """PUT; the body's resourceVersion makes it conditional (409 when stale)."""
         obj: KubeObject = await self._request(
@@ -221,7 +226,9 @@ class KubeClient:
     ) -> None:
         """Delete, optionally only if the object still has this resourceVersion/uid."""
         options: KubeObject = {
-            "apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation,
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "propagationPolicy": propagation,
         }
         preconditions = {}
         if resource_version:
@@ -254,8 +261,9 @@ class KubeClient:
         ]
         if label_selector:
             query.append(("labelSelector", label_selector))
-        response = await self._send("GET", resource.path(namespace), query=query,
-                                    request_timeout=timeout_seconds + 30.0)
+        response = await self._send(
+            "GET", resource.path(namespace), query=query, request_timeout=timeout_seconds + 30.0
+        )
         try:
             if response.status >= 400:
                 raise error_for_status(response.status, _decode(await response.read()))

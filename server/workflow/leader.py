@@ -106,8 +106,11 @@ class LeaderElector:
             return True
         spec = dict(lease.get("spec") or {})
         holder = str(spec.get("holderIdentity") or "")
-        record = (holder, str(spec.get("renewTime") or ""),
-                  str(meta(lease).get("resourceVersion") or ""))
+        record = (
+            holder,
+            str(spec.get("renewTime") or ""),
+            str(meta(lease).get("resourceVersion") or ""),
+        )
         if record != self._observed:
             self._observed = record
             self._observed_at = self._now()
@@ -154,8 +157,11 @@ class LeaderElector:
             spec = dict(lease.get("spec") or {})
             if spec.get("holderIdentity") != self.identity:
                 return
-            spec.update(holderIdentity="", leaseDurationSeconds=1,
-                        renewTime=format_micro_time(datetime.now(UTC)))
+            spec.update(
+                holderIdentity="",
+                leaseDurationSeconds=1,
+                renewTime=format_micro_time(datetime.now(UTC)),
+            )
             lease["spec"] = spec
             await self._kube.replace(LEASES, self._namespace, name, lease)
         except WorkflowError as exc:

@@ -157,11 +157,15 @@ class TargetLockManager:
         spec = spec_of(wfe)
         target = str(spec.get("targetResource", ""))
         now = format_micro_time(self._clock.now())
-        body: KubeObject = existing.copy() if existing else {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": self.lease_name(target), "namespace": self._namespace},
-        }
+        body: KubeObject = (
+            existing.copy()
+            if existing
+            else {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.lease_name(target), "namespace": self._namespace},
+            }
+        )
         metadata = dict(body.get("metadata") or {})
         metadata["labels"] = {
             LABEL_MANAGED_BY: MANAGED_BY,
@@ -174,8 +178,11 @@ class TargetLockManager:
             ANNOTATION_STARTED_AT: now,
         }
         body["metadata"] = metadata
-        body["spec"] = {"holderIdentity": str(m.get("uid", "")), "acquireTime": now,
-                        "renewTime": now}
+        body["spec"] = {
+            "holderIdentity": str(m.get("uid", "")),
+            "acquireTime": now,
+            "renewTime": now,
+        }
         return body
 
     async def _holder_gone_or_done(self, holder: LockHolder) -> bool:
@@ -213,8 +220,9 @@ class TargetLockManager:
             if not await self._holder_gone_or_done(holder):
                 return AcquireResult(LockOutcome.BUSY, name, holder=holder)
             try:
-                await self._kube.replace(LEASES, self._namespace, name,
-                                         self._lease_body(wfe, lease))
+                await self._kube.replace(
+                    LEASES, self._namespace, name, self._lease_body(wfe, lease)
+                )
                 return AcquireResult(LockOutcome.ACQUIRED, name, reclaimed_from=holder)
             except (KubeConflict, KubeNotFound):
                 continue  # someone else changed it first: look again
@@ -259,7 +267,8 @@ class TargetLockManager:
         workflow_id = workflow_id_of(wfe)
         uid = str(meta(wfe).get("uid", ""))
         listed = await self._kube.list(
-            WORKFLOW_EXECUTIONS, self._history_namespace,
+            WORKFLOW_EXECUTIONS,
+            self._history_namespace,
             label_selector=history_selector(wfe),
         )
         now = self._clock.now()

@@ -175,8 +175,9 @@ class Reconciler:
                     WORKFLOW_EXECUTIONS, m.get("namespace"), str(m.get("name")), new
                 )
             except KubeConflict:
-                wfe = await self._kube.get(WORKFLOW_EXECUTIONS, m.get("namespace"),
-                                           str(m.get("name")))
+                wfe = await self._kube.get(
+                    WORKFLOW_EXECUTIONS, m.get("namespace"), str(m.get("name"))
+                )
         raise KubeConflict(409, "Conflict", "metadata kept changing under us; retry later")
 
     async def _remove_finalizer(self, wfe: KubeObject) -> None:
@@ -196,8 +197,9 @@ class Reconciler:
                 return
             except KubeConflict:
                 try:
-                    wfe = await self._kube.get(WORKFLOW_EXECUTIONS, m.get("namespace"),
-                                               str(m.get("name")))
+                    wfe = await self._kube.get(
+                        WORKFLOW_EXECUTIONS, m.get("namespace"), str(m.get("name"))
+                    )
                 except KubeNotFound:
                     return
         raise KubeConflict(409, "Conflict", "finalizers kept changing under us; retry later")
@@ -217,45 +219,57 @@ class Reconciler:
         if violations:
             message = "; ".join(f"{v.field}: {v.description}" for v in violations)
             now = self._clock.now()
-            return await self._fail(wfe, configuration_failure(message, self._failure_context(
-                wfe, now)), now)
+            return await self._fail(
+                wfe, configuration_failure(message, self._failure_context(wfe, now)), now
+            )
 
         acquired = await self._locks.acquire(wfe)
         if acquired.outcome is LockOutcome.BUSY:
             holder = acquired.holder
             conflicting: dict[str, Any] = {}
             if holder is not None:
-                conflicting = {"name": holder.name, "namespace": holder.namespace,
-                               "workflowId": holder.workflow_id}
+                conflicting = {
+                    "name": holder.name,
+                    "namespace": holder.namespace,
+                    "workflowId": holder.workflow_id,
+                }
                 if holder.started_at is not None:
                     conflicting["startedAt"] = format_time(holder.started_at)
             who = f"{conflicting.get('namespace', '')}/{conflicting.get('name', '')}"
             self._settled.put(str(meta(wfe).get("uid", "")), True)  # it never held the lock
             return await self._skip(
-                wfe, SkipReason.RESOURCE_BUSY,
+                wfe,
+                SkipReason.RESOURCE_BUSY,
                 f"target {spec_of(wfe).get('targetResource')} is busy with execution {who} "
                 f"(workflow {conflicting.get('workflowId', '')})",
                 {"conflictingWorkflow": conflicting},
             )
         if acquired.reclaimed_from is not None:
-            log.info("lock %s reclaimed from %s/%s", acquired.lease_name,
-                     acquired.reclaimed_from.namespace, acquired.reclaimed_from.name)
+            log.info(
+                "lock %s reclaimed from %s/%s",
+                acquired.lease_name,
+                acquired.reclaimed_from.namespace,
+                acquired.reclaimed_from.name,
+            )
 
         recent = await self._locks.recent_remediation(wfe)
         if recent is not None:
             result = await self._skip(
-                wfe, SkipReason.RECENTLY_REMEDIATED,
+                wfe,
+                SkipReason.RECENTLY_REMEDIATED,
                 f"workflow {recent.workflow_id} finished on this target at "
                 f"{format_time(recent.completed_at)} ({recent.outcome}); cooldown ends in "
                 f"{format_duration(recent.cooldown_remaining)}",
-                {"recentRemediation": {
-                    "name": recent.name,
-                    "namespace": recent.namespace,
-                    "workflowId": recent.workflow_id,
-                    "completedAt": format_time(recent.completed_at),
-                    "outcome": recent.outcome.value,
-                    "cooldownRemaining": format_duration(recent.cooldown_remaining),
-                }},
+                {
+                    "recentRemediation": {
+                        "name": recent.name,
+                        "namespace": recent.namespace,
+                        "workflowId": recent.workflow_id,
+                        "completedAt": format_time(recent.completed_at),
+                        "outcome": recent.outcome.value,
+                        "cooldownRemaining": format_duration(recent.cooldown_remaining),
+                    }
+                },
             )
             await self._locks.release(wfe)
             self._settled.put(str(meta(wfe).get("uid", "")), True)
@@ -269,10 +283,22 @@ class Reconciler:
             status["startTime"] = format_time(now)
             status["pipelineRunRef"] = pr_ref
             status["pipelineRunStatus"] = summarize(pr, [])
-            set_condition(status, "PipelineRunCreated", "True", reason="Created",
-                          message=f"PipelineRun {pr_ref['namespace']}/{pr_ref['name']}", now=now)
-            set_condition(status, "Succeeded", "Unknown", reason="Running",
-                          message="PipelineRun running", now=now)
+            set_condition(
+                status,
+                "PipelineRunCreated",
+                "True",
+                reason="Created",
+                message=f"PipelineRun {pr_ref['namespace']}/{pr_ref['name']}",
+                now=now,
+            )
+            set_condition(
+                status,
+                "Succeeded",
+                "Unknown",
+                reason="Running",
+                message="PipelineRun running",
+                now=now,
+            )
 
         written = await self._status.transition(wfe, Phase.RUNNING, to_running)
         await self._audit.ensure(written.obj, implied_events(written.obj))
@@ -280,8 +306,9 @@ class Reconciler:
 
     async def _create_or_adopt_pipelinerun(self, wfe: KubeObject) -> KubeObject:
         namespace = self._config.execution_namespace
-        body = build_pipelinerun(wfe, namespace=namespace,
-                                 default_service_account=self._config.default_service_account)
+        body = build_pipelinerun(
+            wfe, namespace=namespace, default_service_account=self._config.default_service_account
+        )
         try:
             created = await self._kube.create(PIPELINE_RUNS, namespace, body)
             self._metrics.pipelinerun_creations.inc()
@@ -289,9 +316,12 @@ class Reconciler:
         except KubeAlreadyExists:
             existing = await self._kube.get(PIPELINE_RUNS, namespace, meta(body)["name"])
             if not belongs_to(existing, wfe):
-                await self._events.record(wfe, type_=WARNING, reason="PipelineRunNameTaken",
-                                          message=f"PipelineRun {namespace}/{meta(body)['name']}"
-                                                  " exists and is not ours")
+                await self._events.record(
+                    wfe,
+                    type_=WARNING,
+                    reason="PipelineRunNameTaken",
+                    message=f"PipelineRun {namespace}/{meta(body)['name']} exists and is not ours",
+                )
                 raise PipelineRunNameTaken(namespace, meta(body)["name"]) from None
             log.info("adopting PipelineRun %s/%s", namespace, meta(body)["name"])
             return existing
@@ -302,17 +332,21 @@ class Reconciler:
         now = self._clock.now()
 
         def to_skipped(status: dict[str, Any]) -> None:
-            status["skipDetails"] = {"reason": reason.value, "message": message,
-                                     "skippedAt": format_time(now), **extra}
+            status["skipDetails"] = {
+                "reason": reason.value,
+                "message": message,
+                "skippedAt": format_time(now),
+                **extra,
+            }
             status["completionTime"] = format_time(now)
-            set_condition(status, "Skipped", "True", reason=reason.value, message=message,
-                          now=now)
+            set_condition(status, "Skipped", "True", reason=reason.value, message=message, now=now)
 
         written = await self._status.transition(wfe, Phase.SKIPPED, to_skipped)
         if written.applied:
             self._metrics.skipped(reason.value)
-            await self._events.record(written.obj, type_=NORMAL, reason=reason.value,
-                                      message=message)
+            await self._events.record(
+                written.obj, type_=NORMAL, reason=reason.value, message=message
+            )
         await self._audit.ensure(written.obj, implied_events(written.obj))
         return ReconcileResult(Action.SKIPPED, phase_of(written.obj))
 
@@ -321,8 +355,10 @@ class Reconciler:
     def _pipelinerun_of(self, wfe: KubeObject) -> tuple[str, str]:
         """Namespace and name of ``wfe``'s PipelineRun: the recorded ref, else the derived one."""
         ref = status_of(wfe).get("pipelineRunRef") or {}
-        return (str(ref.get("namespace") or self._config.execution_namespace),
-                str(ref.get("name") or name_for(wfe)))
+        return (
+            str(ref.get("namespace") or self._config.execution_namespace),
+            str(ref.get("name") or name_for(wfe)),
+        )
 
     async def _follow(self, wfe: KubeObject) -> ReconcileResult:
         pr_namespace, pr_name = self._pipelinerun_of(wfe)
@@ -332,8 +368,7 @@ class Reconciler:
             pr = None
         if pr is None or not belongs_to(pr, wfe):
             now = self._clock.now()
-            details = pipelinerun_vanished(pr_namespace, pr_name,
-                                           self._failure_context(wfe, now))
+            details = pipelinerun_vanished(pr_namespace, pr_name, self._failure_context(wfe, now))
             return await self._fail(wfe, details, now)
 
         state = parse_pipelinerun(pr)
@@ -341,9 +376,11 @@ class Reconciler:
         pr_version = str(meta(pr).get("resourceVersion", ""))
         if state.phase is Phase.RUNNING and self._mirrored.get(uid) == pr_version:
             return ReconcileResult(Action.NONE, Phase.RUNNING)
-        taskruns = (await self._kube.list(
-            TASK_RUNS, pr_namespace, label_selector=f"{TEKTON_PIPELINERUN_LABEL}={pr_name}"
-        )).items
+        taskruns = (
+            await self._kube.list(
+                TASK_RUNS, pr_namespace, label_selector=f"{TEKTON_PIPELINERUN_LABEL}={pr_name}"
+            )
+        ).items
         summary = summarize(pr, taskruns)
         if state.phase is Phase.RUNNING:
             if status_of(wfe).get("pipelineRunStatus") != summary:
@@ -373,17 +410,25 @@ class Reconciler:
         def to_completed(status: dict[str, Any]) -> None:
             self._finish_times(status, now)
             status["pipelineRunStatus"] = summary
-            set_condition(status, "Succeeded", "True", reason="Completed",
-                          message="PipelineRun succeeded", now=now)
+            set_condition(
+                status,
+                "Succeeded",
+                "True",
+                reason="Completed",
+                message="PipelineRun succeeded",
+                now=now,
+            )
 
         written = await self._status.transition(wfe, Phase.COMPLETED, to_completed)
         if written.applied:
             self._metrics.finished("completed", _duration_s(written.obj))
             await self._events.record(
-                written.obj, type_=NORMAL, reason="Completed",
+                written.obj,
+                type_=NORMAL,
+                reason="Completed",
                 message=f"workflow {workflow_id_of(written.obj)} completed on "
-                        f"{spec_of(written.obj).get('targetResource')} in "
-                        f"{status_of(written.obj).get('duration', '')}",
+                f"{spec_of(written.obj).get('targetResource')} in "
+                f"{status_of(written.obj).get('duration', '')}",
             )
         await self._audit.ensure(written.obj, implied_events(written.obj))
         await self._settle(written.obj)
@@ -402,14 +447,22 @@ class Reconciler:
             status["failureDetails"] = dict(details)
             if summary is not None:
                 status["pipelineRunStatus"] = summary
-            set_condition(status, "Succeeded", "False", reason=str(details.get("reason")),
-                          message=str(details.get("message", "")), now=now)
+            set_condition(
+                status,
+                "Succeeded",
+                "False",
+                reason=str(details.get("reason")),
+                message=str(details.get("message", "")),
+                now=now,
+            )
 
         written = await self._status.transition(wfe, Phase.FAILED, to_failed)
         if written.applied:
             self._metrics.finished("failed", _duration_s(written.obj))
             await self._events.record(
-                written.obj, type_=WARNING, reason=str(details.get("reason")),
+                written.obj,
+                type_=WARNING,
+                reason=str(details.get("reason")),
                 message=str(details.get("naturalLanguageSummary") or details.get("message")),
             )
         await self._audit.ensure(written.obj, implied_events(written.obj))
@@ -439,8 +492,9 @@ class Reconciler:
         try:
             pr = await self._kube.get(PIPELINE_RUNS, pr_namespace, pr_name)
             if belongs_to(pr, wfe):
-                await self._kube.delete(PIPELINE_RUNS, pr_namespace, pr_name,
-                                        uid=str(meta(pr).get("uid") or "") or None)
+                await self._kube.delete(
+                    PIPELINE_RUNS, pr_namespace, pr_name, uid=str(meta(pr).get("uid") or "") or None
+                )
         except KubeNotFound:
             pass
         await self._locks.release(wfe)

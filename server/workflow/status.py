@@ -65,10 +65,15 @@ def set_condition(
             cond.update(status=value, reason=reason, message=message)
             break
     else:
-        conditions.append({
-            "type": type_, "status": value, "reason": reason, "message": message,
-            "lastTransitionTime": format_time(now),
-        })
+        conditions.append(
+            {
+                "type": type_,
+                "status": value,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": format_time(now),
+            }
+        )
     status["conditions"] = conditions
 
 

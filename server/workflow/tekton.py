@@ -68,7 +68,8 @@ def bundle_reference(workflow_ref: Mapping[str, Any]) -> str:
 def name_for(wfe: KubeObject) -> str:
     m = meta(wfe)
     return pipelinerun_name(
-        namespace=str(m.get("namespace", "")), name=str(m.get("name", "")),
+        namespace=str(m.get("namespace", "")),
+        name=str(m.get("name", "")),
         uid=str(m.get("uid", "")),
     )
 
@@ -216,9 +217,7 @@ def _taskruns_of(pipelinerun: KubeObject, taskruns: Iterable[KubeObject]) -> lis
     return [tr for tr in runs if meta(tr).get("name") in children]
 
 
-def summarize(
-    pipelinerun: KubeObject, taskruns: Sequence[KubeObject]
-) -> PipelineRunStatusSummary:
+def summarize(pipelinerun: KubeObject, taskruns: Sequence[KubeObject]) -> PipelineRunStatusSummary:
     """Task progress for ``status.pipelineRunStatus``.
 
     ``completedTasks`` counts finished TaskRuns (succeeded or failed, as Tekton counts them),

@@ -23,14 +23,32 @@ from assay.server.workflow.timeutil import Clock, parse_time
 
 _STATUS_FIELDS: dict[AuditEventType, tuple[str, ...]] = {
     AuditEventType.PIPELINERUN_CREATED: ("startTime", "pipelineRunRef"),
-    AuditEventType.COMPLETED: ("startTime", "completionTime", "duration", "pipelineRunRef",
-                               "pipelineRunStatus"),
-    AuditEventType.FAILED: ("startTime", "completionTime", "duration", "pipelineRunRef",
-                            "pipelineRunStatus", "failureDetails"),
+    AuditEventType.COMPLETED: (
+        "startTime",
+        "completionTime",
+        "duration",
+        "pipelineRunRef",
+        "pipelineRunStatus",
+    ),
+    AuditEventType.FAILED: (
+        "startTime",
+        "completionTime",
+        "duration",
+        "pipelineRunRef",
+        "pipelineRunStatus",
+        "failureDetails",
+    ),
     AuditEventType.SKIPPED: ("completionTime", "skipDetails"),
     AuditEventType.LOCK_RELEASED: ("startTime", "completionTime", "pipelineRunRef"),
-    AuditEventType.DELETED: ("startTime", "completionTime", "duration", "pipelineRunRef",
-                             "pipelineRunStatus", "skipDetails", "failureDetails"),
+    AuditEventType.DELETED: (
+        "startTime",
+        "completionTime",
+        "duration",
+        "pipelineRunRef",
+        "pipelineRunStatus",
+        "skipDetails",
+        "failureDetails",
+    ),
 }
 _EVENT_PHASE = {
     AuditEventType.PIPELINERUN_CREATED: Phase.RUNNING,
@@ -79,8 +97,10 @@ def _occurred_at(wfe: KubeObject, event_type: AuditEventType, fallback: datetime
     if event_type is AuditEventType.PIPELINERUN_CREATED:
         candidates = [status.get("startTime")]
     elif event_type is AuditEventType.SKIPPED:
-        candidates = [(status.get("skipDetails") or {}).get("skippedAt"),
-                      status.get("completionTime")]
+        candidates = [
+            (status.get("skipDetails") or {}).get("skippedAt"),
+            status.get("completionTime"),
+        ]
     elif event_type is AuditEventType.DELETED:
         candidates = [meta(wfe).get("deletionTimestamp")]
     elif event_type is AuditEventType.LOCK_RELEASED:

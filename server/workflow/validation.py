@@ -100,20 +100,50 @@ def validate_spec(spec: object) -> list[FieldViolation]:
 
     ref = c.mapping(spec, "workflowRef", "spec.workflowRef", required=True)
     if ref is not None:
-        c.string(ref, "workflowId", "spec.workflowRef.workflowId", required=True, min_length=1,
-                 max_length=WORKFLOW_ID_MAX)
-        c.string(ref, "version", "spec.workflowRef.version", required=True, min_length=1,
-                 max_length=VERSION_MAX)
-        c.string(ref, "containerImage", "spec.workflowRef.containerImage", required=True,
-                 min_length=1, max_length=CONTAINER_IMAGE_MAX, pattern=_IMAGE,
-                 pattern_hint="must be an OCI reference without whitespace or '@digest' "
-                 "(put the digest in containerDigest)")
-        c.string(ref, "containerDigest", "spec.workflowRef.containerDigest", pattern=_DIGEST,
-                 pattern_hint="must look like sha256:<64 lowercase hex characters>")
+        c.string(
+            ref,
+            "workflowId",
+            "spec.workflowRef.workflowId",
+            required=True,
+            min_length=1,
+            max_length=WORKFLOW_ID_MAX,
+        )
+        c.string(
+            ref,
+            "version",
+            "spec.workflowRef.version",
+            required=True,
+            min_length=1,
+            max_length=VERSION_MAX,
+        )
+        c.string(
+            ref,
+            "containerImage",
+            "spec.workflowRef.containerImage",
+            required=True,
+            min_length=1,
+            max_length=CONTAINER_IMAGE_MAX,
+            pattern=_IMAGE,
+            pattern_hint="must be an OCI reference without whitespace or '@digest' "
+            "(put the digest in containerDigest)",
+        )
+        c.string(
+            ref,
+            "containerDigest",
+            "spec.workflowRef.containerDigest",
+            pattern=_DIGEST,
+            pattern_hint="must look like sha256:<64 lowercase hex characters>",
+        )
 
-    c.string(spec, "targetResource", "spec.targetResource", required=True,
-             max_length=TARGET_RESOURCE_MAX, pattern=_TARGET,
-             pattern_hint="must be 'namespace/kind/name' or 'kind/name'")
+    c.string(
+        spec,
+        "targetResource",
+        "spec.targetResource",
+        required=True,
+        max_length=TARGET_RESOURCE_MAX,
+        pattern=_TARGET,
+        pattern_hint="must be 'namespace/kind/name' or 'kind/name'",
+    )
 
     params = c.mapping(spec, "parameters", "spec.parameters")
     if params is not None:
@@ -139,11 +169,21 @@ def validate_spec(spec: object) -> list[FieldViolation]:
 
     config = c.mapping(spec, "executionConfig", "spec.executionConfig")
     if config is not None:
-        c.string(config, "timeout", "spec.executionConfig.timeout", pattern=_TIMEOUT,
-                 pattern_hint="must be a duration like '30m' or '1h30m'")
-        c.string(config, "serviceAccountName", "spec.executionConfig.serviceAccountName",
-                 max_length=SERVICE_ACCOUNT_MAX, pattern=_SERVICE_ACCOUNT,
-                 pattern_hint="must be a DNS subdomain name")
+        c.string(
+            config,
+            "timeout",
+            "spec.executionConfig.timeout",
+            pattern=_TIMEOUT,
+            pattern_hint="must be a duration like '30m' or '1h30m'",
+        )
+        c.string(
+            config,
+            "serviceAccountName",
+            "spec.executionConfig.serviceAccountName",
+            max_length=SERVICE_ACCOUNT_MAX,
+            pattern=_SERVICE_ACCOUNT,
+            pattern_hint="must be a DNS subdomain name",
+        )
 
     rr = c.mapping(spec, "remediationRequestRef", "spec.remediationRequestRef")
     if rr is not None:

@@ -60,7 +60,9 @@ class Injection:
     def error(self) -> ApiError:
         message = self.message or f"injected failure ({self.status}) by the test"
         return ApiError(
-            self.status, message, reason=self.reason,
+            self.status,
+            message,
+            reason=self.reason,
             retry_after_seconds=self.retry_after_seconds,
         )
 

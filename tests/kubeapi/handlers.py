@@ -61,8 +61,11 @@ def make_middleware(
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return status_response(
-                ApiError(413, f"Request entity too large: limit is {MAX_REQUEST_BYTES}",
-                         reason="RequestEntityTooLarge")
+                ApiError(
+                    413,
+                    f"Request entity too large: limit is {MAX_REQUEST_BYTES}",
+                    reason="RequestEntityTooLarge",
+                )
             )
         faults.record(
             RecordedRequest(
@@ -192,7 +195,10 @@ class ApiHandlers:
             body = await self._json_body(request)
             return web.json_response(
                 self.ops.update(
-                    resource, target.namespace, target.name, body,
+                    resource,
+                    target.namespace,
+                    target.name,
+                    body,
                     subresource=target.subresource,
                 )
             )
@@ -201,7 +207,11 @@ class ApiHandlers:
             body = await self._json_body(request)
             return web.json_response(
                 self.ops.patch(
-                    resource, target.namespace, target.name, content_type, body,
+                    resource,
+                    target.namespace,
+                    target.name,
+                    content_type,
+                    body,
                     subresource=target.subresource,
                 )
             )

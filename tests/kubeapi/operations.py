@@ -103,9 +103,7 @@ class Operations:
 
     # -- writes ------------------------------------------------------------------------
 
-    def create(
-        self, resource: ResourceType, namespace: str | None, body: Any
-    ) -> JsonObject:
+    def create(self, resource: ResourceType, namespace: str | None, body: Any) -> JsonObject:
         obj = self._checked_body(resource, body)
         meta = metadata(obj)
         namespace = self._write_namespace(resource, namespace, meta)
@@ -126,8 +124,12 @@ class Operations:
                 creationTimestamp=now_rfc3339(),
                 generation=1,
             )
-            for server_only in ("deletionTimestamp", "deletionGracePeriodSeconds",
-                                "resourceVersion", "selfLink"):
+            for server_only in (
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "resourceVersion",
+                "selfLink",
+            ):
                 meta.pop(server_only, None)
             self._place(resource, meta, namespace)
             if resource.has_status:
@@ -286,8 +288,7 @@ class Operations:
             )
         if kind and kind != resource.kind:
             raise bad_request(
-                f"the kind in the data ({kind}) does not match the expected kind "
-                f"({resource.kind})"
+                f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})"
             )
         obj = deep_copy(body)
         obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
@@ -317,7 +318,10 @@ class Operations:
         prefix = meta.get("generateName")
         if not prefix:
             raise invalid(
-                resource.kind, resource.group, "", "metadata.name",
+                resource.kind,
+                resource.group,
+                "",
+                "metadata.name",
                 "Required value: name or generateName is required",
             )
         while True:
@@ -331,17 +335,21 @@ class Operations:
         def fail(field_path: str, message: str) -> ApiError:
             return invalid(resource.kind, resource.group, name, field_path, message)
 
-        if resource.name_rule == "label" and not (
-            len(name) <= 63 and _DNS_LABEL.match(name)
-        ):
-            raise fail("metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 label '
-                       "must consist of lower case alphanumeric characters or '-'")
+        if resource.name_rule == "label" and not (len(name) <= 63 and _DNS_LABEL.match(name)):
+            raise fail(
+                "metadata.name",
+                f'Invalid value: "{name}": a lowercase RFC 1123 label '
+                "must consist of lower case alphanumeric characters or '-'",
+            )
         if resource.name_rule == "subdomain" and not (
             len(name) <= 253 and _DNS_SUBDOMAIN.match(name)
         ):
-            raise fail("metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 '
-                       "subdomain must consist of lower case alphanumeric characters, '-' "
-                       "or '.'")
+            raise fail(
+                "metadata.name",
+                f'Invalid value: "{name}": a lowercase RFC 1123 '
+                "subdomain must consist of lower case alphanumeric characters, '-' "
+                "or '.'",
+            )
         if resource.name_rule == "path" and (name in (".", "..") or re.search("[/%]", name)):
             raise fail("metadata.name", f'Invalid value: "{name}": may not contain "/" or "%"')
         labels = meta.get("labels") or {}
@@ -382,7 +390,10 @@ class Operations:
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:
                 raise invalid(
-                    resource.kind, resource.group, name, "metadata.finalizers",
+                    resource.kind,
+                    resource.group,
+                    name,
+                    "metadata.finalizers",
                     "Forbidden: no new finalizers can be added if the object is being deleted",
                 )
         return new
@@ -407,7 +418,9 @@ class Operations:
             wanted = preconditions.get(field_name)
             if wanted and wanted != meta.get(field_name):
                 raise conflict(
-                    resource.plural, resource.group, name,
+                    resource.plural,
+                    resource.group,
+                    name,
                     f"Precondition failed: {label} in precondition: {wanted}, "
                     f"{label} in object meta: {meta.get(field_name)}",
                 )
@@ -425,8 +438,13 @@ class Operations:
             "acceptedNames": spec["names"],
             "storedVersions": storage or [spec["versions"][0]["name"]],
             "conditions": [
-                {"type": kind, "status": "True", "reason": reason, "message": message,
-                 "lastTransitionTime": now}
+                {
+                    "type": kind,
+                    "status": "True",
+                    "reason": reason,
+                    "message": message,
+                    "lastTransitionTime": now,
+                }
                 for kind, reason, message in (
                     ("NamesAccepted", "NoConflicts", "no conflicts found"),
                     ("Established", "InitialNamesAccepted", "the initial names have been accepted"),

@@ -175,9 +175,7 @@ def _unescape(text: str) -> str:
 _FIELD_TERM = re.compile(r"^([^=!]+?)\s*(==|=|!=)\s*(.*)$", re.S)
 
 
-def parse_field_selector(
-    selector: str | None, supported: Callable[[str], bool]
-) -> FieldSelector:
+def parse_field_selector(selector: str | None, supported: Callable[[str], bool]) -> FieldSelector:
     """Parse `a=b,c!=d`; `supported` rejects labels the resource does not index (400)."""
     if selector is None or not selector.strip():
         return FieldSelector()

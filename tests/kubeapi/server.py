@@ -88,8 +88,12 @@ class KubeApiDouble:
         )
         self._runner: web.AppRunner | None = None
         self.seed(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
-             "status": {"phase": "Active"}}
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name},
+                "status": {"phase": "Active"},
+            }
             for name in namespaces
         )
 
@@ -139,9 +143,9 @@ class KubeApiDouble:
         assert while the double serves requests on its own loop.
         """
         api = cls(**options)
-        ready: concurrent.futures.Future[
-            tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
-        ] = concurrent.futures.Future()
+        ready: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = (
+            concurrent.futures.Future()
+        )
 
         async def serve() -> None:
             loop = asyncio.get_running_loop()

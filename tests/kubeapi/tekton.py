@@ -209,9 +209,7 @@ class TektonSimulator:
         references.append(self._run_task(run, failing, "failed", failure))
         skipped = plan[index + 1 :]
         status["childReferences"] = self._merge_references(status, references)
-        status["conditions"] = [
-            _condition("False", "Failed", _summary(index + 1, 1, len(skipped)))
-        ]
+        status["conditions"] = [_condition("False", "Failed", _summary(index + 1, 1, len(skipped)))]
         if skipped:
             status["skippedTasks"] = [
                 {"name": t.name, "reason": "PipelineRun was stopping"} for t in skipped
@@ -219,9 +217,7 @@ class TektonSimulator:
         status["completionTime"] = now_rfc3339()
         return self._write_pipeline_run(run, status)
 
-    async def time_out(
-        self, namespace: str, name: str, *, duration: str = "1h0m0s"
-    ) -> JsonObject:
+    async def time_out(self, namespace: str, name: str, *, duration: str = "1h0m0s") -> JsonObject:
         """End the PipelineRun with PipelineRunTimeout; unfinished TaskRuns are cancelled."""
         run = self.get_pipeline_run(namespace, name)
         status = self._base_status(run)
@@ -230,7 +226,8 @@ class TektonSimulator:
         )
         status["conditions"] = [
             _condition(
-                "False", "PipelineRunTimeout",
+                "False",
+                "PipelineRunTimeout",
                 f'PipelineRun "{name}" failed to finish within "{duration}"',
             )
         ]
@@ -241,8 +238,9 @@ class TektonSimulator:
         """What Tekton does once spec.status is "Cancelled": everything stops, Cancelled."""
         run = self.get_pipeline_run(namespace, name)
         status = self._base_status(run)
-        self._cancel_children(run, "TaskRun cancelled as the PipelineRun it belongs to "
-                                   "has been cancelled.")
+        self._cancel_children(
+            run, "TaskRun cancelled as the PipelineRun it belongs to has been cancelled."
+        )
         status["conditions"] = [
             _condition("False", "Cancelled", f'PipelineRun "{name}" was cancelled')
         ]
@@ -337,8 +335,11 @@ class TektonSimulator:
             )
             status["completionTime"] = now
         self.api.ops.update(
-            self.task_runs, meta["namespace"], meta["name"],
-            {"metadata": {"name": meta["name"]}, "status": status}, subresource="status",
+            self.task_runs,
+            meta["namespace"],
+            meta["name"],
+            {"metadata": {"name": meta["name"]}, "status": status},
+            subresource="status",
         )
         return {
             "apiVersion": TEKTON_API_VERSION,
@@ -394,7 +395,9 @@ class TektonSimulator:
     def _cancel_children(self, run: JsonObject, message: str) -> None:
         meta = run["metadata"]
         for task_run in self.api.list_objects(
-            TEKTON_API_VERSION, "TaskRun", meta["namespace"],
+            TEKTON_API_VERSION,
+            "TaskRun",
+            meta["namespace"],
             label_selector=f"{PIPELINE_RUN_LABEL}={meta['name']}",
         ):
             status = dict(task_run.get("status") or {})
@@ -403,8 +406,11 @@ class TektonSimulator:
             status["conditions"] = [_condition("False", "TaskRunCancelled", message)]
             status["completionTime"] = now_rfc3339()
             self.api.ops.update(
-                self.task_runs, meta["namespace"], task_run["metadata"]["name"],
-                {"status": status}, subresource="status",
+                self.task_runs,
+                meta["namespace"],
+                task_run["metadata"]["name"],
+                {"status": status},
+                subresource="status",
             )
 
 
@@ -439,7 +445,8 @@ def _failed_steps(
             }
         )
         condition = _condition(
-            "False", "TaskRunImagePullFailed",
+            "False",
+            "TaskRunImagePullFailed",
             f'the step "{failure.step}" in TaskRun "{task_run}" failed to pull the image. '
             f'The pod errored with the message: "{detail}"',
         )
@@ -450,9 +457,7 @@ def _failed_steps(
     steps.append(
         _terminated(failure.step, exit_code, failure.reason, started, now, failure.message)
     )
-    condition = _condition(
-        "False", "Failed", f'"step-{failure.step}" exited with code {exit_code}'
-    )
+    condition = _condition("False", "Failed", f'"step-{failure.step}" exited with code {exit_code}')
     return steps, [condition]
 
 
@@ -561,8 +566,12 @@ class AutoDriver:
                     final = await sim.succeed(namespace, name)
                 else:
                     final = await sim.fail(
-                        namespace, name, failed_task=decision.failed_task, step=decision.step,
-                        exit_code=decision.exit_code, reason=decision.reason,
+                        namespace,
+                        name,
+                        failed_task=decision.failed_task,
+                        step=decision.step,
+                        exit_code=decision.exit_code,
+                        reason=decision.reason,
                         message=decision.message,
                     )
         except ApiError as error:

@@ -53,7 +53,6 @@ CHECK_FIXTURES = Path(__file__).parents[2] / "fixtures" / "checks"
 T0 = datetime(2026, 2, 16, 10, 30, tzinfo=UTC)
 
 
-
 def fake_runner(repository: Repository, *checks: object, **config: object) -> Runner:
     return Runner(
         registry=registry(*checks),  # type: ignore[arg-type]
@@ -265,9 +264,7 @@ async def test_liveness_stop_waits_for_the_beat_in_progress(
         def fail_unfinished_runs(self, reason: str, now: datetime, **kw: Any) -> list[RunId]:
             return repository.fail_unfinished_runs(reason, now, **kw)
 
-    beats = RunLiveness(
-        SlowStore(), runner.active_runs, settings=LivenessSettings(interval_s=0.01)
-    )
+    beats = RunLiveness(SlowStore(), runner.active_runs, settings=LivenessSettings(interval_s=0.01))
     beats.start()
     assert await asyncio.to_thread(beating.wait, 5)
     stopping = asyncio.ensure_future(beats.stop())

@@ -69,7 +69,11 @@ async def test_crd_from_yaml_serves_the_custom_resource(
     )
     assert status["status"] == {"ready": True} and status["metadata"]["generation"] == 1
     resized = await custom.patch_namespaced_custom_object(
-        "example.com", "v1", "default", "widgets", "w1",
+        "example.com",
+        "v1",
+        "default",
+        "widgets",
+        "w1",
         {"spec": {"size": 3}, "status": {"ready": False}},
     )
     assert resized["spec"] == {"size": 3} and resized["status"] == {"ready": True}
@@ -78,7 +82,12 @@ async def test_crd_from_yaml_serves_the_custom_resource(
     # Custom resources have no strategic merge patch, exactly like on a real server.
     with pytest.raises(aio.ApiException) as unsupported:
         await custom.patch_namespaced_custom_object(
-            "example.com", "v1", "default", "widgets", "w1", {"spec": {"size": 4}},
+            "example.com",
+            "v1",
+            "default",
+            "widgets",
+            "w1",
+            {"spec": {"size": 4}},
             _content_type="application/strategic-merge-patch+json",
         )
     assert unsupported.value.status == 415

@@ -19,9 +19,17 @@ def test_version_and_group_list_with_sync_client(kube_sync_client: k8s.ApiClient
     assert k8s.CoreApi(kube_sync_client).get_api_versions().versions == ["v1"]
     groups = {g.name: g for g in k8s.ApisApi(kube_sync_client).get_api_versions().groups}
     assert {
-        "apps", "batch", "policy", "autoscaling", "networking.k8s.io",
-        "rbac.authorization.k8s.io", "coordination.k8s.io", "events.k8s.io",
-        "scheduling.k8s.io", "discovery.k8s.io", "apiextensions.k8s.io",
+        "apps",
+        "batch",
+        "policy",
+        "autoscaling",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "coordination.k8s.io",
+        "events.k8s.io",
+        "scheduling.k8s.io",
+        "discovery.k8s.io",
+        "apiextensions.k8s.io",
     } <= groups.keys()
     assert groups["autoscaling"].preferred_version.group_version == "autoscaling/v2"
     assert "metrics.k8s.io" not in groups  # absent unless a test registers it
@@ -37,14 +45,27 @@ def test_resource_lists_have_kinds_verbs_short_names_and_subresources(
     assert core["pods/status"].verbs == ["get", "patch", "update"]
     assert core["namespaces"].namespaced is False
     assert {
-        "services", "configmaps", "secrets", "serviceaccounts", "nodes", "events",
-        "persistentvolumeclaims", "persistentvolumes", "endpoints", "limitranges",
-        "resourcequotas", "replicationcontrollers",
+        "services",
+        "configmaps",
+        "secrets",
+        "serviceaccounts",
+        "nodes",
+        "events",
+        "persistentvolumeclaims",
+        "persistentvolumes",
+        "endpoints",
+        "limitranges",
+        "resourcequotas",
+        "replicationcontrollers",
     } <= core.keys()
 
     apps = {r.name for r in k8s.AppsV1Api(kube_sync_client).get_api_resources().resources}
     assert {
-        "deployments", "deployments/status", "statefulsets", "daemonsets", "replicasets",
+        "deployments",
+        "deployments/status",
+        "statefulsets",
+        "daemonsets",
+        "replicasets",
     } <= apps
 
     expected = {
@@ -53,7 +74,10 @@ def test_resource_lists_have_kinds_verbs_short_names_and_subresources(
         k8s.AutoscalingV2Api: {"horizontalpodautoscalers"},
         k8s.NetworkingV1Api: {"networkpolicies", "ingresses"},
         k8s.RbacAuthorizationV1Api: {
-            "roles", "rolebindings", "clusterroles", "clusterrolebindings",
+            "roles",
+            "rolebindings",
+            "clusterroles",
+            "clusterrolebindings",
         },
         k8s.CoordinationV1Api: {"leases"},
         k8s.EventsV1Api: {"events"},

@@ -41,7 +41,9 @@ async def test_delete_with_finalizers_marks_then_update_removes(
     assert "no new finalizers" in json.loads(forbidden.value.body)["message"]
 
     await v1.patch_namespaced_config_map(
-        "guarded", "default", {"metadata": {"finalizers": None}},
+        "guarded",
+        "default",
+        {"metadata": {"finalizers": None}},
         _content_type="application/merge-patch+json",
     )
     assert kube_api.get_object("v1", "ConfigMap", "guarded", "default") is None
@@ -50,8 +52,10 @@ async def test_delete_with_finalizers_marks_then_update_removes(
     seen: list[tuple[str, bool]] = []
     async with aio_watch.Watch() as watch:
         async for event in watch.stream(
-            v1.list_namespaced_config_map, "default",
-            resource_version=created.metadata.resource_version, timeout_seconds=5,
+            v1.list_namespaced_config_map,
+            "default",
+            resource_version=created.metadata.resource_version,
+            timeout_seconds=5,
         ):
             seen.append((event["type"], bool(event["object"].metadata.deletion_timestamp)))
             if event["type"] == "DELETED":

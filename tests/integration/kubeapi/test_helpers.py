@@ -31,8 +31,10 @@ async def test_seed_keeps_status_and_finalizers_and_reads_back(
 
     kube_api.seed([pod("a", app="x"), pod("b", app="y"), config_map("c", namespace="kube-system")])
     assert [p["metadata"]["name"] for p in kube_api.list_objects("v1", "Pod")] == ["a", "b"]
-    assert [p["metadata"]["name"]
-            for p in kube_api.list_objects("v1", "Pod", "default", label_selector="app=y")] == ["b"]
+    assert [
+        p["metadata"]["name"]
+        for p in kube_api.list_objects("v1", "Pod", "default", label_selector="app=y")
+    ] == ["b"]
     assert kube_api.get_object("v1", "ConfigMap", "c", "kube-system") is not None
     with pytest.raises(ValueError, match="no served resource"):
         kube_api.seed({"apiVersion": "example.com/v1", "kind": "Nope", "metadata": {"name": "n"}})
@@ -44,8 +46,12 @@ async def test_wait_for_object_wakes_on_the_write(
     v1 = aio.CoreV1Api(kube_aio_client)
     waiting = asyncio.create_task(
         kube_api.wait_for_object(
-            "v1", "ConfigMap", "flag", "default",
-            predicate=lambda cm: cm.get("data", {}).get("ready") == "yes", within=2,
+            "v1",
+            "ConfigMap",
+            "flag",
+            "default",
+            predicate=lambda cm: cm.get("data", {}).get("ready") == "yes",
+            within=2,
         )
     )
     await v1.create_namespaced_config_map("default", config_map("flag", ready="no"))
@@ -58,9 +64,10 @@ async def test_wait_for_object_wakes_on_the_write(
 
 
 def test_bounded_history_expires_old_versions_like_the_watch_cache() -> None:
-    with KubeApiDouble.run_in_thread(max_history=3) as api, k8s.ApiClient(
-        api.client_configuration()
-    ) as client:
+    with (
+        KubeApiDouble.run_in_thread(max_history=3) as api,
+        k8s.ApiClient(api.client_configuration()) as client,
+    ):
         v1 = k8s.CoreV1Api(client)
         first = v1.create_namespaced_pod("default", pod("p0")).metadata.resource_version
         for i in range(1, 5):
@@ -76,9 +83,10 @@ def test_bounded_history_expires_old_versions_like_the_watch_cache() -> None:
 async def test_watch_wire_format_is_newline_delimited_json(kube_api: KubeApiDouble) -> None:
     kube_api.seed([pod("a")])
     url = f"{kube_api.url}/api/v1/namespaces/default/pods"
-    async with aiohttp.ClientSession() as session, session.get(
-        url, params={"watch": "1", "timeoutSeconds": "5"}
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, params={"watch": "1", "timeoutSeconds": "5"}) as response,
+    ):
         assert response.headers["Content-Type"].startswith("application/json")
         line = await response.content.readline()
         assert line.endswith(b"\n")

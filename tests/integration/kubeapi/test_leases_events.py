@@ -16,8 +16,11 @@ def test_lease_create_get_replace_and_conflict(kube_sync_client: k8s.ApiClient) 
     lease = k8s.V1Lease(
         metadata=k8s.V1ObjectMeta(name="assay-controller"),
         spec=k8s.V1LeaseSpec(
-            holder_identity="pod-a", lease_duration_seconds=15, acquire_time=now,
-            renew_time=now, lease_transitions=0,
+            holder_identity="pod-a",
+            lease_duration_seconds=15,
+            acquire_time=now,
+            renew_time=now,
+            lease_transitions=0,
         ),
     )
     created = coordination.create_namespaced_lease("kube-system", lease)
@@ -45,10 +48,15 @@ async def test_core_and_events_v1_events(kube_aio_client: aio.ApiClient) -> None
             "default",
             aio.CoreV1Event(
                 metadata=aio.V1ObjectMeta(generate_name=f"{pod_name}."),
-                involved_object=aio.V1ObjectReference(kind="Pod", name=pod_name,
-                                                      namespace="default"),
-                reason=reason, message=f"{reason} {pod_name}", type="Normal",
-                first_timestamp=now, last_timestamp=now, count=1,
+                involved_object=aio.V1ObjectReference(
+                    kind="Pod", name=pod_name, namespace="default"
+                ),
+                reason=reason,
+                message=f"{reason} {pod_name}",
+                type="Normal",
+                first_timestamp=now,
+                last_timestamp=now,
+                count=1,
                 source=aio.V1EventSource(component="kubelet"),
             ),
         )
@@ -63,9 +71,13 @@ async def test_core_and_events_v1_events(kube_aio_client: aio.ApiClient) -> None
         "default",
         aio.EventsV1Event(
             metadata=aio.V1ObjectMeta(name="web.remediated"),
-            event_time=datetime.now(UTC), action="Remediate", reason="Remediated",
+            event_time=datetime.now(UTC),
+            action="Remediate",
+            reason="Remediated",
             reporting_controller="assay.example.com/workflow",
-            reporting_instance="assay-0", type="Normal", note="scaled up",
+            reporting_instance="assay-0",
+            type="Normal",
+            note="scaled up",
             regarding=aio.V1ObjectReference(kind="Deployment", name="web", namespace="default"),
         ),
     )

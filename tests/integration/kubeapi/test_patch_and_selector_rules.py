@@ -20,8 +20,11 @@ from tests.kubeapi.status import ApiError
         ({"a": [1, 2]}, [{"op": "add", "path": "/a/0", "value": 0}], {"a": [0, 1, 2]}),
         ({"a": [1, 2]}, [{"op": "remove", "path": "/a/0"}], {"a": [2]}),
         ({"a": [1, 2]}, [{"op": "move", "from": "/a/0", "path": "/a/1"}], {"a": [2, 1]}),
-        ({"a~b": {"c/d": 1}}, [{"op": "replace", "path": "/a~0b/c~1d", "value": 2}],
-         {"a~b": {"c/d": 2}}),
+        (
+            {"a~b": {"c/d": 1}},
+            [{"op": "replace", "path": "/a~0b/c~1d", "value": 2}],
+            {"a~b": {"c/d": 2}},
+        ),
         ({"a": 1}, [{"op": "replace", "path": "", "value": {"b": 2}}], {"b": 2}),
         ({"n": 1}, [{"op": "test", "path": "/n", "value": 1.0}], {"n": 1}),
     ],

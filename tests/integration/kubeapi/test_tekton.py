@@ -69,14 +69,24 @@ async def test_start_then_succeed(tekton: TektonSimulator, custom: aio.CustomObj
     status = (await read_run(custom, "run-1"))["status"]
     [condition] = status["conditions"]
     assert (condition["type"], condition["status"], condition["reason"]) == (
-        "Succeeded", "True", "Succeeded",
+        "Succeeded",
+        "True",
+        "Succeeded",
     )
     assert status["startTime"] == running["startTime"] and status["completionTime"]
     assert status["childReferences"] == [
-        {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "run-1-fetch",
-         "pipelineTaskName": "fetch"},
-        {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "run-1-remediate",
-         "pipelineTaskName": "remediate"},
+        {
+            "apiVersion": "tekton.dev/v1",
+            "kind": "TaskRun",
+            "name": "run-1-fetch",
+            "pipelineTaskName": "fetch",
+        },
+        {
+            "apiVersion": "tekton.dev/v1",
+            "kind": "TaskRun",
+            "name": "run-1-remediate",
+            "pipelineTaskName": "remediate",
+        },
     ]
 
     children = await task_runs(custom, "run-1")
@@ -86,9 +96,12 @@ async def test_start_then_succeed(tekton: TektonSimulator, custom: aio.CustomObj
     assert remediate["spec"]["serviceAccountName"] == "assay-runner"
     assert remediate["status"]["podName"] == "run-1-remediate-pod"
     assert remediate["status"]["conditions"][0]["reason"] == "Succeeded"
-    assert [(s["name"], s["container"], s["terminated"]["exitCode"], s["terminated"]["reason"])
-            for s in remediate["status"]["steps"]] == [
-        ("plan", "step-plan", 0, "Completed"), ("apply", "step-apply", 0, "Completed"),
+    assert [
+        (s["name"], s["container"], s["terminated"]["exitCode"], s["terminated"]["reason"])
+        for s in remediate["status"]["steps"]
+    ] == [
+        ("plan", "step-plan", 0, "Completed"),
+        ("apply", "step-apply", 0, "Completed"),
     ]
 
 
@@ -97,9 +110,13 @@ async def test_fail_in_a_step_skips_later_tasks(
 ) -> None:
     await create_run(custom, "run-2")
     await tekton.fail(
-        "default", "run-2",
+        "default",
+        "run-2",
         tasks=["fetch", SimTask("remediate", steps=("plan", "apply", "verify")), "report"],
-        failed_task="remediate", step="apply", exit_code=2, message="kubectl: forbidden",
+        failed_task="remediate",
+        step="apply",
+        exit_code=2,
+        message="kubectl: forbidden",
     )
     status = (await read_run(custom, "run-2"))["status"]
     [condition] = status["conditions"]
@@ -114,7 +131,9 @@ async def test_fail_in_a_step_skips_later_tasks(
     plan, apply = failed["steps"]  # "verify" never ran
     assert plan["terminated"]["reason"] == "Completed"
     assert apply["terminated"] == {
-        "exitCode": 2, "reason": "Error", "message": "kubectl: forbidden",
+        "exitCode": 2,
+        "reason": "Error",
+        "message": "kubectl: forbidden",
         "startedAt": apply["terminated"]["startedAt"],
         "finishedAt": apply["terminated"]["finishedAt"],
     }
@@ -131,15 +150,24 @@ async def test_oom_and_image_pull_failures(
 
     await create_run(custom, "pull")
     await tekton.fail(
-        "default", "pull", failed_task="fetch", step="clone", reason="ImagePullBackOff",
+        "default",
+        "pull",
+        failed_task="fetch",
+        step="clone",
+        reason="ImagePullBackOff",
         message='Back-off pulling image "registry.example.com/git:missing"',
     )
     pulled = (await task_runs(custom, "pull"))["fetch"]["status"]
     assert pulled["conditions"][0]["reason"] == "TaskRunImagePullFailed"
     assert pulled["steps"] == [
-        {"name": "clone", "container": "step-clone",
-         "waiting": {"reason": "ImagePullBackOff",
-                     "message": 'Back-off pulling image "registry.example.com/git:missing"'}},
+        {
+            "name": "clone",
+            "container": "step-clone",
+            "waiting": {
+                "reason": "ImagePullBackOff",
+                "message": 'Back-off pulling image "registry.example.com/git:missing"',
+            },
+        },
     ]
     assert (await read_run(custom, "pull"))["status"]["conditions"][0]["reason"] == "Failed"
 
@@ -161,10 +189,14 @@ async def test_inline_pipeline_spec_provides_the_default_tasks(
     kube_api: KubeApiDouble, tekton: TektonSimulator
 ) -> None:
     run = pipeline_run("inline")
-    run["spec"] = {"pipelineSpec": {"tasks": [
-        {"name": "lint", "taskSpec": {"steps": [{"name": "ruff"}, {"name": "mypy"}]}},
-        {"name": "test", "taskSpec": {"steps": [{"name": "pytest"}]}},
-    ]}}
+    run["spec"] = {
+        "pipelineSpec": {
+            "tasks": [
+                {"name": "lint", "taskSpec": {"steps": [{"name": "ruff"}, {"name": "mypy"}]}},
+                {"name": "test", "taskSpec": {"steps": [{"name": "pytest"}]}},
+            ]
+        }
+    }
     kube_api.seed(run)
     await tekton.succeed("default", "inline")
     lint = kube_api.get_object("tekton.dev/v1", "TaskRun", "inline-lint", "default")
@@ -193,8 +225,12 @@ async def test_auto_mode_drives_every_new_pipeline_run(
 
     reasons = {c.name: c.reason for c in done}
     assert reasons["before-auto"] == "Succeeded" and reasons["cancelled"] == "Cancelled"
-    assert [reasons[f"run-{i}"] for i in range(4)] == ["Failed", "Succeeded", "Succeeded",
-                                                       "Succeeded"]
+    assert [reasons[f"run-{i}"] for i in range(4)] == [
+        "Failed",
+        "Succeeded",
+        "Succeeded",
+        "Succeeded",
+    ]
     final = await read_run(custom, "run-4")
     assert final["status"]["conditions"][0]["reason"] == "Failed"
     failed_step = kube_api.get_object("tekton.dev/v1", "TaskRun", "run-4-run", "default")

@@ -23,7 +23,9 @@ async def test_merge_and_strategic_merge_patch(
     await v1.create_namespaced_config_map("default", config_map("cfg", a="1", b="2"))
 
     merged = await v1.patch_namespaced_config_map(
-        "cfg", "default", {"data": {"b": None, "c": "3"}, "metadata": {"labels": {"x": "y"}}},
+        "cfg",
+        "default",
+        {"data": {"b": None, "c": "3"}, "metadata": {"labels": {"x": "y"}}},
         _content_type=MERGE,
     )
     assert merged.data == {"a": "1", "c": "3"} and merged.metadata.labels == {"x": "y"}
@@ -90,8 +92,10 @@ def test_put_with_stale_resource_version_conflicts(kube_sync_client: k8s.ApiClie
     assert (error.value.status, status["reason"]) == (409, "Conflict")
     assert "the object has been modified" in status["message"]
 
-    stale_patch = {"metadata": {"resourceVersion": original.metadata.resource_version},
-                   "data": {"a": "4"}}
+    stale_patch = {
+        "metadata": {"resourceVersion": original.metadata.resource_version},
+        "data": {"a": "4"},
+    }
     with pytest.raises(k8s.ApiException) as patch_error:
         v1.patch_namespaced_config_map("cfg", "default", stale_patch, _content_type=MERGE)
     assert patch_error.value.status == 409
@@ -112,10 +116,14 @@ def test_status_subresource_is_separate_from_the_main_resource(
     assert created.status is None or created.status.replicas is None  # dropped on create
 
     with_status = apps.replace_namespaced_deployment_status(
-        "web", "default",
-        {**deployment("web"), "spec": {**deployment("web")["spec"], "replicas": 7},
-         "metadata": {"name": "web", "labels": {"sneaky": "yes"}},
-         "status": {"replicas": 1, "readyReplicas": 1}},
+        "web",
+        "default",
+        {
+            **deployment("web"),
+            "spec": {**deployment("web")["spec"], "replicas": 7},
+            "metadata": {"name": "web", "labels": {"sneaky": "yes"}},
+            "status": {"replicas": 1, "readyReplicas": 1},
+        },
     )
     # Only .status was taken from the status write.
     assert with_status.status.ready_replicas == 1

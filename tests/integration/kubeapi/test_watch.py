@@ -69,8 +69,11 @@ async def test_selectors_apply_to_watch_events_including_transitions(
         events = []
         async with aio_watch.Watch() as watch:
             async for event in watch.stream(
-                v1.list_namespaced_pod, "default", resource_version=start,
-                timeout_seconds=5, **selectors,
+                v1.list_namespaced_pod,
+                "default",
+                resource_version=start,
+                timeout_seconds=5,
+                **selectors,
             ):
                 events.append((event["type"], event["object"].metadata.name))
                 if event["object"].metadata.resource_version == str(kube_api.resource_version):
@@ -79,10 +82,15 @@ async def test_selectors_apply_to_watch_events_including_transitions(
 
     # db starts matching (ADDED), api stops matching (DELETED), db changes (MODIFIED).
     assert await watch_events(label_selector="app=api") == [
-        ("ADDED", "api"), ("ADDED", "db"), ("DELETED", "api"), ("MODIFIED", "db"),
+        ("ADDED", "api"),
+        ("ADDED", "db"),
+        ("DELETED", "api"),
+        ("MODIFIED", "db"),
     ]
     assert await watch_events(field_selector="metadata.name=db") == [
-        ("ADDED", "db"), ("MODIFIED", "db"), ("MODIFIED", "db"),
+        ("ADDED", "db"),
+        ("MODIFIED", "db"),
+        ("MODIFIED", "db"),
     ]
 
 
@@ -97,12 +105,17 @@ async def test_bookmarks_carry_the_current_resource_version(
     current = str(kube_api.resource_version)
     async with aio_watch.Watch() as watch:
         async for event in watch.stream(
-            v1.list_namespaced_pod, "default", resource_version=current,
-            allow_watch_bookmarks=True, timeout_seconds=5,
+            v1.list_namespaced_pod,
+            "default",
+            resource_version=current,
+            allow_watch_bookmarks=True,
+            timeout_seconds=5,
         ):
             assert event["type"] == "BOOKMARK"
             assert event["raw_object"] == {
-                "kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": current},
+                "kind": "Pod",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": current},
             }
             watch.stop()
     assert watch.resource_version == current
@@ -115,9 +128,12 @@ async def test_timeout_seconds_ends_the_stream() -> None:
         started = time.monotonic()
         async with v1.api_client, aio_watch.Watch() as watch:
             events = [
-                e async for e in watch.stream(
-                    v1.list_namespaced_pod, "default",
-                    resource_version=str(api.resource_version), timeout_seconds=1,
+                e
+                async for e in watch.stream(
+                    v1.list_namespaced_pod,
+                    "default",
+                    resource_version=str(api.resource_version),
+                    timeout_seconds=1,
                 )
             ]
         assert events == []

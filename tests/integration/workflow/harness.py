@@ -40,8 +40,9 @@ IMAGE = "quay.io/kubernaut/restart-pods:1.0.0"
 FAST_BACKOFF = BackoffSettings(initial_s=0.01, max_s=0.2, factor=2.0)
 
 
-def spec(target: str = "prod/deployment/web", workflow_id: str = "restart-pods",
-         **extra: Any) -> dict[str, Any]:
+def spec(
+    target: str = "prod/deployment/web", workflow_id: str = "restart-pods", **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "workflowRef": {"workflowId": workflow_id, "version": "1.0.0", "containerImage": IMAGE},
         "targetResource": target,
@@ -59,10 +60,12 @@ class Harness:
         self.api = api
         api.load_crd(CRD_PATH)
         api.register_tekton()
-        api.seed([
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-            for ns in (EXEC_NS, NS, "team-b")
-        ])
+        api.seed(
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+                for ns in (EXEC_NS, NS, "team-b")
+            ]
+        )
         self.sim = TektonSimulator(api)
         self.audit = InMemoryAuditSink()
         self.registry = CollectorRegistry()
@@ -112,8 +115,12 @@ class Harness:
     @staticmethod
     def leader_settings(identity: str) -> LeaderElectionSettings:
         return LeaderElectionSettings(
-            enabled=True, lease_name="assay-test-leader", identity=identity,
-            lease_duration_s=1.0, renew_deadline_s=0.7, retry_period_s=0.1,
+            enabled=True,
+            lease_name="assay-test-leader",
+            identity=identity,
+            lease_duration_s=1.0,
+            renew_deadline_s=0.7,
+            retry_period_s=0.1,
         )
 
     async def close(self) -> None:
@@ -134,7 +141,8 @@ class Harness:
 
     async def create(self, name: str, namespace: str = NS, **spec_args: Any) -> dict[str, Any]:
         body = {
-            "apiVersion": API_VERSION, "kind": KIND,
+            "apiVersion": API_VERSION,
+            "kind": KIND,
             "metadata": {"name": name, "namespace": namespace},
             "spec": spec(**spec_args),
         }
@@ -162,7 +170,8 @@ class Harness:
 
     def leases(self, prefix: str = "wfe-lock-") -> list[dict[str, Any]]:
         return [
-            lease for lease in self.api.list_objects("coordination.k8s.io/v1", "Lease", EXEC_NS)
+            lease
+            for lease in self.api.list_objects("coordination.k8s.io/v1", "Lease", EXEC_NS)
             if lease["metadata"]["name"].startswith(prefix)
         ]
 
@@ -194,15 +203,19 @@ class Harness:
     async def wait_phase(
         self, name: str, phase: str, *, namespace: str = NS, within: float = 5.0
     ) -> dict[str, Any]:
-        await self.wait_for(lambda: self.phase(name, namespace) == phase, within=within,
-                            what=f"{namespace}/{name} to be {phase} (is {self.phase(name)})")
+        await self.wait_for(
+            lambda: self.phase(name, namespace) == phase,
+            within=within,
+            what=f"{namespace}/{name} to be {phase} (is {self.phase(name)})",
+        )
         obj = self.wfe(name, namespace)
         assert obj is not None
         return obj
 
     async def wait_idle(self, controller: WorkflowController, *, within: float = 5.0) -> None:
-        await self.wait_for(lambda: controller.pending_work() == 0, within=within,
-                            what="the work queue to drain")
+        await self.wait_for(
+            lambda: controller.pending_work() == 0, within=within, what="the work queue to drain"
+        )
 
 
 COOLDOWN_OFF = timedelta(0)

@@ -23,7 +23,8 @@ async def test_one_event_per_transition_despite_409s_on_status_writes(harness: H
     await harness.wait_for(lambda: len(harness.audit.of("wfe-1")) == 3, what="audit")
     assert injected.hits == 4
     assert harness.audit.of("wfe-1") == [
-        AuditEventType.PIPELINERUN_CREATED, AuditEventType.COMPLETED,
+        AuditEventType.PIPELINERUN_CREATED,
+        AuditEventType.COMPLETED,
         AuditEventType.LOCK_RELEASED,
     ]
     assert harness.metric("workflowexecution_total", outcome="completed") == 1
@@ -38,8 +39,9 @@ async def test_one_skip_event_despite_409s(harness: Harness) -> None:
     harness.api.inject(method="PUT", path_regex=STATUS_PATH, status=409, times=3)
     await harness.create("wfe-1")
     await harness.wait_phase("wfe-1", "Skipped")
-    await harness.wait_for(lambda: harness.audit.of("wfe-1") == [AuditEventType.SKIPPED],
-                           what="audit")
+    await harness.wait_for(
+        lambda: harness.audit.of("wfe-1") == [AuditEventType.SKIPPED], what="audit"
+    )
     skip_events = [e for e in harness.events() if e["involvedObject"]["name"] == "wfe-1"]
     assert len(skip_events) <= 1
 
@@ -64,14 +66,18 @@ async def test_audit_write_failures_are_retried_and_never_duplicated(harness: Ha
     await harness.create("wfe-1")
     await harness.wait_phase("wfe-1", "Running")
     await harness.wait_for(
-        lambda: AuditEventType.PIPELINERUN_CREATED in sink.of("wfe-1"), what="created event")
+        lambda: AuditEventType.PIPELINERUN_CREATED in sink.of("wfe-1"), what="created event"
+    )
     await harness.sim.fail(EXEC_NS, harness.pr_of("wfe-1")["metadata"]["name"])
     await harness.wait_phase("wfe-1", "Failed")
     await harness.wait_for(lambda: len(sink.of("wfe-1")) == 3, what="all events")
-    assert Counter(sink.of("wfe-1")) == Counter({
-        AuditEventType.PIPELINERUN_CREATED: 1, AuditEventType.FAILED: 1,
-        AuditEventType.LOCK_RELEASED: 1,
-    })
+    assert Counter(sink.of("wfe-1")) == Counter(
+        {
+            AuditEventType.PIPELINERUN_CREATED: 1,
+            AuditEventType.FAILED: 1,
+            AuditEventType.LOCK_RELEASED: 1,
+        }
+    )
     assert harness.metric("workflowexecution_reconcile_errors_total") >= 3
 
 
@@ -79,8 +85,7 @@ async def test_audit_payload_for_compliance(harness: Harness) -> None:
     await harness.controller()
     await harness.create("wfe-1")
     await harness.wait_phase("wfe-1", "Running")
-    await harness.sim.fail(EXEC_NS, harness.pr_of("wfe-1")["metadata"]["name"],
-                           reason="OOMKilled")
+    await harness.sim.fail(EXEC_NS, harness.pr_of("wfe-1")["metadata"]["name"], reason="OOMKilled")
     await harness.wait_for(lambda: len(harness.audit.of("wfe-1")) == 3, what="audit")
     failed = next(e for e in harness.audit.events if e.event_type is AuditEventType.FAILED)
     assert failed.key == f"{failed.execution_uid}:failed"

@@ -11,9 +11,9 @@ async def test_ten_at_once_on_one_target_one_runs_nine_skipped_busy(harness: Har
     await harness.controller(workers=8)
     names = [f"wfe-{i}" for i in range(10)]
     # Different workflows too: the lock is per target, whatever the workflow.
-    await asyncio.gather(*(
-        harness.create(n, workflow_id=f"wf-{i % 3}") for i, n in enumerate(names)
-    ))
+    await asyncio.gather(
+        *(harness.create(n, workflow_id=f"wf-{i % 3}") for i, n in enumerate(names))
+    )
     await harness.wait_for(
         lambda: all(harness.phase(n) in ("Running", "Skipped") for n in names),
         what="every execution to be admitted or skipped",
@@ -30,8 +30,9 @@ async def test_ten_at_once_on_one_target_one_runs_nine_skipped_busy(harness: Har
         details = obj["status"]["skipDetails"]
         assert details["reason"] == "ResourceBusy"
         assert details["conflictingWorkflow"]["name"] == running[0]
-        assert details["conflictingWorkflow"]["workflowId"] == (
-            winner["spec"]["workflowRef"]["workflowId"]
+        assert (
+            details["conflictingWorkflow"]["workflowId"]
+            == (winner["spec"]["workflowRef"]["workflowId"])
         )
         assert details["conflictingWorkflow"]["startedAt"]
         assert details["skippedAt"] and details["message"]
@@ -58,11 +59,14 @@ async def test_different_targets_run_in_parallel(harness: Harness) -> None:
     targets = [f"prod/deployment/app-{i}" for i in range(5)]
     await asyncio.gather(*(harness.create(f"wfe-{i}", target=t) for i, t in enumerate(targets)))
     names = [f"wfe-{i}" for i in range(5)]
-    await harness.wait_for(lambda: all(harness.phase(n) == "Running" for n in names),
-                           what="all five Running at the same time")
+    await harness.wait_for(
+        lambda: all(harness.phase(n) == "Running" for n in names),
+        what="all five Running at the same time",
+    )
     assert len(harness.leases()) == 5
     for pr in harness.pipelineruns():
         await harness.sim.succeed(EXEC_NS, pr["metadata"]["name"])
-    await harness.wait_for(lambda: all(harness.phase(n) == "Completed" for n in names),
-                           what="all five Completed")
+    await harness.wait_for(
+        lambda: all(harness.phase(n) == "Completed" for n in names), what="all five Completed"
+    )
     await harness.wait_for(lambda: not harness.leases(), what="all locks released")

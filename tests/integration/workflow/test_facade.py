@@ -29,7 +29,8 @@ async def test_create_validates_and_returns_the_object(harness: Harness) -> None
     with pytest.raises(InvalidArgument) as info:
         await controller.create(NS, spec(target="nope", parameters={"bad": "x"}))
     assert {v.field for v in info.value.violations} == {
-        "spec.targetResource", "spec.parameters.bad",
+        "spec.targetResource",
+        "spec.parameters.bad",
     }
     created = await controller.create(NS, spec())
     assert created["metadata"]["name"].startswith("wfe-")
@@ -44,8 +45,9 @@ async def test_create_validates_and_returns_the_object(harness: Harness) -> None
 async def test_get_and_list(harness: Harness) -> None:
     controller = await harness.controller()
     await controller.create(NS, spec(target="prod/deployment/a"), name="a")
-    await controller.create(NS, spec(target="prod/deployment/a", workflow_id="other"),
-                            name="a-other")
+    await controller.create(
+        NS, spec(target="prod/deployment/a", workflow_id="other"), name="a-other"
+    )
     await controller.create("team-b", spec(target="prod/deployment/b"), name="b")
     await harness.wait_phase("a", "Running")
     await harness.wait_phase("a-other", "Skipped")
@@ -96,8 +98,9 @@ async def test_watch_of_everything_ends_when_the_controller_stops(harness: Harne
     await controller.create(NS, spec(target="prod/deployment/x"), name="x")
     await harness.wait_phase("x", "Running")
     await harness.wait_for(  # the stream starts from this replica's informer cache
-        lambda: controller.executions.cache[f"{NS}/x"].get("status", {}).get("phase")
-        == "Running", what="the cache to catch up")
+        lambda: controller.executions.cache[f"{NS}/x"].get("status", {}).get("phase") == "Running",
+        what="the cache to catch up",
+    )
     stream = controller.watch()
     first = await anext(stream)
     assert (first.name, first.phase) == ("x", Phase.RUNNING)

@@ -31,7 +31,11 @@ async def _running_pr(harness: Harness, name: str = "wfe-1", **spec_args: Any) -
     ids=["task-failed", "oom", "image-pull"],
 )
 async def test_failure_details_from_the_first_failed_taskrun(
-    harness: Harness, kwargs: dict[str, Any], reason: str, step: str, exit_code: int | None,
+    harness: Harness,
+    kwargs: dict[str, Any],
+    reason: str,
+    step: str,
+    exit_code: int | None,
     executed: bool,
 ) -> None:
     await harness.controller()
@@ -48,8 +52,7 @@ async def test_failure_details_from_the_first_failed_taskrun(
     assert details["failedAt"] and details["executionTimeBeforeFailure"]
     assert "restart-pods" in details["naturalLanguageSummary"]
     summary = failed["status"]["pipelineRunStatus"]
-    assert (summary["status"], summary["completedTasks"], summary["failedTasks"]) == (
-        "False", 2, 1)
+    assert (summary["status"], summary["completedTasks"], summary["failedTasks"]) == ("False", 2, 1)
     await harness.wait_for(
         lambda: any(e["type"] == "Warning" and e["reason"] == reason for e in harness.events()),
         what="a Warning Event",
@@ -83,8 +86,9 @@ async def test_running_progress_is_mirrored(harness: Harness) -> None:
 async def test_pipelinerun_deleted_externally_fails_the_execution(harness: Harness) -> None:
     await harness.controller()
     pr = await _running_pr(harness)
-    await harness.user.delete_namespaced_custom_object("tekton.dev", "v1", EXEC_NS,
-                                                       "pipelineruns", pr)
+    await harness.user.delete_namespaced_custom_object(
+        "tekton.dev", "v1", EXEC_NS, "pipelineruns", pr
+    )
     failed = await harness.wait_phase("wfe-1", "Failed")
     details = failed["status"]["failureDetails"]
     assert details["reason"] == "Unknown"
@@ -92,7 +96,9 @@ async def test_pipelinerun_deleted_externally_fails_the_execution(harness: Harne
     await harness.wait_for(lambda: not harness.leases(), what="lock release")
     await harness.wait_for(lambda: len(harness.audit.of("wfe-1")) == 3, what="audit")
     assert harness.audit.of("wfe-1") == [
-        AuditEventType.PIPELINERUN_CREATED, AuditEventType.FAILED, AuditEventType.LOCK_RELEASED,
+        AuditEventType.PIPELINERUN_CREATED,
+        AuditEventType.FAILED,
+        AuditEventType.LOCK_RELEASED,
     ]
 
 
@@ -100,11 +106,14 @@ async def test_invalid_spec_that_reached_the_cluster_fails_as_configuration_erro
     harness: Harness,
 ) -> None:
     # Seeded straight into the store, as if admission had not validated it.
-    harness.api.seed({
-        "apiVersion": API_VERSION, "kind": KIND,
-        "metadata": {"name": "bad", "namespace": NS},
-        "spec": spec(target="not a target", parameters={"lower": "x"}),
-    })
+    harness.api.seed(
+        {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"name": "bad", "namespace": NS},
+            "spec": spec(target="not a target", parameters={"lower": "x"}),
+        }
+    )
     await harness.controller()
     failed = await harness.wait_phase("bad", "Failed")
     details = failed["status"]["failureDetails"]
@@ -113,22 +122,23 @@ async def test_invalid_spec_that_reached_the_cluster_fails_as_configuration_erro
     assert "spec.targetResource" in details["message"]
     assert "spec.parameters.lower" in details["message"]
     assert harness.pipelineruns() == [] and harness.leases() == []
-    await harness.wait_for(lambda: harness.audit.of("bad") == [AuditEventType.FAILED],
-                           what="audit")
+    await harness.wait_for(lambda: harness.audit.of("bad") == [AuditEventType.FAILED], what="audit")
 
 
 async def test_labels_are_sanitised_and_the_raw_target_kept(harness: Harness) -> None:
     await harness.controller()
     long_name = "a-very-long-execution-name-" + "x" * 90
     target = "some-long-namespace-name/deployment/" + "y" * 120
-    await _running_pr(harness, long_name, target=target,
-                      workflow_id="Restart Pods (v2) / " + "z" * 80)
+    await _running_pr(
+        harness, long_name, target=target, workflow_id="Restart Pods (v2) / " + "z" * 80
+    )
     pr = harness.pr_of(long_name)
     assert len(pr["metadata"]["name"]) <= 63
     for key, value in pr["metadata"]["labels"].items():
         assert is_label_value(value), (key, value)
     assert pr["metadata"]["annotations"]["workflowexecution.kubernaut.ai/target-resource"] == (
-        target)
+        target
+    )
     assert {p["name"]: p["value"] for p in pr["spec"]["params"]}["TARGET_RESOURCE"] == target
     wfe = harness.wfe(long_name)
     assert wfe is not None

@@ -30,19 +30,22 @@ def spy(controller: WorkflowController, label: str) -> None:
 
 async def _pair(harness: Harness) -> tuple[WorkflowController, WorkflowController]:
     calls.clear()
-    a = await harness.controller(leader_election=harness.leader_settings("replica-a"),
-                                 metrics=WorkflowMetrics(CollectorRegistry()))
+    a = await harness.controller(
+        leader_election=harness.leader_settings("replica-a"),
+        metrics=WorkflowMetrics(CollectorRegistry()),
+    )
     spy(a, "a")
     await harness.wait_for(lambda: a.is_leader, what="replica-a to lead")
-    b = await harness.controller(leader_election=harness.leader_settings("replica-b"),
-                                 metrics=WorkflowMetrics(CollectorRegistry()))
+    b = await harness.controller(
+        leader_election=harness.leader_settings("replica-b"),
+        metrics=WorkflowMetrics(CollectorRegistry()),
+    )
     spy(b, "b")
     return a, b
 
 
 def leader_lease(harness: Harness) -> dict[str, Any]:
-    lease = harness.api.get_object("coordination.k8s.io/v1", "Lease", "assay-test-leader",
-                                   EXEC_NS)
+    lease = harness.api.get_object("coordination.k8s.io/v1", "Lease", "assay-test-leader", EXEC_NS)
     assert lease is not None
     return lease
 
@@ -95,8 +98,9 @@ async def test_leader_that_cannot_renew_steps_down_and_stops_reconciling(
     harness: Harness,
 ) -> None:
     a, b = await _pair(harness)
-    outage = harness.api.inject(method="PUT", path_regex=r"/leases/assay-test-leader$",
-                                status=500, times=None)
+    outage = harness.api.inject(
+        method="PUT", path_regex=r"/leases/assay-test-leader$", status=500, times=None
+    )
     await harness.wait_for(lambda: not a.is_leader, within=3, what="replica-a to step down")
     assert not b.is_leader  # nobody can write the Lease: nobody leads
     assert a.pending_work() == 0

@@ -39,7 +39,8 @@ async def test_released_when_the_execution_ends(harness: Harness, outcome: str) 
     await harness.wait_phase("wfe-1", "Completed" if outcome == "succeed" else "Failed")
     await harness.wait_for(lambda: not harness.leases(), what="lock release")
     await harness.wait_for(
-        lambda: AuditEventType.LOCK_RELEASED in harness.audit.of("wfe-1"), what="audit")
+        lambda: AuditEventType.LOCK_RELEASED in harness.audit.of("wfe-1"), what="audit"
+    )
 
 
 async def test_released_and_pipelinerun_deleted_when_the_execution_is_deleted(
@@ -53,7 +54,8 @@ async def test_released_and_pipelinerun_deleted_when_the_execution_is_deleted(
     assert harness.pipelineruns() == []
     assert harness.leases() == []
     assert harness.audit.of("wfe-1") == [
-        AuditEventType.PIPELINERUN_CREATED, AuditEventType.LOCK_RELEASED,
+        AuditEventType.PIPELINERUN_CREATED,
+        AuditEventType.LOCK_RELEASED,
         AuditEventType.DELETED,
     ]
     deleted = next(e for e in harness.audit.events if e.event_type is AuditEventType.DELETED)
@@ -71,23 +73,29 @@ async def test_deleting_a_finished_execution_only_drops_the_finalizer(harness: H
     await harness.delete("wfe-1")
     await harness.wait_for(lambda: harness.wfe("wfe-1") is None, what="deletion")
     assert harness.audit.of("wfe-1") == [
-        AuditEventType.PIPELINERUN_CREATED, AuditEventType.COMPLETED,
-        AuditEventType.LOCK_RELEASED, AuditEventType.DELETED,
+        AuditEventType.PIPELINERUN_CREATED,
+        AuditEventType.COMPLETED,
+        AuditEventType.LOCK_RELEASED,
+        AuditEventType.DELETED,
     ]
 
 
 def _seed_lease(harness: Harness, holder_uid: str, holder_name: str, ns: str = NS) -> None:
-    harness.api.seed({
-        "apiVersion": "coordination.k8s.io/v1",
-        "kind": "Lease",
-        "metadata": {
-            "name": lock_lease_name(cluster_id="test-cluster", target=TARGET),
-            "namespace": EXEC_NS,
-            "annotations": {ANNOTATION_TARGET: TARGET,
-                            ANNOTATION_EXECUTION: f"{ns}/{holder_name}"},
-        },
-        "spec": {"holderIdentity": holder_uid},
-    })
+    harness.api.seed(
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": lock_lease_name(cluster_id="test-cluster", target=TARGET),
+                "namespace": EXEC_NS,
+                "annotations": {
+                    ANNOTATION_TARGET: TARGET,
+                    ANNOTATION_EXECUTION: f"{ns}/{holder_name}",
+                },
+            },
+            "spec": {"holderIdentity": holder_uid},
+        }
+    )
 
 
 async def test_reclaimed_from_a_holder_that_no_longer_exists(harness: Harness) -> None:
@@ -106,12 +114,15 @@ async def test_reclaimed_from_a_holder_recreated_under_the_same_name(harness: Ha
 
 async def test_reclaimed_from_a_holder_that_is_already_terminal(harness: Harness) -> None:
     # The holder lives where this controller does not reconcile, so only reclaiming helps.
-    harness.api.seed({
-        "apiVersion": API_VERSION, "kind": KIND,
-        "metadata": {"name": "finished", "namespace": "team-b", "uid": "uid-finished"},
-        "spec": spec(target=TARGET, workflow_id="other-workflow"),
-        "status": {"phase": "Failed"},
-    })
+    harness.api.seed(
+        {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"name": "finished", "namespace": "team-b", "uid": "uid-finished"},
+            "spec": spec(target=TARGET, workflow_id="other-workflow"),
+            "status": {"phase": "Failed"},
+        }
+    )
     _seed_lease(harness, "uid-finished", "finished", ns="team-b")
     await harness.controller(watch_namespace=NS)
     await _running(harness, "wfe-1")

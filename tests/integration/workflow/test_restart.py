@@ -12,8 +12,9 @@ TARGET = "prod/deployment/web"
 
 
 def pipelinerun_posts(harness: Harness) -> int:
-    return sum(1 for r in harness.api.requests
-               if r.method == "POST" and r.path.endswith("/pipelineruns"))
+    return sum(
+        1 for r in harness.api.requests if r.method == "POST" and r.path.endswith("/pipelineruns")
+    )
 
 
 async def test_existing_pipelinerun_with_the_deterministic_name_is_adopted(
@@ -21,18 +22,27 @@ async def test_existing_pipelinerun_with_the_deterministic_name_is_adopted(
 ) -> None:
     created = await harness.create("wfe-1", target=TARGET)
     # A previous controller got as far as creating the PipelineRun (and the lock) and died.
-    pr = build_pipelinerun(created, namespace=EXEC_NS,
-                           default_service_account="kubernaut-workflow-runner")
-    await harness.user.create_namespaced_custom_object("tekton.dev", "v1", EXEC_NS,
-                                                       "pipelineruns", pr)
-    harness.api.seed({
-        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-        "metadata": {"name": lock_lease_name(cluster_id="test-cluster", target=TARGET),
-                     "namespace": EXEC_NS,
-                     "annotations": {"workflowexecution.kubernaut.ai/execution": f"{NS}/wfe-1",
-                                     "workflowexecution.kubernaut.ai/target-resource": TARGET}},
-        "spec": {"holderIdentity": created["metadata"]["uid"]},
-    })
+    pr = build_pipelinerun(
+        created, namespace=EXEC_NS, default_service_account="kubernaut-workflow-runner"
+    )
+    await harness.user.create_namespaced_custom_object(
+        "tekton.dev", "v1", EXEC_NS, "pipelineruns", pr
+    )
+    harness.api.seed(
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": lock_lease_name(cluster_id="test-cluster", target=TARGET),
+                "namespace": EXEC_NS,
+                "annotations": {
+                    "workflowexecution.kubernaut.ai/execution": f"{NS}/wfe-1",
+                    "workflowexecution.kubernaut.ai/target-resource": TARGET,
+                },
+            },
+            "spec": {"holderIdentity": created["metadata"]["uid"]},
+        }
+    )
     await harness.controller()
     running = await harness.wait_phase("wfe-1", "Running")
     assert running["status"]["pipelineRunRef"]["name"] == pr["metadata"]["name"]
@@ -47,11 +57,15 @@ async def test_existing_pipelinerun_with_the_deterministic_name_is_adopted(
 async def test_foreign_object_under_our_name_is_retried_not_failed(harness: Harness) -> None:
     created = await harness.create("wfe-1", target=TARGET)
     ours = build_pipelinerun(created, namespace=EXEC_NS, default_service_account="sa")
-    foreign = {"apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
-               "metadata": {"name": ours["metadata"]["name"], "namespace": EXEC_NS},
-               "spec": {}}
-    await harness.user.create_namespaced_custom_object("tekton.dev", "v1", EXEC_NS,
-                                                       "pipelineruns", foreign)
+    foreign = {
+        "apiVersion": "tekton.dev/v1",
+        "kind": "PipelineRun",
+        "metadata": {"name": ours["metadata"]["name"], "namespace": EXEC_NS},
+        "spec": {},
+    }
+    await harness.user.create_namespaced_custom_object(
+        "tekton.dev", "v1", EXEC_NS, "pipelineruns", foreign
+    )
     await harness.controller()
     await harness.wait_for(
         lambda: harness.metric("workflowexecution_reconcile_errors_total") >= 2,
@@ -59,11 +73,14 @@ async def test_foreign_object_under_our_name_is_retried_not_failed(harness: Harn
     )
     assert harness.phase("wfe-1") in ("", "Pending")
     assert any(e["reason"] == "PipelineRunNameTaken" for e in harness.events())
-    await harness.user.delete_namespaced_custom_object("tekton.dev", "v1", EXEC_NS,
-                                                       "pipelineruns", ours["metadata"]["name"])
+    await harness.user.delete_namespaced_custom_object(
+        "tekton.dev", "v1", EXEC_NS, "pipelineruns", ours["metadata"]["name"]
+    )
     await harness.wait_phase("wfe-1", "Running", within=10)
-    assert harness.pr_of("wfe-1")["metadata"]["labels"][
-        "workflowexecution.kubernaut.ai/execution-uid"] == created["metadata"]["uid"]
+    assert (
+        harness.pr_of("wfe-1")["metadata"]["labels"]["workflowexecution.kubernaut.ai/execution-uid"]
+        == created["metadata"]["uid"]
+    )
 
 
 async def test_restarted_controller_resumes_a_running_execution(harness: Harness) -> None:
@@ -80,6 +97,7 @@ async def test_restarted_controller_resumes_a_running_execution(harness: Harness
     await harness.wait_idle(second)
     assert len(harness.pipelineruns()) == 1
     assert harness.audit.of("wfe-1") == [
-        AuditEventType.PIPELINERUN_CREATED, AuditEventType.COMPLETED,
+        AuditEventType.PIPELINERUN_CREATED,
+        AuditEventType.COMPLETED,
         AuditEventType.LOCK_RELEASED,
     ]

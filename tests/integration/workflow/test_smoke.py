@@ -19,6 +19,7 @@ async def test_execution_runs_to_completion(harness: Harness) -> None:
     await harness.wait_for(lambda: not harness.leases(), what="lock release")
     await harness.wait_for(lambda: len(harness.audit.of("wfe-a")) == 3, what="audit")
     assert harness.audit.of("wfe-a") == [
-        AuditEventType.PIPELINERUN_CREATED, AuditEventType.COMPLETED,
+        AuditEventType.PIPELINERUN_CREATED,
+        AuditEventType.COMPLETED,
         AuditEventType.LOCK_RELEASED,
     ]

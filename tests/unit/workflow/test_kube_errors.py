@@ -47,9 +47,11 @@ def test_error_without_a_status_body() -> None:
 
 def test_paths() -> None:
     assert WORKFLOW_EXECUTIONS.path() == (
-        "/apis/workflowexecution.kubernaut.ai/v1alpha1/workflowexecutions")
+        "/apis/workflowexecution.kubernaut.ai/v1alpha1/workflowexecutions"
+    )
     assert WORKFLOW_EXECUTIONS.path("ns", "a", "status") == (
-        "/apis/workflowexecution.kubernaut.ai/v1alpha1/namespaces/ns/workflowexecutions/a/status")
+        "/apis/workflowexecution.kubernaut.ai/v1alpha1/namespaces/ns/workflowexecutions/a/status"
+    )
     assert LEASES.path("ns", "l") == "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l"
     assert EVENTS.path("ns") == "/api/v1/namespaces/ns/events"
     assert Resource("", "v1", "nodes", namespaced=False).path("ignored", "n") == "/api/v1/nodes/n"

@@ -30,7 +30,8 @@ def completed() -> dict[str, Any]:
 def test_implied_events_follow_the_phase() -> None:
     assert implied_events(wfe()) == []
     assert implied_events(completed()) == [
-        AuditEventType.PIPELINERUN_CREATED, AuditEventType.COMPLETED,
+        AuditEventType.PIPELINERUN_CREATED,
+        AuditEventType.COMPLETED,
     ]
     skipped = wfe()
     skipped["status"] = {"phase": "Skipped", "skipDetails": {"reason": "ResourceBusy"}}
