@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay.server.assessment.checks_api import evaluate
-from assay.server.assessment.registry import Registry
 from assay.server.assessment.runner import Runner, RunnerConfig, RunRequest
-from assay.server.assessment.types import AssessmentResult, HistoryEntry, Run, Source
 from assay.server.checks import builtin_registry
+from assay.server.checks.kit.definition import evaluate
+from assay.server.checks.kit.registry import Registry
+from assay.server.core.types import AssessmentResult, HistoryEntry, Run, Source
 from assay.server.inventory.model import Inventory
 from assay.server.storage.engine import create_engine_from_url, migrate
 from assay.server.storage.repository import Repository

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from assay.server.assessment.types import (
+from assay.server.core.types import (
     AssessmentResult,
     ObjectRef,
     Pillar,

@@ -17,17 +17,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
-from assay.server.api.assessments import AssessmentServicer
-from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
-from assay.server.api.workflows import WorkflowServicer
+from assay.server.api.server import GrpcEndpoint, create_grpc_server
 from assay.server.assessment.liveness import LivenessSettings, RunLiveness
 from assay.server.assessment.progress import ProgressBus
-from assay.server.assessment.registry import Registry
 from assay.server.assessment.runner import (
     LiveInventory,
     ManifestInventory,
@@ -36,8 +30,9 @@ from assay.server.assessment.runner import (
     RunRequest,
 )
 from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
-from assay.server.assessment.types import Source
 from assay.server.checks import builtin_registry
+from assay.server.checks.kit.registry import Registry
+from assay.server.core.types import Source
 from assay.server.inventory.live import api_client_from_config
 from assay.server.observability.http import HttpEndpoints
 from assay.server.observability.workflow_metrics import WorkflowMetrics
@@ -47,12 +42,8 @@ from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
 from assay.server.workflow.controller import WorkflowController
 from assay.server.workflow.settings import ControllerSettings, LeaderElectionSettings
-from assay.v1 import assessment_pb2, assessment_pb2_grpc, workflow_pb2, workflow_pb2_grpc
 
 log = logging.getLogger(__name__)
-
-ASSESSMENT_SERVICE = assessment_pb2.DESCRIPTOR.services_by_name["AssessmentService"].full_name
-WORKFLOW_SERVICE = workflow_pb2.DESCRIPTOR.services_by_name["WorkflowExecutionService"].full_name
 
 KubeClientFactory = Callable[[str], Awaitable[Any]]
 """Makes a ``kubernetes.aio`` ApiClient for a kubeconfig context ("" for the configured one)."""
@@ -71,8 +62,7 @@ class AssayServer:
     port: int = 0
     runner: Runner | None = None
     controller: WorkflowController | None = None
-    _server: grpc.aio.Server | None = None
-    _health: health.aio.HealthServicer | None = None
+    _grpc: GrpcEndpoint | None = None
     _http: HttpEndpoints | None = None
     _scheduler: Scheduler | None = None
     _liveness: RunLiveness | None = None
@@ -123,40 +113,20 @@ class AssayServer:
             )
             await self.controller.start()
 
-        server = grpc.aio.server(
-            interceptors=[ErrorMappingInterceptor(), MetricsInterceptor(self.metrics)],
-            options=[("grpc.so_reuseport", 0)],
+        endpoint = create_grpc_server(
+            listen=settings.listen,
+            repository=repository,
+            runner=self.runner,
+            registry=registry,
+            controller=self.controller,
+            workflow_namespace=settings.workflow.namespace,
+            shutdown=self._shutdown,
+            metrics=self.metrics,
         )
-        assessment_pb2_grpc.add_AssessmentServiceServicer_to_server(
-            AssessmentServicer(
-                repository=repository,
-                runner=self.runner,
-                registry=registry,
-                shutdown=self._shutdown,
-            ),
-            server,
-        )
-        workflow_pb2_grpc.add_WorkflowExecutionServiceServicer_to_server(
-            WorkflowServicer(
-                repository=repository,
-                controller=self.controller,
-                default_namespace=settings.workflow.namespace,
-                shutdown=self._shutdown,
-            ),
-            server,
-        )
-        self._health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        services = (ASSESSMENT_SERVICE, WORKFLOW_SERVICE, health.SERVICE_NAME)
-        reflection.enable_server_reflection((*services, reflection.SERVICE_NAME), server)
-        self.port = server.add_insecure_port(settings.listen)
-        if self.port == 0:
-            raise OSError(f"cannot listen on {settings.listen}")
-        await server.start()
-        self._server = server
-        serving = health_pb2.HealthCheckResponse.SERVING
-        for name in ("", ASSESSMENT_SERVICE, WORKFLOW_SERVICE):
-            await self._health.set(name, serving)
+        self.port = endpoint.port
+        await endpoint.start()
+        self._grpc = endpoint
+        await endpoint.set_serving(True)
         self._serving = True
 
         if settings.assessment.schedule:
@@ -180,13 +150,12 @@ class AssayServer:
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful shutdown; idempotent."""
-        if self._server is None:
+        if self._grpc is None:
             return
-        server, self._server = self._server, None
+        endpoint, self._grpc = self._grpc, None
         log.info("assay shutting down")
         self._serving = False
-        if self._health is not None:
-            await self._health.enter_graceful_shutdown()
+        await endpoint.enter_graceful_shutdown()
         self._shutdown.set()
         if self._scheduler is not None:
             await self._scheduler.stop()
@@ -196,7 +165,7 @@ class AssayServer:
             await self.runner.shutdown(grace_s=self.settings.shutdown_grace_s)
         if self._liveness is not None:
             await self._liveness.stop()
-        await server.stop(self.settings.shutdown_grace_s if grace is None else grace)
+        await endpoint.stop(self.settings.shutdown_grace_s if grace is None else grace)
         if self.controller is not None:
             await self.controller.stop()
         if self._controller_client is not None:

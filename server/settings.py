@@ -13,7 +13,7 @@ from typing import Any
 
 from croniter import croniter
 
-from assay.server.errors import FieldViolation, InvalidArgument
+from assay.server.core.errors import FieldViolation, InvalidArgument
 
 DEFAULT_LISTEN = "0.0.0.0:50051"
 

@@ -41,7 +41,7 @@ def serve(
 ) -> None:
     """Run the Assay gRPC server until SIGTERM or SIGINT."""
     from assay.server.app import run_server
-    from assay.server.errors import InvalidArgument
+    from assay.server.core.errors import InvalidArgument
     from assay.server.settings import Settings
 
     try:

@@ -18,10 +18,10 @@ import grpc
 from assay.server.api import convert
 from assay.server.api.streams import until_shutdown
 from assay.server.api.validation import Validator
-from assay.server.assessment.registry import Registry
 from assay.server.assessment.runner import Runner, RunRequest
-from assay.server.assessment.types import Pillar, ResultQuery, RunId, RunQuery, Source
-from assay.server.errors import FailedPrecondition
+from assay.server.checks.kit.registry import Registry
+from assay.server.core.errors import FailedPrecondition
+from assay.server.core.types import Pillar, ResultQuery, RunId, RunQuery, Source
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import assessment_pb2_grpc as apb_grpc

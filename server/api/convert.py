@@ -1,4 +1,4 @@
-"""Conversion between the domain types of ``assessment.types`` and ``assay.v1`` messages.
+"""Conversion between the domain types of ``core.types`` and ``assay.v1`` messages.
 
 Used by the servicers in ``server.api``; nothing else sees proto messages.
 """
@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from google.protobuf import timestamp_pb2
 
 from assay.server.assessment import progress
-from assay.server.assessment.checks_api import CheckDefinition
-from assay.server.assessment.types import (
+from assay.server.checks.kit.definition import CheckDefinition
+from assay.server.core.types import (
     AssessmentResult,
     HistoryEntry,
     Pillar,

@@ -1,8 +1,8 @@
 """grpc.aio server interceptors: domain-error mapping and Prometheus RPC metrics.
 
-``create_server`` in ``server.app`` installs them. Domain errors (``server.errors``) become
-gRPC statuses here and nowhere else; an unexpected exception becomes INTERNAL (logged with its
-traceback), never a bare UNKNOWN.
+``create_grpc_server`` in ``server.api.server`` installs them. Domain errors
+(``server.core.errors``) become gRPC statuses here and nowhere else; an unexpected exception
+becomes INTERNAL (logged with its traceback), never a bare UNKNOWN.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from assay.server.errors import (
+from assay.server.core.errors import (
     AlreadyExists,
     AssayError,
     FailedPrecondition,

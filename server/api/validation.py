@@ -14,7 +14,7 @@ from typing import TypeVar
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
-from assay.server.errors import FieldViolation, InvalidArgument
+from assay.server.core.errors import FieldViolation, InvalidArgument
 
 E = TypeVar("E")
 K = TypeVar("K", bound=int)

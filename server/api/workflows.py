@@ -20,7 +20,7 @@ from assay.server.api.assessments import next_offset
 from assay.server.api.convert import timestamp
 from assay.server.api.streams import until_shutdown
 from assay.server.api.validation import Validator
-from assay.server.errors import FailedPrecondition
+from assay.server.core.errors import FailedPrecondition
 from assay.server.storage.repository import Repository
 from assay.server.workflow.audit import AuditQuery
 from assay.server.workflow.controller import WorkflowController

@@ -1,1 +1,1 @@
-"""Assessment execution: domain types, check registry, runner, progress bus, scheduler."""
+"""Assessment execution: runner, progress bus, scheduler and run liveness."""

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from assay.server.assessment.types import Clock, RunId, utc_now
-from assay.server.errors import Unavailable
+from assay.server.core.clock import SYSTEM_CLOCK, Clock
+from assay.server.core.errors import Unavailable
+from assay.server.core.types import RunId
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class RunLiveness:
         active: Callable[[], Sequence[RunId]],
         *,
         settings: LivenessSettings | None = None,
-        clock: Clock = utc_now,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store = store
         self._active = active
@@ -73,11 +74,11 @@ class RunLiveness:
         """Stamp the runs this process executes."""
         active = list(self._active())
         if active:
-            await asyncio.to_thread(self._store.heartbeat, active, self._clock())
+            await asyncio.to_thread(self._store.heartbeat, active, self._clock.now())
 
     async def sweep(self) -> list[RunId]:
         """Fail the unfinished runs whose heartbeat is stale; their ids."""
-        now = self._clock()
+        now = self._clock.now()
         failed = await asyncio.to_thread(
             self._store.fail_unfinished_runs,
             CRASH_REASON,

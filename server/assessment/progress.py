@@ -45,8 +45,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 
-from assay.server.assessment.types import (
-    Clock,
+from assay.server.core.clock import SYSTEM_CLOCK, Clock
+from assay.server.core.errors import NotFound
+from assay.server.core.types import (
     Pillar,
     Run,
     RunId,
@@ -54,9 +55,7 @@ from assay.server.assessment.types import (
     Status,
     StatusCounts,
     Summary,
-    utc_now,
 )
-from assay.server.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +206,7 @@ class ProgressBus:
     def __init__(
         self,
         *,
-        clock: Clock = utc_now,
+        clock: Clock = SYSTEM_CLOCK,
         max_events_per_run: int = 10_000,
         max_finished_runs: int = 256,
         retention: timedelta = timedelta(hours=1),
@@ -236,9 +235,9 @@ class ProgressBus:
         if run_log.closed:
             log.warning("event for finished run %s ignored: %r", run_id, payload)
             return None
-        event = run_log.append(payload, self._clock())
+        event = run_log.append(payload, self._clock.now())
         if run_log.closed:
-            self._finished[run_id] = run_log.finished_at or self._clock()
+            self._finished[run_id] = run_log.finished_at or self._clock.now()
             self._evict()
         return event
 
@@ -270,7 +269,7 @@ class ProgressBus:
         return run_log
 
     def _evict(self) -> None:
-        horizon = self._clock() - self._retention
+        horizon = self._clock.now() - self._retention
         while self._finished:
             run_id, finished_at = next(iter(self._finished.items()))
             if len(self._finished) <= self._max_finished and finished_at > horizon:

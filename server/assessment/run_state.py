@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from assay.server.assessment.types import (
+from assay.server.core.types import (
     HistoryEntry,
     Pillar,
     Run,

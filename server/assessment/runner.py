@@ -51,8 +51,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, evaluate
-from assay.server.assessment.ids import ResultIdFactory, RunIdFactory
 from assay.server.assessment.progress import (
     CheckFinished,
     CheckStarted,
@@ -61,12 +59,21 @@ from assay.server.assessment.progress import (
     RunFinished,
     RunStateChanged,
 )
-from assay.server.assessment.registry import Registry, required_groups, required_kinds
 from assay.server.assessment.run_state import RunTally, advance, check_outcome, outcome_state
 from assay.server.assessment.sink import RunSink
-from assay.server.assessment.types import (
+from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, evaluate
+from assay.server.checks.kit.registry import Registry, required_groups, required_kinds
+from assay.server.core.clock import SYSTEM_CLOCK, Clock
+from assay.server.core.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+from assay.server.core.ids import ResultIdFactory, RunIdFactory
+from assay.server.core.types import (
     AssessmentResult,
-    Clock,
     Pillar,
     ResultId,
     Run,
@@ -76,14 +83,6 @@ from assay.server.assessment.types import (
     Source,
     Status,
     StatusCounts,
-    utc_now,
-)
-from assay.server.errors import (
-    FailedPrecondition,
-    FieldViolation,
-    InvalidArgument,
-    NotFound,
-    Unavailable,
 )
 from assay.server.inventory.errors import InventoryError
 from assay.server.inventory.live import load_live_inventory
@@ -267,7 +266,7 @@ class Runner:
         inventories: Mapping[Source, InventoryProvider],
         bus: ProgressBus | None = None,
         config: RunnerConfig | None = None,
-        clock: Clock = utc_now,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._registry = registry
         self._sink = sink
@@ -301,7 +300,7 @@ class Runner:
             raise InvalidArgument(
                 FieldViolation("source", f"{request.source} inventories are not available")
             )
-        now = self._clock()
+        now = self._clock.now()
         run = Run(
             run_id=run_id or self._run_ids.new(now),
             state=RunState.QUEUED,
@@ -435,7 +434,7 @@ class Runner:
 
         diagnostics = tuple(str(d) for d in inventory.diagnostics)
         execution.run = dataclasses.replace(
-            advance(execution.run, RunState.RUNNING, at=self._clock()), diagnostics=diagnostics
+            advance(execution.run, RunState.RUNNING, at=self._clock.now()), diagnostics=diagnostics
         )
         await _uninterrupted(self._write(self._sink.update_run(execution.run)))
         self._publish(
@@ -450,7 +449,7 @@ class Runner:
     async def _finish(self, execution: _Execution, state: RunState, error: str) -> None:
         execution.ending = True
         run = dataclasses.replace(execution.run, counts=execution.tally.counts)
-        execution.run = advance(run, state, at=self._clock(), error=error)
+        execution.run = advance(run, state, at=self._clock.now(), error=error)
         interrupted = False
         try:
             await _uninterrupted(
@@ -608,7 +607,7 @@ class Runner:
         """Run one check, build and count its results (in the check's thread)."""
         began = time.monotonic()
         findings = evaluate(check, inventory, honour_exemptions=self._config.honour_exemptions)
-        at = self._clock()
+        at = self._clock.now()
         duration_ms = _ms_since(began)
         definition = check.definition
         ids = self._result_ids.batch(definition.id, at, len(findings))
@@ -630,7 +629,7 @@ class Runner:
     ) -> _Outcome:
         """The single ``error`` or ``timeout`` result of a check that did not finish."""
         definition = check.definition
-        at = self._clock()
+        at = self._clock.now()
         result_id = self._result_ids.new(definition.id, at)
         finding = Finding(status, None, message=message)
         result = _result(execution.run_id, definition, result_id, finding, at, duration_ms)

@@ -7,7 +7,7 @@ One run per tick across replicas
 --------------------------------
 Every replica wakes at every tick. A tick is *claimed by creating its run row*: the run id
 of a scheduled run is derived from the tick and the cluster id
-(:func:`~assay.server.assessment.ids.scheduled_run_id`), so all replicas compute the same id,
+(:func:`~assay.server.core.ids.scheduled_run_id`), so all replicas compute the same id,
 ``runs.run_id`` is the table's primary key, and exactly one ``create_run`` succeeds; the
 others get ``AlreadyExists`` from storage and skip the tick. This was chosen over the
 alternatives because
@@ -26,7 +26,8 @@ for several schedulers in one process (:class:`LocalTickClaimer`).
 
 Missed ticks (the process was suspended, or a run start took longer than the period) are
 not caught up: after a tick the next one is computed from the later of the tick and now.
-Time comes from an injected :class:`SchedulerClock`, so tests drive ticks without waiting.
+Time comes from an injected :class:`~assay.server.core.clock.Clock`, so tests drive ticks
+without waiting.
 """
 
 from __future__ import annotations
@@ -40,37 +41,14 @@ from typing import Protocol
 
 from croniter import croniter
 
-from assay.server.assessment.ids import scheduled_run_id
 from assay.server.assessment.runner import RunRequest
 from assay.server.assessment.tasks import cancel_and_wait
-from assay.server.assessment.types import Run, RunId
-from assay.server.errors import AlreadyExists, FieldViolation, InvalidArgument
+from assay.server.core.clock import SYSTEM_CLOCK, Clock
+from assay.server.core.errors import AlreadyExists, FieldViolation, InvalidArgument
+from assay.server.core.ids import scheduled_run_id
+from assay.server.core.types import Run, RunId
 
 log = logging.getLogger(__name__)
-
-
-class SchedulerClock(Protocol):
-    def now(self) -> datetime:
-        """The current time, timezone-aware."""
-
-    async def sleep_until(self, moment: datetime) -> None:
-        """Return at or after ``moment``."""
-
-
-class SystemClock:
-    """Wall-clock time; sleeps in steps so a clock change is noticed within a minute."""
-
-    max_step_s = 60.0
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep_until(self, moment: datetime) -> None:
-        while True:
-            remaining = (moment - self.now()).total_seconds()
-            if remaining <= 0:
-                return
-            await asyncio.sleep(min(remaining, self.max_step_s))
 
 
 class TickClaimer(Protocol):
@@ -124,12 +102,12 @@ class Scheduler:
         *,
         runner: RunStarter,
         claimer: TickClaimer | None = None,
-        clock: SchedulerClock | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._spec = spec
         self._runner = runner
         self._claimer = claimer
-        self._clock = clock or SystemClock()
+        self._clock = clock
         self._task: asyncio.Task[None] | None = None
 
     def next_tick(self, after: datetime) -> datetime:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from assay.server.assessment.types import AssessmentResult, HistoryEntry, Run
+from assay.server.core.types import AssessmentResult, HistoryEntry, Run
 
 
 class RunSink(Protocol):

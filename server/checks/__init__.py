@@ -6,8 +6,6 @@ import time, so tests and tools can build registries with any subset of checks.
 
 from __future__ import annotations
 
-from assay.server.assessment.checks_api import Check
-from assay.server.assessment.registry import Registry
 from assay.server.checks import (
     cost,
     operations,
@@ -16,6 +14,8 @@ from assay.server.checks import (
     security,
     sustainability,
 )
+from assay.server.checks.kit.definition import Check
+from assay.server.checks.kit.registry import Registry
 
 BUILTIN_CHECKS: tuple[Check, ...] = (
     *security.CHECKS,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, check
-from assay.server.assessment.types import ObjectRef, Pillar, Severity
+from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, check
+from assay.server.core.types import ObjectRef, Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Inventory
 from assay.server.inventory.raw import (
     KubeObject,

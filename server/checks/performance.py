@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, check
-from assay.server.assessment.types import ObjectRef, Pillar, Severity
-from assay.server.checks.podspec import (
+from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, check
+from assay.server.checks.kit.podspec import (
     LONG_RUNNING_CONTAINERS,
     RESOURCE_CONTAINERS,
     missing_requests,
     request,
 )
+from assay.server.core.types import ObjectRef, Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Inventory
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, name_of, namespace_of
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, check
-from assay.server.assessment.types import Pillar, Severity
-from assay.server.checks.podspec import LONG_RUNNING_CONTAINERS
+from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, check
+from assay.server.checks.kit.podspec import LONG_RUNNING_CONTAINERS
+from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Inventory, Workload
 from assay.server.inventory.raw import dig, int_or_none, name_of
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, check
-from assay.server.assessment.types import Pillar, Severity
-from assay.server.checks.podspec import effective_security, is_windows
+from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, check
+from assay.server.checks.kit.podspec import effective_security, is_windows
+from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Inventory
 from assay.server.inventory.raw import int_or_none
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, check
-from assay.server.assessment.types import Pillar, Severity
-from assay.server.checks.podspec import format_bytes, format_cores, pod_request
-from assay.server.checks.quantity import quantity_or_none
+from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, check
+from assay.server.checks.kit.podspec import format_bytes, format_cores, pod_request
+from assay.server.checks.kit.quantity import quantity_or_none
+from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import Inventory
 from assay.server.inventory.raw import dig, int_or_none
 

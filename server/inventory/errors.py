@@ -2,7 +2,7 @@
 
 Hierarchy::
 
-    AssayError                       (assay.server.errors)
+    AssayError                       (assay.server.core.errors)
     └── InventoryError               the inventory could not be built at all
         ├── ManifestPathNotFound     the manifest file or directory does not exist
         ├── KubeConfigError          no usable kubeconfig / in-cluster configuration
@@ -15,7 +15,7 @@ on the inventory and loading goes on.
 
 from __future__ import annotations
 
-from assay.server.errors import AssayError
+from assay.server.core.errors import AssayError
 
 
 class InventoryError(AssayError):

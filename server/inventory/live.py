@@ -28,7 +28,7 @@ import aiohttp
 from kubernetes.aio import client as k8s_client
 from kubernetes.aio import config as k8s_config
 
-from assay.server.assessment.types import Source
+from assay.server.core.types import Source
 from assay.server.inventory.errors import ClusterUnavailable, KubeConfigError
 from assay.server.inventory.kinds import KNOWN_RESOURCES, ResourceType
 from assay.server.inventory.model import Diagnostic, Inventory

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from assay.server.assessment.types import Source
+from assay.server.core.types import Source
 from assay.server.inventory.errors import ManifestPathNotFound
 from assay.server.inventory.model import (
     Diagnostic,

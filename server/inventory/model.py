@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from assay.server.assessment.types import Source
+from assay.server.core.types import Source
 from assay.server.inventory.kinds import CLUSTER_SCOPED_KINDS, WORKLOAD_KINDS
 from assay.server.inventory.raw import (
     KubeObject,

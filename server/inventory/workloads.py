@@ -13,7 +13,7 @@ import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from assay.server.assessment.types import ObjectRef
+from assay.server.core.types import ObjectRef
 from assay.server.inventory.kinds import WORKLOAD_KINDS
 from assay.server.inventory.raw import (
     KubeObject,

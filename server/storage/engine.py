@@ -21,7 +21,7 @@ from alembic.config import Config
 from sqlalchemy import URL, Connection, Engine, create_engine, event, func, make_url, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from assay.server.errors import Unavailable
+from assay.server.core.errors import Unavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Fail fast instead of the OS TCP timeout (minutes) when a PostgreSQL host is unreachable.

@@ -1,7 +1,7 @@
 """SQLAlchemy table models of the persistence layer (runs, results, history, audit events).
 
 Only ``server.storage`` uses these: the repository maps rows to and from the domain types of
-``server.assessment.types`` and ``server.workflow.audit``, and the alembic migrations under
+``server.core.types`` and ``server.workflow.audit``, and the alembic migrations under
 ``migrations/versions`` create exactly this schema (a test compares the two).
 
 Enum-valued columns hold the enum's string value in a plain VARCHAR rather than a database

@@ -29,7 +29,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from assay.server.assessment.types import (
+from assay.server.core.errors import AlreadyExists, NotFound
+from assay.server.core.types import (
     AssessmentResult,
     HistoryEntry,
     ObjectRef,
@@ -48,7 +49,6 @@ from assay.server.assessment.types import (
     StatusCounts,
     Summary,
 )
-from assay.server.errors import AlreadyExists, NotFound
 from assay.server.storage.engine import unavailable_on_connection_error
 from assay.server.storage.models import AssessmentRow, AuditEventRow, Base, HistoryRow, RunRow
 from assay.server.workflow.audit import AuditEvent, AuditEventType, AuditQuery

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Sequence
 
 from assay.server.assessment.sink import RunSink
-from assay.server.assessment.types import AssessmentResult, HistoryEntry, Run
+from assay.server.core.types import AssessmentResult, HistoryEntry, Run
 from assay.server.storage.repository import Repository
 from assay.server.workflow.audit import AuditEvent, AuditSink
 

@@ -4,7 +4,7 @@ The controller's WorkflowExecution informer calls :meth:`PhaseChanges.publish` f
 object it sees appear, change phase or disappear; :meth:`PhaseChanges.subscribe` hands a
 subscriber the current phase of every matching execution first (so a late subscriber knows
 where things stand) and then each change, in order. A subscriber that falls more than
-``buffer`` changes behind is ended with :class:`~assay.server.errors.Unavailable` rather
+``buffer`` changes behind is ended with :class:`~assay.server.core.errors.Unavailable` rather
 than slowing the informer down.
 """
 
@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
-from assay.server.errors import Unavailable
+from assay.server.core.errors import Unavailable
 from assay.server.workflow.model import KubeObject, Phase, meta, phase_of
 
 

@@ -6,7 +6,7 @@ and PipelineRuns with our managed-by label), which keep the cache that feeds
 :meth:`WorkflowController.watch`; only the elected leader runs the work queue and its
 ``workers`` reconcile tasks. The gRPC servicer uses :meth:`create`, :meth:`get`,
 :meth:`list` and :meth:`watch`, which speak plain dicts and :class:`PhaseChange` and raise
-only :mod:`assay.server.errors` types.
+only :mod:`assay.server.core.errors` types.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from typing import Any
 
 from kubernetes.aio.client import ApiClient
 
-from assay.server.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
-from assay.server.errors import Unavailable as UnavailableError
+from assay.server.core.clock import SYSTEM_CLOCK, Clock
+from assay.server.core.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from assay.server.core.errors import Unavailable as UnavailableError
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.audit import AuditSink
 from assay.server.workflow.changes import PhaseChange, PhaseChanges
@@ -53,7 +54,6 @@ from assay.server.workflow.phase import is_terminal
 from assay.server.workflow.reconciler import Reconciler, ReconcilerConfig
 from assay.server.workflow.settings import ControllerSettings
 from assay.server.workflow.tekton import execution_of
-from assay.server.workflow.timeutil import Clock, SystemClock
 from assay.server.workflow.trail import AuditTrail
 from assay.server.workflow.validation import ensure_valid_spec
 from assay.server.workflow.workqueue import QueueShutDown, WorkQueue
@@ -71,10 +71,10 @@ class WorkflowController:
         settings: ControllerSettings,
         audit: AuditSink,
         metrics: WorkflowMetrics,
-        clock: Clock | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
-        self._clock = clock or SystemClock()
+        self._clock = clock
         self._metrics = metrics
         self._kube = KubeClient(api_client, request_timeout=settings.request_timeout_s)
         self.locks = TargetLockManager(
@@ -144,7 +144,7 @@ class WorkflowController:
     async def start(self, *, sync_timeout_s: float = 30.0) -> None:
         """Start the informers, wait for their first list, then elect (or just lead).
 
-        Raises :class:`~assay.server.errors.Unavailable` (after cleaning up) when the first
+        Raises :class:`~assay.server.core.errors.Unavailable` (after cleaning up) when the first
         lists do not succeed within ``sync_timeout_s``.
         """
         self._tasks = [

@@ -16,7 +16,7 @@ Hierarchy::
 
 The reconciler retries every error with per-key backoff; none of them is recorded as a
 workflow failure. :class:`~assay.server.workflow.controller.WorkflowController` (the facade
-the gRPC layer calls) translates them into :mod:`assay.server.errors` at its boundary.
+the gRPC layer calls) translates them into :mod:`assay.server.core.errors` at its boundary.
 """
 
 from __future__ import annotations

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import socket
 
+from assay.server.core.clock import Clock
 from assay.server.workflow.errors import KubeAlreadyExists, WorkflowError
 from assay.server.workflow.kube import EVENTS, KubeClient
 from assay.server.workflow.model import KubeObject, meta
 from assay.server.workflow.naming import digest
-from assay.server.workflow.timeutil import Clock, format_time
+from assay.server.workflow.timeutil import format_time
 
 log = logging.getLogger(__name__)
 

@@ -35,6 +35,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from assay.server.core.clock import Clock
 from assay.server.workflow.errors import KubeAlreadyExists, KubeConflict, KubeNotFound
 from assay.server.workflow.kube import LEASES, WORKFLOW_EXECUTIONS, KubeClient
 from assay.server.workflow.model import (
@@ -56,7 +57,7 @@ from assay.server.workflow.model import (
 )
 from assay.server.workflow.naming import lock_lease_name, sanitize_label_value, target_hash
 from assay.server.workflow.phase import is_terminal
-from assay.server.workflow.timeutil import Clock, format_micro_time, parse_time
+from assay.server.workflow.timeutil import format_micro_time, parse_time
 
 _MAX_ATTEMPTS = 5
 

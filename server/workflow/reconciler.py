@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from assay.server.core.clock import Clock
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.audit import AuditEventType
 from assay.server.workflow.errors import (
@@ -74,7 +75,7 @@ from assay.server.workflow.tekton import (
     parse_pipelinerun,
     summarize,
 )
-from assay.server.workflow.timeutil import Clock, format_duration, format_time, parse_time
+from assay.server.workflow.timeutil import format_duration, format_time, parse_time
 from assay.server.workflow.trail import AuditTrail, implied_events, ran
 from assay.server.workflow.validation import validate_spec
 

@@ -1,40 +1,14 @@
-"""Clocks and the two time formats the Kubernetes API speaks: RFC 3339 and Go durations.
+"""The two time formats the Kubernetes API speaks: RFC 3339 and Go durations.
 
-The reconciler and the lock manager take a :class:`Clock` so tests can move time (the
-cooldown is minutes long); :class:`SystemClock` is the production one. Go durations appear in
-``executionConfig.timeout`` (parsed here, handed to Tekton verbatim) and in the status fields
-``duration``, ``executionTimeBeforeFailure`` and ``cooldownRemaining`` (formatted here).
+Go durations appear in ``executionConfig.timeout`` (parsed here, handed to Tekton verbatim)
+and in the status fields ``duration``, ``executionTimeBeforeFailure`` and
+``cooldownRemaining`` (formatted here).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current time, timezone-aware (UTC)."""
-        ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock that only moves when told to (tests, benchmarks)."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta
 
 
 def format_time(moment: datetime) -> str:

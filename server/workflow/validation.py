@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from assay.server.errors import FieldViolation, InvalidArgument
+from assay.server.core.errors import FieldViolation, InvalidArgument
 from assay.server.workflow.timeutil import GO_DURATION_PATTERN
 
 TARGET_RESOURCE_PATTERN = (

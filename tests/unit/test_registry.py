@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, check
-from assay.server.assessment.registry import (
+from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, check
+from assay.server.checks.kit.registry import (
     RegistrationError,
     Registry,
     load_entry_points,
     required_groups,
     required_kinds,
 )
-from assay.server.assessment.types import Pillar, Severity
-from assay.server.errors import NotFound
+from assay.server.core.errors import NotFound
+from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import Inventory
 
 DEFINITION = CheckDefinition(
@@ -127,8 +127,8 @@ def test_required_kinds_and_groups() -> None:
 # -- plug-ins ------------------------------------------------------------------------------
 
 PLUGIN_MODULE = """
-from assay.server.assessment.checks_api import CheckDefinition, Finding, check
-from assay.server.assessment.types import Pillar, Severity
+from assay.server.checks.kit.definition import CheckDefinition, Finding, check
+from assay.server.core.types import Pillar, Severity
 
 
 def _definition(number, pillar, prefix):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assay.server.errors import InvalidArgument
+from assay.server.core.errors import InvalidArgument
 from assay.server.settings import Settings
 
 

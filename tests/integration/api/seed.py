@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from assay.server.assessment.types import (
+from assay.server.core.types import (
     AssessmentResult,
     ObjectRef,
     Pillar,

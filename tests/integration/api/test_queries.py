@@ -13,7 +13,7 @@ from google.protobuf import timestamp_pb2
 
 from assay.client.api import AssayClient, ClientError
 from assay.server.api import convert
-from assay.server.assessment.types import Pillar, Severity, Status
+from assay.server.core.types import Pillar, Severity, Status
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import common_pb2 as cpb

@@ -14,9 +14,10 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from sqlalchemy import create_engine, make_url, text
 
 from assay.client.api import AssayClient, ClientError
-from assay.server.app import ASSESSMENT_SERVICE, WORKFLOW_SERVICE, AssayServer
+from assay.server.api.server import ASSESSMENT_SERVICE, WORKFLOW_SERVICE
+from assay.server.app import AssayServer
 from assay.server.assessment.liveness import CRASH_REASON
-from assay.server.assessment.types import Run, RunId, RunScope, RunState, Source
+from assay.server.core.types import Run, RunId, RunScope, RunState, Source
 from assay.server.storage.engine import create_engine_from_url, migrate
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from assay.server.assessment.ids import scheduled_run_id
 from assay.server.assessment.liveness import CRASH_REASON, LivenessSettings, RunLiveness
 from assay.server.assessment.runner import (
     ManifestInventory,
@@ -21,7 +20,10 @@ from assay.server.assessment.runner import (
     RunRequest,
 )
 from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
-from assay.server.assessment.types import (
+from assay.server.checks import builtin_registry
+from assay.server.core.errors import Unavailable
+from assay.server.core.ids import scheduled_run_id
+from assay.server.core.types import (
     AssessmentResult,
     ResultQuery,
     Run,
@@ -33,15 +35,13 @@ from assay.server.assessment.types import (
     Status,
     StatusCounts,
 )
-from assay.server.checks import builtin_registry
-from assay.server.errors import Unavailable
 from assay.server.storage.engine import create_engine_from_url
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
+from tests.clock import ManualClock
 from tests.unit.assessment.fakes import (
     MANIFESTS,
     Gate,
-    ManualClock,
     StaticInventory,
     fake_check,
     per_pod,
@@ -130,7 +130,7 @@ def liveness(repository: Repository, runner: Runner | None, now: datetime) -> Ru
         repository,
         active,
         settings=LivenessSettings(interval_s=15, stale_after_s=60),
-        clock=lambda: now,
+        clock=ManualClock(now),
     )
 
 

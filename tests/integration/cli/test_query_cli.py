@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from assay.client.cli.main import app
-from assay.server.assessment.types import Pillar, Severity, Status
+from assay.server.core.types import Pillar, Severity, Status
 from assay.server.storage.repository import Repository
 from tests.integration.api.seed import ROWS, T0, seed_run
 from tests.integration.api.server_fixtures import ServerThread

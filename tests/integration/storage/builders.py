@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from assay.server.assessment.types import (
+from assay.server.core.types import (
     AssessmentResult,
     HistoryEntry,
     ObjectRef,

@@ -8,7 +8,8 @@ from datetime import UTC, timedelta, timezone
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from assay.server.assessment.types import (
+from assay.server.core.errors import NotFound
+from assay.server.core.types import (
     AssessmentResult,
     Pillar,
     ResultQuery,
@@ -16,7 +17,6 @@ from assay.server.assessment.types import (
     Severity,
     Status,
 )
-from assay.server.errors import NotFound
 from assay.server.storage.repository import Repository
 from tests.integration.storage.builders import T0, make_result, make_run
 

@@ -8,7 +8,8 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from assay.server.assessment.types import (
+from assay.server.core.errors import AlreadyExists, NotFound
+from assay.server.core.types import (
     Pillar,
     RunId,
     RunQuery,
@@ -17,7 +18,6 @@ from assay.server.assessment.types import (
     Source,
     StatusCounts,
 )
-from assay.server.errors import AlreadyExists, NotFound
 from assay.server.storage.models import HistoryRow
 from assay.server.storage.repository import Repository
 from tests.integration.storage.builders import (

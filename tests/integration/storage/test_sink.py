@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assay.server.assessment.sink import RunSink
-from assay.server.assessment.types import ResultQuery
+from assay.server.core.types import ResultQuery
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
 from assay.server.workflow.audit import AuditQuery, AuditSink

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from assay.server.assessment.types import (
+from assay.server.core.errors import NotFound
+from assay.server.core.types import (
     AssessmentResult,
     Pillar,
     ResultQuery,
@@ -18,7 +19,6 @@ from assay.server.assessment.types import (
     StatusCounts,
     Summary,
 )
-from assay.server.errors import NotFound
 from assay.server.storage.models import HistoryRow
 from assay.server.storage.repository import Repository
 from tests.integration.storage.builders import (

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import URL, Engine
 from sqlalchemy.exc import OperationalError
 
-from assay.server.assessment.types import ResultQuery
-from assay.server.errors import Unavailable
+from assay.server.core.errors import Unavailable
+from assay.server.core.types import ResultQuery
 from assay.server.storage.engine import create_engine_from_url, migrate
 from assay.server.storage.repository import Repository
 from tests.integration.storage.backends import postgres_schema_url

@@ -19,6 +19,7 @@ import kubernetes.aio.client
 from kubernetes.aio.client import ApiClient
 from prometheus_client import CollectorRegistry
 
+from assay.server.core.clock import SYSTEM_CLOCK, Clock
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.audit import AuditSink
 from assay.server.workflow.controller import WorkflowController
@@ -28,7 +29,6 @@ from assay.server.workflow.settings import (
     ControllerSettings,
     LeaderElectionSettings,
 )
-from assay.server.workflow.timeutil import Clock
 from tests.kubeapi import KubeApiDouble, TektonSimulator
 from tests.unit.workflow.fakes import InMemoryAuditSink
 
@@ -92,7 +92,7 @@ class Harness:
     async def controller(
         self,
         *,
-        clock: Clock | None = None,
+        clock: Clock = SYSTEM_CLOCK,
         start: bool = True,
         metrics: WorkflowMetrics | None = None,
         audit: AuditSink | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from assay.server.workflow.timeutil import ManualClock
+from tests.clock import ManualClock
 
 from .harness import EXEC_NS, Harness
 

@@ -8,7 +8,7 @@ import pytest
 from kubernetes.aio.client import ApiClient
 from prometheus_client import CollectorRegistry
 
-from assay.server.errors import InvalidArgument, NotFound, Unavailable
+from assay.server.core.errors import InvalidArgument, NotFound, Unavailable
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.changes import PhaseChange
 from assay.server.workflow.controller import WorkflowController

@@ -9,15 +9,15 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import pytest
 
-from assay.server.assessment.checks_api import Check, CheckDefinition, Finding, check
-from assay.server.assessment.registry import Registry
 from assay.server.assessment.runner import RunRequest
-from assay.server.assessment.types import (
+from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, check
+from assay.server.checks.kit.registry import Registry
+from assay.server.core.errors import AlreadyExists, Unavailable
+from assay.server.core.types import (
     AssessmentResult,
     HistoryEntry,
     ObjectRef,
@@ -28,7 +28,6 @@ from assay.server.assessment.types import (
     Source,
     Status,
 )
-from assay.server.errors import AlreadyExists, Unavailable
 from assay.server.inventory.model import Inventory
 
 PREFIX_PILLAR = {p.prefix: p for p in Pillar}
@@ -202,46 +201,3 @@ class BlockedInventory:
 
 
 MANIFESTS = RunRequest(source=Source.MANIFESTS, path="/unused")
-
-
-class ManualClock:
-    """Time that moves only when the test says so; sleepers wake when it passes them."""
-
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-        self._moved = asyncio.Event()
-        self._fell_asleep = asyncio.Event()
-        self.sleeping: dict[int, datetime] = {}
-
-    def now(self) -> datetime:
-        return self._now
-
-    @property
-    def sleeping_until(self) -> datetime | None:
-        return min(self.sleeping.values(), default=None)
-
-    async def sleep_until(self, moment: datetime) -> None:
-        key = id(asyncio.current_task())
-        try:
-            while self._now < moment:
-                self.sleeping[key] = moment
-                self._fell_asleep.set()
-                await self._moved.wait()
-        finally:
-            self.sleeping.pop(key, None)
-
-    async def all_asleep(self, sleepers: int = 1) -> None:
-        """Wait until ``sleepers`` tasks are blocked in sleep_until."""
-        while len(self.sleeping) < sleepers:
-            self._fell_asleep.clear()
-            await self._fell_asleep.wait()
-
-    async def advance_to(self, moment: datetime, *, sleepers: int = 1) -> None:
-        """Move time on, then wait until every scheduler has gone back to sleep."""
-        self._now = moment
-        moved, self._moved = self._moved, asyncio.Event()
-        due = [key for key, until in self.sleeping.items() if until <= moment]
-        for key in due:
-            del self.sleeping[key]
-        moved.set()
-        await self.all_asleep(sleepers)

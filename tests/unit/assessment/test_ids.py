@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from assay.server.assessment.ids import (
+from assay.server.core.ids import (
     RESULT_ID_PATTERN,
     RUN_ID_PATTERN,
     ResultIdFactory,

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from assay.server.assessment import runner as runner_module
-from assay.server.assessment.checks_api import check as check_of
 from assay.server.assessment.runner import LiveInventory, Runner, RunRequest
-from assay.server.assessment.types import RunState, Source, Status
+from assay.server.checks.kit.definition import check as check_of
+from assay.server.core.types import RunState, Source, Status
 from assay.server.inventory.errors import ClusterUnavailable
 from assay.server.inventory.model import Inventory
 from tests.unit.assessment.fakes import (

@@ -17,7 +17,8 @@ from assay.server.assessment.progress import (
     RunStateChanged,
     Subscription,
 )
-from assay.server.assessment.types import (
+from assay.server.core.errors import NotFound
+from assay.server.core.types import (
     Pillar,
     Run,
     RunId,
@@ -28,18 +29,10 @@ from assay.server.assessment.types import (
     StatusCounts,
     Summary,
 )
-from assay.server.errors import NotFound
+from tests.clock import ManualClock
 
 RUN = RunId("run_20260216T103045_000000_00000001")
 T0 = datetime(2026, 2, 16, 10, 30, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def finished(run_id: RunId = RUN) -> RunFinished:
@@ -194,13 +187,13 @@ async def test_unknown_run_is_not_found() -> None:
 
 
 async def test_finished_logs_expire_after_retention() -> None:
-    clock = FakeClock()
+    clock = ManualClock(T0)
     bus = ProgressBus(clock=clock, retention=timedelta(minutes=10))
     for payload in script():
         bus.publish(RUN, payload)
-    clock.now = T0 + timedelta(minutes=9)
+    clock.set(T0 + timedelta(minutes=9))
     assert bus.has(RUN)
-    clock.now = T0 + timedelta(minutes=11)
+    clock.set(T0 + timedelta(minutes=11))
     assert not bus.has(RUN)
 
 

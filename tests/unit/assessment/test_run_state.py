@@ -14,7 +14,7 @@ from assay.server.assessment.run_state import (
     check_outcome,
     outcome_state,
 )
-from assay.server.assessment.types import (
+from assay.server.core.types import (
     Pillar,
     Run,
     RunId,

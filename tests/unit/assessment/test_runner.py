@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from assay.server.assessment.ids import RESULT_ID_PATTERN, RUN_ID_PATTERN
 from assay.server.assessment.progress import (
     CheckFinished,
     CheckStarted,
@@ -24,7 +23,9 @@ from assay.server.assessment.runner import (
     RunnerConfig,
     RunRequest,
 )
-from assay.server.assessment.types import (
+from assay.server.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from assay.server.core.ids import RESULT_ID_PATTERN, RUN_ID_PATTERN
+from assay.server.core.types import (
     Pillar,
     RunId,
     RunScope,
@@ -34,7 +35,6 @@ from assay.server.assessment.types import (
     Status,
     StatusCounts,
 )
-from assay.server.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from assay.server.inventory.model import Inventory
 from tests.unit.assessment.fakes import (
     MANIFESTS,

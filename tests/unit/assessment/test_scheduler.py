@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from assay.server.assessment.ids import scheduled_run_id
 from assay.server.assessment.runner import Runner, RunnerConfig, RunRequest
 from assay.server.assessment.scheduler import LocalTickClaimer, Scheduler, ScheduleSpec
-from assay.server.assessment.types import Run, RunId, RunScope, Source, Status
-from assay.server.errors import InvalidArgument
+from assay.server.core.errors import InvalidArgument
+from assay.server.core.ids import scheduled_run_id
+from assay.server.core.types import Run, RunId, RunScope, Source, Status
+from tests.clock import ManualClock
 from tests.unit.assessment.fakes import (
     MANIFESTS,
-    ManualClock,
     MemorySink,
     StaticInventory,
     fake_check,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from assay.server.assessment.checks_api import evaluate
-from assay.server.assessment.types import Source, Status
 from assay.server.checks import builtin_registry
-from assay.server.checks.podspec import pod_request
+from assay.server.checks.kit.definition import evaluate
+from assay.server.checks.kit.podspec import pod_request
+from assay.server.core.types import Source, Status
 from assay.server.inventory import Inventory
 
 REGISTRY = builtin_registry()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from assay.server.assessment.checks_api import (
+from assay.server.checks.kit.definition import (
     CheckDefinition,
     Finding,
     Scope,
@@ -18,7 +18,7 @@ from assay.server.assessment.checks_api import (
     evaluate,
     exemption_reason,
 )
-from assay.server.assessment.types import ObjectRef, Pillar, Severity, Source, Status
+from assay.server.core.types import ObjectRef, Pillar, Severity, Source, Status
 from assay.server.inventory import Inventory
 
 DEFINITION = CheckDefinition(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assay.server.assessment.checks_api import Check, evaluate
-from assay.server.assessment.types import Status
 from assay.server.checks import BUILTIN_CHECKS
+from assay.server.checks.kit.definition import Check, evaluate
+from assay.server.core.types import Status
 from assay.server.inventory import Inventory, load_manifests
 
 EXAMPLES = Path(__file__).parents[3] / "examples"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from assay.server.assessment.checks_api import Check, evaluate
-from assay.server.assessment.registry import validate
-from assay.server.assessment.types import Source, Status
 from assay.server.checks import BUILTIN_CHECKS, builtin_registry
+from assay.server.checks.kit.definition import Check, evaluate
+from assay.server.checks.kit.registry import validate
+from assay.server.core.types import Source, Status
 from assay.server.inventory import Inventory, read_manifests
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "checks"

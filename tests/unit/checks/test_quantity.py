@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from assay.server.checks.quantity import QuantityError, parse_quantity, quantity_or_none
+from assay.server.checks.kit.quantity import QuantityError, parse_quantity, quantity_or_none
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import kubernetes.aio.client
 import pytest
 import yaml
 
-from assay.server.assessment.checks_api import evaluate
-from assay.server.assessment.types import Source, Status
 from assay.server.checks import builtin_registry
+from assay.server.checks.kit.definition import evaluate
+from assay.server.core.types import Source, Status
 from assay.server.inventory import ClusterUnavailable, KubeConfigError
 from assay.server.inventory.live import api_client_from_config, load_live_inventory
 from tests.kubeapi import KubeApiDouble

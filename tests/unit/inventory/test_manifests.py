@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.server.assessment.types import Source
+from assay.server.core.types import Source
 from assay.server.inventory import (
     InventoryError,
     ManifestPathNotFound,

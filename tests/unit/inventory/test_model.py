@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from assay.server.assessment.types import Source
+from assay.server.core.types import Source
 from assay.server.inventory import Diagnostic, Inventory, Selector
 from assay.server.inventory import selectors as selectors_module
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, cast
 
-from assay.server.assessment.types import AssessmentResult, HistoryEntry, Run
+from assay.server.core.types import AssessmentResult, HistoryEntry, Run
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
 from assay.server.workflow.audit import AuditEvent

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from assay.server.errors import Unavailable
+from assay.server.core.errors import Unavailable
 from assay.server.workflow.changes import PhaseChange, PhaseChanges
 from assay.server.workflow.model import Phase
 

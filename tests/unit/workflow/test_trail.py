@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from assay.server.workflow.audit import AuditEventType
-from assay.server.workflow.timeutil import ManualClock
 from assay.server.workflow.trail import AuditTrail, build_event, implied_events
+from tests.clock import ManualClock
 
 from .fakes import InMemoryAuditSink
 from .objects import wfe

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from assay.server.errors import InvalidArgument
+from assay.server.core.errors import InvalidArgument
 from assay.server.workflow.validation import ensure_valid_spec, validate_spec
 
 VALID: dict[str, Any] = {

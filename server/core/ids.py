@@ -27,7 +27,7 @@ import secrets
 import threading
 from datetime import UTC, datetime, timedelta
 
-from assay.server.assessment.types import ResultId, RunId
+from assay.server.core.types import ResultId, RunId
 
 RUN_ID_PATTERN = re.compile(r"^run_\d{8}T\d{6}_\d{6}_[0-9a-f]{8}$")
 RESULT_ID_PATTERN = re.compile(r"^asm_\d{8}_\d{6}_[a-z0-9]+_[0-9a-f]{6}$")

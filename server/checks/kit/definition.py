@@ -8,7 +8,7 @@ A check is data plus a small pure function (see STYLE.md, item 4)::
 
     PRIVILEGED = check(SEC_001)(privileged)        # a Check; nothing is registered
 
-Check modules build :class:`Check` values; a :class:`~assay.server.assessment.registry.Registry`
+Check modules build :class:`Check` values; a :class:`~assay.server.checks.kit.registry.Registry`
 collects them; the runner calls :func:`evaluate` for each, which applies the rules every
 check shares, once, here:
 
@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from assay.server.assessment.types import ObjectRef, Pillar, Severity, Source, Status
+from assay.server.core.types import ObjectRef, Pillar, Severity, Source, Status
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import as_mapping, metadata
 from assay.server.inventory.workloads import workload_of

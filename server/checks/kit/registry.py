@@ -7,7 +7,7 @@ checks with :meth:`Registry.all`, :meth:`Registry.by_pillars` or :meth:`Registry
 Nothing registers itself at import time.
 
 Plug-in contract: an entry point in group ``assay.checks`` resolves to a
-:class:`~assay.server.assessment.checks_api.Check` or to an iterable (list, tuple) of
+:class:`~assay.server.checks.kit.definition.Check` or to an iterable (list, tuple) of
 them, e.g. in a plug-in's ``pyproject.toml``::
 
     [project.entry-points."assay.checks"]
@@ -25,9 +25,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 
-from assay.server.assessment.checks_api import Check, CheckDefinition, Scope
-from assay.server.assessment.types import Pillar, Severity
-from assay.server.errors import NotFound
+from assay.server.checks.kit.definition import Check, CheckDefinition, Scope
+from assay.server.core.errors import NotFound
+from assay.server.core.types import Pillar, Severity
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Registry:
         return check
 
     def get(self, check_id: str) -> Check:
-        """The check with ``check_id``; raises :class:`~assay.server.errors.NotFound`."""
+        """The check with ``check_id``; raises :class:`~assay.server.core.errors.NotFound`."""
         try:
             return self._checks[check_id]
         except KeyError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from assay.server.checks.quantity import quantity_or_none
+from assay.server.checks.kit.quantity import quantity_or_none
 from assay.server.inventory.raw import KubeObject, dig
 from assay.server.inventory.workloads import Container, ContainerKind, containers
 

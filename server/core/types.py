@@ -7,20 +7,14 @@ converts them to and from the generated protobuf messages.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Generic, NewType, TypeVar
 
 T = TypeVar("T")
 RunId = NewType("RunId", str)
 ResultId = NewType("ResultId", str)
-Clock = Callable[[], datetime]
-"""The current time, timezone-aware; injected so that tests control it."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Pillar(enum.StrEnum):

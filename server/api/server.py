@@ -1,0 +1,100 @@
+"""The grpc.aio server: services, interceptors, health and reflection, bound to one address.
+
+The composition root (``server.app``) calls :func:`create_grpc_server` with the parts it
+built and drives the returned :class:`GrpcEndpoint` (start, serving state, graceful stop);
+it never touches ``grpc`` or ``assay.v1`` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry
+
+from assay.server.api.assessments import AssessmentServicer
+from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
+from assay.server.api.workflows import WorkflowServicer
+from assay.server.assessment.runner import Runner
+from assay.server.checks.kit.registry import Registry
+from assay.server.storage.repository import Repository
+from assay.server.workflow.controller import WorkflowController
+from assay.v1 import assessment_pb2, assessment_pb2_grpc, workflow_pb2, workflow_pb2_grpc
+
+ASSESSMENT_SERVICE = assessment_pb2.DESCRIPTOR.services_by_name["AssessmentService"].full_name
+WORKFLOW_SERVICE = workflow_pb2.DESCRIPTOR.services_by_name["WorkflowExecutionService"].full_name
+HEALTH_SERVICE = health.SERVICE_NAME
+SERVICES = (ASSESSMENT_SERVICE, WORKFLOW_SERVICE)
+
+
+@dataclass
+class GrpcEndpoint:
+    """A bound (not yet started) gRPC server and its health servicer."""
+
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    port: int
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    async def set_serving(self, serving: bool) -> None:
+        """Report every service (and the server as a whole, ``""``) SERVING or NOT_SERVING."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *SERVICES):
+            await self.health.set(name, status)
+
+    async def enter_graceful_shutdown(self) -> None:
+        await self.health.enter_graceful_shutdown()
+
+    async def stop(self, grace: float | None) -> None:
+        await self.server.stop(grace)
+
+
+def create_grpc_server(
+    *,
+    listen: str,
+    repository: Repository,
+    runner: Runner,
+    registry: Registry,
+    controller: WorkflowController | None,
+    workflow_namespace: str,
+    shutdown: asyncio.Event,
+    metrics: CollectorRegistry,
+) -> GrpcEndpoint:
+    """Build the server with every service and bind ``listen``; ``OSError`` if it cannot."""
+    server = grpc.aio.server(
+        interceptors=[ErrorMappingInterceptor(), MetricsInterceptor(metrics)],
+        options=[("grpc.so_reuseport", 0)],
+    )
+    assessment_pb2_grpc.add_AssessmentServiceServicer_to_server(
+        AssessmentServicer(
+            repository=repository, runner=runner, registry=registry, shutdown=shutdown
+        ),
+        server,
+    )
+    workflow_pb2_grpc.add_WorkflowExecutionServiceServicer_to_server(
+        WorkflowServicer(
+            repository=repository,
+            controller=controller,
+            default_namespace=workflow_namespace,
+            shutdown=shutdown,
+        ),
+        server,
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICES, HEALTH_SERVICE, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {listen}")
+    return GrpcEndpoint(server, health_servicer, port)

@@ -1,0 +1,1 @@
+"""The check API: what a check is, how it is evaluated, registered and configured."""
