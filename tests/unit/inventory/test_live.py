@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from assay.server.checks import builtin_registry
-from assay.server.checks.kit.definition import evaluate
+from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Source, Status
 from assay.server.inventory import ClusterUnavailable, KubeConfigError
 from assay.server.inventory.live import api_client_from_config, load_live_inventory
