@@ -103,12 +103,17 @@ class Inventory:
         source: Source,
         missing_groups: frozenset[str] = frozenset(),
         diagnostics: tuple[Diagnostic, ...] = (),
+        server_version: str | None = None,
     ) -> None:
-        """Prefer :meth:`from_objects`; ``index`` is kind -> namespace -> name -> object."""
+        """Prefer :meth:`from_objects`; ``index`` is kind -> namespace -> name -> object.
+
+        ``server_version`` is the live API server's ``gitVersion`` (``v1.31.2``); ``None``
+        for manifests."""
         self._index = index
         self.source = source
         self.missing_groups = missing_groups
         self.diagnostics = diagnostics
+        self.server_version = server_version
         self._lists: dict[str, tuple[KubeObject, ...]] = {
             kind: tuple(o for by_name in by_ns.values() for o in by_name.values())
             for kind, by_ns in index.items()
@@ -124,6 +129,7 @@ class Inventory:
         source: Source = Source.MANIFESTS,
         missing_groups: Iterable[str] = (),
         diagnostics: Iterable[Diagnostic] = (),
+        server_version: str | None = None,
     ) -> Inventory:
         """Index ``objects`` (which the inventory now owns). Objects without ``kind`` or
         ``metadata.name`` are ignored; for a repeated kind/namespace/name the last one wins.
@@ -146,6 +152,7 @@ class Inventory:
             source=source,
             missing_groups=frozenset(missing_groups),
             diagnostics=tuple(diagnostics),
+            server_version=server_version,
         )
 
     # -- plain lookups -----------------------------------------------------------------
