@@ -28,7 +28,6 @@ from assay.server.inventory.raw import (
 from assay.server.inventory.selectors import LabelIndex, Selector, SelectorIndex
 from assay.server.inventory.workloads import (
     Workload,
-    configmap_names,
     controller_owner,
     workload_of,
 )
@@ -259,11 +258,6 @@ class Inventory:
         index = self.memo("scale_targets", self._compute_scale_targets)
         return index.get((namespace, kind, name), [])
 
-    def referenced_configmaps(self, namespace: str) -> frozenset[str]:
-        """Names of ConfigMaps in ``namespace`` that any pod or pod template refers to."""
-        refs = self.memo("configmap_refs", self._compute_configmap_refs)
-        return refs.get(namespace, frozenset())
-
     # -- internals -------------------------------------------------------------------------
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
@@ -308,9 +302,3 @@ class Inventory:
                 target_name = str(ref.get("name") or "")
                 targets[(namespace_of(scaler), target_kind, target_name)].append(scaler)
         return dict(targets)
-
-    def _compute_configmap_refs(self) -> dict[str, frozenset[str]]:
-        refs: dict[str, set[str]] = defaultdict(set)
-        for workload in self.workloads(include_owned=True):
-            refs[workload.namespace].update(configmap_names(workload.pod_spec))
-        return {ns: frozenset(names) for ns, names in refs.items()}

@@ -15,6 +15,7 @@ from assay.server.checks.kit import (
     param,
     per_object,
 )
+from assay.server.checks.kit.references import CONFIGMAP, used_names
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS
 from assay.server.inventory.raw import (
@@ -91,7 +92,7 @@ COST_003 = CheckDefinition(
 @per_object(COST_003, kinds=("ConfigMap",), include_owned=True)
 def orphaned_configmaps(configmap: KubeObject, ctx: Context[Any]) -> Verdict:
     namespace = namespace_of(configmap)
-    if name_of(configmap) in ctx.inventory.referenced_configmaps(namespace):
+    if (CONFIGMAP, name_of(configmap)) in used_names(ctx.inventory, namespace):
         return ok("referenced by a pod or pod template")
     return fail(f"no pod or pod template in namespace {namespace} refers to it")
 
