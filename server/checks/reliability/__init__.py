@@ -1,10 +1,21 @@
 """Reliability pillar (REL-*): the checks, by theme.
 
-probes       readiness and liveness probes
-disruption   PodDisruptionBudgets
+probes       readiness and liveness probes, probe ports and repeated probes
+disruption   PodDisruptionBudgets: missing, blocking evictions, badly formed
 """
 
 from assay.server.checks.kit import Check
-from assay.server.checks.reliability import disruption, probes
+from assay.server.checks.reliability import (
+    disruption,
+    probes,
+)
 
-CHECKS: tuple[Check, ...] = (*probes.CHECKS, *disruption.CHECKS)
+CHECKS: tuple[Check, ...] = tuple(
+    sorted(
+        (
+            *probes.CHECKS,
+            *disruption.CHECKS,
+        ),
+        key=lambda check: check.id,
+    )
+)
