@@ -2,12 +2,14 @@
 
 probes       readiness and liveness probes, probe ports and repeated probes
 disruption   PodDisruptionBudgets: missing, blocking evictions, badly formed
+replicas     replica counts, autoscaler minimums, spreading over nodes and zones
 """
 
 from assay.server.checks.kit import Check
 from assay.server.checks.reliability import (
     disruption,
     probes,
+    replicas,
 )
 
 CHECKS: tuple[Check, ...] = tuple(
@@ -15,6 +17,7 @@ CHECKS: tuple[Check, ...] = tuple(
         (
             *probes.CHECKS,
             *disruption.CHECKS,
+            *replicas.CHECKS,
         ),
         key=lambda check: check.id,
     )
