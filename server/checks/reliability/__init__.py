@@ -3,6 +3,7 @@
 probes       readiness and liveness probes, probe ports and repeated probes
 disruption   PodDisruptionBudgets: missing, blocking evictions, badly formed
 replicas     replica counts, autoscaler minimums, spreading over nodes and zones
+scheduling   PriorityClasses
 """
 
 from assay.server.checks.kit import Check
@@ -10,6 +11,7 @@ from assay.server.checks.reliability import (
     disruption,
     probes,
     replicas,
+    scheduling,
 )
 
 CHECKS: tuple[Check, ...] = tuple(
@@ -18,6 +20,7 @@ CHECKS: tuple[Check, ...] = tuple(
             *probes.CHECKS,
             *disruption.CHECKS,
             *replicas.CHECKS,
+            *scheduling.CHECKS,
         ),
         key=lambda check: check.id,
     )
