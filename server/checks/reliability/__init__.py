@@ -4,6 +4,7 @@ probes       readiness and liveness probes, probe ports and repeated probes
 disruption   PodDisruptionBudgets: missing, blocking evictions, badly formed
 replicas     replica counts, autoscaler minimums, spreading over nodes and zones
 scheduling   PriorityClasses
+rollout      rollout strategies, naked pods, controller selectors
 """
 
 from assay.server.checks.kit import Check
@@ -11,6 +12,7 @@ from assay.server.checks.reliability import (
     disruption,
     probes,
     replicas,
+    rollout,
     scheduling,
 )
 
@@ -21,6 +23,7 @@ CHECKS: tuple[Check, ...] = tuple(
             *disruption.CHECKS,
             *replicas.CHECKS,
             *scheduling.CHECKS,
+            *rollout.CHECKS,
         ),
         key=lambda check: check.id,
     )
