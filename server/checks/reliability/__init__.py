@@ -5,10 +5,12 @@ disruption   PodDisruptionBudgets: missing, blocking evictions, badly formed
 replicas     replica counts, autoscaler minimums, spreading over nodes and zones
 scheduling   PriorityClasses
 rollout      rollout strategies, naked pods, controller selectors
+containers   memory limits, mutable image tags, duplicate environment variables
 """
 
 from assay.server.checks.kit import Check
 from assay.server.checks.reliability import (
+    containers,
     disruption,
     probes,
     replicas,
@@ -24,6 +26,7 @@ CHECKS: tuple[Check, ...] = tuple(
             *replicas.CHECKS,
             *scheduling.CHECKS,
             *rollout.CHECKS,
+            *containers.CHECKS,
         ),
         key=lambda check: check.id,
     )
