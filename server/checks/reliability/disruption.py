@@ -198,10 +198,11 @@ REL_006 = CheckDefinition(
         "minimum: minAvailable above the HPA's minReplicas fails (the PDB cannot be met at "
         "low load), equal to it gives a warning (evictions stop whenever the HPA is at its "
         "minimum); a KEDA ScaledObject counts at minReplicaCount, at least 1.",
-        "Like Polaris' pdbMinAvailableGreaterThanHPAMinReplicas and kube-linter's "
-        "pdb-max-unavailable and pdb-min-available, but over every workload the PDB selects "
-        "(kube-linter compares only workloads with an identical selector, and rounds "
-        "percentages down where the controller rounds them up).",
+        "Stricter than Polaris' pdbMinAvailableGreaterThanHPAMinReplicas, which looks only at "
+        "Deployments, matches a PDB on any one of its labels and passes a minAvailable equal "
+        "to minReplicas; stricter than kube-linter's pdb-min-available, which compares only "
+        "workloads with an identical selector and rounds percentages down where the "
+        "controller rounds them up.",
     ),
 )
 

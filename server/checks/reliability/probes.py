@@ -272,9 +272,10 @@ class _Action:
     def describe(self) -> str:
         if self.handler == "exec":
             return f"exec {shown(' '.join(map(str, self.details)), 40)}"
+        port = self.port if isinstance(self.port, int) else shown(self.port, 40)
         if self.handler == "httpGet":
-            return f"httpGet {shown(self.details[0], 40)} on port {self.port}"
-        return f"{self.handler} on port {self.port}"
+            return f"httpGet {shown(self.details[0], 40)} on port {port}"
+        return f"{self.handler} on port {port}"
 
 
 def _action(probe: KubeObject, ports: dict[str, int]) -> _Action | None:

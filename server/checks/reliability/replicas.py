@@ -116,8 +116,9 @@ REL_020 = CheckDefinition(
     ),
     params=MinimumReplicas,
     notes=(
-        "An unset minReplicas counts as 1, the API default. Softer than kube-linter's "
-        "hpa-minimum-three-replicas by default (2, configurable).",
+        "An unset minReplicas counts as 1, the API default. The threshold of Polaris' "
+        "hpaMinAvailability, configurable; softer by default than kube-linter's "
+        "hpa-minimum-three-replicas, which asks for 3.",
     ),
 )
 
