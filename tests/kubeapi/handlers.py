@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -21,7 +21,7 @@ from aiohttp.typedefs import Middleware
 from .discovery import api_group, api_group_list, api_resource_list, api_versions
 from .faults import Faults, RecordedRequest
 from .jsonutil import JsonObject
-from .operations import Operations
+from .operations import FieldValidation, Operations
 from .pagination import Paginator
 from .routing import ResourcePath, parse_resource_path, unknown_path
 from .selectors import parse_field_selector, parse_label_selector
@@ -113,6 +113,25 @@ def _int_param(query: Any, name: str) -> int | None:
     return number
 
 
+def _field_validation(value: str | None) -> FieldValidation:
+    """The fieldValidation parameter; the API server's default is Warn."""
+    if value in (None, ""):
+        return "Warn"
+    if value not in ("Ignore", "Warn", "Strict"):
+        raise bad_request(
+            f'fieldValidation: Unsupported value: "{value}": supported values: '
+            '"Ignore", "Strict", "Warn"'
+        )
+    return cast(FieldValidation, value)
+
+
+def _with_warnings(response: web.Response, warnings: list[str]) -> web.Response:
+    """One `Warning: 299 - "..."` header per warning, as the API server sends them."""
+    for warning in warnings:
+        response.headers.add("Warning", f"299 - {json.dumps(warning)}")
+    return response
+
+
 class ApiHandlers:
     def __init__(
         self,
@@ -184,37 +203,43 @@ class ApiHandlers:
             raise ApiError(405, "the server does not allow this method on the requested resource")
         if verb in ("list", "watch", "deletecollection"):
             return await self._collection(request, target, verb)
+        validation = _field_validation(request.query.get("fieldValidation"))
+        warnings: list[str] = []
         if verb == "create":
             body = await self._json_body(request)
-            created = self.ops.create(resource, target.namespace, body)
-            return web.json_response(created, status=201)
+            created = self.ops.create(
+                resource, target.namespace, body, validation=validation, warnings=warnings
+            )
+            return _with_warnings(web.json_response(created, status=201), warnings)
         assert target.name is not None
         if verb == "get":
             return web.json_response(self.ops.get(resource, target.namespace, target.name))
         if verb == "update":
             body = await self._json_body(request)
-            return web.json_response(
-                self.ops.update(
-                    resource,
-                    target.namespace,
-                    target.name,
-                    body,
-                    subresource=target.subresource,
-                )
+            updated = self.ops.update(
+                resource,
+                target.namespace,
+                target.name,
+                body,
+                subresource=target.subresource,
+                validation=validation,
+                warnings=warnings,
             )
+            return _with_warnings(web.json_response(updated), warnings)
         if verb == "patch":
             content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
             body = await self._json_body(request)
-            return web.json_response(
-                self.ops.patch(
-                    resource,
-                    target.namespace,
-                    target.name,
-                    content_type,
-                    body,
-                    subresource=target.subresource,
-                )
+            patched = self.ops.patch(
+                resource,
+                target.namespace,
+                target.name,
+                content_type,
+                body,
+                subresource=target.subresource,
+                validation=validation,
+                warnings=warnings,
             )
+            return _with_warnings(web.json_response(patched), warnings)
         options = await self._json_body(request, required=False)
         obj, deleted = self.ops.delete(resource, target.namespace, target.name, options)
         if deleted and not resource.returns_deleted_object:

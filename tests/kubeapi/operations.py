@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from .jsonutil import JsonObject, deep_copy, metadata, now_rfc3339
 from .patch import (
@@ -28,11 +28,15 @@ from .selectors import FieldSelector, LabelSelector, valid_label_key, valid_labe
 from .status import (
     STALE_OBJECT,
     ApiError,
+    FieldError,
     already_exists,
     bad_request,
     conflict,
+    forbidden,
     invalid,
+    invalid_value,
     not_found,
+    required,
 )
 from .store import ObjectStore
 
@@ -51,6 +55,10 @@ _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apiserver's: no vowel
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAMESPACES = ("", "namespaces")
+
+# The fieldValidation query parameter; Ignore drops unknown fields silently.
+FieldValidation = Literal["Ignore", "Warn", "Strict"]
+Warnings = list[str]  # filled with the warnings a write earned (Warning headers over HTTP)
 
 
 def _spec_of(obj: JsonObject) -> JsonObject:
@@ -103,7 +111,17 @@ class Operations:
 
     # -- writes ------------------------------------------------------------------------
 
-    def create(self, resource: ResourceType, namespace: str | None, body: Any) -> JsonObject:
+    def create(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: Any,
+        *,
+        validation: FieldValidation = "Ignore",
+        warnings: Warnings | None = None,
+    ) -> JsonObject:
+        """POST. `validation` is the fieldValidation parameter: what to do about fields the
+        schema of a custom resource does not know (Warn appends to `warnings`)."""
         obj = self._checked_body(resource, body)
         meta = metadata(obj)
         namespace = self._write_namespace(resource, namespace, meta)
@@ -137,6 +155,7 @@ class Operations:
                 obj.pop("status", None)
                 if resource.initial_status is not None:
                     obj["status"] = deep_copy(dict(resource.initial_status))
+            self._admit(resource, name, obj, None, validation=validation, warnings=warnings)
             self._before_store(resource, obj)
             return self.present(resource, self.store.put(resource.storage_key, obj))
 
@@ -148,8 +167,13 @@ class Operations:
         body: Any,
         *,
         subresource: str | None = None,
+        validation: FieldValidation = "Ignore",
+        warnings: Warnings | None = None,
+        version_required: bool = True,
     ) -> JsonObject:
-        """PUT. With subresource="status" only .status is taken from body."""
+        """PUT. With subresource="status" only .status is taken from body. A custom resource
+        must name the resourceVersion it replaces (built-ins may leave it out: their
+        registries allow an unconditional update); a stale one is a 409 for all."""
         new = self._checked_body(resource, body)
         meta = metadata(new)
         if meta.get("name") not in (None, "", name):
@@ -162,12 +186,32 @@ class Operations:
             old = self._require(resource, namespace, name)
             old_meta = old["metadata"]
             wanted = meta.get("resourceVersion")
+            if not wanted and version_required and not resource.builtin:
+                raise invalid(
+                    resource.kind,
+                    resource.group,
+                    name,
+                    [
+                        invalid_value(
+                            "metadata.resourceVersion", 0, "must be specified for an update"
+                        )
+                    ],
+                )
             if wanted and wanted != old_meta["resourceVersion"]:
                 raise conflict(resource.plural, resource.group, name, STALE_OBJECT)
             if subresource == "status":
                 new = self._status_update(old, new)
             else:
                 new = self._main_update(resource, name, namespace, old, new)
+            self._admit(
+                resource,
+                name,
+                new,
+                old,
+                status_only=subresource == "status",
+                validation=validation,
+                warnings=warnings,
+            )
             if _without_version(new) == _without_version(old):
                 # A no-op write keeps the resourceVersion and emits no event, as etcd does.
                 return self.present(resource, old)
@@ -190,6 +234,8 @@ class Operations:
         patch: Any,
         *,
         subresource: str | None = None,
+        validation: FieldValidation = "Ignore",
+        warnings: Warnings | None = None,
     ) -> JsonObject:
         with self.store.lock:
             current = self.present(resource, self._require(resource, namespace or "", name))
@@ -217,7 +263,16 @@ class Operations:
                 raise ApiError(422, "the patch did not produce an object")
             # The patched document carries the current resourceVersion unless the patch set
             # one, so a stale metadata.resourceVersion in the patch is a 409 like in PUT.
-            return self.update(resource, namespace, name, patched, subresource=subresource)
+            return self.update(
+                resource,
+                namespace,
+                name,
+                patched,
+                subresource=subresource,
+                validation=validation,
+                warnings=warnings,
+                version_required=False,
+            )
 
     def delete(
         self,
@@ -321,8 +376,7 @@ class Operations:
                 resource.kind,
                 resource.group,
                 "",
-                "metadata.name",
-                "Required value: name or generateName is required",
+                [required("metadata.name", "name or generateName is required")],
             )
         while True:
             suffix = "".join(random.choices(_GENERATE_NAME_ALPHABET, k=5))
@@ -332,34 +386,65 @@ class Operations:
 
     @staticmethod
     def _validate_meta(resource: ResourceType, name: str, meta: JsonObject) -> None:
-        def fail(field_path: str, message: str) -> ApiError:
-            return invalid(resource.kind, resource.group, name, field_path, message)
+        def fail(error: FieldError) -> ApiError:
+            return invalid(resource.kind, resource.group, name, [error])
 
         if resource.name_rule == "label" and not (len(name) <= 63 and _DNS_LABEL.match(name)):
             raise fail(
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 label '
-                "must consist of lower case alphanumeric characters or '-'",
+                invalid_value(
+                    "metadata.name",
+                    name,
+                    "a lowercase RFC 1123 label must consist of lower case alphanumeric "
+                    "characters or '-'",
+                )
             )
         if resource.name_rule == "subdomain" and not (
             len(name) <= 253 and _DNS_SUBDOMAIN.match(name)
         ):
             raise fail(
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 '
-                "subdomain must consist of lower case alphanumeric characters, '-' "
-                "or '.'",
+                invalid_value(
+                    "metadata.name",
+                    name,
+                    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                    "characters, '-' or '.'",
+                )
             )
         if resource.name_rule == "path" and (name in (".", "..") or re.search("[/%]", name)):
-            raise fail("metadata.name", f'Invalid value: "{name}": may not contain "/" or "%"')
+            raise fail(invalid_value("metadata.name", name, 'may not contain "/" or "%"'))
         labels = meta.get("labels") or {}
         if not isinstance(labels, dict):
-            raise fail("metadata.labels", "must be a map of strings")
+            raise fail(invalid_value("metadata.labels", labels, "must be a map of strings"))
         for key, value in labels.items():
             if not valid_label_key(key):
-                raise fail("metadata.labels", f'Invalid value: "{key}": not a valid label key')
+                raise fail(invalid_value("metadata.labels", key, "not a valid label key"))
             if not isinstance(value, str) or not valid_label_value(value):
-                raise fail("metadata.labels", f"Invalid value: {value!r}: not a valid label value")
+                raise fail(invalid_value("metadata.labels", value, "not a valid label value"))
+
+    @staticmethod
+    def _admit(
+        resource: ResourceType,
+        name: str,
+        obj: JsonObject,
+        old: JsonObject | None,
+        *,
+        status_only: bool = False,
+        validation: FieldValidation,
+        warnings: Warnings | None,
+    ) -> None:
+        """Prune, default and validate a custom resource against its CRD schema."""
+        if resource.schema is None:
+            return
+        admission = resource.schema.admit(obj, old, status_only=status_only)
+        unknown = [f'unknown field "{path}"' for path in admission.pruned]
+        if unknown and validation == "Strict":
+            raise bad_request(
+                f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                f"{resource.kind}: strict decoding error: {', '.join(unknown)}"
+            )
+        if unknown and validation == "Warn" and warnings is not None:
+            warnings.extend(unknown)
+        if admission.errors:
+            raise invalid(resource.kind, resource.group, name, admission.errors)
 
     def _main_update(
         self,
@@ -393,8 +478,12 @@ class Operations:
                     resource.kind,
                     resource.group,
                     name,
-                    "metadata.finalizers",
-                    "Forbidden: no new finalizers can be added if the object is being deleted",
+                    [
+                        forbidden(
+                            "metadata.finalizers",
+                            "no new finalizers can be added if the object is being deleted",
+                        )
+                    ],
                 )
         return new
 
