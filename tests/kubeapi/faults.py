@@ -31,6 +31,31 @@ class RecordedRequest:
         return self.query.get("watch") in ("true", "1") or "/watch/" in self.path
 
 
+@dataclass(frozen=True)
+class InternalError:
+    """An unexpected exception in a handler of the double: a bug in the double (or in a
+    test hook such as a store subscriber), answered as a 500 and recorded here."""
+
+    method: str
+    path: str
+    traceback: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}\n{self.traceback}"
+
+
+class DoubleFailed(AssertionError):
+    """Raised at teardown when the double hit internal errors during the test."""
+
+    def __init__(self, errors: list[InternalError]) -> None:
+        listed = "\n".join(str(error) for error in errors)
+        super().__init__(
+            f"the kube API double failed internally {len(errors)} time(s); the code under "
+            f"test saw HTTP 500 for:\n{listed}"
+        )
+        self.errors = errors
+
+
 @dataclass
 class Injection:
     """A forced error: the next `times` requests matching method and path_regex get it."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -19,7 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from .discovery import api_group, api_group_list, api_resource_list, api_versions
-from .faults import Faults, RecordedRequest
+from .faults import Faults, InternalError, RecordedRequest
 from .jsonutil import JsonObject
 from .operations import FieldValidation, Operations
 from .pagination import Paginator
@@ -53,7 +54,7 @@ def _decode_body(raw: bytes) -> Any:
 
 
 def make_middleware(
-    faults: Faults, on_internal_error: Callable[[BaseException], None]
+    faults: Faults, on_internal_error: Callable[[InternalError], None]
 ) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -90,7 +91,8 @@ def make_middleware(
             raise
         except Exception as error:  # a bug in the double: answer 500 and let the test know
             log.exception("kube API double failed on %s %s", request.method, request.path)
-            on_internal_error(error)
+            text = "".join(traceback.format_exception(error))
+            on_internal_error(InternalError(request.method, request.path, text))
             return status_response(ApiError(500, f"internal error in the test double: {error!r}"))
 
     return middleware

@@ -31,7 +31,7 @@ import yaml
 from aiohttp import web
 
 from .discovery import DEFAULT_VERSION
-from .faults import Faults, Injection, RecordedRequest
+from .faults import DoubleFailed, Faults, Injection, InternalError, RecordedRequest
 from .handlers import MAX_REQUEST_BYTES, ApiHandlers, make_middleware
 from .jsonutil import JsonObject
 from .operations import Operations
@@ -76,7 +76,8 @@ class KubeApiDouble:
         self.ops = Operations(self.store, self.registry, strict_namespaces=strict_namespaces)
         self.faults = Faults()
         self.hub = WatchHub()
-        self.internal_errors: list[BaseException] = []
+        # Handler exceptions the clients saw as 500s; any of them fails the test at exit.
+        self.internal_errors: list[InternalError] = []
         self._handlers = ApiHandlers(
             self.ops,
             self.hub,
@@ -133,6 +134,21 @@ class KubeApiDouble:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+        self._report_internal_errors(exc)
+
+    def check_internal_errors(self) -> None:
+        """Raise `DoubleFailed` (an AssertionError, with every traceback) if a handler hit
+        an unexpected exception. Leaving `async with` or `run_in_thread` calls this; code
+        that uses `start`/`stop` itself calls it at teardown."""
+        if self.internal_errors:
+            raise DoubleFailed(list(self.internal_errors))
+
+    def _report_internal_errors(self, pending: BaseException | None) -> None:
+        if pending is None:
+            self.check_internal_errors()
+        elif self.internal_errors:
+            # Do not hide the exception already on its way out; say what the double saw.
+            pending.add_note(str(DoubleFailed(list(self.internal_errors))))
 
     @classmethod
     @contextlib.contextmanager
@@ -170,11 +186,16 @@ class KubeApiDouble:
         except BaseException:
             thread.join(timeout=30)
             raise
+        pending: BaseException | None = None
         try:
             yield api
+        except BaseException as error:
+            pending = error
+            raise
         finally:
             loop.call_soon_threadsafe(stop_requested.set_result, None)
             thread.join(timeout=30)
+            api._report_internal_errors(pending)
 
     @property
     def url(self) -> str:
