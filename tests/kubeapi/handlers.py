@@ -284,7 +284,7 @@ class ApiHandlers:
             )
             return await serve_watch(request, self.ops, self.hub, watch, self.bookmark_interval)
         if verb == "deletecollection":
-            items, _ = self.ops.list(resource, target.namespace, labels, fields)
+            items, _ = self.ops.list_shared(resource, target.namespace, labels, fields)
             options = await self._json_body(request, required=False)
             for item in items:
                 meta = item["metadata"]
@@ -299,7 +299,9 @@ class ApiHandlers:
         if token:
             page = self.paginator.next_page(token, limit, self.ops.store.compacted_revision)
         else:
-            items, revision = self.ops.list(resource, target.namespace, labels, fields)
+            # Shared with the store (pages are serialised, never changed): copying the
+            # collection for every LIST made a controller's run quadratic.
+            items, revision = self.ops.list_shared(resource, target.namespace, labels, fields)
             page = self.paginator.first_page(items, revision, limit)
         list_meta: JsonObject = {"resourceVersion": str(page.resource_version)}
         if page.continue_token:

@@ -98,16 +98,30 @@ class Operations:
         labels: LabelSelector | None = None,
         fields: FieldSelector | None = None,
     ) -> tuple[list[JsonObject], int]:
-        """Matching objects and the resourceVersion the list is consistent with."""
+        """Copies of the matching objects and the resourceVersion the list is consistent
+        with. Only the matches are copied."""
+        items, revision = self.list_shared(resource, namespace, labels, fields)
+        return [deep_copy(obj) for obj in items], revision
+
+    def list_shared(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        labels: LabelSelector | None = None,
+        fields: FieldSelector | None = None,
+    ) -> tuple[list[JsonObject], int]:
+        """Like `list`, but the objects share their contents with the store: for callers
+        that only read or serialise them (the HTTP LIST)."""
+
+        def matches(obj: JsonObject) -> bool:
+            return (labels is None or labels.matches(obj)) and (
+                fields is None or fields.matches(obj)
+            )
+
         with self.store.lock:
-            items = self.store.select(resource.storage_key, namespace or None)
+            items = self.store.select(resource.storage_key, namespace or None, matches)
             revision = self.store.resource_version
-        matching = [
-            self.present(resource, obj)
-            for obj in items
-            if (labels is None or labels.matches(obj)) and (fields is None or fields.matches(obj))
-        ]
-        return matching, revision
+        return [self.present(resource, obj) for obj in items], revision
 
     # -- writes ------------------------------------------------------------------------
 

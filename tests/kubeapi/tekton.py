@@ -534,7 +534,7 @@ class AutoDriver:
                 loop.call_soon_threadsafe(queue.put_nowait, (meta["namespace"], meta["name"]))
 
         with api.store.lock:
-            for run in api.ops.list(resource, None)[0]:
+            for run in api.ops.list_shared(resource, None)[0]:
                 if not _is_done(run):
                     queue.put_nowait((run["metadata"]["namespace"], run["metadata"]["name"]))
             token = api.store.subscribe(on_event)

@@ -94,3 +94,23 @@ async def test_watch_wire_format_is_newline_delimited_json(kube_api: KubeApiDoub
         assert event["type"] == "ADDED"
         assert (event["object"]["kind"], event["object"]["apiVersion"]) == ("Pod", "v1")
         assert event["object"]["metadata"]["name"] == "a"
+
+
+async def test_objects_handed_out_are_copies(
+    kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
+) -> None:
+    kube_api.seed([pod("a", app="x"), pod("b", app="y")])
+    [listed] = kube_api.list_objects("v1", "Pod", "default", label_selector="app=x")
+    listed["metadata"]["labels"]["app"] = "changed"
+    fetched = kube_api.get_object("v1", "Pod", "a", "default")
+    assert fetched is not None and fetched["metadata"]["labels"] == {"app": "x"}
+    fetched["spec"]["containers"].clear()
+
+    # A LIST served over HTTP (with a page held for its continue token) is not disturbed
+    # by writes that follow it, nor are later reads by what a caller did to earlier ones.
+    v1 = aio.CoreV1Api(kube_aio_client)
+    first = await v1.list_namespaced_pod("default", limit=1)
+    await v1.patch_namespaced_pod("b", "default", {"metadata": {"labels": {"app": "z"}}})
+    rest = await v1.list_namespaced_pod("default", limit=1, _continue=first.metadata._continue)
+    assert [p.metadata.labels for p in (*first.items, *rest.items)] == [{"app": "x"}, {"app": "y"}]
+    assert len((await v1.read_namespaced_pod("a", "default")).spec.containers) == 1
