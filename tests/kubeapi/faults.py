@@ -7,9 +7,10 @@ because tests using the threaded double change it from another thread.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,20 @@ class Faults:
         self._injections: list[Injection] = []
         self._latency: _Latency | None = None
         self._requests: list[RecordedRequest] = []
+        self._listeners: dict[int, Callable[[RecordedRequest], None]] = {}
+        self._tokens = itertools.count(1)
+
+    def listen(self, listener: Callable[[RecordedRequest], None]) -> int:
+        """Call `listener` with every request recorded from now on (on the double's loop:
+        hand off only)."""
+        with self._lock:
+            token = next(self._tokens)
+            self._listeners[token] = listener
+            return token
+
+    def unlisten(self, token: int) -> None:
+        with self._lock:
+            self._listeners.pop(token, None)
 
     def add(self, injection: Injection) -> Injection:
         with self._lock:
@@ -141,6 +156,9 @@ class Faults:
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+            listeners = list(self._listeners.values())
+        for listener in listeners:
+            listener(request)
 
     def requests(self) -> list[RecordedRequest]:
         with self._lock:

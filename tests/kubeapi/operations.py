@@ -58,6 +58,7 @@ _NAMESPACES = ("", "namespaces")
 
 # The fieldValidation query parameter; Ignore drops unknown fields silently.
 FieldValidation = Literal["Ignore", "Warn", "Strict"]
+Objects = list[JsonObject]  # spelt here: inside Operations, `list` is a method
 Warnings = list[str]  # filled with the warnings a write earned (Warning headers over HTTP)
 
 
@@ -109,7 +110,7 @@ class Operations:
         namespace: str | None,
         labels: LabelSelector | None = None,
         fields: FieldSelector | None = None,
-    ) -> tuple[list[JsonObject], int]:
+    ) -> tuple[Objects, int]:
         """Like `list`, but the objects share their contents with the store: for callers
         that only read or serialise them (the HTTP LIST)."""
 

@@ -287,6 +287,30 @@ class KubeApiDouble:
     def clear_requests(self) -> None:
         self.faults.clear_requests()
 
+    async def wait_for_request(
+        self, predicate: Callable[[RecordedRequest], bool], *, within: float = 5.0
+    ) -> RecordedRequest:
+        """Wait (without polling) for a request matching predicate to reach the double,
+        looking at those already received first (before any latency or injected fault is
+        applied to it); TimeoutError after `within` seconds."""
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Queue[RecordedRequest] = asyncio.Queue()
+
+        def on_request(request: RecordedRequest) -> None:
+            loop.call_soon_threadsafe(arrived.put_nowait, request)
+
+        token = self.faults.listen(on_request)
+        try:
+            for request in self.requests:
+                if predicate(request):
+                    return request
+            async with asyncio.timeout(within):
+                while not predicate(request := await arrived.get()):
+                    pass
+                return request
+        finally:
+            self.faults.unlisten(token)
+
     @property
     def resource_version(self) -> int:
         """The current (latest) global resourceVersion."""

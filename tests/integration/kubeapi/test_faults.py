@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 
 import kubernetes.aio.client as aio
 import kubernetes.client as k8s
@@ -68,22 +68,21 @@ async def test_throttling_carries_retry_after(
 async def test_latency_applies_to_matching_requests_only(
     kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
 ) -> None:
+    # Ordering, not durations: a delay far longer than the test holds the matching request
+    # while the others go through, and is cancelled at the end.
     v1 = aio.CoreV1Api(kube_aio_client)
-    await v1.list_namespaced_config_map("default")  # warm the connection
-    kube_api.set_latency(0.25, path_regex="/configmaps")
+    kube_api.set_latency(3600, path_regex="/configmaps")
+    delayed = asyncio.create_task(v1.list_namespaced_config_map("default"))
+    await kube_api.wait_for_request(lambda r: r.path.endswith("/configmaps"))
+    assert (await v1.list_namespaced_pod("default")).items == []
+    assert not delayed.done()
 
-    started = time.monotonic()
-    await v1.list_namespaced_config_map("default")
-    slow = time.monotonic() - started
-    started = time.monotonic()
-    await v1.list_namespaced_pod("default")
-    fast = time.monotonic() - started
-    assert slow >= 0.25 and fast < 0.2
-
-    kube_api.set_latency(0)
-    started = time.monotonic()
-    await v1.list_namespaced_config_map("default")
-    assert time.monotonic() - started < 0.2
+    kube_api.set_latency(0)  # later requests are served at once; the held one stays held
+    assert (await v1.list_namespaced_config_map("default")).items == []
+    assert not delayed.done()
+    delayed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await delayed
 
 
 async def test_request_log_records_method_path_query_and_body(

@@ -5,7 +5,6 @@ resourceVersion, initial ADDED events, selectors, BOOKMARKs, timeoutSeconds and 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import kubernetes.aio.client as aio
 import kubernetes.aio.watch as aio_watch
@@ -122,22 +121,33 @@ async def test_bookmarks_carry_the_current_resource_version(
 
 
 async def test_timeout_seconds_ends_the_stream() -> None:
-    # timeoutSeconds is a whole number in the API; the scale makes "1 s" last 0.1 s.
-    async with KubeApiDouble(watch_timeout_scale=0.1) as api:
-        v1 = aio.CoreV1Api(aio.ApiClient(api.aio_configuration()))
-        started = time.monotonic()
-        async with v1.api_client, aio_watch.Watch() as watch:
+    # timeoutSeconds is a whole number in the API; the scale makes "1 s" last 0.1 s, and
+    # "3600 s" still longer than the test: the short stream ends on its own while the long
+    # one, opened first, is still there and serving events.
+    async with (
+        KubeApiDouble(watch_timeout_scale=0.1) as api,
+        aio.ApiClient(api.aio_configuration()) as client,
+        aio_watch.Watch() as long_watch,
+    ):
+        v1 = aio.CoreV1Api(client)
+        since = str(api.resource_version)
+        long_events = long_watch.stream(
+            v1.list_namespaced_pod, "default", resource_version=since, timeout_seconds=3600
+        )
+        first = asyncio.create_task(anext(long_events))
+        await api.wait_for_request(lambda r: r.query.get("timeoutSeconds") == "3600")
+        async with aio_watch.Watch() as watch:
             events = [
                 e
                 async for e in watch.stream(
-                    v1.list_namespaced_pod,
-                    "default",
-                    resource_version=str(api.resource_version),
-                    timeout_seconds=1,
+                    v1.list_namespaced_pod, "default", resource_version=since, timeout_seconds=1
                 )
             ]
         assert events == []
-        assert 0.09 < time.monotonic() - started < 0.6
+        assert not first.done()
+        await v1.create_namespaced_pod("default", pod("after"))
+        assert (await first)["object"].metadata.name == "after"
+        long_watch.stop()
 
 
 def test_watch_from_a_compacted_version_gets_410_expired(
