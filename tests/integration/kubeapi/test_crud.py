@@ -3,7 +3,6 @@ namespaces, all-namespace lists, DELETE answers and metadata.generation."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +10,7 @@ import kubernetes.aio.client as aio
 import kubernetes.client as k8s
 import pytest
 
+from tests.integration.kubeapi.typed import status_of
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import config_map, deployment, namespace, pod
@@ -55,7 +55,7 @@ def test_already_exists_and_not_found_are_status_objects(kube_sync_client: k8s.A
     with pytest.raises(k8s.ApiException) as exists:
         v1.create_namespaced_pod("default", pod("web"))
     assert exists.value.status == 409
-    assert json.loads(exists.value.body) == {
+    assert status_of(exists.value) == {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
@@ -73,14 +73,14 @@ def test_already_exists_and_not_found_are_status_objects(kube_sync_client: k8s.A
     ):
         with pytest.raises(k8s.ApiException) as missing:
             call()
-        status = json.loads(missing.value.body)
+        status = status_of(missing.value)
         assert (missing.value.status, status["reason"], status["code"]) == (404, "NotFound", 404)
         assert status["details"] == {"name": "ghost", "kind": "pods"}
 
     with pytest.raises(k8s.ApiException) as no_namespace:
         v1.create_namespaced_pod("nowhere", pod("web", namespace="nowhere"))
     assert no_namespace.value.status == 404
-    assert json.loads(no_namespace.value.body)["message"] == 'namespaces "nowhere" not found'
+    assert status_of(no_namespace.value)["message"] == 'namespaces "nowhere" not found'
 
 
 def test_invalid_names_and_labels_are_rejected_with_422(kube_sync_client: k8s.ApiClient) -> None:
@@ -89,7 +89,7 @@ def test_invalid_names_and_labels_are_rejected_with_422(kube_sync_client: k8s.Ap
         with pytest.raises(k8s.ApiException) as error:
             v1.create_namespaced_pod("default", body)
         assert error.value.status == 422
-        assert json.loads(error.value.body)["reason"] == "Invalid"
+        assert status_of(error.value)["reason"] == "Invalid"
 
 
 async def test_async_client_lists_across_namespaces_and_deletes(

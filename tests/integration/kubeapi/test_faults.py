@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 import kubernetes.aio.client as aio
 import kubernetes.client as k8s
 import pytest
 
+from tests.integration.kubeapi.typed import status_of
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import config_map, pod
@@ -22,7 +22,7 @@ def test_injected_500_then_success(
 
     with pytest.raises(k8s.ApiException) as error:
         v1.create_namespaced_pod("default", pod("web"))
-    status = json.loads(error.value.body)
+    status = status_of(error.value)
     assert error.value.status == 500
     assert (status["kind"], status["reason"], status["code"]) == ("Status", "InternalError", 500)
     assert kube_api_thread.get_object("v1", "Pod", "web", "default") is None
@@ -43,7 +43,7 @@ async def test_injection_matches_method_and_counts_down(
     for _ in range(2):
         with pytest.raises(aio.ApiException) as error:
             await v1.replace_namespaced_config_map("cfg", "default", current)
-        assert json.loads(error.value.body)["reason"] == "Conflict"
+        assert status_of(error.value)["reason"] == "Conflict"
     current.data = {"k": "v"}
     assert (await v1.replace_namespaced_config_map("cfg", "default", current)).data == {"k": "v"}
 
@@ -58,7 +58,7 @@ async def test_throttling_carries_retry_after(
             await v1.list_namespaced_pod("default")
         assert error.value.status == 429
         assert error.value.headers["Retry-After"] == "3"
-        status = json.loads(error.value.body)
+        status = status_of(error.value)
         assert status["reason"] == "TooManyRequests"
         assert status["details"] == {"retryAfterSeconds": 3}
     kube_api.clear_injections()

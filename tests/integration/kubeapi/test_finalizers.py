@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import kubernetes.aio.client as aio
 import kubernetes.aio.watch as aio_watch
 import pytest
 
+from tests.integration.kubeapi.typed import status_of
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import config_map
@@ -38,7 +37,7 @@ async def test_delete_with_finalizers_marks_then_update_removes(
             "guarded", "default", {"metadata": {"finalizers": [FINALIZER, "another/one"]}}
         )
     assert forbidden.value.status == 422
-    assert "no new finalizers" in json.loads(forbidden.value.body)["message"]
+    assert "no new finalizers" in status_of(forbidden.value)["message"]
 
     await v1.patch_namespaced_config_map(
         "guarded",

@@ -11,6 +11,7 @@ from tests.kubeapi import DoubleFailed, InternalError, KubeApiDouble
 from tests.kubeapi.store import StoredEvent
 
 from .manifests import config_map
+from .typed import as_body, status_of
 
 pytest_plugins = ["pytester"]
 
@@ -27,10 +28,10 @@ async def test_leaving_the_double_raises_with_the_traceback() -> None:
             async with aio.ApiClient(api.aio_configuration()) as client:
                 with pytest.raises(aio.ApiException) as error:
                     await aio.CoreV1Api(client).create_namespaced_config_map(
-                        "default", config_map("c")
+                        "default", as_body(config_map("c"), aio.V1ConfigMap)
                     )
             assert error.value.status == 500
-            assert "subscriber bug" in error.value.body
+            assert "subscriber bug" in status_of(error.value)["message"]
     [recorded] = failed.value.errors
     assert (recorded.method, recorded.path) == ("POST", "/api/v1/namespaces/default/configmaps")
     message = str(failed.value)
@@ -55,7 +56,7 @@ def test_threaded_double_raises_too_and_api_errors_do_not_count() -> None:
         api.check_internal_errors()
         api.store.subscribe(broken_subscriber)
         with pytest.raises(k8s.ApiException):
-            v1.create_namespaced_config_map("default", config_map("c"))
+            v1.create_namespaced_config_map("default", as_body(config_map("c"), k8s.V1ConfigMap))
 
 
 async def test_an_exception_already_leaving_keeps_priority() -> None:

@@ -5,7 +5,6 @@ resources, nullable and defaults; CRDs whose schema is not structural are refuse
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import aiohttp
@@ -13,6 +12,8 @@ import kubernetes.aio.client as aio
 import pytest
 
 from tests.kubeapi import KubeApiDouble
+
+from .typed import as_body, json_object, status_of
 
 GROUP, VERSION, PLURAL = "example.com", "v1", "gadgets"
 STRING = {"type": "string"}
@@ -82,8 +83,8 @@ def custom(kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient) -> aio.Custo
 
 
 async def create(custom: aio.CustomObjectsApi, body: dict[str, Any]) -> dict[str, Any]:
-    created: dict[str, Any] = await custom.create_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL, body
+    created = json_object(
+        await custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, body)
     )
     return created
 
@@ -118,7 +119,7 @@ async def test_int_or_string_nullable_and_defaults(custom: aio.CustomObjectsApi)
 
     with pytest.raises(aio.ApiException) as error:
         await create(custom, gadget("c", port=True))
-    [cause] = json.loads(error.value.body)["details"]["causes"]
+    [cause] = status_of(error.value)["details"]["causes"]
     assert cause == {
         "reason": "FieldValueTypeInvalid",
         "message": 'Invalid value: "boolean": spec.port in body must be of type integer,string: '
@@ -146,7 +147,7 @@ async def test_embedded_resources_keep_their_type_and_metadata(
     }
     with pytest.raises(aio.ApiException) as error:
         await create(custom, gadget("h", template={"data": {"k": "v"}}))
-    causes = {c["field"]: c["message"] for c in json.loads(error.value.body)["details"]["causes"]}
+    causes = {c["field"]: c["message"] for c in status_of(error.value)["details"]["causes"]}
     assert causes == {
         "spec.template.kind": "Required value: must not be empty",
         "spec.template.apiVersion": "Required value: must not be empty",
@@ -188,8 +189,10 @@ async def test_field_validation_reports_pruned_fields(
 
 async def test_status_is_pruned_and_typed(custom: aio.CustomObjectsApi) -> None:
     await create(custom, gadget("g"))
-    written = await custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, "default", PLURAL, "g", {"status": {"ready": True, "other": 1}}
+    written = json_object(
+        await custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, "default", PLURAL, "g", {"status": {"ready": True, "other": 1}}
+        )
     )
     assert written["status"] == {"ready": True}
     with pytest.raises(aio.ApiException) as error:
@@ -225,16 +228,20 @@ async def test_crds_without_a_structural_schema_are_refused(
 ) -> None:
     extensions = aio.ApiextensionsV1Api(kube_aio_client)
     with pytest.raises(aio.ApiException) as error:
-        await extensions.create_custom_resource_definition(gadget_crd(schema))
+        await extensions.create_custom_resource_definition(
+            as_body(gadget_crd(schema), aio.V1CustomResourceDefinition)
+        )
     assert error.value.status == 422
-    causes = {c["field"]: c["message"] for c in json.loads(error.value.body)["details"]["causes"]}
+    causes = {c["field"]: c["message"] for c in status_of(error.value)["details"]["causes"]}
     assert causes == {field: message}
 
     missing = gadget_crd()
     del missing["spec"]["versions"][0]["schema"]
     with pytest.raises(aio.ApiException) as error:
-        await extensions.create_custom_resource_definition(missing)
-    [cause] = json.loads(error.value.body)["details"]["causes"]
+        await extensions.create_custom_resource_definition(
+            as_body(missing, aio.V1CustomResourceDefinition)
+        )
+    [cause] = status_of(error.value)["details"]["causes"]
     assert cause["field"] == "spec.versions[0].schema.openAPIV3Schema"
     assert cause["message"] == "Required value: schemas are required"
 
@@ -244,7 +251,7 @@ async def test_tekton_pipeline_runs_are_pruned_and_validated(
 ) -> None:
     kube_api.register_tekton()
     custom = aio.CustomObjectsApi(kube_aio_client)
-    run = {
+    run: dict[str, Any] = {
         "apiVersion": "tekton.dev/v1",
         "kind": "PipelineRun",
         "metadata": {"name": "pr"},
@@ -255,8 +262,10 @@ async def test_tekton_pipeline_runs_are_pruned_and_validated(
             "serviceAccount": "removed-in-v1",
         },
     }
-    created = await custom.create_namespaced_custom_object(
-        "tekton.dev", "v1", "default", "pipelineruns", run
+    created = json_object(
+        await custom.create_namespaced_custom_object(
+            "tekton.dev", "v1", "default", "pipelineruns", run
+        )
     )
     assert "serviceAccount" not in created["spec"]
     assert created["spec"]["pipelineSpec"] == run["spec"]["pipelineSpec"]
@@ -270,5 +279,5 @@ async def test_tekton_pipeline_runs_are_pruned_and_validated(
             "pr",
             {"status": {"conditions": [{"type": "Succeeded"}], "startTime": "now"}},
         )
-    causes = {c["field"] for c in json.loads(error.value.body)["details"]["causes"]}
+    causes = {c["field"] for c in status_of(error.value)["details"]["causes"]}
     assert causes == {"status.conditions[0].status", "status.startTime"}

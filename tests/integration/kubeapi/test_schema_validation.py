@@ -4,7 +4,6 @@ status writes, and the previous state kept on failure."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,8 @@ import kubernetes.aio.client as aio
 import pytest
 
 from tests.kubeapi import KubeApiDouble
+
+from .typed import as_body, json_object, status_of
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 GROUP, VERSION, PLURAL = "workflowexecution.kubernaut.ai", "v1alpha1", "workflowexecutions"
@@ -37,8 +38,7 @@ def execution(name: str = "wfe-1", **spec: Any) -> dict[str, Any]:
 
 
 def status_body(error: pytest.ExceptionInfo[aio.ApiException]) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(error.value.body)
-    return body
+    return status_of(error.value)
 
 
 def causes(error: pytest.ExceptionInfo[aio.ApiException]) -> dict[str, tuple[str, str]]:
@@ -122,8 +122,10 @@ async def test_status_writes_are_validated_against_the_status_schema(
 ) -> None:
     await custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, execution())
     good = {"status": {"phase": "Running", "startTime": "2025-01-02T03:04:05Z"}}
-    written = await custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, "default", PLURAL, "wfe-1", good
+    written = json_object(
+        await custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, "default", PLURAL, "wfe-1", good
+        )
     )
     assert written["status"] == good["status"]
 
@@ -171,8 +173,8 @@ async def test_status_writes_are_validated_against_the_status_schema(
 async def test_patches_and_updates_are_validated(
     custom: aio.CustomObjectsApi, kube_api: KubeApiDouble
 ) -> None:
-    created = await custom.create_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL, execution()
+    created = json_object(
+        await custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, execution())
     )
     with pytest.raises(aio.ApiException) as error:
         await custom.patch_namespaced_custom_object(
@@ -203,12 +205,21 @@ async def test_values_left_unchanged_are_not_revalidated(
             "metadata": {"name": "old", "namespace": "default"},
         }
     )
-    status = await custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, "default", PLURAL, "old", {"status": {"phase": "Failed"}}
+    status = json_object(
+        await custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, "default", PLURAL, "old", {"status": {"phase": "Failed"}}
+        )
     )
     assert status["status"]["phase"] == "Failed"
-    finalized = await custom.patch_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL, "old", {"metadata": {"finalizers": ["example.com/f"]}}
+    finalized = json_object(
+        await custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            "default",
+            PLURAL,
+            "old",
+            {"metadata": {"finalizers": ["example.com/f"]}},
+        )
     )
     assert finalized["metadata"]["finalizers"] == ["example.com/f"]
     with pytest.raises(aio.ApiException) as error:
@@ -222,8 +233,8 @@ async def test_values_left_unchanged_are_not_revalidated(
 async def test_put_of_a_custom_resource_needs_a_resource_version(
     custom: aio.CustomObjectsApi, kube_aio_client: aio.ApiClient
 ) -> None:
-    created = await custom.create_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL, execution()
+    created = json_object(
+        await custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, execution())
     )
     unversioned = {**created, "metadata": {"name": "wfe-1", "namespace": "default"}}
     with pytest.raises(aio.ApiException) as error:
@@ -261,8 +272,10 @@ async def test_put_of_a_custom_resource_needs_a_resource_version(
 
     # Built-in resources keep their unconditional update.
     v1 = aio.CoreV1Api(kube_aio_client)
-    await v1.create_namespaced_config_map("default", {"metadata": {"name": "c"}, "data": {}})
+    await v1.create_namespaced_config_map(
+        "default", as_body({"metadata": {"name": "c"}, "data": {}}, aio.V1ConfigMap)
+    )
     replaced = await v1.replace_namespaced_config_map(
-        "c", "default", {"metadata": {"name": "c"}, "data": {"k": "v"}}
+        "c", "default", as_body({"metadata": {"name": "c"}, "data": {"k": "v"}}, aio.V1ConfigMap)
     )
     assert replaced.data == {"k": "v"}

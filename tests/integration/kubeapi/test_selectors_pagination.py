@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import kubernetes.client as k8s
 import pytest
 
+from tests.integration.kubeapi.typed import status_of
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import namespace, pod
@@ -74,7 +73,7 @@ def test_field_selectors_on_name_and_namespace(
     with pytest.raises(k8s.ApiException) as error:
         names(field_selector="spec.nonsense=1")
     assert error.value.status == 400
-    assert "field label not supported" in json.loads(error.value.body)["message"]
+    assert "field label not supported" in status_of(error.value)["message"]
 
 
 def test_limit_and_continue_pages_are_consistent(
@@ -118,4 +117,4 @@ def test_continue_token_expires_after_compaction(
     with pytest.raises(k8s.ApiException) as error:
         v1.list_namespaced_pod("default", limit=2, _continue=first.metadata._continue)
     assert error.value.status == 410
-    assert json.loads(error.value.body)["reason"] == "Expired"
+    assert status_of(error.value)["reason"] == "Expired"

@@ -3,12 +3,11 @@ concurrency on resourceVersion, and the status subresource split."""
 
 from __future__ import annotations
 
-import json
-
 import kubernetes.aio.client as aio
 import kubernetes.client as k8s
 import pytest
 
+from tests.integration.kubeapi.typed import status_of
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import config_map, deployment
@@ -71,7 +70,7 @@ async def test_json_patch_operations_and_failing_test_op(
             ],
         )
     assert error.value.status == 422
-    assert json.loads(error.value.body)["reason"] == "Invalid"
+    assert status_of(error.value)["reason"] == "Invalid"
     # Nothing of a failed patch is applied.
     after = await v1.read_namespaced_config_map("cfg", "default")
     assert after.data["a"] == "10" and after.metadata.resource_version == before
@@ -88,7 +87,7 @@ def test_put_with_stale_resource_version_conflicts(kube_sync_client: k8s.ApiClie
     original.data = {"a": "3"}  # still carries the first resourceVersion
     with pytest.raises(k8s.ApiException) as error:
         v1.replace_namespaced_config_map("cfg", "default", original)
-    status = json.loads(error.value.body)
+    status = status_of(error.value)
     assert (error.value.status, status["reason"]) == (409, "Conflict")
     assert "the object has been modified" in status["message"]
 
