@@ -8,10 +8,10 @@ import kubernetes.aio.client as aio
 import kubernetes.client as k8s
 import pytest
 
-from tests.integration.kubeapi.typed import status_of
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import config_map, pod
+from .typed import as_body, present, status_of
 
 
 def test_injected_500_then_success(
@@ -21,13 +21,14 @@ def test_injected_500_then_success(
     fault = kube_api_thread.inject(method="POST", path_regex=r"/namespaces/default/pods$")
 
     with pytest.raises(k8s.ApiException) as error:
-        v1.create_namespaced_pod("default", pod("web"))
+        v1.create_namespaced_pod("default", as_body(pod("web"), k8s.V1Pod))
     status = status_of(error.value)
     assert error.value.status == 500
     assert (status["kind"], status["reason"], status["code"]) == ("Status", "InternalError", 500)
     assert kube_api_thread.get_object("v1", "Pod", "web", "default") is None
 
-    assert v1.create_namespaced_pod("default", pod("web")).metadata.name == "web"
+    created = v1.create_namespaced_pod("default", as_body(pod("web"), k8s.V1Pod))
+    assert present(created.metadata).name == "web"
     assert fault.hits == 1 and fault.exhausted
 
 
@@ -35,7 +36,7 @@ async def test_injection_matches_method_and_counts_down(
     kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
 ) -> None:
     v1 = aio.CoreV1Api(kube_aio_client)
-    await v1.create_namespaced_config_map("default", config_map("cfg"))
+    await v1.create_namespaced_config_map("default", as_body(config_map("cfg"), aio.V1ConfigMap))
     kube_api.inject(method="PUT", path_regex="/configmaps/cfg", status=409, times=2)
 
     # Reads are untouched; the next two writes conflict; the third goes through.
@@ -57,7 +58,7 @@ async def test_throttling_carries_retry_after(
         with pytest.raises(aio.ApiException) as error:
             await v1.list_namespaced_pod("default")
         assert error.value.status == 429
-        assert error.value.headers["Retry-After"] == "3"
+        assert present(error.value.headers)["Retry-After"] == "3"
         status = status_of(error.value)
         assert status["reason"] == "TooManyRequests"
         assert status["details"] == {"retryAfterSeconds": 3}
@@ -90,7 +91,7 @@ async def test_request_log_records_method_path_query_and_body(
 ) -> None:
     v1 = aio.CoreV1Api(kube_aio_client)
     kube_api.clear_requests()
-    await v1.create_namespaced_pod("default", pod("web", app="web"))
+    await v1.create_namespaced_pod("default", as_body(pod("web", app="web"), aio.V1Pod))
     await v1.list_namespaced_pod("default", label_selector="app=web", limit=10)
 
     create, listing = kube_api.requests

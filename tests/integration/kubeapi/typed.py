@@ -44,6 +44,19 @@ def as_body(manifest: JsonObject, model: type[M]) -> M:
     return cast(M, manifest)
 
 
+class Versioned(Protocol):
+    """ObjectMeta or ListMeta of either client."""
+
+    @property
+    def resource_version(self) -> str | None: ...
+
+
+def version(meta: Versioned | None) -> int:
+    """metadata.resourceVersion, a number in the double (opaque on a real server)."""
+    assert meta is not None and meta.resource_version is not None
+    return int(meta.resource_version)
+
+
 def present(value: T | None) -> T:
     """A field the server always sets (the client types every field optional)."""
     assert value is not None
