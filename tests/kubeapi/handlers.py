@@ -19,10 +19,11 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from .admission import FieldValidation
 from .discovery import api_group, api_group_list, api_resource_list, api_versions
 from .faults import Faults, InternalError, RecordedRequest
 from .jsonutil import JsonObject
-from .operations import FieldValidation, Operations
+from .operations import Operations
 from .pagination import Paginator
 from .routing import ResourcePath, parse_resource_path, unknown_path
 from .selectors import parse_field_selector, parse_label_selector

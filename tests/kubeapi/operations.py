@@ -4,16 +4,23 @@ Both the HTTP handlers and the test-side helpers (`seed`, the Tekton simulator) 
 `Operations`, so every write gets the same treatment a real API server gives it:
 server-set metadata, optimistic concurrency on resourceVersion, generation bumps on spec
 changes only, the status subresource split, finalizers and deletionTimestamp, and CRDs
-becoming served resources when they are created.
+becoming served resources when they are created. What is checked before a write is
+stored (metadata, custom-resource schemas) lives in `admission.py`.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import uuid
-from typing import Any, Literal
+from typing import Any
 
+from .admission import (
+    FieldValidation,
+    Warnings,
+    admit_custom_resource,
+    require_resource_version,
+    validate_metadata,
+)
 from .jsonutil import JsonObject, deep_copy, metadata, now_rfc3339
 from .patch import (
     JSON_PATCH,
@@ -24,17 +31,15 @@ from .patch import (
     merge_patch,
 )
 from .resources import CRD_GROUP, CRD_PLURAL, ResourceRegistry, ResourceType
-from .selectors import FieldSelector, LabelSelector, valid_label_key, valid_label_value
+from .selectors import FieldSelector, LabelSelector
 from .status import (
     STALE_OBJECT,
     ApiError,
-    FieldError,
     already_exists,
     bad_request,
     conflict,
     forbidden,
     invalid,
-    invalid_value,
     not_found,
     required,
 )
@@ -52,14 +57,8 @@ _SYSTEM_METADATA = (
     "generation",
 )
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apiserver's: no vowels, no 0/1/3
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAMESPACES = ("", "namespaces")
-
-# The fieldValidation query parameter; Ignore drops unknown fields silently.
-FieldValidation = Literal["Ignore", "Warn", "Strict"]
 Objects = list[JsonObject]  # spelt here: inside Operations, `list` is a method
-Warnings = list[str]  # filled with the warnings a write earned (Warning headers over HTTP)
 
 
 def _spec_of(obj: JsonObject) -> JsonObject:
@@ -142,7 +141,7 @@ class Operations:
         namespace = self._write_namespace(resource, namespace, meta)
         with self.store.lock:
             name = meta.get("name") or self._generate_name(resource, namespace, meta)
-            self._validate_meta(resource, name, meta)
+            validate_metadata(resource, name, meta)
             if (
                 self.strict_namespaces
                 and resource.namespaced
@@ -170,7 +169,9 @@ class Operations:
                 obj.pop("status", None)
                 if resource.initial_status is not None:
                     obj["status"] = deep_copy(dict(resource.initial_status))
-            self._admit(resource, name, obj, None, validation=validation, warnings=warnings)
+            admit_custom_resource(
+                resource, name, obj, None, validation=validation, warnings=warnings
+            )
             self._before_store(resource, obj)
             return self.present(resource, self.store.put(resource.storage_key, obj))
 
@@ -201,24 +202,15 @@ class Operations:
             old = self._require(resource, namespace, name)
             old_meta = old["metadata"]
             wanted = meta.get("resourceVersion")
-            if not wanted and version_required and not resource.builtin:
-                raise invalid(
-                    resource.kind,
-                    resource.group,
-                    name,
-                    [
-                        invalid_value(
-                            "metadata.resourceVersion", 0, "must be specified for an update"
-                        )
-                    ],
-                )
+            if not wanted and version_required:
+                require_resource_version(resource, name)
             if wanted and wanted != old_meta["resourceVersion"]:
                 raise conflict(resource.plural, resource.group, name, STALE_OBJECT)
             if subresource == "status":
                 new = self._status_update(old, new)
             else:
                 new = self._main_update(resource, name, namespace, old, new)
-            self._admit(
+            admit_custom_resource(
                 resource,
                 name,
                 new,
@@ -399,68 +391,6 @@ class Operations:
             if self.store.get(resource.storage_key, namespace, candidate) is None:
                 return candidate
 
-    @staticmethod
-    def _validate_meta(resource: ResourceType, name: str, meta: JsonObject) -> None:
-        def fail(error: FieldError) -> ApiError:
-            return invalid(resource.kind, resource.group, name, [error])
-
-        if resource.name_rule == "label" and not (len(name) <= 63 and _DNS_LABEL.match(name)):
-            raise fail(
-                invalid_value(
-                    "metadata.name",
-                    name,
-                    "a lowercase RFC 1123 label must consist of lower case alphanumeric "
-                    "characters or '-'",
-                )
-            )
-        if resource.name_rule == "subdomain" and not (
-            len(name) <= 253 and _DNS_SUBDOMAIN.match(name)
-        ):
-            raise fail(
-                invalid_value(
-                    "metadata.name",
-                    name,
-                    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                    "characters, '-' or '.'",
-                )
-            )
-        if resource.name_rule == "path" and (name in (".", "..") or re.search("[/%]", name)):
-            raise fail(invalid_value("metadata.name", name, 'may not contain "/" or "%"'))
-        labels = meta.get("labels") or {}
-        if not isinstance(labels, dict):
-            raise fail(invalid_value("metadata.labels", labels, "must be a map of strings"))
-        for key, value in labels.items():
-            if not valid_label_key(key):
-                raise fail(invalid_value("metadata.labels", key, "not a valid label key"))
-            if not isinstance(value, str) or not valid_label_value(value):
-                raise fail(invalid_value("metadata.labels", value, "not a valid label value"))
-
-    @staticmethod
-    def _admit(
-        resource: ResourceType,
-        name: str,
-        obj: JsonObject,
-        old: JsonObject | None,
-        *,
-        status_only: bool = False,
-        validation: FieldValidation,
-        warnings: Warnings | None,
-    ) -> None:
-        """Prune, default and validate a custom resource against its CRD schema."""
-        if resource.schema is None:
-            return
-        admission = resource.schema.admit(obj, old, status_only=status_only)
-        unknown = [f'unknown field "{path}"' for path in admission.pruned]
-        if unknown and validation == "Strict":
-            raise bad_request(
-                f'{resource.kind} in version "{resource.version}" cannot be handled as a '
-                f"{resource.kind}: strict decoding error: {', '.join(unknown)}"
-            )
-        if unknown and validation == "Warn" and warnings is not None:
-            warnings.extend(unknown)
-        if admission.errors:
-            raise invalid(resource.kind, resource.group, name, admission.errors)
-
     def _main_update(
         self,
         resource: ResourceType,
@@ -485,7 +415,7 @@ class Operations:
                 new.pop("status", None)
         if _spec_of(new) != _spec_of(old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
-        self._validate_meta(resource, name, meta)
+        validate_metadata(resource, name, meta)
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:

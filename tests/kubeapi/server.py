@@ -5,13 +5,21 @@ Start it inside the test's event loop (`async with KubeApiDouble() as api:`) for
 `kubernetes.client`, which would otherwise stall the loop the double runs on. Tests then
 talk HTTP through the official clients and use the methods here to arrange state (`seed`,
 `load_crd`, `register_tekton`), break things (`inject`, `set_latency`, `compact`,
-`disable_group`) and assert (`requests`, `get_object`, `list_objects`, `wait_for_object`).
+`disable_group`) and assert (`requests`, `wait_for_request`, `get_object`, `list_objects`,
+`wait_for_object`). Leaving the double raises `DoubleFailed` if a handler failed
+unexpectedly (see `check_internal_errors`).
+
+Custom resources are pruned, defaulted and validated against their CRD's structural
+schema on every write through the API (`schema.py`); `seed` stores objects as given, so a
+test can put in place what admission would have refused.
 
 Deliberate simplifications, each invisible to the clients this double is built for:
 strategic merge patch is applied as a JSON merge patch; server-side apply, dryRun, the
 scale subresource and garbage collection (ownerReferences, namespace cascade, propagation
-policies) are not implemented; namespaces and pods are deleted immediately (no
-Terminating phase or grace period); core/v1 and events.k8s.io/v1 Events are stored apart.
+policies) are not implemented; CEL rules (`x-kubernetes-validations`) are not evaluated
+and built-in kinds are not schema-validated; namespaces and pods are deleted immediately
+(no Terminating phase or grace period); core/v1 and events.k8s.io/v1 Events are stored
+apart.
 """
 
 from __future__ import annotations
@@ -320,7 +328,8 @@ class KubeApiDouble:
 
     def seed(self, objects: JsonObject | Iterable[JsonObject]) -> list[JsonObject]:
         """Put objects straight into the store (status and finalizers kept as given), with
-        the usual watch events. Missing namespaces default to "default"."""
+        the usual watch events. Missing namespaces default to "default". No admission: a
+        custom resource is neither pruned nor validated, as if it predated its schema."""
         items = [objects] if isinstance(objects, dict) else list(objects)
         return [self.ops.seed(obj) for obj in items]
 
