@@ -281,3 +281,17 @@ async def test_tekton_pipeline_runs_are_pruned_and_validated(
         )
     causes = {c["field"] for c in status_of(error.value)["details"]["causes"]}
     assert causes == {"status.conditions[0].status", "status.startTime"}
+
+
+async def test_unknown_field_validation_mode_is_a_bad_request(kube_api: KubeApiDouble) -> None:
+    kube_api.register_crd(gadget_crd())
+    url = f"{kube_api.url}/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, params={"fieldValidation": "Loose"}, json=gadget("g")) as response,
+    ):
+        assert response.status == 400
+        assert (await response.json())["message"] == (
+            'fieldValidation: Unsupported value: "Loose": supported values: "Ignore", "Strict", '
+            '"Warn"'
+        )
