@@ -38,9 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay.server.assessment.runner import Runner, RunnerConfig, RunRequest
+from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.runner import Runner, RunnerConfig
 from assay.server.checks import builtin_registry
-from assay.server.checks.kit.definition import evaluate
+from assay.server.checks.kit.catalogue import Catalogue
+from assay.server.checks.kit.evaluate import evaluate
 from assay.server.checks.kit.registry import Registry
 from assay.server.core.types import AssessmentResult, HistoryEntry, Run, Source
 from assay.server.inventory.model import Inventory
@@ -261,7 +263,7 @@ async def measure(size: int, registry: Registry, workdir: Path, repeat: int) -> 
         migrate(engine)
         sink = TimingSink(StorageSink(Repository(engine)))
         runner = Runner(
-            registry=registry,
+            catalogue=Catalogue(registry),
             sink=sink,
             inventories={Source.LIVE: StaticProvider(fresh)},
             config=RunnerConfig(cluster_id="bench", check_timeout_s=600, run_timeout_s=None),

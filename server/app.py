@@ -22,15 +22,13 @@ from prometheus_client import CollectorRegistry
 from assay.server.api.server import GrpcEndpoint, create_grpc_server
 from assay.server.assessment.liveness import LivenessSettings, RunLiveness
 from assay.server.assessment.progress import ProgressBus
-from assay.server.assessment.runner import (
-    LiveInventory,
-    ManifestInventory,
-    Runner,
-    RunnerConfig,
-    RunRequest,
-)
+from assay.server.assessment.providers import LiveInventory, ManifestInventory
+from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.runner import Runner, RunnerConfig
 from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
 from assay.server.checks import builtin_registry
+from assay.server.checks.kit.catalogue import Catalogue
+from assay.server.checks.kit.policy import EMPTY_POLICY, load_policy
 from assay.server.checks.kit.registry import Registry
 from assay.server.core.types import Source
 from assay.server.inventory.live import api_client_from_config
@@ -73,14 +71,23 @@ class AssayServer:
 
     async def start(self) -> None:
         settings = self.settings
+        # The policy is validated against the registry before anything opens or listens.
+        registry = self.registry or _load_registry()
+        policy = (
+            await asyncio.to_thread(load_policy, settings.policy, registry)
+            if settings.policy
+            else EMPTY_POLICY
+        )
+        catalogue = Catalogue(
+            registry, policy, honour_annotations=settings.assessment.honour_exemptions
+        )
         if self.repository is None:
             self.repository = await asyncio.to_thread(_open_repository, settings)
         repository = self.repository
-        registry = self.registry or _load_registry()
         sink = StorageSink(repository)
         kube = self.kube_client_factory or self._default_kube_client
         self.runner = Runner(
-            registry=registry,
+            catalogue=catalogue,
             sink=sink,
             inventories={Source.MANIFESTS: ManifestInventory(), Source.LIVE: LiveInventory(kube)},
             bus=ProgressBus(),
@@ -88,7 +95,6 @@ class AssayServer:
                 cluster_id=settings.cluster_id,
                 check_timeout_s=settings.assessment.check_timeout_s,
                 run_timeout_s=settings.assessment.run_timeout_s,
-                honour_exemptions=settings.assessment.honour_exemptions,
                 shutdown_grace_s=settings.shutdown_grace_s,
             ),
         )
@@ -117,7 +123,7 @@ class AssayServer:
             listen=settings.listen,
             repository=repository,
             runner=self.runner,
-            registry=registry,
+            catalogue=catalogue,
             controller=self.controller,
             workflow_namespace=settings.workflow.namespace,
             shutdown=self._shutdown,

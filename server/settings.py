@@ -49,6 +49,8 @@ class Settings:
     database_url: str = ""
     cluster_id: str = "default"
     kube_context: str = ""
+    # Path of the policy file (check switches, severities, parameters, exemptions).
+    policy: str = ""
     # HTTP port for /healthz, /readyz and /metrics; 0 disables it.
     http_port: int = 9090
     shutdown_grace_s: float = 10.0
@@ -64,6 +66,7 @@ class Settings:
             database_url=reader.text("ASSAY_DATABASE_URL", ""),
             cluster_id=reader.text("ASSAY_CLUSTER_ID", "default"),
             kube_context=reader.text("ASSAY_KUBE_CONTEXT", ""),
+            policy=reader.text("ASSAY_POLICY", ""),
             http_port=reader.integer("ASSAY_HTTP_PORT", 9090),
             shutdown_grace_s=reader.number("ASSAY_SHUTDOWN_GRACE", 10.0),
             assessment=AssessmentSettings(

@@ -17,6 +17,7 @@ import typer
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 from rich.console import Console
+from rich.markup import escape
 
 from assay.client.api import DEFAULT_SERVER, DEFAULT_TIMEOUT_S, AssayClient, ClientError
 from assay.v1 import assessment_pb2 as apb
@@ -41,7 +42,7 @@ def state(ctx: typer.Context) -> CliState:
 
 def fail(ctx: typer.Context, message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` on stderr; return the Exit to raise."""
-    state(ctx).errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    state(ctx).errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

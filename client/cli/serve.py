@@ -34,6 +34,10 @@ def serve(
     kube_context: Annotated[
         str | None, typer.Option("--context", help="kubeconfig context for live assessments.")
     ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option("--policy", help="Policy file: check switches, severities, exemptions."),
+    ] = None,
     workflows: Annotated[
         bool | None,
         typer.Option("--workflows/--no-workflows", help="Run the WorkflowExecution reconciler."),
@@ -41,7 +45,7 @@ def serve(
 ) -> None:
     """Run the Assay gRPC server until SIGTERM or SIGINT."""
     from assay.server.app import run_server
-    from assay.server.core.errors import InvalidArgument
+    from assay.server.core.errors import AssayError, InvalidArgument
     from assay.server.settings import Settings
 
     try:
@@ -51,6 +55,7 @@ def serve(
             http_port=http_port,
             cluster_id=cluster_id,
             kube_context=kube_context,
+            policy=policy,
             assessment__schedule=schedule,
             workflow__enabled=workflows,
         )
@@ -58,5 +63,5 @@ def serve(
         raise common.fail(ctx, f"invalid settings: {error}") from None
     try:
         run_server(settings)
-    except OSError as error:
+    except (OSError, AssayError) as error:
         raise common.fail(ctx, f"cannot start the server: {error}") from None

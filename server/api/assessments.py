@@ -18,8 +18,9 @@ import grpc
 from assay.server.api import convert
 from assay.server.api.streams import until_shutdown
 from assay.server.api.validation import Validator
-from assay.server.assessment.runner import Runner, RunRequest
-from assay.server.checks.kit.registry import Registry
+from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.runner import Runner
+from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import FailedPrecondition
 from assay.server.core.types import Pillar, ResultQuery, RunId, RunQuery, Source
 from assay.server.storage.repository import Repository
@@ -48,7 +49,7 @@ def result_query(query: apb.AssessmentQuery, v: Validator) -> ResultQuery:
 class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
     repository: Repository
     runner: Runner
-    registry: Registry
+    catalogue: Catalogue
     shutdown: asyncio.Event
     # How often WatchRun re-reads a run that another replica executes.
     poll_interval_s: float = 1.0
@@ -59,10 +60,8 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         v = Validator()
         pillars = v.enums("pillars", request.pillars, convert.PILLARS_BY_VALUE)
         source = v.enum("source", request.source, convert.SOURCES_BY_VALUE, default=Source.LIVE)
-        for name in ("check_timeout_seconds", "run_timeout_seconds"):
-            if request.HasField(name) and not getattr(request, name) > 0:
-                v.fail(name, "must be > 0")
         v.done()
+        # Everything past the proto's own vocabulary is validated once, by the runner.
         run = await self.runner.start(
             RunRequest(
                 source=source,
@@ -158,9 +157,9 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         v = Validator()
         pillars = v.enums("pillars", request.pillars, convert.PILLARS_BY_VALUE)
         v.done()
-        checks = self.registry.by_pillars(pillars) if pillars else self.registry.all()
+        checks = self.catalogue.select(pillars=pillars)
         return apb.ListChecksResponse(
-            checks=[convert.check_definition(c.definition) for c in checks]
+            checks=[convert.check_definition(self.catalogue.effective(c)) for c in checks]
         )
 
     async def GetRun(

@@ -19,7 +19,7 @@ from assay.server.api.assessments import AssessmentServicer
 from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
 from assay.server.api.workflows import WorkflowServicer
 from assay.server.assessment.runner import Runner
-from assay.server.checks.kit.registry import Registry
+from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.storage.repository import Repository
 from assay.server.workflow.controller import WorkflowController
 from assay.v1 import assessment_pb2, assessment_pb2_grpc, workflow_pb2, workflow_pb2_grpc
@@ -63,7 +63,7 @@ def create_grpc_server(
     listen: str,
     repository: Repository,
     runner: Runner,
-    registry: Registry,
+    catalogue: Catalogue,
     controller: WorkflowController | None,
     workflow_namespace: str,
     shutdown: asyncio.Event,
@@ -76,7 +76,7 @@ def create_grpc_server(
     )
     assessment_pb2_grpc.add_AssessmentServiceServicer_to_server(
         AssessmentServicer(
-            repository=repository, runner=runner, registry=registry, shutdown=shutdown
+            repository=repository, runner=runner, catalogue=catalogue, shutdown=shutdown
         ),
         server,
     )

@@ -18,7 +18,7 @@ history row and the final summary, so all three agree with the stored results.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -105,12 +105,14 @@ class RunTally:
     # Failing results per severity (the contract's Summary.by_severity; what --fail-on reads).
     by_severity: dict[Severity, int] = field(default_factory=dict)
 
-    def add(self, pillar: Pillar, severity: Severity, counts: StatusCounts) -> None:
-        """Count in the results of one check (they share its pillar and severity)."""
+    def add(
+        self, pillar: Pillar, counts: StatusCounts, failing_by_severity: Mapping[Severity, int]
+    ) -> None:
+        """Count in the results of one check (they share its pillar)."""
         self.counts += counts
         self.by_pillar[pillar] = self.by_pillar.get(pillar, StatusCounts()) + counts
-        if counts.failing:
-            self.by_severity[severity] = self.by_severity.get(severity, 0) + counts.failing
+        for severity, failing in failing_by_severity.items():
+            self.by_severity[severity] = self.by_severity.get(severity, 0) + failing
 
     def summary(self, run: Run) -> Summary:
         return Summary(

@@ -1,8 +1,10 @@
 """The runner: creates a run, builds its inventory, executes its checks, records the outcome.
 
 Called by the StartRun/CancelRun servicers and the scheduler; wired by the composition root
-with a check registry, a :class:`~assay.server.assessment.sink.RunSink` (storage), inventory
-providers per source, and the progress bus. It never imports storage, gRPC or ``assay.v1``.
+with the check catalogue (registry + policy), a :class:`~assay.server.assessment.sink.RunSink`
+(storage), inventory providers per source (:mod:`.providers`), and the progress bus. It never
+imports storage, gRPC or ``assay.v1``. Requests and their validation live in
+:mod:`.requests`, check execution in threads in :mod:`.execution`.
 
 Lifecycle of one run (states and transitions in :mod:`.run_state`)::
 
@@ -19,17 +21,12 @@ Lifecycle of one run (states and transitions in :mod:`.run_state`)::
 
 Threads and timeouts
 --------------------
-Checks are pure synchronous functions over an immutable inventory. Each runs in its own
-daemon thread (at most ``max_concurrency`` at a time per run) so the event loop stays free;
-the same thread also turns findings into results, which is the costly part for big
-inventories. A Python thread cannot be killed: a check that overruns its timeout is
-reported ``timeout`` and the run goes on, while its thread keeps running in the background
-until the function returns. Its late return value is dropped -- results reach storage only
-through a future that the timeout has already cancelled -- and the thread is a daemon, so it
-never holds up process exit. Until it returns it keeps its concurrency slot, so a run's
-threads never exceed ``max_concurrency`` and no check is charged for time spent waiting
-for a slot; a run whose every slot is held by overrunning checks is ended by its run
-timeout (with no run timeout it waits for one of them to return).
+Each check runs in its own daemon thread (:mod:`.execution`), at most ``max_concurrency`` at
+a time per run. A check that overruns its timeout is reported ``timeout`` and the run goes
+on while its thread runs to its end in the background; until it returns it keeps its
+concurrency slot, so a run's threads never exceed ``max_concurrency`` and no check is
+charged for time spent waiting for a slot. A run whose every slot is held by overrunning
+checks is ended by its run timeout (with no run timeout it waits for one of them).
 
 Writes to the sink are issued from the loop one at a time and are never abandoned midway:
 a cancellation that arrives while a check's results are being recorded waits for that step
@@ -43,14 +40,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
+from assay.server.assessment.execution import CheckExecutor, Outcome, RunContext, ms_since
 from assay.server.assessment.progress import (
     CheckFinished,
     CheckStarted,
@@ -59,10 +55,12 @@ from assay.server.assessment.progress import (
     RunFinished,
     RunStateChanged,
 )
+from assay.server.assessment.providers import InventoryProvider
+from assay.server.assessment.requests import RunRequest, resolve_checks
 from assay.server.assessment.run_state import RunTally, advance, check_outcome, outcome_state
 from assay.server.assessment.sink import RunSink
-from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, evaluate
-from assay.server.checks.kit.registry import Registry, required_groups, required_kinds
+from assay.server.checks.kit import Check
+from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
 from assay.server.core.errors import (
     FailedPrecondition,
@@ -71,22 +69,16 @@ from assay.server.core.errors import (
     NotFound,
     Unavailable,
 )
-from assay.server.core.ids import ResultIdFactory, RunIdFactory
+from assay.server.core.ids import RunIdFactory
 from assay.server.core.types import (
-    AssessmentResult,
     Pillar,
-    ResultId,
     Run,
     RunId,
-    RunScope,
     RunState,
     Source,
     Status,
-    StatusCounts,
 )
 from assay.server.inventory.errors import InventoryError
-from assay.server.inventory.live import load_live_inventory
-from assay.server.inventory.manifests import load_manifests
 from assay.server.inventory.model import Inventory
 
 log = logging.getLogger(__name__)
@@ -97,32 +89,7 @@ SHUTTING_DOWN = "server shutting down"
 CANCELLED_BY_USER = "cancelled by request"
 
 
-# -- requests and configuration ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What to run and over what; built by the StartRun servicer or the scheduler.
-
-    ``check_id`` runs one check and excludes ``pillars``; empty ``pillars`` with no
-    ``check_id`` runs every check. ``path`` is the manifest file or directory (source
-    manifests), ``context`` the kubeconfig context (source live, empty for the default).
-    Timeouts left ``None`` take the runner's defaults.
-    """
-
-    source: Source = Source.LIVE
-    pillars: tuple[Pillar, ...] = ()
-    check_id: str = ""
-    path: str = ""
-    context: str = ""
-    check_timeout_s: float | None = None
-    run_timeout_s: float | None = None
-
-    @property
-    def scope(self) -> RunScope:
-        if self.check_id:
-            return RunScope.SINGLE
-        return RunScope.PILLAR if self.pillars else RunScope.FULL
+# -- configuration ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -134,83 +101,10 @@ class RunnerConfig:
     run_timeout_s: float | None = 600.0
     # Check threads of one run alive at once (overrunning ones included).
     max_concurrency: int = 8
-    honour_exemptions: bool = True
     # Finished runs remembered in memory for wait() and cancel().
     retained_runs: int = 256
     # How long shutdown() waits for cancelled runs to record their end.
     shutdown_grace_s: float = 5.0
-
-
-def resolve_checks(registry: Registry, request: RunRequest) -> tuple[Check, ...]:
-    """The checks a request selects, sorted by id.
-
-    Raises InvalidArgument for a malformed request (every problem at once) and NotFound for
-    an unknown check id; both before anything is created.
-    """
-    violations: list[FieldViolation] = []
-    pillars: list[Pillar] = []
-    for value in request.pillars:
-        try:
-            pillar = Pillar(value)
-        except ValueError:
-            violations.append(FieldViolation("pillars", f"unknown pillar {value!r}"))
-            continue
-        if pillar not in pillars:
-            pillars.append(pillar)
-    if request.check_id and request.pillars:
-        violations.append(FieldViolation("check_id", "a single-check run takes no pillars"))
-    if request.source is Source.MANIFESTS and not request.path.strip():
-        violations.append(FieldViolation("path", "is required for source manifests"))
-    for name in ("check_timeout_s", "run_timeout_s"):
-        value = getattr(request, name)
-        if value is not None and not value > 0:
-            violations.append(FieldViolation(name.removesuffix("_s"), "must be > 0"))
-    if violations:
-        raise InvalidArgument(violations)
-    if request.check_id:
-        return (registry.get(request.check_id),)
-    if pillars:
-        return tuple(registry.by_pillars(pillars))
-    return tuple(registry.all())
-
-
-# -- inventory providers ----------------------------------------------------------------------
-
-
-class InventoryProvider(Protocol):
-    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
-        """The run's inventory; InventoryError when it cannot be built at all."""
-
-
-class ManifestInventory:
-    """Reads ``request.path`` (file or directory) in a worker thread."""
-
-    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
-        return await asyncio.to_thread(load_manifests, request.path)
-
-
-ApiClientFactory = Callable[[str], Awaitable[Any]]
-"""Makes a ``kubernetes.aio`` ApiClient for a kubeconfig context ("" for the default)."""
-
-
-class LiveInventory:
-    """Lists the kinds the run's checks read from the cluster, with a client per run.
-
-    The composition root passes the factory (e.g. ``api_client_from_config`` bound to the
-    configured kubeconfig); the provider closes every client it is given.
-    """
-
-    def __init__(self, client_factory: ApiClientFactory) -> None:
-        self._client_factory = client_factory
-
-    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
-        api = await self._client_factory(request.context)
-        try:
-            return await load_live_inventory(
-                api, kinds=required_kinds(checks), groups=required_groups(checks)
-            )
-        finally:
-            await api.close()
 
 
 # -- the runner -------------------------------------------------------------------------------
@@ -218,21 +112,6 @@ class LiveInventory:
 
 class _SinkFailure(Exception):
     """Storage refused a write; the run ends failed with this message."""
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What one check produced: its results (all of its pillar and severity) and their
-    counts, or the one error/timeout result."""
-
-    check: Check
-    results: list[AssessmentResult]
-    counts: StatusCounts
-    duration_ms: int
-    error: str = ""
-
-
-_Evaluated = tuple[list[AssessmentResult], StatusCounts]
 
 
 @dataclass(eq=False)
@@ -261,21 +140,21 @@ class Runner:
     def __init__(
         self,
         *,
-        registry: Registry,
+        catalogue: Catalogue,
         sink: RunSink,
         inventories: Mapping[Source, InventoryProvider],
         bus: ProgressBus | None = None,
         config: RunnerConfig | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self._registry = registry
+        self._catalogue = catalogue
         self._sink = sink
         self._inventories = dict(inventories)
         self._bus = bus or ProgressBus()
         self._config = config or RunnerConfig()
         self._clock = clock
         self._run_ids = RunIdFactory()
-        self._result_ids = ResultIdFactory()
+        self._executor = CheckExecutor(catalogue=catalogue, clock=clock)
         self._active: dict[RunId, _Execution] = {}
         self._recent: OrderedDict[RunId, Run] = OrderedDict()
         self._closing = False
@@ -289,13 +168,14 @@ class Runner:
     async def start(self, request: RunRequest, *, run_id: RunId | None = None) -> Run:
         """Validate, create the run (queued) and start executing it in the background.
 
-        Raises InvalidArgument / NotFound for a bad request, Unavailable when the server is
+        Raises InvalidArgument / NotFound for a bad request, FailedPrecondition for a check
+        the policy disabled, Unavailable when the server is
         shutting down, and whatever the sink raises on create (AlreadyExists for a taken
         ``run_id``, Unavailable when storage is down); in every such case nothing runs.
         """
         if self._closing:
             raise Unavailable(SHUTTING_DOWN)
-        checks = resolve_checks(self._registry, request)
+        checks = resolve_checks(self._catalogue, request)
         if request.source not in self._inventories:
             raise InvalidArgument(
                 FieldViolation("source", f"{request.source} inventories are not available")
@@ -485,11 +365,18 @@ class Runner:
         self, execution: _Execution, inventory: Inventory, deadline: float | None
     ) -> None:
         """Run every check; record outcomes one at a time as they arrive, in arrival order."""
-        queue: asyncio.Queue[_Outcome] = asyncio.Queue()
+        context = RunContext(
+            run_id=execution.run_id,
+            inventory=inventory,
+            exemptions=self._catalogue.exemptions(
+                inventory, today=execution.run.requested_at.date()
+            ),
+        )
+        queue: asyncio.Queue[Outcome] = asyncio.Queue()
         slots = asyncio.Semaphore(max(1, self._config.max_concurrency))
         workers = {
             check.id: asyncio.create_task(
-                self._check_worker(execution, check, inventory, slots, queue),
+                self._check_worker(execution, check, context, slots, queue),
                 name=f"assay {execution.run_id} {check.id}",
             )
             for check in execution.checks
@@ -515,7 +402,7 @@ class Runner:
         execution: _Execution,
         workers: Mapping[str, asyncio.Task[None]],
         waiting: set[str],
-        queue: asyncio.Queue[_Outcome],
+        queue: asyncio.Queue[Outcome],
     ) -> None:
         """The run timeout struck: every check still out becomes a ``timeout`` result."""
         for check_id in waiting:
@@ -530,112 +417,54 @@ class Runner:
             if check.id in waiting:
                 when = "finished" if check.id in execution.started else "started"
                 message = f"run timeout ({limit}) reached before the check {when}"
-                await self._record(
-                    execution, self._failure(execution, check, Status.TIMEOUT, message, 0)
+                failure = self._executor.failure(
+                    execution.run_id, check, Status.TIMEOUT, message, 0
                 )
+                await self._record(execution, failure)
 
     async def _check_worker(
         self,
         execution: _Execution,
         check: Check,
-        inventory: Inventory,
+        context: RunContext,
         slots: asyncio.Semaphore,
-        queue: asyncio.Queue[_Outcome],
+        queue: asyncio.Queue[Outcome],
     ) -> None:
         await slots.acquire()
         execution.started.add(check.id)
         definition = check.definition
         self._publish(execution, CheckStarted(definition.id, definition.name, definition.pillar))
         began = time.monotonic()
-        future = self._spawn(execution, check, inventory, on_exit=slots.release)
-        outcome: _Outcome
+        future = self._executor.spawn(context, check, on_exit=slots.release)
+        outcome: Outcome
+        budget = asyncio.timeout(execution.check_timeout_s)
         try:
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation (CancelRun)
             # that arrives as the check finishes.
-            async with asyncio.timeout(execution.check_timeout_s):
-                results, counts = await future
-            outcome = _Outcome(check, results, counts, _ms_since(began))
+            async with budget:
+                outcome = await future
         except TimeoutError as exc:
-            if not future.cancelled():  # the check itself raised TimeoutError
-                outcome = self._crashed(execution, check, exc, _ms_since(began))
+            if not budget.expired():  # the check itself raised TimeoutError
+                outcome = self._crashed(execution, check, exc, ms_since(began))
+            elif future.done() and not future.cancelled() and future.exception() is None:
+                outcome = future.result()  # it finished in the same loop turn as the deadline
             else:
                 message = f"check did not finish within {execution.check_timeout_s:g}s"
-                outcome = self._failure(execution, check, Status.TIMEOUT, message, _ms_since(began))
+                outcome = self._executor.failure(
+                    execution.run_id, check, Status.TIMEOUT, message, ms_since(began)
+                )
         except Exception as exc:
-            outcome = self._crashed(execution, check, exc, _ms_since(began))
+            outcome = self._crashed(execution, check, exc, ms_since(began))
         queue.put_nowait(outcome)
-
-    def _spawn(
-        self,
-        execution: _Execution,
-        check: Check,
-        inventory: Inventory,
-        *,
-        on_exit: Callable[[], None],
-    ) -> asyncio.Future[_Evaluated]:
-        """Evaluate ``check`` in a daemon thread; its outcome settles the returned future
-        unless the future is already done (timed out, cancelled): then it is dropped."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[_Evaluated] = loop.create_future()
-        run_id = execution.run_id
-
-        def settle(evaluated: _Evaluated, error: BaseException | None) -> None:
-            on_exit()
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(evaluated)
-
-        def work() -> None:
-            results: _Evaluated = ([], StatusCounts())
-            error: BaseException | None = None
-            try:
-                results = self._evaluate(run_id, check, inventory)
-            except Exception as exc:
-                error = exc
-            except BaseException as exc:  # SystemExit & co. must not take the thread's slot
-                error = RuntimeError(f"check aborted: {type(exc).__name__}: {exc}")
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
-                loop.call_soon_threadsafe(settle, results, error)
-
-        threading.Thread(target=work, name=f"assay-check-{check.id}", daemon=True).start()
-        return future
-
-    def _evaluate(self, run_id: RunId, check: Check, inventory: Inventory) -> _Evaluated:
-        """Run one check, build and count its results (in the check's thread)."""
-        began = time.monotonic()
-        findings = evaluate(check, inventory, honour_exemptions=self._config.honour_exemptions)
-        at = self._clock.now()
-        duration_ms = _ms_since(began)
-        definition = check.definition
-        ids = self._result_ids.batch(definition.id, at, len(findings))
-        results = [
-            _result(run_id, definition, result_id, finding, at, duration_ms)
-            for result_id, finding in zip(ids, findings, strict=True)
-        ]
-        return results, StatusCounts.of(f.status for f in findings)
 
     def _crashed(
         self, execution: _Execution, check: Check, exc: BaseException, duration_ms: int
-    ) -> _Outcome:
+    ) -> Outcome:
         log.warning("run %s: check %s raised", execution.run_id, check.id, exc_info=exc)
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return self._failure(execution, check, Status.ERROR, message, duration_ms)
+        return self._executor.failure(execution.run_id, check, Status.ERROR, message, duration_ms)
 
-    def _failure(
-        self, execution: _Execution, check: Check, status: Status, message: str, duration_ms: int
-    ) -> _Outcome:
-        """The single ``error`` or ``timeout`` result of a check that did not finish."""
-        definition = check.definition
-        at = self._clock.now()
-        result_id = self._result_ids.new(definition.id, at)
-        finding = Finding(status, None, message=message)
-        result = _result(execution.run_id, definition, result_id, finding, at, duration_ms)
-        return _Outcome(check, [result], StatusCounts.of([status]), duration_ms, error=message)
-
-    async def _record(self, execution: _Execution, outcome: _Outcome) -> None:
+    async def _record(self, execution: _Execution, outcome: Outcome) -> None:
         """Persist one check's results, then count them and announce the check's end.
 
         One uninterruptible step: a cancellation waits for it, so a batch is counted exactly
@@ -643,11 +472,11 @@ class Runner:
         """
         await _uninterrupted(self._record_now(execution, outcome))
 
-    async def _record_now(self, execution: _Execution, outcome: _Outcome) -> None:
+    async def _record_now(self, execution: _Execution, outcome: Outcome) -> None:
         if outcome.results:
             await self._write(self._sink.add_results(outcome.results))
         definition = outcome.check.definition
-        execution.tally.add(definition.pillar, definition.severity, outcome.counts)
+        execution.tally.add(definition.pillar, outcome.counts, outcome.failing_by_severity)
         status = check_outcome(outcome.counts)
         execution.outcomes.append(status)
         execution.run = dataclasses.replace(execution.run, counts=execution.tally.counts)
@@ -690,36 +519,6 @@ async def _uninterrupted(awaitable: Awaitable[T]) -> T:
         if not task.cancelled() and (error := task.exception()) is not None:
             log.warning("a write interrupted by cancellation failed: %s", error)
         raise
-
-
-def _result(
-    run_id: RunId,
-    definition: CheckDefinition,
-    result_id: ResultId,
-    finding: Finding,
-    at: datetime,
-    duration_ms: int,
-) -> AssessmentResult:
-    """The stored form of one finding of the check ``definition``."""
-    return AssessmentResult(
-        id=result_id,
-        run_id=run_id,
-        pillar=definition.pillar,
-        check_id=definition.id,
-        check_name=definition.name,
-        status=finding.status,
-        severity=definition.severity,
-        object=finding.object,
-        container=finding.container,
-        message=finding.message,
-        remediation=definition.remediation,
-        assessed_at=at,
-        duration_ms=duration_ms,
-    )
-
-
-def _ms_since(began: float) -> int:
-    return int((time.monotonic() - began) * 1000)
 
 
 def _join(*parts: str) -> str:

@@ -41,7 +41,7 @@ from typing import Protocol
 
 from croniter import croniter
 
-from assay.server.assessment.runner import RunRequest
+from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.tasks import cancel_and_wait
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
 from assay.server.core.errors import AlreadyExists, FieldViolation, InvalidArgument

@@ -1,4 +1,4 @@
-"""The built-in check catalogue (see shared/CHECKS.md), one module per pillar.
+"""The built-in check catalogue, one package per pillar, on the check kit (``checks.kit``).
 
 The composition root calls :func:`builtin_registry`; nothing here registers itself at
 import time, so tests and tools can build registries with any subset of checks.
@@ -14,7 +14,7 @@ from assay.server.checks import (
     security,
     sustainability,
 )
-from assay.server.checks.kit.definition import Check
+from assay.server.checks.kit import Check
 from assay.server.checks.kit.registry import Registry
 
 BUILTIN_CHECKS: tuple[Check, ...] = (

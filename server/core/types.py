@@ -91,7 +91,11 @@ class Source(enum.StrEnum):
 
 @dataclass(frozen=True)
 class StatusCounts:
-    """Result counts per status, and the score they give."""
+    """Result counts per status, and the score they give.
+
+    ``exempted`` is not a status: it counts the ``skipped`` results that an exemption made
+    so (annotation or policy rule), so summaries can show exemptions apart.
+    """
 
     passing: int = 0
     failing: int = 0
@@ -99,20 +103,26 @@ class StatusCounts:
     skipped: int = 0
     error: int = 0
     timeout: int = 0
+    exempted: int = 0
 
     @classmethod
-    def of(cls, statuses: Iterable[Status]) -> StatusCounts:
-        tally = dict.fromkeys(Status, 0)
+    def of(cls, statuses: Iterable[Status], *, exempted: int = 0) -> StatusCounts:
+        tally: dict[str, int] = dict.fromkeys(Status, 0)
         for status in statuses:
             tally[status] += 1
+        tally["exempted"] = exempted
         return cls.from_mapping(tally)
 
     @classmethod
     def from_mapping(cls, tally: Mapping[Status, int] | Mapping[str, int]) -> StatusCounts:
+        """From counts keyed by status (and optionally ``"exempted"``)."""
         return cls(**{str(s): int(n) for s, n in tally.items()})
 
     def __add__(self, other: StatusCounts) -> StatusCounts:
-        return StatusCounts(**{s.value: self.get(s) + other.get(s) for s in Status})
+        return StatusCounts(
+            **{s.value: self.get(s) + other.get(s) for s in Status},
+            exempted=self.exempted + other.exempted,
+        )
 
     def get(self, status: Status) -> int:
         value: int = getattr(self, status.value)
@@ -161,6 +171,8 @@ class AssessmentResult:
     remediation: str
     assessed_at: datetime
     duration_ms: int
+    exempted: bool = False
+    """A ``skipped`` result that an exemption (annotation or policy rule) made so."""
 
 
 @dataclass(frozen=True)

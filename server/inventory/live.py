@@ -87,10 +87,11 @@ def _default_kubeconfig() -> tuple[str, bool]:
 
 @dataclass(frozen=True, slots=True)
 class _Served:
-    """What discovery said the cluster serves."""
+    """What discovery said the cluster serves, and its version (``/version`` gitVersion)."""
 
     groups: frozenset[str]
     group_versions: frozenset[str]
+    version: str | None = None
 
     def missing(self, group_or_version: str) -> str | None:
         """The name to record as missing (group, or group/version), or None if served."""
@@ -154,6 +155,7 @@ async def load_live_inventory(
         source=Source.LIVE,
         missing_groups=missing,
         diagnostics=sorted(diagnostics, key=lambda d: (d.path, d.message)),
+        server_version=served.version,
     )
 
 
@@ -169,7 +171,12 @@ async def _discover(api_client: Any) -> _Served:
         for version in group.get("versions", []):
             if isinstance(version, dict) and version.get("groupVersion"):
                 group_versions.add(str(version["groupVersion"]))
-    return _Served(frozenset(group_names), frozenset(group_versions))
+    version = (await _get_json(api_client, "/version", {})).get("gitVersion")
+    return _Served(
+        frozenset(group_names),
+        frozenset(group_versions),
+        version if isinstance(version, str) and version else None,
+    )
 
 
 async def _get_json(api_client: Any, path: str, query: dict[str, str | int]) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from assay.server.inventory.raw import (
 from assay.server.inventory.selectors import LabelIndex, Selector, SelectorIndex
 from assay.server.inventory.workloads import (
     Workload,
-    configmap_names,
     controller_owner,
     workload_of,
 )
@@ -103,12 +102,17 @@ class Inventory:
         source: Source,
         missing_groups: frozenset[str] = frozenset(),
         diagnostics: tuple[Diagnostic, ...] = (),
+        server_version: str | None = None,
     ) -> None:
-        """Prefer :meth:`from_objects`; ``index`` is kind -> namespace -> name -> object."""
+        """Prefer :meth:`from_objects`; ``index`` is kind -> namespace -> name -> object.
+
+        ``server_version`` is the live API server's ``gitVersion`` (``v1.31.2``); ``None``
+        for manifests."""
         self._index = index
         self.source = source
         self.missing_groups = missing_groups
         self.diagnostics = diagnostics
+        self.server_version = server_version
         self._lists: dict[str, tuple[KubeObject, ...]] = {
             kind: tuple(o for by_name in by_ns.values() for o in by_name.values())
             for kind, by_ns in index.items()
@@ -124,6 +128,7 @@ class Inventory:
         source: Source = Source.MANIFESTS,
         missing_groups: Iterable[str] = (),
         diagnostics: Iterable[Diagnostic] = (),
+        server_version: str | None = None,
     ) -> Inventory:
         """Index ``objects`` (which the inventory now owns). Objects without ``kind`` or
         ``metadata.name`` are ignored; for a repeated kind/namespace/name the last one wins.
@@ -146,6 +151,7 @@ class Inventory:
             source=source,
             missing_groups=frozenset(missing_groups),
             diagnostics=tuple(diagnostics),
+            server_version=server_version,
         )
 
     # -- plain lookups -----------------------------------------------------------------
@@ -173,7 +179,7 @@ class Inventory:
 
     def namespaces(self) -> tuple[str, ...]:
         """Namespaces that exist as objects or hold objects, sorted."""
-        return self._cached("namespaces", self._compute_namespaces)
+        return self.memo("namespaces", self._compute_namespaces)
 
     def has_api(self, group: str) -> bool:
         """False when the live cluster lacks ``group`` (a group or ``group/version``)."""
@@ -202,7 +208,7 @@ class Inventory:
         inventory is reported through that controller, so one problem yields one result.
         """
         key = "workloads_all" if include_owned else "workloads_top"
-        every = self._cached(key, lambda: self._compute_workloads(include_owned))
+        every = self.memo(key, lambda: self._compute_workloads(include_owned))
         if namespace is None:
             return every
         return tuple(w for w in every if w.namespace == namespace)
@@ -213,7 +219,7 @@ class Inventory:
 
     def workloads_selected(self, namespace: str, selector: Selector) -> list[Workload]:
         """Top-level workloads in ``namespace`` whose pod-template labels ``selector`` matches."""
-        index = self._cached(
+        index = self.memo(
             "template_index",
             lambda: LabelIndex((w.namespace, w.labels, w) for w in self.workloads()),
         )
@@ -221,7 +227,7 @@ class Inventory:
 
     def pods_selected(self, namespace: str, selector: Selector) -> list[KubeObject]:
         """Pod objects in ``namespace`` whose labels ``selector`` matches."""
-        index = self._cached(
+        index = self.memo(
             "pod_index",
             lambda: LabelIndex((namespace_of(p), labels_of(p), p) for p in self.objects("Pod")),
         )
@@ -235,7 +241,7 @@ class Inventory:
         read_selector = _POD_SELECTORS.get(kind)
         if read_selector is None:
             raise ValueError(f"{kind} does not select pods (known: {sorted(_POD_SELECTORS)})")
-        index = self._cached(
+        index = self.memo(
             f"selecting:{kind}",
             lambda: SelectorIndex(
                 (namespace_of(o), read_selector(o), o) for o in self.objects(kind)
@@ -249,17 +255,18 @@ class Inventory:
     def scalers_targeting(self, kind: str, namespace: str, name: str) -> list[KubeObject]:
         """HorizontalPodAutoscalers and KEDA ScaledObjects whose ``scaleTargetRef`` names
         the ``kind``/``name`` object in ``namespace``."""
-        index = self._cached("scale_targets", self._compute_scale_targets)
+        index = self.memo("scale_targets", self._compute_scale_targets)
         return index.get((namespace, kind, name), [])
-
-    def referenced_configmaps(self, namespace: str) -> frozenset[str]:
-        """Names of ConfigMaps in ``namespace`` that any pod or pod template refers to."""
-        refs = self._cached("configmap_refs", self._compute_configmap_refs)
-        return refs.get(namespace, frozenset())
 
     # -- internals -------------------------------------------------------------------------
 
-    def _cached(self, key: str, compute: Callable[[], T]) -> T:
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, once per inventory and ``key``, shared by every check of the run.
+
+        For indexes derived from the objects (who references which Secret, which roles a
+        subject is bound to): checks compute them once through here instead of scanning per
+        object. Keys are namespaced by their owner (``"kit:..."``, ``"security:..."``).
+        """
         try:
             return cast(T, self._cache[key])
         except KeyError:
@@ -295,9 +302,3 @@ class Inventory:
                 target_name = str(ref.get("name") or "")
                 targets[(namespace_of(scaler), target_kind, target_name)].append(scaler)
         return dict(targets)
-
-    def _compute_configmap_refs(self) -> dict[str, frozenset[str]]:
-        refs: dict[str, set[str]] = defaultdict(set)
-        for workload in self.workloads(include_owned=True):
-            refs[workload.namespace].update(configmap_names(workload.pod_spec))
-        return {ns: frozenset(names) for ns, names in refs.items()}

@@ -195,19 +195,3 @@ def workload_of(obj: KubeObject) -> Workload | None:
         template = dig(obj, "spec", "template")
         template_metadata, pod_spec = dig(template, "metadata"), dig(template, "spec")
     return Workload(kind, namespace_of(obj), name_of(obj), obj, template_metadata, pod_spec)
-
-
-def configmap_names(pod_spec: KubeObject) -> set[str]:
-    """Names of the ConfigMaps a pod spec refers to (volumes, projected volumes, env, envFrom)."""
-    names: set[str] = set()
-    for volume in as_mappings(pod_spec.get("volumes")):
-        names.add(str(dig(volume, "configMap").get("name") or ""))
-        for source in as_mappings(dig(volume, "projected").get("sources")):
-            names.add(str(dig(source, "configMap").get("name") or ""))
-    for container in containers(pod_spec):
-        for env in as_mappings(container.spec.get("env")):
-            names.add(str(dig(env, "valueFrom", "configMapKeyRef").get("name") or ""))
-        for env_from in as_mappings(container.spec.get("envFrom")):
-            names.add(str(dig(env_from, "configMapRef").get("name") or ""))
-    names.discard("")
-    return names

@@ -1,50 +1,38 @@
-"""The check API: what a check is, what it returns, and how one is evaluated.
+"""What a check is: its metadata, its parameters, what it applies to, and what it returns.
 
-A check is data plus a small pure function (see STYLE.md, item 4)::
+A check is data plus a small function (see docs/checks.md, "Writing a check")::
 
-    SEC_001 = CheckDefinition(id="SEC-001", pillar=Pillar.SECURITY, ...)
+    SEC_001 = CheckDefinition(id="SEC-001", pillar=Pillar.SECURITY, ..., applies_to=ALL_WORKLOADS)
 
-    def privileged(inventory: Inventory) -> Iterator[Finding]: ...
+    @per_container(SEC_001)                       # assay.server.checks.kit.rules
+    def privileged(workload, container, ctx) -> Verdict: ...
 
-    PRIVILEGED = check(SEC_001)(privileged)        # a Check; nothing is registered
-
-Check modules build :class:`Check` values; a :class:`~assay.server.checks.kit.registry.Registry`
-collects them; the runner calls :func:`evaluate` for each, which applies the rules every
-check shares, once, here:
-
-* a check whose scope needs live data (``L``, ``M``) returns one ``skipped`` result on a
-  manifest inventory, and one whose API groups are absent live (``metrics.k8s.io`` for
-  ``M``) returns one ``skipped`` result naming them;
-* a check that found nothing to look at returns one ``skipped`` result;
-* results about an object annotated ``assay.kubernaut.ai/exempt`` (on the object or its pod
-  template) with the check's id or ``all`` become ``skipped`` with the recorded reason,
-  unless the caller disables in-object exemptions.
+The rule helpers in :mod:`.rules` turn such a function into a :class:`Check`;
+a multi-object check is a plain :class:`CheckFunction` over the :class:`Context` bound with
+:func:`check`. Nothing is registered anywhere: a :class:`~.registry.Registry` is given the
+checks explicitly, and :func:`~.evaluate.evaluate` applies the rules every check shares.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
-from assay.server.core.types import ObjectRef, Pillar, Severity, Source, Status
+from assay.server.core.types import ObjectRef, Pillar, Severity, Status
 from assay.server.inventory.model import Inventory
-from assay.server.inventory.raw import as_mapping, metadata
-from assay.server.inventory.workloads import workload_of
 
-EXEMPT_ANNOTATION = "assay.kubernaut.ai/exempt"
-EXEMPT_REASON_ANNOTATION = "assay.kubernaut.ai/exempt-reason"
 METRICS_GROUP = "metrics.k8s.io"
-
 SCOPE_CODES = frozenset("WXNCLM")
 _SCOPE_PATTERN = re.compile(r"^([WXNCLM](?:[+/][WXNCLM])*)(?: \(\+([WXNCLM])\))?$")
-_LIVE_CODES = frozenset({"L", "M"})
+LIVE_CODES = frozenset({"L", "M"})
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """A parsed CHECKS.md scope code.
+    """A parsed catalogue scope code.
 
     ``X+L`` requires both, ``W/X`` is either (both count as required codes), and a
     parenthesised ``X (+L)`` adds an optional live part that does not stop the check from
@@ -59,7 +47,7 @@ class Scope:
         match = _SCOPE_PATTERN.match(code)
         if match is None:
             raise ValueError(
-                f"scope {code!r} is not a CHECKS.md scope code "
+                f"scope {code!r} is not a scope code "
                 "(W, X, N, C, L, M joined by '+' or '/', optionally ' (+L)')"
             )
         required = frozenset(re.split(r"[+/]", match.group(1)))
@@ -69,16 +57,72 @@ class Scope:
     @property
     def live_only(self) -> bool:
         """Needs a live cluster: ``L`` (live status) or ``M`` (metrics API) is required."""
-        return bool(self.required & _LIVE_CODES)
+        return bool(self.required & LIVE_CODES)
+
+
+@dataclass(frozen=True, slots=True)
+class NoParams:
+    """The parameters of a check that takes none."""
+
+
+P = TypeVar("P")
+P_co = TypeVar("P_co", covariant=True)
+S_contra = TypeVar("S_contra", contravariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Context(Generic[P_co]):
+    """What a check function is given: the run's inventory and the check's parameters
+    (the defaults of its parameter class, or the values a policy file set)."""
+
+    inventory: Inventory
+    params: P_co
+
+
+class Predicate(Protocol[S_contra]):
+    def __call__(self, subject: S_contra, ctx: Context[Any], /) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Applicability:
+    """Which objects a check applies to: a predicate, and the sentence the docs print.
+
+    The rule helpers leave out the objects it rejects (they give no result at all); when
+    no object applies, the check gives its single ``skipped`` "nothing to assess" result.
+    The predicate sees the rule's subject (a :class:`~assay.server.inventory.Workload` for
+    workload and container rules, the raw object for object rules) and the context.
+    """
+
+    description: str
+    predicate: Predicate[Any] | None = None
+
+    def applies(self, subject: object, ctx: Context[Any]) -> bool:
+        return self.predicate is None or self.predicate(subject, ctx)
+
+    def __and__(self, other: Applicability) -> Applicability:
+        first, second = self.predicate, other.predicate
+
+        def both(subject: object, ctx: Context[Any]) -> bool:
+            return (first is None or first(subject, ctx)) and (
+                second is None or second(subject, ctx)
+            )
+
+        return Applicability(f"{self.description}, {other.description}", both)
+
+
+EVERYTHING = Applicability("every object of the kinds it reads")
 
 
 @dataclass(frozen=True, slots=True)
 class CheckDefinition:
-    """A check's metadata; validated when registered.
+    """A check's metadata; validated when registered (see :mod:`.registry`).
 
     ``kinds`` are the kinds the check reads (the live loader lists their union); ``needs``
     are API groups (``metrics.k8s.io``) or group versions (``autoscaling/v2``) that must be
-    served live for the check to mean anything.
+    served live for the check to mean anything. ``params`` is a frozen dataclass whose
+    fields (all with defaults) are the check's parameters; a policy file may set them.
+    ``notes`` are extra sentences for the generated docs: how the row compares with other
+    tools, and readings of the Kubernetes API the check relies on.
     """
 
     id: str
@@ -90,6 +134,9 @@ class CheckDefinition:
     remediation: str
     kinds: tuple[str, ...] = ()
     needs: frozenset[str] = frozenset()
+    applies_to: Applicability = EVERYTHING
+    params: type[Any] = NoParams
+    notes: tuple[str, ...] = ()
 
     @property
     def parsed_scope(self) -> Scope:
@@ -103,59 +150,123 @@ class CheckDefinition:
             return self.needs | {METRICS_GROUP}
         return self.needs
 
+    def default_params(self) -> Any:
+        return self.params()
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One verdict of a check: about an object (and container), or the cluster (``None``)."""
+    """One result of a check: about an object (and container), or the cluster (``None``).
+
+    ``severity`` is set only when this finding is graver (or milder) than the check's
+    default, as a row may say ("critical if mounted writable"); ``exempted`` marks a
+    ``skipped`` finding that an exemption made so (see :mod:`.exemptions`).
+    """
 
     status: Status
     object: ObjectRef | None
     container: str = ""
     message: str = ""
+    severity: Severity | None = None
+    exempted: bool = False
 
     @classmethod
     def passing(cls, obj: ObjectRef | None, message: str, container: str = "") -> Finding:
         return cls(Status.PASSING, obj, container, message)
 
     @classmethod
-    def failing(cls, obj: ObjectRef | None, message: str, container: str = "") -> Finding:
-        return cls(Status.FAILING, obj, container, message)
+    def failing(
+        cls,
+        obj: ObjectRef | None,
+        message: str,
+        container: str = "",
+        *,
+        severity: Severity | None = None,
+    ) -> Finding:
+        return cls(Status.FAILING, obj, container, message, severity)
 
     @classmethod
-    def warning(cls, obj: ObjectRef | None, message: str, container: str = "") -> Finding:
-        return cls(Status.WARNING, obj, container, message)
+    def warning(
+        cls,
+        obj: ObjectRef | None,
+        message: str,
+        container: str = "",
+        *,
+        severity: Severity | None = None,
+    ) -> Finding:
+        return cls(Status.WARNING, obj, container, message, severity)
 
     @classmethod
     def skipped(cls, obj: ObjectRef | None, message: str, container: str = "") -> Finding:
         return cls(Status.SKIPPED, obj, container, message)
 
 
-class CheckFunction(Protocol):
-    """The body of a check: a pure function of the inventory."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a rule says about its one subject; the rule helper adds the object and
+    container and turns it into a :class:`Finding`."""
 
-    def __call__(self, inventory: Inventory, /) -> Iterable[Finding]: ...
+    status: Status
+    message: str
+    severity: Severity | None = None
+
+    def about(self, obj: ObjectRef, container: str = "") -> Finding:
+        return Finding(self.status, obj, container, self.message, self.severity)
+
+
+def ok(message: str) -> Verdict:
+    return Verdict(Status.PASSING, message)
+
+
+def fail(message: str, *, severity: Severity | None = None) -> Verdict:
+    return Verdict(Status.FAILING, message, severity)
+
+
+def warn(message: str, *, severity: Severity | None = None) -> Verdict:
+    return Verdict(Status.WARNING, message, severity)
+
+
+def skip(message: str) -> Verdict:
+    """The subject cannot be judged (say why): a ``skipped`` result about it."""
+    return Verdict(Status.SKIPPED, message)
+
+
+def problems_or_ok(problems: Iterable[str], passing: str) -> Verdict:
+    """Failing with the problems joined by ``; ``, or passing with ``passing``."""
+    found = list(problems)
+    return fail("; ".join(found)) if found else ok(passing)
+
+
+class CheckFunction(Protocol):
+    """The body of a check: findings from the run's inventory and the check's parameters."""
+
+    def __call__(self, ctx: Context[Any], /) -> Iterable[Finding]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A definition and its function. Call :func:`evaluate` to get results with the shared
-    rules applied; :meth:`run` is the bare function."""
+    """A definition and its function. :func:`~.evaluate.evaluate` gives its results with
+    the shared rules applied; :meth:`run` is the bare function."""
 
     definition: CheckDefinition
     fn: CheckFunction
+    shape: str = "custom"
+    """How the function was built: ``container``, ``workload``, ``object`` or ``custom``."""
 
     @property
     def id(self) -> str:
         return self.definition.id
 
-    def run(self, inventory: Inventory) -> list[Finding]:
-        return list(self.fn(inventory))
+    def run(self, inventory: Inventory, params: object | None = None) -> list[Finding]:
+        values = self.definition.default_params() if params is None else params
+        return list(self.fn(Context(inventory, values)))
 
 
 def check(definition: CheckDefinition) -> Callable[[CheckFunction], Check]:
-    """Pair ``definition`` with a function: ``check(DEF)(fn)`` returns a :class:`Check`.
+    """Pair ``definition`` with a plain function: ``check(DEF)(fn)`` returns a :class:`Check`.
 
-    Nothing is registered anywhere; pass the result to a registry explicitly.
+    For multi-object checks that walk the inventory's indexes themselves; they should yield
+    findings only for the objects ``definition.applies_to`` accepts.
     """
 
     def bind(fn: CheckFunction) -> Check:
@@ -164,93 +275,6 @@ def check(definition: CheckDefinition) -> Callable[[CheckFunction], Check]:
     return bind
 
 
-def evaluate(
-    check: Check, inventory: Inventory, *, honour_exemptions: bool = True
-) -> list[Finding]:
-    """Run ``check`` over ``inventory`` with the shared rules applied (see module docstring).
-
-    Exceptions from the check propagate: the runner turns them into an ``error`` result.
-    """
-    skip = precondition_skip(check.definition, inventory)
-    if skip is not None:
-        return [skip]
-    findings = check.run(inventory)
-    if not findings:
-        return [nothing_found(check.definition)]
-    if honour_exemptions:
-        findings = apply_exemptions(check.definition, findings, inventory)
-    return findings
-
-
-def precondition_skip(definition: CheckDefinition, inventory: Inventory) -> Finding | None:
-    """The single ``skipped`` result for a check that cannot run on this inventory, if any."""
-    scope = definition.parsed_scope
-    if scope.live_only and inventory.source is Source.MANIFESTS:
-        codes = "+".join(sorted(scope.required & _LIVE_CODES))
-        return Finding.skipped(
-            None,
-            f"needs a live cluster (scope {codes}): manifest files carry no "
-            + ("metrics" if codes == "M" else "live status"),
-        )
-    if inventory.source is Source.LIVE:
-        missing = sorted(g for g in definition.required_groups if not inventory.has_api(g))
-        if missing:
-            return Finding.skipped(None, f"the cluster does not serve {', '.join(missing)}")
-    return None
-
-
-def nothing_found(definition: CheckDefinition) -> Finding:
-    """The single ``skipped`` result of a check that had nothing to look at."""
-    message = "nothing to assess: no object in the inventory is in this check's scope"
-    if definition.kinds:
-        message += f" (it reads {', '.join(definition.kinds)})"
-    return Finding.skipped(None, message)
-
-
-def exemption_reason(inventory: Inventory, ref: ObjectRef, check_id: str) -> str | None:
-    """Why ``ref`` is exempt from ``check_id`` (from its annotations or its pod template's),
-    or ``None`` when it is not exempt."""
-    obj = inventory.get(ref.kind, ref.namespace, ref.name)
-    if obj is None:
-        return None
-    sources = [as_mapping(metadata(obj).get("annotations"))]
-    workload = workload_of(obj)
-    if workload is not None and workload.kind != "Pod":
-        sources.append(as_mapping(workload.template_metadata.get("annotations")))
-    for notes in sources:
-        if EXEMPT_ANNOTATION in notes and _exempts(notes, check_id):
-            reason = str(notes.get(EXEMPT_REASON_ANNOTATION) or "").strip()
-            return reason or "no reason given"
-    return None
-
-
-def apply_exemptions(
-    definition: CheckDefinition, findings: Iterable[Finding], inventory: Inventory
-) -> list[Finding]:
-    """``findings`` with those about exempt objects turned into ``skipped`` results."""
-    reasons: dict[ObjectRef, str | None] = {}
-    out = []
-    for finding in findings:
-        ref = finding.object
-        if ref is None:
-            out.append(finding)
-            continue
-        if ref not in reasons:
-            reasons[ref] = exemption_reason(inventory, ref, definition.id)
-        reason = reasons[ref]
-        if reason is None:
-            out.append(finding)
-        else:
-            message = f"exempt ({EXEMPT_ANNOTATION}): {reason}; would be {finding.status}"
-            if finding.message:
-                message += f": {finding.message}"
-            out.append(replace(finding, status=Status.SKIPPED, message=message))
-    return out
-
-
-def _exempts(annotations: Mapping[str, Any], check_id: str) -> bool:
-    value = annotations.get(EXEMPT_ANNOTATION)
-    if not value or not isinstance(value, str):
-        return False
-    listed = {part.strip().upper() for part in re.split(r"[,\s]+", value) if part.strip()}
-    return "ALL" in listed or check_id.upper() in listed
+def param_fields(params: type[Any]) -> tuple[dataclasses.Field[Any], ...]:
+    """The fields of a parameter class (empty for :class:`NoParams`)."""
+    return dataclasses.fields(params) if dataclasses.is_dataclass(params) else ()

@@ -1,5 +1,5 @@
-"""Pod-spec readings shared by several checks: effective security settings, resource
-requests and probes. Pure functions over raw objects; called by the pillar modules.
+"""Pod-spec readings shared by several checks: effective security settings and resource
+requests. Pure functions over raw objects; called by the pillar modules.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from assay.server.inventory.raw import KubeObject, dig
 from assay.server.inventory.workloads import Container, ContainerKind, containers
 
 RESOURCES = ("cpu", "memory")
-LONG_RUNNING_CONTAINERS = frozenset({ContainerKind.CONTAINER})
-RESOURCE_CONTAINERS = frozenset({ContainerKind.CONTAINER, ContainerKind.INIT})
-"""Ephemeral containers cannot declare resources, so resource checks skip them."""
+_WITH_RESOURCES = frozenset({ContainerKind.CONTAINER, ContainerKind.INIT})
+"""Ephemeral containers cannot declare resources."""
+LIMIT_AS_REQUEST_NOTE = (
+    "A container with a limit but no request counts as requesting its limit: the API server "
+    "defaults the request to the limit."
+)
 
 _UNSET = object()
 
@@ -52,7 +55,7 @@ def pod_request(pod_spec: KubeObject, resource: str) -> Decimal:
     and any single init container, plus the pod overhead."""
     running = Decimal(0)
     largest_init = Decimal(0)
-    for container in containers(pod_spec, RESOURCE_CONTAINERS):
+    for container in containers(pod_spec, _WITH_RESOURCES):
         amount = request(container, resource) or Decimal(0)
         if container.kind is ContainerKind.CONTAINER or container.is_sidecar:
             running += amount

@@ -2,13 +2,13 @@
 
 The composition root builds one (``assay.server.checks.builtin_registry()``), may add
 third-party checks from the ``assay.checks`` entry-point group with
-:meth:`Registry.load_entry_points`, and hands it to the runner, which resolves a run's
-checks with :meth:`Registry.all`, :meth:`Registry.by_pillars` or :meth:`Registry.get`.
-Nothing registers itself at import time.
+:meth:`Registry.load_entry_points`, and hands it (with the policy, as a
+:class:`~.catalogue.Catalogue`) to the runner and the API. Nothing registers itself at
+import time.
 
-Plug-in contract: an entry point in group ``assay.checks`` resolves to a
-:class:`~assay.server.checks.kit.definition.Check` or to an iterable (list, tuple) of
-them, e.g. in a plug-in's ``pyproject.toml``::
+Plug-in contract (docs/checks.md, "Writing a check plug-in"): an entry point in group
+``assay.checks`` resolves to a :class:`~assay.server.checks.kit.definition.Check` or to an
+iterable (list, tuple) of them, e.g. in a plug-in's ``pyproject.toml``::
 
     [project.entry-points."assay.checks"]
     acme = "acme_checks:CHECKS"          # CHECKS = (check(ACME_DEF)(acme_fn), ...)
@@ -25,7 +25,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 
-from assay.server.checks.kit.definition import Check, CheckDefinition, Scope
+from assay.server.checks.kit.definition import Applicability, Check, CheckDefinition, Scope
+from assay.server.checks.kit.params import declaration_problems
 from assay.server.core.errors import NotFound
 from assay.server.core.types import Pillar, Severity
 
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "assay.checks"
 # ^(SEC|REL|PERF|COST|OPS|SUS)-\d{3}$, from the pillars' own prefixes
 ID_PATTERN = re.compile(rf"^({'|'.join(p.prefix for p in Pillar)})-\d{{3}}$")
+
+
+GUIDE = "docs/writing-checks.md in the Assay repository"
 
 
 class RegistrationError(ValueError):
@@ -77,8 +81,15 @@ def validate(definition: CheckDefinition) -> None:
         problems.append(str(exc))
     if not all(isinstance(k, str) and k for k in definition.kinds):
         problems.append("kinds must be non-empty kind names")
+    if not isinstance(definition.applies_to, Applicability):
+        problems.append("applies_to must be an Applicability")
+    if not all(isinstance(n, str) and n.strip() for n in definition.notes):
+        problems.append("notes must be non-empty sentences")
+    problems.extend(declaration_problems(definition.params))
     if problems:
-        raise RegistrationError(f"check {definition.id!r}: " + "; ".join(problems))
+        raise RegistrationError(
+            f"check {definition.id!r}: " + "; ".join(problems) + f" (see {GUIDE})"
+        )
 
 
 class Registry:
@@ -92,7 +103,10 @@ class Registry:
     def register(self, check: Check) -> Check:
         """Add ``check``; raise :class:`RegistrationError` if invalid or its id is taken."""
         if not isinstance(check, Check):
-            raise RegistrationError(f"{check!r} is not a Check (use check(definition)(fn))")
+            raise RegistrationError(
+                f"{check!r} is not a Check: build one with a rule helper or "
+                f"check(definition)(fn) (see {GUIDE})"
+            )
         validate(check.definition)
         if not callable(check.fn):
             raise RegistrationError(f"check {check.id!r}: function is not callable")

@@ -13,14 +13,12 @@ import pytest
 from sqlalchemy import Engine
 
 from assay.server.assessment.liveness import CRASH_REASON, LivenessSettings, RunLiveness
-from assay.server.assessment.runner import (
-    ManifestInventory,
-    Runner,
-    RunnerConfig,
-    RunRequest,
-)
+from assay.server.assessment.providers import ManifestInventory
+from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.runner import Runner, RunnerConfig
 from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
 from assay.server.checks import builtin_registry
+from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import Unavailable
 from assay.server.core.ids import scheduled_run_id
 from assay.server.core.types import (
@@ -55,7 +53,7 @@ T0 = datetime(2026, 2, 16, 10, 30, tzinfo=UTC)
 
 def fake_runner(repository: Repository, *checks: object, **config: object) -> Runner:
     return Runner(
-        registry=registry(*checks),  # type: ignore[arg-type]
+        catalogue=Catalogue(registry(*checks)),  # type: ignore[arg-type]
         sink=StorageSink(repository),
         inventories={Source.MANIFESTS: StaticInventory()},
         config=RunnerConfig(cluster_id="prod", **config),  # type: ignore[arg-type]
@@ -70,7 +68,7 @@ async def test_builtin_catalogue_over_the_check_fixtures(repository: Repository)
     """A full run of every built-in check over every fixture file, persisted for real."""
     checks = builtin_registry()
     runner = Runner(
-        registry=checks,
+        catalogue=Catalogue(checks),
         sink=StorageSink(repository),
         inventories={Source.MANIFESTS: ManifestInventory()},
         config=RunnerConfig(cluster_id="prod"),
@@ -228,7 +226,7 @@ async def test_unreachable_storage_refuses_the_run() -> None:
     engine: Engine = create_engine_from_url("postgresql://postgres@127.0.0.1:1/assay")
     try:
         runner = Runner(
-            registry=registry(fake_check("SEC-001", per_pod(Status.PASSING))),
+            catalogue=Catalogue(registry(fake_check("SEC-001", per_pod(Status.PASSING)))),
             sink=StorageSink(Repository(engine)),
             inventories={Source.MANIFESTS: StaticInventory()},
         )

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from assay.server.assessment.runner import RunRequest
-from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, check
+from assay.server.assessment.requests import RunRequest
+from assay.server.checks.kit.definition import Check, CheckDefinition, Context, Finding, check
 from assay.server.checks.kit.registry import Registry
 from assay.server.core.errors import AlreadyExists, Unavailable
 from assay.server.core.types import (
@@ -69,7 +69,12 @@ def fake_check(
     *,
     severity: Severity = Severity.MEDIUM,
 ) -> Check:
-    return check(definition(check_id, severity=severity))(fn)
+    """A check whose body is ``fn`` over the inventory (these fakes take no parameters)."""
+
+    def body(ctx: Context[Any]) -> Iterable[Finding]:
+        return fn(ctx.inventory)
+
+    return check(definition(check_id, severity=severity))(body)
 
 
 def per_pod(status: Status) -> Callable[[Inventory], list[Finding]]:

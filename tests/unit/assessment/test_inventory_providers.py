@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from assay.server.assessment import runner as runner_module
-from assay.server.assessment.runner import LiveInventory, Runner, RunRequest
-from assay.server.checks.kit.definition import check as check_of
+from assay.server.assessment import providers as runner_module
+from assay.server.assessment.providers import LiveInventory
+from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.runner import Runner
+from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.types import RunState, Source, Status
 from assay.server.inventory.errors import ClusterUnavailable
 from assay.server.inventory.model import Inventory
@@ -57,10 +59,11 @@ def live_runner(cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> tuple[
     sink = MemorySink()
     check = fake_check("SEC-001", per_pod(Status.PASSING))
     scaling = dataclasses.replace(definition("SUS-004"), needs=frozenset({"autoscaling/v2"}))
-    other = check_of(scaling)(per_pod(Status.PASSING))
+    other = fake_check("SUS-004", per_pod(Status.PASSING))
+    other = dataclasses.replace(other, definition=scaling)
     return (
         Runner(
-            registry=registry(check, other),
+            catalogue=Catalogue(registry(check, other)),
             sink=sink,
             inventories={Source.LIVE: LiveInventory(cluster.factory)},
         ),

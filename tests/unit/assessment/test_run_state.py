@@ -81,9 +81,9 @@ def test_check_outcome_is_the_worst_result() -> None:
 
 def test_tally_adds_up_checks_for_the_run_the_history_and_the_summary() -> None:
     tally = RunTally()
-    tally.add(Pillar.SECURITY, Severity.HIGH, StatusCounts(passing=2, failing=3))
-    tally.add(Pillar.SECURITY, Severity.LOW, StatusCounts(warning=1, skipped=1))
-    tally.add(Pillar.RELIABILITY, Severity.HIGH, StatusCounts(failing=1, error=1))
+    tally.add(Pillar.SECURITY, StatusCounts(passing=2, failing=3), {Severity.HIGH: 3})
+    tally.add(Pillar.SECURITY, StatusCounts(warning=1, skipped=1), {})
+    tally.add(Pillar.RELIABILITY, StatusCounts(failing=1, error=1), {Severity.HIGH: 1})
     assert tally.counts == StatusCounts(passing=2, failing=4, warning=1, skipped=1, error=1)
     assert tally.by_pillar == {
         Pillar.SECURITY: StatusCounts(passing=2, failing=3, warning=1, skipped=1),

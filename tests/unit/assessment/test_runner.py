@@ -16,13 +16,10 @@ from assay.server.assessment.progress import (
     RunFinished,
     RunStateChanged,
 )
-from assay.server.assessment.runner import (
-    SHUTTING_DOWN,
-    ManifestInventory,
-    Runner,
-    RunnerConfig,
-    RunRequest,
-)
+from assay.server.assessment.providers import ManifestInventory
+from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.runner import SHUTTING_DOWN, Runner, RunnerConfig
+from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from assay.server.core.ids import RESULT_ID_PATTERN, RUN_ID_PATTERN
 from assay.server.core.types import (
@@ -58,7 +55,7 @@ def make_runner(
 ) -> tuple[Runner, MemorySink]:
     sink = sink or MemorySink()
     runner = Runner(
-        registry=registry(*checks),
+        catalogue=Catalogue(registry(*checks)),
         sink=sink,
         inventories={Source.MANIFESTS: provider or StaticInventory()},
         config=RunnerConfig(cluster_id="test", **config),
@@ -199,7 +196,7 @@ async def test_run_timeout_turns_every_unfinished_check_into_timeout(gate: Gate)
 async def test_missing_manifest_path_fails_the_run_with_the_error(tmp_path: Path) -> None:
     sink = MemorySink()
     runner = Runner(
-        registry=registry(fake_check("SEC-001", per_pod(Status.PASSING))),
+        catalogue=Catalogue(registry(fake_check("SEC-001", per_pod(Status.PASSING)))),
         sink=sink,
         inventories={Source.MANIFESTS: ManifestInventory()},
     )
@@ -219,7 +216,7 @@ async def test_inventory_diagnostics_are_recorded_on_the_run(tmp_path: Path) -> 
     )
     (tmp_path / "bad.yaml").write_text("kind: [unclosed\n")
     runner = Runner(
-        registry=registry(fake_check("SEC-001", per_pod(Status.PASSING))),
+        catalogue=Catalogue(registry(fake_check("SEC-001", per_pod(Status.PASSING)))),
         sink=MemorySink(),
         inventories={Source.MANIFESTS: ManifestInventory()},
     )
@@ -400,7 +397,7 @@ async def test_unknown_check_is_not_found_and_nothing_is_created() -> None:
         (RunRequest(source=Source.MANIFESTS), ["path"]),
         (
             dataclasses.replace(MANIFESTS, check_timeout_s=0, run_timeout_s=-1),
-            ["check_timeout", "run_timeout"],
+            ["check_timeout_seconds", "run_timeout_seconds"],
         ),
         (RunRequest(source=Source.LIVE), ["source"]),
     ],

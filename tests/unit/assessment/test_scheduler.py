@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from assay.server.assessment.runner import Runner, RunnerConfig, RunRequest
+from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.runner import Runner, RunnerConfig
 from assay.server.assessment.scheduler import LocalTickClaimer, Scheduler, ScheduleSpec
+from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import InvalidArgument
 from assay.server.core.ids import scheduled_run_id
 from assay.server.core.types import Run, RunId, RunScope, Source, Status
@@ -39,7 +41,7 @@ class RecordingRunner:
 
 def make_runner(sink: MemorySink) -> Runner:
     return Runner(
-        registry=registry(fake_check("SEC-001", per_pod(Status.PASSING))),
+        catalogue=Catalogue(registry(fake_check("SEC-001", per_pod(Status.PASSING)))),
         sink=sink,
         inventories={Source.MANIFESTS: StaticInventory()},
         config=RunnerConfig(cluster_id="prod"),

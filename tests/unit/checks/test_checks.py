@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from assay.server.checks import builtin_registry
-from assay.server.checks.kit.definition import evaluate
+from assay.server.checks.kit.evaluate import evaluate
 from assay.server.checks.kit.podspec import pod_request
 from assay.server.core.types import Source, Status
 from assay.server.inventory import Inventory

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from assay.server.checks import BUILTIN_CHECKS
-from assay.server.checks.kit.definition import Check, evaluate
+from assay.server.checks.kit.definition import Check
+from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Status
 from assay.server.inventory import Inventory, load_manifests
 

@@ -1,48 +1,106 @@
 """Every built-in check against its fixture folder (tests/fixtures/checks/<ID>/).
 
-``failure*.yaml`` must give at least one failing result and ``success*.yaml`` none; a
-meta-test requires every registered check to have both kinds and valid metadata. Checks
-that need live data (scope L) read their fixtures as a live-source inventory.
+A ``failure*.yaml`` file marks each object the check must fail with the annotation
+``assay.test/expect: failing`` (optionally ``assay.test/expect-containers: a,b`` naming
+exactly the failing containers); the test asserts that exactly those objects fail and no
+other. A failure file that marks no object expects a failing result about the cluster as a
+whole (and nothing else failing). A ``success*.yaml`` file must give no failing result.
+The ``assay.test/*`` annotations are removed before the check sees the objects.
+
+A meta-test requires every registered check to have both kinds of file, valid metadata
+and a success file that passes something. Checks that need live data read their fixtures
+as a live-source inventory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assay.server.checks import BUILTIN_CHECKS, builtin_registry
-from assay.server.checks.kit.definition import Check, evaluate
+from assay.server.checks.kit import Check, Finding
+from assay.server.checks.kit.evaluate import evaluate
 from assay.server.checks.kit.registry import validate
 from assay.server.core.types import Source, Status
 from assay.server.inventory import Inventory, read_manifests
+from assay.server.inventory.raw import as_mapping, kind_of, name_of, namespace_of
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "checks"
 REGISTRY = builtin_registry()
+EXPECT = "assay.test/expect"
+EXPECT_CONTAINERS = "assay.test/expect-containers"
+
+ObjectKey = tuple[str, str, str]
 
 
 def fixture_files() -> list[Path]:
     return sorted(p for p in FIXTURES.glob("*/*.yaml"))
 
 
-def run_fixture(path: Path) -> tuple[Check, list[Status]]:
+def _strip_test_annotations(obj: dict[str, Any]) -> dict[str, str]:
+    """Remove and return the ``assay.test/*`` annotations of ``obj``."""
+    annotations = as_mapping(as_mapping(obj.get("metadata")).get("annotations"))
+    marks = {k: str(v) for k, v in annotations.items() if k.startswith("assay.test/")}
+    if marks and isinstance(annotations, dict):
+        for key in marks:
+            del annotations[key]
+    return marks
+
+
+def load_fixture(path: Path) -> tuple[Check, Inventory, dict[ObjectKey, Mapping[str, str]]]:
     check = REGISTRY.get(path.parent.name)
     objects, diagnostics = read_manifests(path)
     assert not diagnostics, [str(d) for d in diagnostics]
     source = Source.LIVE if check.definition.parsed_scope.live_only else Source.MANIFESTS
+    marked = [(obj, marks) for obj in objects if (marks := _strip_test_annotations(obj))]
     inventory = Inventory.from_objects(objects, source=source)
-    return check, [f.status for f in evaluate(check, inventory)]
+    # keyed once the inventory has given namespaced objects without one "default"
+    expected = {(kind_of(o), namespace_of(o), name_of(o)): marks for o, marks in marked}
+    return check, inventory, expected
+
+
+def run_fixture(path: Path) -> list[Finding]:
+    check, inventory, _ = load_fixture(path)
+    return evaluate(check, inventory)
+
+
+def failing_by_object(findings: list[Finding]) -> dict[ObjectKey | None, set[str]]:
+    failing: dict[ObjectKey | None, set[str]] = {}
+    for f in findings:
+        if f.status is Status.FAILING:
+            key = None if f.object is None else (f.object.kind, f.object.namespace, f.object.name)
+            failing.setdefault(key, set()).add(f.container)
+    return failing
 
 
 @pytest.mark.parametrize("path", fixture_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_fixture_outcome(path: Path) -> None:
-    _, statuses = run_fixture(path)
-    if path.name.startswith("failure"):
-        assert Status.FAILING in statuses
-    elif path.name.startswith("success"):
-        assert Status.FAILING not in statuses, statuses
-    else:
+    check, inventory, marks = load_fixture(path)
+    findings = evaluate(check, inventory)
+    failing = failing_by_object(findings)
+    if path.name.startswith("success"):
+        assert not marks, "success fixtures mark no object as expected to fail"
+        assert not failing, [(f.object, f.container, f.message) for f in findings]
+        return
+    if not path.name.startswith("failure"):
         pytest.fail(f"{path.name}: fixture names start with success or failure")
+    expected: set[ObjectKey | None] = {
+        key for key, values in marks.items() if values.get(EXPECT) == "failing"
+    }
+    assert expected or None in failing, "a failure fixture marks its failing objects"
+    if not expected:
+        expected = {None}
+    assert set(failing) == expected, {
+        "unexpected": sorted(map(str, set(failing) - expected)),
+        "missing": sorted(map(str, expected - set(failing))),
+    }
+    for key, values in marks.items():
+        if EXPECT_CONTAINERS in values:
+            wanted = {c.strip() for c in values[EXPECT_CONTAINERS].split(",") if c.strip()}
+            assert failing.get(key) == wanted, (key, failing.get(key))
 
 
 @pytest.mark.parametrize("check", BUILTIN_CHECKS, ids=lambda c: c.id)
@@ -56,7 +114,9 @@ def test_every_check_has_both_fixture_kinds_and_valid_metadata(check: Check) -> 
 @pytest.mark.parametrize("check", BUILTIN_CHECKS, ids=lambda c: c.id)
 def test_some_success_fixture_passes_something(check: Check) -> None:
     """A success fixture that only yields skipped results would prove nothing."""
-    outcomes = [run_fixture(p)[1] for p in sorted((FIXTURES / check.id).glob("success*.yaml"))]
+    outcomes = [
+        [f.status for f in run_fixture(p)] for p in sorted((FIXTURES / check.id).glob("success*"))
+    ]
     assert any(Status.PASSING in statuses for statuses in outcomes)
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from assay.server.checks import builtin_registry
-from assay.server.checks.kit.definition import evaluate
+from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Source, Status
 from assay.server.inventory import ClusterUnavailable, KubeConfigError
 from assay.server.inventory.live import api_client_from_config, load_live_inventory
@@ -209,3 +209,10 @@ async def test_client_from_kubeconfig_with_context(kube_api: KubeApiDouble, tmp_
 
     with pytest.raises(KubeConfigError, match="context 'missing'"):
         await api_client_from_config(kubeconfig=str(kubeconfig), context="missing")
+
+
+async def test_the_server_version_is_recorded(
+    kube_api: KubeApiDouble, kube_aio_client: Client
+) -> None:
+    inventory = await load_live_inventory(kube_aio_client, kinds={"Namespace"})
+    assert inventory.server_version == "v1.31.0-assay-double"

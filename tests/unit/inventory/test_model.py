@@ -166,42 +166,6 @@ def test_scalers_targeting() -> None:
     assert inventory.scalers_targeting("StatefulSet", "shop", "web") == []
 
 
-def test_referenced_configmaps_from_every_kind_of_reference() -> None:
-    pod_spec = {
-        "volumes": [
-            {"name": "a", "configMap": {"name": "vol"}},
-            {"name": "b", "projected": {"sources": [{"configMap": {"name": "projected"}}]}},
-            {"name": "c", "secret": {"secretName": "not-a-configmap"}},
-        ],
-        "initContainers": [{"name": "i", "envFrom": [{"configMapRef": {"name": "init-env-from"}}]}],
-        "containers": [
-            {
-                "name": "c",
-                "env": [
-                    {
-                        "name": "X",
-                        "valueFrom": {"configMapKeyRef": {"name": "key-ref", "key": "x"}},
-                    },
-                    {"name": "Y", "value": "plain"},
-                ],
-            }
-        ],
-    }
-    cronjob = make(
-        "CronJob", "job", spec={"jobTemplate": {"spec": {"template": {"spec": pod_spec}}}}
-    )
-    pod = make("Pod", "p", "payments", spec={"volumes": [{"configMap": {"name": "pod-vol"}}]})
-    inventory = Inventory.from_objects([cronjob, pod])
-    assert inventory.referenced_configmaps("shop") == {
-        "vol",
-        "projected",
-        "init-env-from",
-        "key-ref",
-    }
-    assert inventory.referenced_configmaps("payments") == {"pod-vol"}
-    assert inventory.referenced_configmaps("nowhere") == frozenset()
-
-
 def test_derived_indexes_are_built_once_under_concurrency() -> None:
     inventory = Inventory.from_objects([deployment(f"d{i}", {"app": f"d{i}"}) for i in range(200)])
     with ThreadPoolExecutor(max_workers=8) as pool:

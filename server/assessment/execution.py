@@ -1,0 +1,178 @@
+"""Executing one check of a run: in its own thread, into stored results.
+
+The runner asks a :class:`CheckExecutor` to :meth:`~CheckExecutor.spawn` each check; the
+check runs in a daemon thread (checks are synchronous functions over an immutable
+inventory, and turning 50,000 findings into results is CPU work that must stay off the
+event loop), and its :class:`Outcome` settles the returned future. A check that raised or
+ran out of time gets the single ``error`` or ``timeout`` result of :meth:`failure`.
+
+A Python thread cannot be killed: a check that overruns its timeout keeps running until it
+returns, and its late outcome is dropped because the future is already done. The thread is
+a daemon, so it never holds up process exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from assay.server.checks.kit import Check, Finding
+from assay.server.checks.kit.catalogue import Catalogue
+from assay.server.checks.kit.evaluate import evaluate
+from assay.server.checks.kit.exemptions import Exemptions
+from assay.server.core.clock import Clock
+from assay.server.core.ids import ResultIdFactory
+from assay.server.core.types import (
+    AssessmentResult,
+    ResultId,
+    RunId,
+    Severity,
+    Status,
+    StatusCounts,
+)
+from assay.server.inventory.model import Inventory
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one check produced: its results, their counts (exemptions apart), the failing
+    ones per severity, and for an error or timeout the message."""
+
+    check: Check
+    results: list[AssessmentResult]
+    counts: StatusCounts
+    duration_ms: int
+    failing_by_severity: Mapping[Severity, int] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every check of one run shares."""
+
+    run_id: RunId
+    inventory: Inventory
+    exemptions: Exemptions
+
+
+class CheckExecutor:
+    """Runs checks in threads and builds their results, configured by the catalogue."""
+
+    def __init__(self, *, catalogue: Catalogue, clock: Clock) -> None:
+        self._catalogue = catalogue
+        self._clock = clock
+        self._result_ids = ResultIdFactory()
+
+    def spawn(
+        self, scope: RunContext, check: Check, *, on_exit: Callable[[], None]
+    ) -> asyncio.Future[Outcome]:
+        """Evaluate ``check`` in a daemon thread; its outcome settles the returned future
+        unless the future is already done (timed out, cancelled): then it is dropped.
+        ``on_exit`` runs on the loop when the thread is done, whatever happened."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+
+        def settle(outcome: Outcome | None, error: BaseException | None) -> None:
+            on_exit()
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                assert outcome is not None
+                future.set_result(outcome)
+
+        def work() -> None:
+            outcome: Outcome | None = None
+            error: BaseException | None = None
+            try:
+                outcome = self._evaluate(scope, check)
+            except Exception as exc:
+                error = exc
+            except BaseException as exc:  # SystemExit & co. must not take the thread's slot
+                error = RuntimeError(f"check aborted: {type(exc).__name__}: {exc}")
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                loop.call_soon_threadsafe(settle, outcome, error)
+
+        threading.Thread(target=work, name=f"assay-check-{check.id}", daemon=True).start()
+        return future
+
+    def failure(
+        self, run_id: RunId, check: Check, status: Status, message: str, duration_ms: int
+    ) -> Outcome:
+        """The single ``error`` or ``timeout`` result of a check that did not finish."""
+        at = self._clock.now()
+        finding = Finding(status, None, message=message)
+        result_id = self._result_ids.new(check.id, at)
+        severity = self._catalogue.severity(check)
+        result = self._result(run_id, check, result_id, finding, at, duration_ms, severity)
+        return Outcome(check, [result], StatusCounts.of([status]), duration_ms, error=message)
+
+    def _evaluate(self, scope: RunContext, check: Check) -> Outcome:
+        began = time.monotonic()
+        findings = evaluate(
+            check,
+            scope.inventory,
+            params=self._catalogue.params(check),
+            exemptions=scope.exemptions,
+        )
+        at = self._clock.now()
+        duration_ms = ms_since(began)
+        ids = self._result_ids.batch(check.id, at, len(findings))
+        override = self._catalogue.severity_override(check)
+        default = check.definition.severity
+        results = [
+            self._result(
+                scope.run_id,
+                check,
+                result_id,
+                finding,
+                at,
+                duration_ms,
+                override or finding.severity or default,
+            )
+            for result_id, finding in zip(ids, findings, strict=True)
+        ]
+        failing = Counter(r.severity for r in results if r.status is Status.FAILING)
+        counts = StatusCounts.of(r.status for r in results)
+        return Outcome(check, results, counts, duration_ms, failing_by_severity=failing)
+
+    def _result(
+        self,
+        run_id: RunId,
+        check: Check,
+        result_id: ResultId,
+        finding: Finding,
+        at: datetime,
+        duration_ms: int,
+        severity: Severity,
+    ) -> AssessmentResult:
+        """The stored form of one finding. A severity set by the policy wins over the
+        check's own, including a finding's escalation."""
+        definition = check.definition
+        return AssessmentResult(
+            id=result_id,
+            run_id=run_id,
+            pillar=definition.pillar,
+            check_id=definition.id,
+            check_name=definition.name,
+            status=finding.status,
+            severity=severity,
+            object=finding.object,
+            container=finding.container,
+            message=finding.message,
+            remediation=definition.remediation,
+            assessed_at=at,
+            duration_ms=duration_ms,
+            exempted=finding.exempted,
+        )
+
+
+def ms_since(began: float) -> int:
+    return int((time.monotonic() - began) * 1000)

@@ -1,0 +1,54 @@
+"""Where a run's inventory comes from: manifest files or the live cluster.
+
+The runner asks the provider registered for the request's source; the composition root
+registers one per source (tests register fakes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from assay.server.assessment.requests import RunRequest
+from assay.server.checks.kit import Check
+from assay.server.checks.kit.registry import required_groups, required_kinds
+from assay.server.inventory.live import load_live_inventory
+from assay.server.inventory.manifests import load_manifests
+from assay.server.inventory.model import Inventory
+
+
+class InventoryProvider(Protocol):
+    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
+        """The run's inventory; InventoryError when it cannot be built at all."""
+
+
+class ManifestInventory:
+    """Reads ``request.path`` (file or directory) in a worker thread."""
+
+    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
+        return await asyncio.to_thread(load_manifests, request.path)
+
+
+ApiClientFactory = Callable[[str], Awaitable[Any]]
+"""Makes a ``kubernetes.aio`` ApiClient for a kubeconfig context ("" for the default)."""
+
+
+class LiveInventory:
+    """Lists the kinds the run's checks read from the cluster, with a client per run.
+
+    The composition root passes the factory (e.g. ``api_client_from_config`` bound to the
+    configured kubeconfig); the provider closes every client it is given.
+    """
+
+    def __init__(self, client_factory: ApiClientFactory) -> None:
+        self._client_factory = client_factory
+
+    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
+        api = await self._client_factory(request.context)
+        try:
+            return await load_live_inventory(
+                api, kinds=required_kinds(checks), groups=required_groups(checks)
+            )
+        finally:
+            await api.close()

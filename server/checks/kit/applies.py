@@ -1,0 +1,59 @@
+"""Common answers to "which objects does this check apply to" (see ``Applicability``).
+
+Used as ``CheckDefinition(applies_to=...)``; the rule helpers leave out what they reject
+and the generated docs print their description. Combine two with ``&``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assay.server.checks.kit.definition import Applicability, Context
+from assay.server.checks.kit.podspec import is_windows
+from assay.server.inventory.model import Inventory
+from assay.server.inventory.raw import dig, int_or_none
+from assay.server.inventory.workloads import Workload
+
+REPLICATED_KINDS = ("Deployment", "StatefulSet")
+
+
+def _long_running(workload: Workload, ctx: Context[Any]) -> bool:
+    return not workload.is_batch
+
+
+def _linux(workload: Workload, ctx: Context[Any]) -> bool:
+    return not is_windows(workload.pod_spec)
+
+
+LONG_RUNNING = Applicability(
+    "long-running workloads (not Jobs, CronJobs or Pods that run to completion)", _long_running
+)
+LINUX_PODS = Applicability("Linux pods (Windows pods have no such setting)", _linux)
+
+
+def expected_replicas(inventory: Inventory, workload: Workload) -> int:
+    """The replica count to plan for: ``spec.replicas`` (default 1) or, when an autoscaler
+    targets the workload, the largest minimum it keeps (HPA ``minReplicas``, default 1;
+    KEDA ``minReplicaCount``, default 0)."""
+    count = workload.replicas or 0
+    for scaler in inventory.scalers_targeting(workload.kind, workload.namespace, workload.name):
+        if scaler.get("kind") == "HorizontalPodAutoscaler":
+            field, default = "minReplicas", 1
+        else:  # a KEDA ScaledObject
+            field, default = "minReplicaCount", 0
+        minimum = int_or_none(dig(scaler, "spec").get(field))
+        count = max(count, default if minimum is None else minimum)
+    return count
+
+
+def replicated(minimum: int = 2, kinds: tuple[str, ...] = REPLICATED_KINDS) -> Applicability:
+    """Workloads of ``kinds`` planned to run at least ``minimum`` replicas (autoscaler
+    minimums count)."""
+
+    def test(workload: Workload, ctx: Context[Any]) -> bool:
+        return workload.kind in kinds and expected_replicas(ctx.inventory, workload) >= minimum
+
+    names = " and ".join(f"{k}s" for k in kinds)
+    return Applicability(
+        f"{names} with at least {minimum} replicas (an autoscaler's minimum counts)", test
+    )

@@ -1,0 +1,121 @@
+"""Security checks on the pod and container security context: privilege and user identity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assay.server.checks.kit import (
+    LINUX_PODS,
+    CheckDefinition,
+    Context,
+    NoParams,
+    Verdict,
+    fail,
+    ok,
+    param,
+    per_container,
+    warn,
+)
+from assay.server.checks.kit.podspec import effective_security
+from assay.server.core.types import Pillar, Severity
+from assay.server.inventory import WORKLOAD_KINDS, Container, Workload
+from assay.server.inventory.raw import int_or_none
+
+SEC_001 = CheckDefinition(
+    id="SEC-001",
+    pillar=Pillar.SECURITY,
+    name="Privileged container",
+    description=(
+        "A privileged container (or a Windows HostProcess container) has the host's full "
+        "capabilities and device access: escaping it means owning the node."
+    ),
+    severity=Severity.CRITICAL,
+    scope="W",
+    remediation=(
+        "Remove securityContext.privileged (or set it to false) and grant only the specific "
+        "capabilities the process needs via securityContext.capabilities.add. For Windows, "
+        "drop windowsOptions.hostProcess unless the workload is a node agent, and then isolate "
+        "it in a dedicated, tightly controlled namespace."
+    ),
+    kinds=WORKLOAD_KINDS,
+)
+
+
+@per_container(SEC_001)
+def privileged(workload: Workload, container: Container, ctx: Context[NoParams]) -> Verdict:
+    reasons = []
+    if container.security_context.get("privileged") is True:
+        reasons.append("securityContext.privileged is true")
+    if effective_security(workload.pod_spec, container, "windowsOptions", "hostProcess"):
+        reasons.append("windowsOptions.hostProcess is true")
+    if reasons:
+        return fail(f"{container.role} is privileged: " + " and ".join(reasons))
+    return ok("not privileged")
+
+
+@dataclass(frozen=True)
+class RootParams:
+    low_id_threshold: int = param(
+        10000,
+        "UIDs and GIDs below this may belong to users on the node: such ids give a warning "
+        "of severity info",
+    )
+
+
+SEC_003 = CheckDefinition(
+    id="SEC-003",
+    pillar=Pillar.SECURITY,
+    name="May run as root",
+    description=(
+        "A container that is not forced to run as a non-root user runs as root whenever its "
+        "image says so, which turns a container escape or a writable host mount into root "
+        "on the node."
+    ),
+    severity=Severity.HIGH,
+    scope="W",
+    remediation=(
+        "Set securityContext.runAsNonRoot: true at pod level (containers inherit it) and give "
+        "a non-zero runAsUser/runAsGroup, preferably 10000 or above so the ids cannot collide "
+        "with users on the node; build the image with a numeric non-root USER."
+    ),
+    kinds=WORKLOAD_KINDS,
+    applies_to=LINUX_PODS,
+    params=RootParams,
+)
+
+
+@per_container(SEC_003)
+def run_as_root(workload: Workload, container: Container, ctx: Context[RootParams]) -> Verdict:
+    spec = workload.pod_spec
+    non_root = effective_security(spec, container, "runAsNonRoot")
+    uid = int_or_none(effective_security(spec, container, "runAsUser"))
+    gid = int_or_none(effective_security(spec, container, "runAsGroup"))
+    problems = []
+    if non_root is not True:
+        problems.append(
+            "runAsNonRoot is false"
+            if non_root is False
+            else "runAsNonRoot is not set to true on the pod or the container"
+        )
+    if uid == 0:
+        problems.append("runAsUser is 0 (root)")
+    if gid == 0:
+        problems.append("runAsGroup is 0 (root group)")
+    if problems:
+        return fail("; ".join(problems))
+    threshold = ctx.params.low_id_threshold
+    low = [
+        f"{label} {value}"
+        for label, value in (("UID", uid), ("GID", gid))
+        if value is not None and value < threshold
+    ]
+    if low:
+        return warn(
+            f"runs as non-root, but {' and '.join(low)} is below {threshold} "
+            "and may match a user on the node",
+            severity=Severity.INFO,
+        )
+    return ok("must run as non-root")
+
+
+CHECKS = (privileged, run_as_root)
