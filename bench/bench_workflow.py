@@ -45,8 +45,7 @@ from assay.server.workflow.settings import (  # noqa: E402
     ControllerSettings,
     LeaderElectionSettings,
 )
-from tests.kubeapi import Failure, KubeApiDouble, TektonSimulator  # noqa: E402
-from tests.kubeapi.server import JsonObject  # noqa: E402
+from tests.kubeapi import Failure, JsonObject, KubeApiDouble, TektonSimulator  # noqa: E402
 from tests.unit.workflow.fakes import InMemoryAuditSink  # noqa: E402
 
 CRD = ROOT / "deploy" / "crds" / "workflowexecution.yaml"

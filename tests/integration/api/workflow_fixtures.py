@@ -111,6 +111,7 @@ def workflows(repository: Repository) -> Iterator[WorkflowEnv]:
     running = ServerThread(server, setup=setup, teardown=api.stop)
     with running, AssayClient(running.target, timeout_s=20) as client:
         yield WorkflowEnv(running, api, TektonSimulator(api), client)
+    api.check_internal_errors()
 
 
 def spec(

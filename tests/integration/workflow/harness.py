@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes.aio.client
 from kubernetes.aio.client import ApiClient
@@ -146,10 +146,11 @@ class Harness:
             "metadata": {"name": name, "namespace": namespace},
             "spec": spec(**spec_args),
         }
-        created: dict[str, Any] = await self.user.create_namespaced_custom_object(
+        # The custom-objects API answers raw JSON, typed `object` by the client.
+        created = await self.user.create_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, body
         )
-        return created
+        return cast(dict[str, Any], created)
 
     async def delete(self, name: str, namespace: str = NS) -> None:
         await self.user.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
