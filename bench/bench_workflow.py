@@ -36,15 +36,13 @@ from prometheus_client import CollectorRegistry
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.kubeapi (the double) and the in-memory sink
 
+from assay.server.kube.client import KubeClient  # noqa: E402
+from assay.server.kube.settings import BackoffSettings, LeaderElectionSettings  # noqa: E402
+from assay.server.kube.watch import Watcher  # noqa: E402
 from assay.server.observability.workflow_metrics import WorkflowMetrics  # noqa: E402
 from assay.server.workflow.controller import WorkflowController  # noqa: E402
-from assay.server.workflow.kube import WORKFLOW_EXECUTIONS, KubeClient  # noqa: E402
-from assay.server.workflow.model import API_VERSION, KIND, Phase  # noqa: E402
-from assay.server.workflow.settings import (  # noqa: E402
-    BackoffSettings,
-    ControllerSettings,
-    LeaderElectionSettings,
-)
+from assay.server.workflow.model import API_VERSION, KIND, WORKFLOW_EXECUTIONS, Phase  # noqa: E402
+from assay.server.workflow.settings import ControllerSettings  # noqa: E402
 from tests.kubeapi import Failure, KubeApiDouble, TektonSimulator  # noqa: E402
 from tests.kubeapi.server import JsonObject  # noqa: E402
 from tests.unit.workflow.fakes import InMemoryAuditSink  # noqa: E402
@@ -107,18 +105,13 @@ class RunningTracker:
         listed = await kube.list(WORKFLOW_EXECUTIONS)
         for obj in listed.items:
             self.apply("ADDED", obj)
-        rv = listed.resource_version
         ready.set()
-        while True:
-            async with contextlib.aclosing(
-                kube.watch(WORKFLOW_EXECUTIONS, resource_version=rv, timeout_seconds=600)
-            ) as events:
-                async for event in events:
-                    if event.type == "BOOKMARK":
-                        rv = event.resource_version or rv
-                        continue
-                    rv = event.resource_version or rv
-                    self.apply(event.type, event.object)
+        watcher = Watcher(
+            kube, WORKFLOW_EXECUTIONS, resource_version=listed.resource_version, timeout_s=600
+        )
+        async with contextlib.aclosing(watcher.events()) as events:
+            async for event in events:
+                self.apply(event.type, event.object)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -150,7 +143,10 @@ async def run(args: argparse.Namespace) -> int:
             ApiClient(api.aio_configuration()) as user_client,
         ):
             controller = WorkflowController(
-                api_client=client, settings=settings, audit=InMemoryAuditSink(), metrics=metrics
+                kube=KubeClient(client),
+                settings=settings,
+                audit=InMemoryAuditSink(),
+                metrics=metrics,
             )
             tracker = RunningTracker()
             ready = asyncio.Event()

@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -33,7 +31,9 @@ from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.registry import Registry
 from assay.server.core.types import Source
-from assay.server.inventory.live import api_client_from_config
+from assay.server.kube.client import KubeClient
+from assay.server.kube.config import KubeClientFactory, client_factory
+from assay.server.kube.settings import KubeSettings, LeaderElectionSettings
 from assay.server.observability.http import HttpEndpoints
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.settings import Settings
@@ -41,12 +41,9 @@ from assay.server.storage.engine import create_engine_from_url, default_database
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
 from assay.server.workflow.controller import WorkflowController
-from assay.server.workflow.settings import ControllerSettings, LeaderElectionSettings
+from assay.server.workflow.settings import ControllerSettings
 
 log = logging.getLogger(__name__)
-
-KubeClientFactory = Callable[[str], Awaitable[Any]]
-"""Makes a ``kubernetes.aio`` ApiClient for a kubeconfig context ("" for the configured one)."""
 
 
 @dataclass
@@ -66,7 +63,7 @@ class AssayServer:
     _http: HttpEndpoints | None = None
     _scheduler: Scheduler | None = None
     _liveness: RunLiveness | None = None
-    _controller_client: Any = None
+    _controller_client: KubeClient | None = None
     _serving: bool = False
     _shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
@@ -78,7 +75,9 @@ class AssayServer:
         repository = self.repository
         registry = self.registry or _load_registry()
         sink = StorageSink(repository)
-        kube = self.kube_client_factory or self._default_kube_client
+        kube = self.kube_client_factory or client_factory(
+            KubeSettings(context=settings.kube_context)
+        )
         self.runner = Runner(
             registry=registry,
             sink=sink,
@@ -106,7 +105,7 @@ class AssayServer:
         if settings.workflow.enabled:
             self._controller_client = await kube("")
             self.controller = WorkflowController(
-                api_client=self._controller_client,
+                kube=self._controller_client,
                 settings=self.controller_settings or _controller_settings(settings),
                 audit=sink,
                 metrics=WorkflowMetrics(self.metrics),
@@ -177,9 +176,6 @@ class AssayServer:
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
-
-    async def _default_kube_client(self, context: str) -> Any:
-        return await api_client_from_config(context=context or self.settings.kube_context or None)
 
 
 def _open_repository(settings: Settings) -> Repository:

@@ -49,7 +49,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from assay.server.assessment.progress import (
     CheckFinished,
@@ -88,6 +88,7 @@ from assay.server.inventory.errors import InventoryError
 from assay.server.inventory.live import load_live_inventory
 from assay.server.inventory.manifests import load_manifests
 from assay.server.inventory.model import Inventory
+from assay.server.kube.config import KubeClientFactory
 
 log = logging.getLogger(__name__)
 
@@ -189,28 +190,24 @@ class ManifestInventory:
         return await asyncio.to_thread(load_manifests, request.path)
 
 
-ApiClientFactory = Callable[[str], Awaitable[Any]]
-"""Makes a ``kubernetes.aio`` ApiClient for a kubeconfig context ("" for the default)."""
-
-
 class LiveInventory:
     """Lists the kinds the run's checks read from the cluster, with a client per run.
 
-    The composition root passes the factory (e.g. ``api_client_from_config`` bound to the
-    configured kubeconfig); the provider closes every client it is given.
+    The composition root passes the factory (``assay.server.kube.config.client_factory``
+    of the configured kube settings); the provider closes every client it is given.
     """
 
-    def __init__(self, client_factory: ApiClientFactory) -> None:
+    def __init__(self, client_factory: KubeClientFactory) -> None:
         self._client_factory = client_factory
 
     async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
-        api = await self._client_factory(request.context)
+        kube = await self._client_factory(request.context)
         try:
             return await load_live_inventory(
-                api, kinds=required_kinds(checks), groups=required_groups(checks)
+                kube, kinds=required_kinds(checks), groups=required_groups(checks)
             )
         finally:
-            await api.close()
+            await kube.close()
 
 
 # -- the runner -------------------------------------------------------------------------------

@@ -20,15 +20,14 @@ from kubernetes.aio.client import ApiClient
 from prometheus_client import CollectorRegistry
 
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
+from assay.server.kube.client import KubeClient
+from assay.server.kube.settings import BackoffSettings, LeaderElectionSettings
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.audit import AuditSink
 from assay.server.workflow.controller import WorkflowController
 from assay.server.workflow.model import API_VERSION, GROUP, KIND, PLURAL, VERSION
-from assay.server.workflow.settings import (
-    BackoffSettings,
-    ControllerSettings,
-    LeaderElectionSettings,
-)
+from assay.server.workflow.settings import ControllerSettings
+from tests.integration.kube.fixtures import kube_client
 from tests.kubeapi import KubeApiDouble, TektonSimulator
 from tests.unit.workflow.fakes import InMemoryAuditSink
 
@@ -70,7 +69,7 @@ class Harness:
         self.audit = InMemoryAuditSink()
         self.registry = CollectorRegistry()
         self.metrics = WorkflowMetrics(self.registry)
-        self._clients: list[ApiClient] = []
+        self._clients: list[KubeClient] = []
         self.controllers: list[WorkflowController] = []
         self._user: ApiClient | None = None
 
@@ -83,7 +82,6 @@ class Harness:
             workers=4,
             watch_timeout_s=30,
             resync_period_s=0,
-            request_timeout_s=10,
             backoff=FAST_BACKOFF,
             leader_election=LeaderElectionSettings(enabled=False),
         )
@@ -98,10 +96,10 @@ class Harness:
         audit: AuditSink | None = None,
         **overrides: Any,
     ) -> WorkflowController:
-        client = ApiClient(self.api.aio_configuration())
+        client = kube_client(self.api)
         self._clients.append(client)
         controller = WorkflowController(
-            api_client=client,
+            kube=client,
             settings=self.settings(**overrides),
             audit=audit or self.audit,
             metrics=metrics or self.metrics,
