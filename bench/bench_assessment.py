@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay.server.assessment.runner import Runner, RunnerConfig, RunRequest
+from assay.server.assessment.runner import Runner, RunRequest
+from assay.server.assessment.settings import AssessmentSettings
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.definition import evaluate
 from assay.server.checks.kit.registry import Registry
@@ -264,7 +265,8 @@ async def measure(size: int, registry: Registry, workdir: Path, repeat: int) -> 
             registry=registry,
             sink=sink,
             inventories={Source.LIVE: StaticProvider(fresh)},
-            config=RunnerConfig(cluster_id="bench", check_timeout_s=600, run_timeout_s=None),
+            settings=AssessmentSettings(check_timeout_s=600, run_timeout_s=None),
+            cluster_id="bench",
         )
         began = time.perf_counter()
         queued = await runner.start(RunRequest(source=Source.LIVE))

@@ -27,7 +27,6 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
-from datetime import timedelta
 from pathlib import Path
 
 from kubernetes.aio.client import ApiClient
@@ -42,7 +41,7 @@ from assay.server.kube.watch import Watcher  # noqa: E402
 from assay.server.observability.workflow_metrics import WorkflowMetrics  # noqa: E402
 from assay.server.workflow.controller import WorkflowController  # noqa: E402
 from assay.server.workflow.model import API_VERSION, KIND, WORKFLOW_EXECUTIONS, Phase  # noqa: E402
-from assay.server.workflow.settings import ControllerSettings  # noqa: E402
+from assay.server.workflow.settings import WorkflowSettings  # noqa: E402
 from tests.kubeapi import Failure, KubeApiDouble, TektonSimulator  # noqa: E402
 from tests.kubeapi.server import JsonObject  # noqa: E402
 from tests.unit.workflow.fakes import InMemoryAuditSink  # noqa: E402
@@ -128,11 +127,11 @@ async def run(args: argparse.Namespace) -> int:
         sim = TektonSimulator(api)
         registry = CollectorRegistry()
         metrics = WorkflowMetrics(registry)
-        settings = ControllerSettings(
-            cluster_id="bench",
-            execution_namespace=EXEC_NS,
+        settings = WorkflowSettings(
+            enabled=True,
+            namespace=EXEC_NS,
             workers=args.workers,
-            cooldown=timedelta(0),
+            cooldown_s=0,
             resync_period_s=0,
             backoff=BackoffSettings(initial_s=0.02, max_s=1.0),
             leader_election=LeaderElectionSettings(enabled=False),
@@ -145,6 +144,7 @@ async def run(args: argparse.Namespace) -> int:
             controller = WorkflowController(
                 kube=KubeClient(client),
                 settings=settings,
+                cluster_id="bench",
                 audit=InMemoryAuditSink(),
                 metrics=metrics,
             )

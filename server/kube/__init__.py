@@ -20,71 +20,7 @@ Used by the live inventory (discovery, paginated lists) and by the workflow cont
 
 Nothing here imports the inventory, checks, workflow, storage or gRPC (see docs/design.md,
 "Layers").
+
+Import from the modules (``from assay.server.kube.client import KubeClient``): this package
+re-exports nothing, so reading its settings does not load the HTTP client.
 """
-
-from assay.server.kube.client import KubeClient, PatchType
-from assay.server.kube.config import KubeClientFactory, api_client_from_config, client_factory
-from assay.server.kube.errors import (
-    KubeAlreadyExists,
-    KubeApiError,
-    KubeBadRequest,
-    KubeConfigError,
-    KubeConflict,
-    KubeError,
-    KubeForbidden,
-    KubeGone,
-    KubeInvalid,
-    KubeNotFound,
-    KubePathError,
-    KubeServerError,
-    KubeTooManyRequests,
-    KubeTransportError,
-    KubeUnauthorized,
-    domain_error,
-)
-from assay.server.kube.objects import (
-    Discovery,
-    EventType,
-    KubeObject,
-    ObjectList,
-    ServerVersion,
-    WatchEvent,
-    meta,
-)
-from assay.server.kube.resources import Resource
-from assay.server.kube.settings import BackoffSettings, KubeSettings, LeaderElectionSettings
-
-__all__ = [
-    "BackoffSettings",
-    "Discovery",
-    "EventType",
-    "KubeAlreadyExists",
-    "KubeApiError",
-    "KubeBadRequest",
-    "KubeClient",
-    "KubeClientFactory",
-    "KubeConfigError",
-    "KubeConflict",
-    "KubeError",
-    "KubeForbidden",
-    "KubeGone",
-    "KubeInvalid",
-    "KubeNotFound",
-    "KubeObject",
-    "KubePathError",
-    "KubeServerError",
-    "KubeSettings",
-    "KubeTooManyRequests",
-    "KubeTransportError",
-    "KubeUnauthorized",
-    "LeaderElectionSettings",
-    "ObjectList",
-    "PatchType",
-    "Resource",
-    "ServerVersion",
-    "WatchEvent",
-    "api_client_from_config",
-    "client_factory",
-    "domain_error",
-    "meta",
-]

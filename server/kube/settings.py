@@ -9,6 +9,7 @@ follows the convention of ``server/settings.py``: ``help`` for every field, boun
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import uuid
@@ -59,9 +60,8 @@ class KubeSettings:
     )
 
     def problems(self) -> Iterator[tuple[str, str]]:
-        for name in ("context", "kubeconfig"):
-            if any(ord(c) < 32 for c in getattr(self, name)):
-                yield name, "must not contain control characters"
+        if self.kubeconfig and not os.path.isfile(self.kubeconfig):
+            yield "kubeconfig", f"{self.kubeconfig!r} is not a file"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
@@ -48,7 +49,7 @@ from assay.server.workflow.model import (
 )
 from assay.server.workflow.phase import is_terminal
 from assay.server.workflow.reconciler import Reconciler, ReconcilerConfig
-from assay.server.workflow.settings import ControllerSettings
+from assay.server.workflow.settings import WorkflowSettings
 from assay.server.workflow.tekton import execution_of
 from assay.server.workflow.trail import AuditTrail
 from assay.server.workflow.validation import ensure_valid_spec
@@ -63,7 +64,8 @@ class WorkflowController:
         self,
         *,
         kube: KubeClient,
-        settings: ControllerSettings,
+        settings: WorkflowSettings,
+        cluster_id: str,
         audit: AuditSink,
         metrics: WorkflowMetrics,
         clock: Clock = SYSTEM_CLOCK,
@@ -72,13 +74,14 @@ class WorkflowController:
         self._clock = clock
         self._metrics = metrics
         self._kube = kube
+        watch_namespace = settings.watch_namespace or None  # empty: every namespace
         self.locks = TargetLockManager(
             self._kube,
-            namespace=settings.execution_namespace,
-            cluster_id=settings.cluster_id,
-            cooldown=settings.cooldown,
+            namespace=settings.namespace,
+            cluster_id=cluster_id,
+            cooldown=timedelta(seconds=settings.cooldown_s),
             clock=self._clock,
-            history_namespace=settings.watch_namespace,
+            history_namespace=watch_namespace,
         )
         self.reconciler = Reconciler(
             kube=self._kube,
@@ -92,7 +95,7 @@ class WorkflowController:
             ),
             metrics=metrics,
             config=ReconcilerConfig(
-                execution_namespace=settings.execution_namespace,
+                execution_namespace=settings.namespace,
                 default_service_account=settings.default_service_account,
             ),
             clock=self._clock,
@@ -102,7 +105,7 @@ class WorkflowController:
             self._kube,
             WORKFLOW_EXECUTIONS,
             self._on_execution,
-            namespace=settings.watch_namespace,
+            namespace=watch_namespace,
             backoff=settings.backoff,
             watch_timeout_s=settings.watch_timeout_s,
             name="workflowexecutions",
@@ -111,7 +114,7 @@ class WorkflowController:
             self._kube,
             PIPELINE_RUNS,
             self._on_pipelinerun,
-            namespace=settings.execution_namespace,
+            namespace=settings.namespace,
             label_selector=f"{LABEL_MANAGED_BY}={MANAGED_BY}",
             backoff=settings.backoff,
             watch_timeout_s=settings.watch_timeout_s,
@@ -123,7 +126,7 @@ class WorkflowController:
             self._elector = LeaderElector(
                 self._kube,
                 election,
-                namespace=election.lease_namespace or settings.execution_namespace,
+                namespace=election.lease_namespace or settings.namespace,
                 on_started_leading=self._start_leading,
                 on_stopped_leading=self._stop_leading,
             )
@@ -139,7 +142,7 @@ class WorkflowController:
     def is_leader(self) -> bool:
         return self._leading
 
-    async def start(self, *, sync_timeout_s: float = 30.0) -> None:
+    async def start(self, *, sync_timeout_s: float | None = None) -> None:
         """Check the cluster serves what the controller needs, start the informers, wait for
         their first list, then elect (or just lead).
 
@@ -147,8 +150,9 @@ class WorkflowController:
         WorkflowExecution or Tekton API is not served, and
         :class:`~assay.server.core.errors.Unavailable` when the API server cannot be
         reached or the first lists do not succeed within ``sync_timeout_s`` (after
-        cleaning up).
+        cleaning up). ``sync_timeout_s`` defaults to the settings' one.
         """
+        sync_timeout_s = sync_timeout_s or self.settings.sync_timeout_s
         await self._preflight()
         self._tasks = [
             asyncio.create_task(self.executions.run(), name="wfe-informer"),

@@ -19,7 +19,7 @@ from assay.server.app import AssayServer
 from assay.server.kube.client import KubeClient
 from assay.server.kube.settings import BackoffSettings, LeaderElectionSettings
 from assay.server.storage.repository import Repository
-from assay.server.workflow.settings import ControllerSettings
+from assay.server.workflow.settings import WorkflowSettings
 from assay.v1 import common_pb2 as cpb
 from assay.v1 import workflow_pb2 as wpb
 from tests.integration.api.server_fixtures import ServerThread, server_settings
@@ -70,10 +70,10 @@ class WorkflowEnv:
         raise AssertionError(f"watch of {name} ended before phase {phase}")
 
 
-def fast_controller() -> ControllerSettings:
-    return ControllerSettings(
-        cluster_id="test-cluster",
-        execution_namespace=EXEC_NS,
+def fast_controller() -> WorkflowSettings:
+    return WorkflowSettings(
+        enabled=True,
+        namespace=EXEC_NS,
         watch_timeout_s=30,
         resync_period_s=0,
         backoff=BackoffSettings(initial_s=0.01, max_s=0.2, factor=2.0),
@@ -100,10 +100,9 @@ def workflows(repository: Repository) -> Iterator[WorkflowEnv]:
         return kube_client(api)
 
     server = AssayServer(
-        server_settings(workflow__enabled=True),
+        server_settings(cluster_id="test-cluster", workflow=fast_controller()),
         repository=repository,
         kube_client_factory=client_factory,
-        controller_settings=fast_controller(),
     )
     running = ServerThread(server, setup=setup, teardown=api.stop)
     with running, AssayClient(running.target, timeout_s=20) as client:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.audit import AuditSink
 from assay.server.workflow.controller import WorkflowController
 from assay.server.workflow.model import API_VERSION, GROUP, KIND, PLURAL, VERSION
-from assay.server.workflow.settings import ControllerSettings
+from assay.server.workflow.settings import WorkflowSettings
 from tests.integration.kube.fixtures import kube_client
 from tests.kubeapi import KubeApiDouble, TektonSimulator
 from tests.unit.workflow.fakes import InMemoryAuditSink
@@ -75,10 +74,10 @@ class Harness:
 
     # -- building controllers ----------------------------------------------------------
 
-    def settings(self, **overrides: Any) -> ControllerSettings:
-        base = ControllerSettings(
-            cluster_id="test-cluster",
-            execution_namespace=EXEC_NS,
+    def settings(self, **overrides: Any) -> WorkflowSettings:
+        base = WorkflowSettings(
+            enabled=True,
+            namespace=EXEC_NS,
             workers=4,
             watch_timeout_s=30,
             resync_period_s=0,
@@ -101,6 +100,7 @@ class Harness:
         controller = WorkflowController(
             kube=client,
             settings=self.settings(**overrides),
+            cluster_id="test-cluster",
             audit=audit or self.audit,
             metrics=metrics or self.metrics,
             clock=clock,
@@ -214,6 +214,3 @@ class Harness:
         await self.wait_for(
             lambda: controller.pending_work() == 0, within=within, what="the work queue to drain"
         )
-
-
-COOLDOWN_OFF = timedelta(0)

@@ -14,7 +14,7 @@ from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.changes import PhaseChange
 from assay.server.workflow.controller import WorkflowController
 from assay.server.workflow.model import Phase
-from assay.server.workflow.settings import ControllerSettings
+from assay.server.workflow.settings import WorkflowSettings
 from tests.kubeapi import KubeApiDouble
 from tests.unit.workflow.fakes import InMemoryAuditSink
 
@@ -131,7 +131,8 @@ async def test_metrics_and_events_for_outcomes(harness: Harness) -> None:
 def _bare_controller(kube: KubeClient) -> WorkflowController:
     return WorkflowController(
         kube=kube,
-        settings=ControllerSettings(
+        cluster_id="test",
+        settings=WorkflowSettings(
             leader_election=LeaderElectionSettings(enabled=False),
             backoff=BackoffSettings(initial_s=0.01, max_s=0.05),
         ),

@@ -20,9 +20,9 @@ from assay.server.assessment.runner import (
     SHUTTING_DOWN,
     ManifestInventory,
     Runner,
-    RunnerConfig,
     RunRequest,
 )
+from assay.server.assessment.settings import AssessmentSettings
 from assay.server.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from assay.server.core.ids import RESULT_ID_PATTERN, RUN_ID_PATTERN
 from assay.server.core.types import (
@@ -61,7 +61,8 @@ def make_runner(
         registry=registry(*checks),
         sink=sink,
         inventories={Source.MANIFESTS: provider or StaticInventory()},
-        config=RunnerConfig(cluster_id="test", **config),
+        settings=AssessmentSettings(**config),
+        cluster_id="test",
     )
     return runner, sink
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from assay.server.assessment.runner import Runner, RunnerConfig, RunRequest
+from assay.server.assessment.runner import Runner, RunRequest
 from assay.server.assessment.scheduler import LocalTickClaimer, Scheduler, ScheduleSpec
 from assay.server.core.errors import InvalidArgument
 from assay.server.core.ids import scheduled_run_id
@@ -42,7 +42,7 @@ def make_runner(sink: MemorySink) -> Runner:
         registry=registry(fake_check("SEC-001", per_pod(Status.PASSING))),
         sink=sink,
         inventories={Source.MANIFESTS: StaticInventory()},
-        config=RunnerConfig(cluster_id="prod"),
+        cluster_id="prod",
     )
 
 
