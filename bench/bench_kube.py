@@ -103,7 +103,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 while True:
                     page = await core.list_pod_for_all_namespaces(limit=PAGE, _continue=token)
                     count += len(page.items)
-                    token = page.metadata._continue
+                    token = page.metadata._continue if page.metadata else None
                     if not token:
                         return count
 

@@ -42,8 +42,12 @@ from assay.server.observability.workflow_metrics import WorkflowMetrics  # noqa:
 from assay.server.workflow.controller import WorkflowController  # noqa: E402
 from assay.server.workflow.model import API_VERSION, KIND, WORKFLOW_EXECUTIONS, Phase  # noqa: E402
 from assay.server.workflow.settings import WorkflowSettings  # noqa: E402
-from tests.kubeapi import Failure, KubeApiDouble, TektonSimulator  # noqa: E402
-from tests.kubeapi.server import JsonObject  # noqa: E402
+from tests.kubeapi import (  # noqa: E402
+    Failure,
+    JsonObject,
+    KubeApiDouble,
+    TektonSimulator,
+)
 from tests.unit.workflow.fakes import InMemoryAuditSink  # noqa: E402
 
 CRD = ROOT / "deploy" / "crds" / "workflowexecution.yaml"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -29,8 +29,8 @@ class ServerThread:
         self,
         server: AssayServer,
         *,
-        setup: Callable[[], Awaitable[object]] | None = None,
-        teardown: Callable[[], Awaitable[object]] | None = None,
+        setup: Callable[[], Coroutine[Any, Any, object]] | None = None,
+        teardown: Callable[[], Coroutine[Any, Any, object]] | None = None,
     ) -> None:
         """``setup`` runs on the server's loop before it starts, ``teardown`` after it stops
         (e.g. a Kubernetes API double that the server's clients talk to)."""

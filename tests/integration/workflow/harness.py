@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes.aio.client
 from kubernetes.aio.client import ApiClient
@@ -127,7 +127,7 @@ class Harness:
         for client in self._clients:
             await client.close()
         if self._user is not None:
-            await self._user.close()
+            await cast(Any, self._user).close()
 
     # -- acting as a user, over HTTP with the official client -----------------------------
 
@@ -144,10 +144,10 @@ class Harness:
             "metadata": {"name": name, "namespace": namespace},
             "spec": spec(**spec_args),
         }
-        created: dict[str, Any] = await self.user.create_namespaced_custom_object(
+        created = await self.user.create_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, body
         )
-        return created
+        return cast(dict[str, Any], created)
 
     async def delete(self, name: str, namespace: str = NS) -> None:
         await self.user.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
