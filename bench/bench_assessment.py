@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from assay.server.assessment.requests import RunRequest
-from assay.server.assessment.runner import Runner, RunnerConfig
+from assay.server.assessment.runner import Runner
+from assay.server.assessment.settings import AssessmentSettings
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.checks.kit.evaluate import evaluate
@@ -266,7 +267,8 @@ async def measure(size: int, registry: Registry, workdir: Path, repeat: int) -> 
             catalogue=Catalogue(registry),
             sink=sink,
             inventories={Source.LIVE: StaticProvider(fresh)},
-            config=RunnerConfig(cluster_id="bench", check_timeout_s=600, run_timeout_s=None),
+            settings=AssessmentSettings(check_timeout_s=600, run_timeout_s=None),
+            cluster_id="bench",
         )
         began = time.perf_counter()
         queued = await runner.start(RunRequest(source=Source.LIVE))

@@ -1,6 +1,6 @@
 """Leader election over a ``coordination.k8s.io/v1`` Lease, for several controller replicas.
 
-The controller runs :meth:`LeaderElector.run` and reconciles only between the
+The workflow controller runs :meth:`LeaderElector.run` and reconciles only between the
 ``on_started_leading`` and ``on_stopped_leading`` callbacks. (``kubernetes.aio``'s own
 elector in 37.0.2 sends an invalid ``pretty=True`` on create, hence this small one.)
 
@@ -28,16 +28,12 @@ import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from assay.server.workflow.errors import (
-    KubeAlreadyExists,
-    KubeConflict,
-    KubeNotFound,
-    WorkflowError,
-)
-from assay.server.workflow.kube import LEASES, KubeClient
-from assay.server.workflow.model import KubeObject, meta
-from assay.server.workflow.settings import LeaderElectionSettings
-from assay.server.workflow.timeutil import format_micro_time
+from assay.server.kube.client import KubeClient
+from assay.server.kube.errors import KubeAlreadyExists, KubeConflict, KubeError, KubeNotFound
+from assay.server.kube.objects import KubeObject, meta
+from assay.server.kube.resources import LEASES
+from assay.server.kube.settings import LeaderElectionSettings
+from assay.server.kube.times import format_micro_time
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +126,7 @@ class LeaderElector:
             # that races with the attempt finishing, and the elector would never stop.
             async with asyncio.timeout(self._settings.retry_period_s * 2):
                 return await self._try_acquire_or_renew()
-        except (WorkflowError, TimeoutError) as exc:
+        except (KubeError, TimeoutError) as exc:
             log.debug("leader election attempt failed: %s", exc)
             return False
 
@@ -164,7 +160,7 @@ class LeaderElector:
             )
             lease["spec"] = spec
             await self._kube.replace(LEASES, self._namespace, name, lease)
-        except WorkflowError as exc:
+        except KubeError as exc:
             log.info("could not release the leader lease: %s", exc)
 
     async def run(self) -> None:
@@ -173,7 +169,7 @@ class LeaderElector:
             await self._acquire()
             self.is_leader = True
             self.transitions += 1
-            log.info("%s became the workflow controller leader", self.identity)
+            log.info("%s now holds the leader Lease %s", self.identity, self._settings.lease_name)
             try:
                 await self._on_started()
                 await self._renew_until_lost()

@@ -7,18 +7,17 @@ import random
 
 import pytest
 
-from assay.server.workflow.model import ExecutionKey
-from assay.server.workflow.settings import BackoffSettings
-from assay.server.workflow.workqueue import QueueShutDown, WorkQueue
+from assay.server.kube.settings import BackoffSettings
+from assay.server.kube.workqueue import QueueShutDown, WorkQueue
 
-A = ExecutionKey("ns/a")
-B = ExecutionKey("ns/b")
+A = "ns/a"
+B = "ns/b"
 FAST = BackoffSettings(initial_s=0.001, max_s=0.004, factor=2.0)
 
 
 async def test_adds_are_deduplicated_while_waiting() -> None:
     depths: list[int] = []
-    q = WorkQueue(FAST, on_depth=depths.append)
+    q = WorkQueue[str](FAST, on_depth=depths.append)
     q.add(A)
     q.add(A)
     q.add(B)
@@ -29,7 +28,7 @@ async def test_adds_are_deduplicated_while_waiting() -> None:
 
 
 async def test_key_added_while_processing_is_requeued_after_done() -> None:
-    q = WorkQueue(FAST)
+    q = WorkQueue[str](FAST)
     q.add(A)
     key = await q.get()
     q.add(A)  # a change arrives while a worker holds A
@@ -40,7 +39,7 @@ async def test_key_added_while_processing_is_requeued_after_done() -> None:
 
 
 async def test_get_waits_for_an_add() -> None:
-    q = WorkQueue(FAST)
+    q = WorkQueue[str](FAST)
     getter = asyncio.create_task(q.get())
     await asyncio.sleep(0)
     q.add(B)
@@ -49,7 +48,7 @@ async def test_get_waits_for_an_add() -> None:
 
 
 async def test_retry_backs_off_and_forget_resets() -> None:
-    q = WorkQueue(BackoffSettings(initial_s=0.01, max_s=0.08), rng=random.Random(1))
+    q = WorkQueue[str](BackoffSettings(initial_s=0.01, max_s=0.08), rng=random.Random(1))
     delays = [q.retry(A) for _ in range(5)]
     assert all(0.005 <= d <= 0.08 for d in delays)
     assert delays[3] >= 0.04  # 4th attempt: base 0.08 -> at least half of it
@@ -61,7 +60,7 @@ async def test_retry_backs_off_and_forget_resets() -> None:
 
 
 async def test_shutdown_wakes_waiters() -> None:
-    q = WorkQueue(FAST)
+    q = WorkQueue[str](FAST)
     getter = asyncio.create_task(q.get())
     await asyncio.sleep(0)
     q.shutdown()
@@ -73,7 +72,7 @@ async def test_shutdown_wakes_waiters() -> None:
 
 
 async def test_cancelled_waiter_passes_its_wakeup_on() -> None:
-    q = WorkQueue(FAST)
+    q = WorkQueue[str](FAST)
     first = asyncio.create_task(q.get())
     second = asyncio.create_task(q.get())
     await asyncio.sleep(0)

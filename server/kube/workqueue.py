@@ -1,6 +1,6 @@
-"""A deduplicating, rate-limited async work queue keyed by ``namespace/name``.
+"""A deduplicating, rate-limited async work queue of keys (``namespace/name`` usually).
 
-Informer handlers :meth:`~WorkQueue.add` keys; the controller's N workers loop on
+Informer handlers :meth:`~WorkQueue.add` keys; a controller's N workers loop on
 :meth:`~WorkQueue.get` / :meth:`~WorkQueue.done`. Semantics (those of client-go's
 workqueue):
 
@@ -16,17 +16,19 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
-from assay.server.workflow.model import ExecutionKey
-from assay.server.workflow.settings import BackoffSettings
+from assay.server.kube.settings import BackoffSettings
+
+K = TypeVar("K", bound=Hashable)
 
 
 class QueueShutDown(Exception):
     """The queue was shut down; workers should return."""
 
 
-class WorkQueue:
+class WorkQueue(Generic[K]):
     def __init__(
         self,
         backoff: BackoffSettings,
@@ -37,11 +39,11 @@ class WorkQueue:
         self._backoff = backoff
         self._on_depth = on_depth or (lambda _: None)
         self._rng = rng or random.Random()
-        self._queue: deque[ExecutionKey] = deque()
-        self._dirty: set[ExecutionKey] = set()
-        self._processing: set[ExecutionKey] = set()
-        self._failures: dict[ExecutionKey, int] = {}
-        self._delayed: dict[ExecutionKey, asyncio.TimerHandle] = {}
+        self._queue: deque[K] = deque()
+        self._dirty: set[K] = set()
+        self._processing: set[K] = set()
+        self._failures: dict[K, int] = {}
+        self._delayed: dict[K, asyncio.TimerHandle] = {}
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._shutdown = False
 
@@ -51,7 +53,7 @@ class WorkQueue:
     def _depth_changed(self) -> None:
         self._on_depth(len(self._queue))
 
-    def add(self, key: ExecutionKey) -> None:
+    def add(self, key: K) -> None:
         if self._shutdown or key in self._dirty:
             return
         self._dirty.add(key)
@@ -68,7 +70,7 @@ class WorkQueue:
                 waiter.set_result(None)
                 return
 
-    def add_after(self, key: ExecutionKey, delay: float) -> None:
+    def add_after(self, key: K, delay: float) -> None:
         if self._shutdown:
             return
         if delay <= 0:
@@ -83,11 +85,11 @@ class WorkQueue:
             existing.cancel()
         self._delayed[key] = loop.call_at(when, self._fire, key)
 
-    def _fire(self, key: ExecutionKey) -> None:
+    def _fire(self, key: K) -> None:
         self._delayed.pop(key, None)
         self.add(key)
 
-    def retry(self, key: ExecutionKey) -> float:
+    def retry(self, key: K) -> float:
         """Re-add after a backoff that grows with consecutive failures; returns the delay."""
         attempts = self._failures.get(key, 0) + 1
         self._failures[key] = attempts
@@ -95,10 +97,10 @@ class WorkQueue:
         self.add_after(key, delay)
         return delay
 
-    def forget(self, key: ExecutionKey) -> None:
+    def forget(self, key: K) -> None:
         self._failures.pop(key, None)
 
-    async def get(self) -> ExecutionKey:
+    async def get(self) -> K:
         """The next key to process (marks it in flight); raises QueueShutDown at the end."""
         while not self._queue:
             if self._shutdown:
@@ -117,7 +119,7 @@ class WorkQueue:
         self._depth_changed()
         return key
 
-    def done(self, key: ExecutionKey) -> None:
+    def done(self, key: K) -> None:
         self._processing.discard(key)
         if key in self._dirty and not self._shutdown:
             self._queue.append(key)

@@ -1,12 +1,13 @@
-"""List+watch one resource into a local cache and report every change to a handler.
+"""List+watch one collection into a local cache and report every change to a handler.
 
-The controller runs two informers: WorkflowExecutions (its cache also feeds the facade's
-``watch``) and the PipelineRuns carrying our managed-by label (a change re-queues the
-owning execution). The loop lists (paginated), then watches from the list's
-resourceVersion with bookmarks, and resumes from the last version it saw when a watch ends.
-A 410 Gone (the version was compacted away) triggers a fresh list whose differences from
-the cache are reported as ADDED/MODIFIED/DELETED, so no change is lost; any other error is
-retried after an exponential, jittered backoff that resets once events flow again.
+The workflow controller runs two (WorkflowExecutions, whose cache also feeds its ``watch``,
+and the PipelineRuns it created). The loop lists (paginated, restarting on an expired
+token), then follows the list's resourceVersion with a
+:class:`~assay.server.kube.watch.Watcher`, which resumes across server time-outs. A 410
+Gone (the version was compacted away) triggers a fresh list whose differences from the
+cache are reported as ADDED/MODIFIED/DELETED, so no change is lost; any other error is
+retried from the last version seen after an exponential, jittered backoff that resets
+once events flow again.
 """
 
 from __future__ import annotations
@@ -17,22 +18,25 @@ import random
 from collections.abc import Callable
 from contextlib import aclosing
 
-from assay.server.workflow.errors import KubeGone, WorkflowError
-from assay.server.workflow.kube import KubeClient, Resource
-from assay.server.workflow.model import KubeObject, meta
-from assay.server.workflow.settings import BackoffSettings
+from assay.server.kube.client import KubeClient
+from assay.server.kube.errors import KubeError, KubeGone
+from assay.server.kube.objects import EventType, KubeObject, WatchEvent, meta
+from assay.server.kube.resources import Resource
+from assay.server.kube.settings import BackoffSettings
+from assay.server.kube.watch import Watcher
 
 log = logging.getLogger(__name__)
 
-ADDED = "ADDED"
-MODIFIED = "MODIFIED"
-DELETED = "DELETED"
+ADDED = EventType.ADDED
+MODIFIED = EventType.MODIFIED
+DELETED = EventType.DELETED
 
-Handler = Callable[[str, KubeObject | None, KubeObject], None]
+Handler = Callable[[EventType, KubeObject | None, KubeObject], None]
 """``handler(event_type, old_or_None, new)``; for DELETED ``new`` is the last state."""
 
 
 def cache_key(obj: KubeObject) -> str:
+    """``namespace/name`` (``/name`` for cluster-scoped objects)."""
     m = meta(obj)
     return f"{m.get('namespace', '')}/{m.get('name', '')}"
 
@@ -64,7 +68,7 @@ class Informer:
         self.relists = 0
         self.errors = 0
 
-    def _emit(self, kind: str, old: KubeObject | None, new: KubeObject) -> None:
+    def _emit(self, kind: EventType, old: KubeObject | None, new: KubeObject) -> None:
         try:
             self._handler(kind, old, new)
         except Exception:  # a handler bug must not stop the informer
@@ -90,48 +94,46 @@ class Informer:
         self.synced.set()
         return listed.resource_version
 
+    def _apply(self, event: WatchEvent) -> None:
+        key = cache_key(event.object)
+        if event.type is DELETED:
+            self._emit(DELETED, self.cache.pop(key, None), event.object)
+            return
+        old = self.cache.get(key)
+        self.cache[key] = event.object
+        self._emit(ADDED if old is None else MODIFIED, old, event.object)
+
     async def run(self) -> None:
         """Run until cancelled."""
         resource_version = ""
         failures = 0
         while True:
+            watcher: Watcher | None = None
             try:
                 if not resource_version:
                     resource_version = await self._relist()
                     failures = 0
-                stream = self._kube.watch(
+                watcher = Watcher(
+                    self._kube,
                     self._resource,
                     self._namespace,
                     resource_version=resource_version,
                     label_selector=self._selector,
-                    # Jitter, so replicas' watches do not all reconnect at once.
-                    timeout_seconds=self._watch_timeout_s
-                    + self._rng.randint(0, self._watch_timeout_s // 10),
+                    timeout_s=self._watch_timeout_s,
+                    backoff=self._backoff,
+                    rng=self._rng,
                 )
-                started = asyncio.get_running_loop().time()
-                seen = 0
-                async with aclosing(stream) as events:
+                async with aclosing(watcher.events()) as events:
                     async for event in events:
                         failures = 0
-                        seen += 1
-                        if event.resource_version:
-                            resource_version = event.resource_version
-                        if event.type in (ADDED, MODIFIED):
-                            key = cache_key(event.object)
-                            old = self.cache.get(key)
-                            self.cache[key] = event.object
-                            self._emit(ADDED if old is None else MODIFIED, old, event.object)
-                        elif event.type == DELETED:
-                            old = self.cache.pop(cache_key(event.object), None)
-                            self._emit(DELETED, old, event.object)
-                if not seen and asyncio.get_running_loop().time() - started < 1.0:
-                    # A watch that ends at once with nothing in it: do not spin.
-                    failures += 1
-                    await asyncio.sleep(self._backoff.delay(failures, self._rng))
+                        self._apply(event)
             except KubeGone:
                 log.info("%s watch expired at %s; re-listing", self._name, resource_version)
                 resource_version = ""
-            except (WorkflowError, OSError) as exc:
+            except KubeError as exc:
+                if watcher is not None and watcher.resource_version != resource_version:
+                    resource_version = watcher.resource_version
+                    failures = 0  # it made progress: this is a fresh failure, not a streak
                 failures += 1
                 self.errors += 1
                 delay = self._backoff.delay(failures, self._rng)
