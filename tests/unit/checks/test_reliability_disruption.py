@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import kubernetes.aio.client
 import pytest
 
 from assay.server.checks.kit.evaluate import evaluate
@@ -93,7 +92,7 @@ def statefulset_pods(name: str, count: int) -> list[dict[str, Any]]:
 
 
 async def test_a_budget_on_one_live_pod_selects_it_though_no_template_matches(
-    kube_api: KubeApiDouble, kube_aio_client: Any
+    kube_api: KubeApiDouble,
 ) -> None:
     """Operators guard a primary with a budget on its pod-name label: the StatefulSet's
     template does not carry that label, its pod does."""
@@ -109,7 +108,7 @@ async def test_a_budget_on_one_live_pod_selects_it_though_no_template_matches(
     )
     objects = [namespace("shop"), db, *statefulset_pods("db", 3), primary]
     check = REGISTRY.get("REL-007")
-    inventory = await live_inventory(kube_api, kube_aio_client, objects, checks=[check])
+    inventory = await live_inventory(kube_api, objects, checks=[check])
     [live] = evaluate(check, inventory)
     assert live.status is Status.PASSING
     [offline] = evaluate(check, manifest_inventory([db, primary]))
@@ -117,14 +116,14 @@ async def test_a_budget_on_one_live_pod_selects_it_though_no_template_matches(
 
 
 async def test_a_live_daemonset_is_as_large_as_its_status_says(
-    kube_api: KubeApiDouble, kube_aio_client: Any
+    kube_api: KubeApiDouble,
 ) -> None:
     agents = workload("DaemonSet", "agent", {"containers": [{"name": "agent"}]})
     agents["status"] = {"desiredNumberScheduled": 3, "numberReady": 3, "currentNumberScheduled": 3}
     budget_of_all = pdb("agent", minAvailable=3)
     check = REGISTRY.get("REL-006")
     objects = [namespace("shop"), agents, budget_of_all]
-    inventory = await live_inventory(kube_api, kube_aio_client, objects, checks=[check])
+    inventory = await live_inventory(kube_api, objects, checks=[check])
     [live] = evaluate(check, inventory)
     assert live.status is Status.FAILING and "with 3 pods (DaemonSet/agent)" in live.message
     [offline] = evaluate(
@@ -134,19 +133,17 @@ async def test_a_live_daemonset_is_as_large_as_its_status_says(
 
 
 @pytest.fixture
-async def old_cluster() -> AsyncIterator[tuple[KubeApiDouble, Any]]:
-    """A double that says it is Kubernetes v1.26, with a client bound to it."""
+async def old_cluster() -> AsyncIterator[KubeApiDouble]:
+    """A double that says it is Kubernetes v1.26."""
     version = {"major": "1", "minor": "26", "gitVersion": "v1.26.15"}
-    async with (
-        KubeApiDouble(version_info=version) as api,
-        kubernetes.aio.client.ApiClient(api.aio_configuration()) as client,
-    ):
-        yield api, client
+    async with KubeApiDouble(version_info=version) as api:
+        yield api
     assert not api.internal_errors, api.internal_errors
 
 
 async def test_clusters_before_v1_27_are_not_asked_for_an_eviction_policy(
-    old_cluster: tuple[KubeApiDouble, Any], kube_api: KubeApiDouble, kube_aio_client: Any
+    old_cluster: KubeApiDouble,
+    kube_api: KubeApiDouble,
 ) -> None:
     objects = [
         namespace("shop"),
@@ -154,9 +151,9 @@ async def test_clusters_before_v1_27_are_not_asked_for_an_eviction_policy(
         pdb("web", maxUnavailable=1),
     ]
     check = REGISTRY.get("REL-007")
-    old = await live_inventory(*old_cluster, objects, checks=[check])
+    old = await live_inventory(old_cluster, objects, checks=[check])
     assert old.server_version == "v1.26.15"
     assert [f.status for f in evaluate(check, old)] == [Status.PASSING]
-    current = await live_inventory(kube_api, kube_aio_client, objects, checks=[check])
+    current = await live_inventory(kube_api, objects, checks=[check])
     [finding] = evaluate(check, current)
     assert finding.status is Status.FAILING and "unhealthyPodEvictionPolicy" in finding.message

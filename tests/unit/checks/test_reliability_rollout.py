@@ -37,7 +37,7 @@ def owned(kind: str, name: str, owner: str, uid: str) -> dict[str, Any]:
 
 
 async def test_live_pods_of_a_replicaset_pass_and_a_naked_pod_fails(
-    kube_api: KubeApiDouble, kube_aio_client: Any
+    kube_api: KubeApiDouble,
 ) -> None:
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
     replica_pods = [
@@ -53,7 +53,7 @@ async def test_live_pods_of_a_replicaset_pass_and_a_naked_pod_fails(
     naked = obj("Pod", "debug", {"containers": [{"name": "sh", "image": "busybox:1.36"}]})
     objects = [namespace, *replica_pods, naked]
     check = REGISTRY.get("REL-011")
-    inventory = await live_inventory(kube_api, kube_aio_client, objects, checks=[check])
+    inventory = await live_inventory(kube_api, objects, checks=[check])
     live = {f.object.name: f.status for f in evaluate(check, inventory) if f.object}
     assert live == {
         "debug": Status.FAILING,
