@@ -20,6 +20,7 @@ Import from here; the submodules are the implementation::
     references   who refers to which ConfigMap, Secret, claim or ServiceAccount
     system_objects   objects Kubernetes itself creates in every cluster
     text         counts and short lists in messages
+    walk         each kind's top-level objects, computed once
 
 docs/checks.md ("Writing a check plug-in") walks through writing one.
 """
