@@ -2,6 +2,7 @@
 
     results = run("COST-002", objects, policy="max_limit_ratio: 8")   # params via a policy
     by_name(results)["web"]                                           # -> Finding
+    async with cluster(objects, "OPS-004", version="v1.36.2") as inventory: ...  # live
 
 Parameters go through a real policy file (``parse_policy``), so the tests also show the
 keys and value types a user writes.
@@ -10,15 +11,22 @@ keys and value types a user writes.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
+
+import kubernetes.aio.client
 
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit import Finding
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.checks.kit.policy import parse_policy
+from assay.server.checks.operations.versions import minor_of
 from assay.server.core.types import Source, Status
 from assay.server.inventory import Inventory
+from tests.fixtures.fresh_cluster import serve_builtin_apis
+from tests.kubeapi import KubeApiDouble
+from tests.unit.checks.live import live_inventory
 
 REGISTRY = builtin_registry()
 
@@ -102,3 +110,25 @@ def deployment(
     if replicas is not None:
         body["replicas"] = replicas
     return obj("Deployment", name, namespace, spec=body)
+
+
+@asynccontextmanager
+async def cluster(
+    objects: Iterable[dict[str, Any]],
+    *check_ids: str,
+    version: str | None = None,
+    crds: Iterable[dict[str, Any]] = (),
+    builtin_apis: bool = False,
+) -> AsyncIterator[Inventory]:
+    """A live inventory of ``objects`` for ``check_ids``, from a double whose /version says
+    ``version`` (the double's own v1.31.0 by default), serving ``crds``."""
+    info = None if version is None else {"gitVersion": version, "minor": str(minor_of(version))}
+    async with KubeApiDouble(version_info=info) as api:
+        if builtin_apis:
+            serve_builtin_apis(api)
+        for definition in crds:
+            api.register_crd(definition)
+        async with kubernetes.aio.client.ApiClient(api.aio_configuration()) as client:
+            checks = [REGISTRY.get(i) for i in check_ids]
+            yield await live_inventory(api, client, objects, checks=checks)
+    assert not api.internal_errors
