@@ -6,10 +6,12 @@ and the generated docs print their description. Combine two with ``&``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from assay.server.checks.kit.definition import Applicability, Context
 from assay.server.checks.kit.podspec import is_windows
+from assay.server.checks.kit.system_objects import created_by_kubernetes
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import dig, int_or_none
 from assay.server.inventory.workloads import Workload
@@ -25,10 +27,22 @@ def _linux(workload: Workload, ctx: Context[Any]) -> bool:
     return not is_windows(workload.pod_spec)
 
 
+def _chosen_by_a_user(subject: object, ctx: Context[Any]) -> bool:
+    if isinstance(subject, Workload):
+        return not created_by_kubernetes(subject.obj)
+    return isinstance(subject, Mapping) and not created_by_kubernetes(subject)
+
+
 LONG_RUNNING = Applicability(
     "long-running workloads (not Jobs, CronJobs or Pods that run to completion)", _long_running
 )
 LINUX_PODS = Applicability("Linux pods (Windows pods have no such setting)", _linux)
+USER_OBJECTS = Applicability(
+    "objects not created by Kubernetes itself (the built-in namespaces, default "
+    "ServiceAccounts, kube-root-ca.crt, the kubernetes Service, the API server's ConfigMaps, "
+    "bootstrap RBAC, kubeadm's CoreDNS and kube-proxy, control-plane static pods)",
+    _chosen_by_a_user,
+)
 
 
 def expected_replicas(inventory: Inventory, workload: Workload) -> int:
