@@ -16,6 +16,10 @@ Import from here; the submodules are the implementation::
     registry     validation and plug-in loading (entry-point group ``assay.checks``)
     catalogue    the registry as configured by the policy
     podspec, quantity   readings of pod specs and Kubernetes quantities shared by checks
+    resources    effective requests and limits (LimitRange defaults), QoS class, pod requests
+    scheduling   node selectors, required node affinity, taints and tolerations
+    owners       the top-level workload of a pod (through its controllers)
+    metrics      PodMetrics and NodeMetrics (metrics.k8s.io/v1beta1) as numbers
 
 docs/checks.md ("Writing a check plug-in") walks through writing one.
 """
