@@ -4,20 +4,27 @@ show."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from assay.server.checks.kit.params import build_params
 from assay.server.checks.kit.policy import PolicyError
+from assay.server.checks.performance.namespaces import QuotaParams
 from assay.server.checks.performance.resources import CpuLimitParams, CpuLimitPolicy
-from assay.server.core.types import Source, Status
+from assay.server.checks.performance.usage import SaturationParams
+from assay.server.core.types import Severity, Source, Status
 from tests.unit.checks.perf_helpers import (
     container,
     deployment,
+    findings,
     hpa,
     meta,
+    namespace,
+    node,
     pod,
+    pod_metrics,
     policy_params,
     rows,
     statuses,
@@ -187,3 +194,186 @@ def test_perf007_passive_modes_are_not_judged() -> None:
     for mode in ("Off", "Initial"):
         [(status, _, _, message)] = rows("PERF-007", [vpa("web", "web", mode), hpa("web", "web")])
         assert status is Status.SKIPPED and "InPlaceOrRecreate" in message
+
+
+def test_perf008_capacity_factor_and_cordoned_nodes() -> None:
+    objects = [
+        node("a", cpu="4"),
+        node("b", cpu="4"),
+        node("cordoned", cpu="64", unschedulable=True),
+        deployment("api", container("api", requests={"cpu": "1", "memory": "1Gi"})),
+        hpa("api", "api", maxReplicas=10),
+    ]
+    found = statuses("PERF-008", objects, source=LIVE)
+    assert found[("api", "")] is Status.FAILING  # 10 cores on 8 schedulable
+    doubled = policy_params("PERF-008", "checks:\n  PERF-008:\n    params: {capacity_factor: 2}\n")
+    assert doubled.capacity_factor == Decimal(2)
+    assert statuses("PERF-008", objects, params=doubled, source=LIVE)[("api", "")] is Status.PASSING
+
+
+def test_perf008_targets_it_cannot_size_are_skipped() -> None:
+    objects = [
+        node("a"),
+        hpa("lost", "gone", maxReplicas=3),
+        deployment("bare", container("bare")),
+        hpa("bare", "bare", maxReplicas=3),
+    ]
+    found = {name: (s, m) for s, name, _, m in rows("PERF-008", objects, source=LIVE)}
+    assert found["lost"][0] is Status.SKIPPED and "not in the inventory" in found["lost"][1]
+    assert found["bare"][0] is Status.SKIPPED and "requests no cpu or memory" in found["bare"][1]
+    assert "" not in found  # nothing fits alone: no cluster-wide result
+
+
+def saturated(request_cpu: str, used_cpu: str) -> list[dict[str, Any]]:
+    app = container("app", requests={"cpu": request_cpu, "memory": "1Gi"}, limits={"memory": "1Gi"})
+    return [
+        pod("worker", app),
+        pod_metrics("worker", app={"cpu": used_cpu, "memory": "600Mi"}),
+    ]
+
+
+def test_perf009_request_ratio_can_be_raised_or_turned_off() -> None:
+    objects = saturated("250m", "400m")
+    [finding] = findings("PERF-009", objects, source=LIVE)
+    assert finding.status is Status.FAILING and finding.severity is Severity.MEDIUM
+    tolerant = policy_params("PERF-009", "checks:\n  PERF-009:\n    params: {request_ratio: 2}\n")
+    assert statuses("PERF-009", objects, params=tolerant, source=LIVE) == {
+        ("worker", "app"): Status.PASSING
+    }
+    off = policy_params("PERF-009", "checks:\n  PERF-009:\n    params: {request_ratio: null}\n")
+    assert off == SaturationParams(request_ratio=None)
+    assert statuses("PERF-009", objects, params=off, source=LIVE)[("worker", "app")] is (
+        Status.PASSING
+    )
+
+
+def test_perf009_limit_ratio_and_its_validation() -> None:
+    objects = saturated("1", "100m")  # memory 600Mi of a 1Gi limit: 59%
+    assert statuses("PERF-009", objects, source=LIVE)[("worker", "app")] is Status.PASSING
+    strict = policy_params("PERF-009", "checks:\n  PERF-009:\n    params: {limit_ratio: 0.5}\n")
+    [finding] = findings("PERF-009", objects, params=strict, source=LIVE)
+    assert finding.status is Status.FAILING and finding.severity is None
+    assert "point in time" in finding.message
+    with pytest.raises(PolicyError, match="limit_ratio: must be a positive ratio"):
+        policy_params("PERF-009", "checks:\n  PERF-009:\n    params: {limit_ratio: -1}\n")
+
+
+def test_perf009_pods_without_samples_are_skipped_not_judged() -> None:
+    objects = [pod("worker", container("app", requests={"cpu": "1"}))]
+    [(status, name, _, message)] = rows("PERF-009", objects, source=LIVE)
+    assert (status, name) == (Status.SKIPPED, "worker") and "no metrics sample" in message
+    broken = [*objects, pod_metrics("worker", app={"cpu": "a lot", "memory": "?"})]
+    [(status, _, container_name, message)] = rows("PERF-009", broken, source=LIVE)
+    assert (status, container_name) == (Status.SKIPPED, "app")
+
+
+def test_perf010_thresholds() -> None:
+    objects = [
+        node("a", cpu="4", memory="16Gi"),
+        {
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "kind": "NodeMetrics",
+            "metadata": {"name": "a"},
+            "usage": {"cpu": "3", "memory": "8Gi"},
+        },
+        node("no-sample"),
+    ]
+    assert statuses("PERF-010", objects, source=LIVE) == {
+        ("a", ""): Status.PASSING,
+        ("no-sample", ""): Status.SKIPPED,
+    }
+    strict = policy_params("PERF-010", "checks:\n  PERF-010:\n    params: {cpu_threshold: 0.7}\n")
+    assert statuses("PERF-010", objects, params=strict, source=LIVE)[("a", "")] is Status.FAILING
+
+
+def test_perf011_resources_and_ignored_namespaces() -> None:
+    limit_range = {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": meta("cpu-only"),
+        "spec": {"limits": [{"type": "Container", "defaultRequest": {"cpu": "100m"}}]},
+    }
+    objects = [limit_range, deployment("web"), deployment("coredns", namespace="kube-system")]
+    assert statuses("PERF-011", objects) == {("shop", ""): Status.FAILING}
+    cpu_only = policy_params(
+        "PERF-011",
+        "checks:\n  PERF-011:\n    params: {resources: [cpu], ignored_namespaces: []}\n",
+    )
+    assert statuses("PERF-011", objects, params=cpu_only) == {
+        ("shop", ""): Status.PASSING,
+        ("kube-system", ""): Status.FAILING,
+    }
+
+
+def quota(hard: dict[str, str], used: dict[str, str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": meta("q"),
+        "spec": {"hard": hard},
+    }
+    if used is not None:
+        body["status"] = {"hard": hard, "used": used}
+    return body
+
+
+def test_perf012_fill_ratio() -> None:
+    objects = [
+        deployment("web"),
+        quota({"pods": "10", "requests.cpu": "4"}, {"pods": "6", "requests.cpu": "1"}),
+    ]
+    assert statuses("PERF-012", objects) == {("shop", ""): Status.PASSING}
+    half = policy_params("PERF-012", "checks:\n  PERF-012:\n    params: {fill_ratio: 0.5}\n")
+    [(status, _, _, message)] = rows("PERF-012", objects, params=half)
+    assert status is Status.FAILING and "pods 6 of 10 (60%)" in message
+    with pytest.raises(PolicyError, match="fill_ratio"):
+        policy_params("PERF-012", "checks:\n  PERF-012:\n    params: {fill_ratio: 90}\n")
+    assert QuotaParams().fill_ratio == Decimal("0.9")
+
+
+def test_perf012_without_status_only_presence_counts_and_empty_namespaces_are_judged() -> None:
+    objects = [quota({"pods": "10"}), namespace("empty")]
+    [(status, name, _, message)] = rows("PERF-012", objects)
+    assert (status, name) == (Status.PASSING, "shop") and "no usage reported" in message
+
+
+def test_perf013_reserved_taints_and_cordoned_nodes() -> None:
+    tainted = node(
+        "cp", taints=[{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+    )
+    cordoned = node("a", unschedulable=True)
+    daemon = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": meta("agent"),
+        "spec": {"template": {"spec": {"containers": [{"name": "agent"}]}}},
+    }
+    objects = [tainted, cordoned, deployment("web"), daemon]
+    found = {name: (s, m) for s, name, _, m in rows("PERF-013", objects, source=LIVE)}
+    assert found["web"][0] is Status.FAILING and "control-plane" in found["web"][1]
+    assert found["agent"][0] is Status.PASSING  # DaemonSet pods go to cordoned nodes too
+    assert "cp" not in found  # a reserved taint is meant to keep workloads off
+    unreserved = policy_params(
+        "PERF-013", "checks:\n  PERF-013:\n    params: {reserved_taints: []}\n"
+    )
+    unreserved_found = statuses("PERF-013", objects, params=unreserved, source=LIVE)
+    assert unreserved_found[("cp", "")] is Status.FAILING
+
+
+def test_perf013_events_in_events_k8s_io_shape_are_read() -> None:
+    pending = pod("batch", phase="Pending")
+    event = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": meta("batch.1"),
+        "regarding": {"kind": "Pod", "name": "batch", "namespace": "shop"},
+        "reason": "FailedScheduling",
+        "note": "0/2 nodes are available: 2 node(s) had volume node affinity conflict.",
+        "eventTime": "2025-03-04T10:14:02.000000Z",
+    }
+    [(status, _, _, message)] = rows("PERF-013", [node("a"), pending, event], source=LIVE)
+    assert status is Status.FAILING and "volume node affinity conflict" in message
+    # a Pending pod without FailedScheduling (just created, image pulling) is no finding
+    assert statuses("PERF-013", [node("a"), pending], source=LIVE) == {
+        ("batch", ""): Status.PASSING
+    }
