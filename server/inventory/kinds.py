@@ -141,6 +141,7 @@ KNOWN_RESOURCES: dict[str, ResourceType] = {
             "constrainttemplates",
             namespaced=False,
         ),
+        _r("SleepInfo", "kube-green.com/v1alpha1", "sleepinfos"),
     )
 }
 """Kinds the live loader can list, by kind name (kinds are unique across these groups)."""

@@ -21,6 +21,10 @@ Import from here; the submodules are the implementation::
     system_objects   objects Kubernetes itself creates in every cluster
     text         counts and short lists in messages
     walk         each kind's top-level objects, computed once
+    resources    effective requests and limits (LimitRange defaults), QoS class, pod requests
+    scheduling   node selectors, required node affinity, taints and tolerations
+    owners       the top-level workload of a pod (through its controllers)
+    metrics      PodMetrics and NodeMetrics (metrics.k8s.io/v1beta1) as numbers
 
 docs/checks.md ("Writing a check plug-in") walks through writing one.
 """
