@@ -112,6 +112,7 @@ KNOWN_RESOURCES: dict[str, ResourceType] = {
         _r("NodeMetrics", "metrics.k8s.io/v1beta1", "nodes", namespaced=False),
         _r("ScaledObject", "keda.sh/v1alpha1", "scaledobjects"),
         _r("VerticalPodAutoscaler", "autoscaling.k8s.io/v1", "verticalpodautoscalers"),
+        _r("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes"),
     )
 }
 """Kinds the live loader can list, by kind name (kinds are unique across these groups)."""
