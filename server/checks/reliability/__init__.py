@@ -5,6 +5,7 @@ disruption   PodDisruptionBudgets
 services     Services: selectors, target ports, ready endpoints (REL-015..REL-017)
 routing      Ingress and HTTPRoute backends (REL-018)
 autoscaling  HPA targets (REL-019)
+references   dangling references from pods and ServiceAccounts (REL-021)
 """
 
 from assay.server.checks.kit import Check
@@ -12,6 +13,7 @@ from assay.server.checks.reliability import (
     autoscaling,
     disruption,
     probes,
+    references,
     routing,
     services,
 )
@@ -24,6 +26,7 @@ CHECKS: tuple[Check, ...] = tuple(
             *services.CHECKS,
             *routing.CHECKS,
             *autoscaling.CHECKS,
+            *references.CHECKS,
         ),
         key=lambda c: c.id,
     )
