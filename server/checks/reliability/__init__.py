@@ -6,16 +6,22 @@ services     Services: selectors, target ports, ready endpoints (REL-015..REL-01
 routing      Ingress and HTTPRoute backends (REL-018)
 autoscaling  HPA targets (REL-019)
 references   dangling references from pods and ServiceAccounts (REL-021)
+health       pod health and workload availability, live (REL-023, REL-024)
+storage      claims and volumes not bound, live (REL-025)
+nodes        node health and failure domains, live (REL-026, REL-027)
 """
 
 from assay.server.checks.kit import Check
 from assay.server.checks.reliability import (
     autoscaling,
     disruption,
+    health,
+    nodes,
     probes,
     references,
     routing,
     services,
+    storage,
 )
 
 CHECKS: tuple[Check, ...] = tuple(
@@ -27,6 +33,9 @@ CHECKS: tuple[Check, ...] = tuple(
             *routing.CHECKS,
             *autoscaling.CHECKS,
             *references.CHECKS,
+            *health.CHECKS,
+            *storage.CHECKS,
+            *nodes.CHECKS,
         ),
         key=lambda c: c.id,
     )
