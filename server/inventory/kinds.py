@@ -113,6 +113,10 @@ KNOWN_RESOURCES: dict[str, ResourceType] = {
         _r("ScaledObject", "keda.sh/v1alpha1", "scaledobjects"),
         _r("VerticalPodAutoscaler", "autoscaling.k8s.io/v1", "verticalpodautoscalers"),
         _r("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes"),
+        _r("Schedule", "velero.io/v1", "schedules"),
+        _r("Backup", "velero.io/v1", "backups"),
+        _r("Policy", "config.kio.kasten.io/v1alpha1", "policies"),
+        _r("BackupConfiguration", "stash.appscode.com/v1beta1", "backupconfigurations"),
     )
 }
 """Kinds the live loader can list, by kind name (kinds are unique across these groups)."""

@@ -9,11 +9,15 @@ references   dangling references from pods and ServiceAccounts (REL-021)
 health       pod health and workload availability, live (REL-023, REL-024)
 storage      claims and volumes not bound, live (REL-025)
 nodes        node health and failure domains, live (REL-026, REL-027)
+batch        Jobs and CronJobs (REL-028)
+backup       backup tool coverage of stateful namespaces (REL-029)
 """
 
 from assay.server.checks.kit import Check
 from assay.server.checks.reliability import (
     autoscaling,
+    backup,
+    batch,
     disruption,
     health,
     nodes,
@@ -36,6 +40,8 @@ CHECKS: tuple[Check, ...] = tuple(
             *health.CHECKS,
             *storage.CHECKS,
             *nodes.CHECKS,
+            *batch.CHECKS,
+            *backup.CHECKS,
         ),
         key=lambda c: c.id,
     )
