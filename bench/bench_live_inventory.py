@@ -12,13 +12,16 @@ over 50 namespaces, with their Deployments, ReplicaSets, Services and EndpointSl
 loader the check tests use: discovery, then every kind listed concurrently and paginated)
 for the kinds the whole built-in catalogue reads, and again for the pods-only kinds of
 REL-023. Seeding is not timed. It prints the best of ``--repeat`` loads, the objects and
-list requests each took, and with ``--json`` a last line holding the figures.
+list requests each took, with ``--time-checks`` each built-in check's warm time over the
+loaded inventory (which, unlike bench_assessment's, carries the status, EndpointSlices and
+nodes the live checks read), and with ``--json`` a last line holding the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import time
@@ -33,6 +36,8 @@ sys.path.insert(0, str(ROOT))  # for tests.kubeapi (the double) and the check-te
 
 from assay.server.checks import builtin_registry  # noqa: E402
 from assay.server.checks.kit import Check  # noqa: E402
+from assay.server.checks.kit.evaluate import evaluate  # noqa: E402
+from assay.server.inventory import Inventory  # noqa: E402
 from tests.kubeapi import KubeApiDouble  # noqa: E402
 from tests.unit.checks.cluster_state import (  # noqa: E402
     Obj,
@@ -83,15 +88,34 @@ def cluster(pods: int, nodes: int) -> list[Obj]:
 
 async def load(
     api: KubeApiDouble, checks: Sequence[Check], page_size: int
-) -> tuple[float, int, int]:
-    """Seconds to load, objects loaded, list requests made."""
+) -> tuple[float, int, int, Inventory]:
+    """Seconds to load, objects loaded, list requests made, and the inventory."""
     api.clear_requests()
     async with ApiClient(api.aio_configuration()) as client:
         began = time.perf_counter()
         inventory = await live_inventory(api, client, [], checks=checks, page_size=page_size)
         seconds = time.perf_counter() - began
     lists = sum(1 for r in api.requests if r.method == "GET" and "limit" in dict(r.query))
-    return seconds, len(inventory), lists
+    return seconds, len(inventory), lists, inventory
+
+
+def time_checks(checks: Sequence[Check], inventory: Inventory, repeat: int) -> dict[str, float]:
+    """Each check's best time over ``repeat`` warm evaluations, the collector paused."""
+    for item in checks:
+        evaluate(item, inventory)  # builds the shared indexes once
+    gc.collect()
+    gc.disable()
+    try:
+        best: dict[str, float] = {}
+        for item in checks:
+            for _ in range(repeat):
+                began = time.perf_counter()
+                evaluate(item, inventory)
+                elapsed = time.perf_counter() - began
+                best[item.id] = min(best.get(item.id, elapsed), elapsed)
+        return best
+    finally:
+        gc.enable()
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -103,7 +127,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         api.seed(objects)
         for label, checks in (("catalogue", catalogue), ("rel023", pods_only)):
             runs = [await load(api, checks, args.page_size) for _ in range(args.repeat)]
-            best = min(runs)
+            best = min(runs, key=lambda run: run[0])
+            if args.time_checks and label == "catalogue":
+                seconds = time_checks(catalogue, best[3], args.repeat)
+                figures["checks_s"] = {k: round(v, 4) for k, v in seconds.items()}
             figures[label] = {
                 "kinds": len({k for c in checks for k in c.definition.kinds}),
                 "best_s": round(best[0], 3),
@@ -120,6 +147,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--nodes", type=int, default=50)
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5, help="loads per kind set; best counts")
+    parser.add_argument(
+        "--time-checks",
+        action="store_true",
+        help="also time every built-in check over the loaded inventory (warm, best of --repeat)",
+    )
     parser.add_argument("--json", action="store_true", help="end with a JSON line of figures")
     args = parser.parse_args(argv)
     figures = asyncio.run(measure(args))
@@ -136,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"  {title:32} {f['kinds']:>3} kinds  {f['objects']:>7,} objects  "
             f"{f['list_requests']:>4} list requests  best {f['best_s']:.3f}s  (runs {f['all_s']})"
         )
+    for check_id, seconds in figures.get("checks_s", {}).items():
+        print(f"  {check_id:10} {seconds * 1000:9.1f} ms")
     if args.json:
         print(json.dumps(figures, sort_keys=True))
 
