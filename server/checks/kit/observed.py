@@ -7,18 +7,30 @@ inventory holds. Cross-object checks must not call a reference dangling when its
 kind could not be listed at all (RBAC forbids listing Secrets, a CRD's group is not
 served): :func:`unreadable_kinds` names those kinds.
 
-Called by the reliability checks; any pillar may use them.
+Called by the reliability checks; any pillar may use them. Timestamps are read with the
+Kubernetes client's :func:`~assay.server.kube.times.parse_time` (re-exported here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from assay.server.core.types import Source
 from assay.server.inventory.kinds import KNOWN_RESOURCES
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, metadata
+from assay.server.kube.times import parse_time
+
+__all__ = [
+    "OBSERVED_AT_NOTE",
+    "OBSERVED_KINDS",
+    "age_text",
+    "observed_at",
+    "parse_time",
+    "unlisted_kinds",
+    "unreadable_kinds",
+]
 
 OBSERVED_KINDS = ("Node", "Pod", "Event")
 """What :func:`observed_at` reads: a check that uses it lists these among its kinds."""
@@ -31,20 +43,6 @@ OBSERVED_AT_NOTE = (
     "status at least every five minutes), so ages are never overestimated; node clocks are "
     "assumed to be in sync."
 )
-
-
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 timestamp (``2025-03-01T12:00:00Z``, with or without fractions or an
-    offset) as an aware UTC datetime; ``None`` for anything else."""
-    if not isinstance(value, str) or not 20 <= len(value) <= 40:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def observed_at(inventory: Inventory) -> datetime | None:

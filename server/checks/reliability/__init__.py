@@ -1,7 +1,11 @@
 """Reliability pillar (REL-*): the checks, by theme.
 
-probes       readiness and liveness probes
-disruption   PodDisruptionBudgets
+probes       readiness and liveness probes, probe ports and repeated probes
+disruption   PodDisruptionBudgets: missing, blocking evictions, badly formed
+replicas     replica counts, autoscaler minimums, spreading over nodes and zones
+scheduling   PriorityClasses
+rollout      rollout strategies, naked pods, controller selectors
+containers   memory limits, mutable image tags, duplicate environment variables
 services     Services: selectors, target ports, ready endpoints (REL-015..REL-017)
 routing      Ingress and HTTPRoute backends (REL-018)
 autoscaling  HPA targets (REL-019)
@@ -18,12 +22,16 @@ from assay.server.checks.reliability import (
     autoscaling,
     backup,
     batch,
+    containers,
     disruption,
     health,
     nodes,
     probes,
     references,
+    replicas,
+    rollout,
     routing,
+    scheduling,
     services,
     storage,
 )
@@ -33,6 +41,10 @@ CHECKS: tuple[Check, ...] = tuple(
         (
             *probes.CHECKS,
             *disruption.CHECKS,
+            *replicas.CHECKS,
+            *scheduling.CHECKS,
+            *rollout.CHECKS,
+            *containers.CHECKS,
             *services.CHECKS,
             *routing.CHECKS,
             *autoscaling.CHECKS,
@@ -43,7 +55,6 @@ CHECKS: tuple[Check, ...] = tuple(
             *batch.CHECKS,
             *backup.CHECKS,
         ),
-        key=lambda c: c.id,
+        key=lambda check: check.id,
     )
 )
-"""In id order, whichever module holds each check."""

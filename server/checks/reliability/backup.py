@@ -50,6 +50,9 @@ class Tool:
     group: str
     label: str
     covers: Callable[[KubeObject, str, dict[str, str]], bool]
+    live: bool = True
+    """Whether the live loader lists this kind (kind names are its key, and another
+    tool may own the name)."""
 
 
 def _strings(value: object) -> list[str]:
@@ -96,7 +99,8 @@ def _stash_configuration(config: KubeObject, namespace: str, labels: dict[str, s
 TOOLS: tuple[Tool, ...] = (
     Tool("Schedule", "velero.io", "Velero Schedule", _velero_schedule),
     Tool("Backup", "velero.io", "Velero Backup", _velero_backup),
-    Tool("Policy", "config.kio.kasten.io", "Kasten K10 Policy", _k10_policy),
+    # The live loader lists kind Policy as Kyverno's (kyverno.io): K10's is read in manifests.
+    Tool("Policy", "config.kio.kasten.io", "Kasten K10 Policy", _k10_policy, live=False),
     Tool(
         "BackupConfiguration",
         "stash.appscode.com",
@@ -123,7 +127,7 @@ REL_029 = CheckDefinition(
         "volumes), a Kasten K10 backup Policy selecting it, or a Stash BackupConfiguration "
         "in it; test a restore."
     ),
-    kinds=(CLAIM, STATEFUL_SET, "Namespace", *(t.kind for t in TOOLS)),
+    kinds=(CLAIM, STATEFUL_SET, "Namespace", *(t.kind for t in TOOLS if t.live)),
     applies_to=Applicability(
         "namespaces holding PersistentVolumeClaims or StatefulSets, except ignored_namespaces"
     ),
@@ -134,7 +138,8 @@ REL_029 = CheckDefinition(
         "covers the namespaces its includedNamespaces matches (all when empty or *, globs "
         "allowed) minus excludedNamespaces; a K10 Policy with a backup action covers the "
         "namespaces its selector matches (namespace labels plus k10.kasten.io/appNamespace; "
-        "all when it has none).",
+        "all when it has none). K10 Policies are recognised in manifests only: on a live "
+        "cluster the kind name Policy is listed as Kyverno's (kyverno.io).",
         "A signal, not a proof: the check does not verify that volume data (snapshots or "
         "file-system backup) is included or that backups succeed. On manifests it fails "
         "unless the tool objects are among the files.",

@@ -23,6 +23,7 @@ from assay.server.checks.kit import (
 )
 from assay.server.checks.kit.observed import parse_time
 from assay.server.checks.reliability.events import EVENT, describe, latest_warning
+from assay.server.checks.reliability.texts import reason_and_message
 from assay.server.core.types import Pillar, Severity, Source
 from assay.server.inventory import Inventory, Workload
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, metadata, name_of, namespace_of
@@ -105,9 +106,7 @@ def _started(job: KubeObject) -> datetime:
 def _failed(job: KubeObject) -> str | None:
     for condition in as_mappings(dig(job, "status").get("conditions")):
         if condition.get("type") == "Failed" and condition.get("status") == "True":
-            parts = (condition.get("reason"), condition.get("message"))
-            told = ": ".join(str(p) for p in parts if p)
-            return " ".join(told.split())[:200] or "Failed"
+            return reason_and_message(condition) or "Failed"
     return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from assay.server.checks.kit.observed import parse_time
+from assay.server.checks.reliability.texts import one_line
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import KubeObject, dig, int_or_none, metadata
 
@@ -54,10 +55,8 @@ def latest_warning(inventory: Inventory, kind: str, namespace: str, name: str) -
 
 def describe(event: KubeObject) -> str:
     """``ProvisioningFailed: storageclass "fast" not found (x12)``."""
-    reason = str(event.get("reason") or "Warning")
-    message = " ".join(str(event.get("message") or event.get("note") or "").split())
-    if len(message) > 200:
-        message = message[:197] + "..."
+    reason = one_line(event.get("reason") or "Warning", 60)
+    message = one_line(event.get("message") or event.get("note"))
     count = int_or_none(
         event.get("count") or dig(event, "series").get("count") or event.get("deprecatedCount")
     )

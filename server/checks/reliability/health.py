@@ -33,6 +33,11 @@ from assay.server.checks.kit.observed import (
     observed_at,
     parse_time,
 )
+from assay.server.checks.reliability.texts import (
+    condition_text,
+    one_line,
+    reason_and_message,
+)
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import Workload
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, int_or_none, metadata
@@ -140,7 +145,7 @@ def _container_problems(
                 init_failing = init_failing or field == "initContainerStatuses"
                 restarted = f"restarted {restarts} times" if restarts else ""
                 details = "; ".join(d for d in (restarted, _last_exit(container)) if d)
-                message = " ".join(str(waiting.get("message") or "").split())[:160]
+                message = one_line(waiting.get("message"), 160)
                 told = f": {message}" if message and reason != "CrashLoopBackOff" else ""
                 yield f"{role} {name} {reason}{told}" + (f" ({details})" if details else "")
                 continue
@@ -183,13 +188,6 @@ def _conditions(status: KubeObject) -> dict[str, KubeObject]:
     return {str(c.get("type")): c for c in as_mappings(status.get("conditions"))}
 
 
-def _condition_text(condition: KubeObject) -> str:
-    reason = condition.get("reason")
-    message = " ".join(str(condition.get("message") or "").split())[:200]
-    text = ": ".join(str(part) for part in (reason, message) if part)
-    return f" ({text})" if text else ""
-
-
 @per_object(REL_023, kinds=("Pod",), include_owned=True)
 def pod_health(pod: KubeObject, ctx: Context[PodHealthParams]) -> Verdict:
     params = ctx.params
@@ -198,8 +196,7 @@ def pod_health(pod: KubeObject, ctx: Context[PodHealthParams]) -> Verdict:
     if phase == "Succeeded":
         return ok("completed (phase Succeeded)")
     if phase in ("Failed", "Unknown"):
-        told = ": ".join(str(p) for p in (status.get("reason"), status.get("message")) if p)
-        told = " ".join(told.split())[:200] or _exits(status)
+        told = reason_and_message(status) or _exits(status)
         return fail(f"phase {phase}" + (f" ({told})" if told else ""))
     now = observed_at(ctx.inventory)
     grace = params.grace_minutes * 60
@@ -215,7 +212,7 @@ def pod_health(pod: KubeObject, ctx: Context[PodHealthParams]) -> Verdict:
     if phase == "Pending":
         age = _age(now, metadata(pod).get("creationTimestamp"))
         scheduled = conditions.get("PodScheduled", {})
-        why = _condition_text(scheduled) if scheduled.get("status") == "False" else ""
+        why = condition_text(scheduled) if scheduled.get("status") == "False" else ""
         if age is not None and age > grace and not problems:
             problems.append(f"Pending for {age_text(age)}{why}")
         elif age is not None:
@@ -225,7 +222,7 @@ def pod_health(pod: KubeObject, ctx: Context[PodHealthParams]) -> Verdict:
     elif ready:
         age = _age(now, ready.get("lastTransitionTime"))
         if age is not None and age > grace:
-            problems.append(f"not ready for {age_text(age)}{_condition_text(ready)}")
+            problems.append(f"not ready for {age_text(age)}{condition_text(ready)}")
         elif age is not None:
             state += f", not ready for {age_text(age)}, within the grace period"
     if now is None:
@@ -290,7 +287,7 @@ def _controller_conditions(workload: Workload) -> list[str]:
             kind == "Progressing" and condition.get("status") == "False"
         )
         if failing:
-            found.append(f"{kind}{_condition_text(condition)}")
+            found.append(f"{kind}{condition_text(condition)}")
     return found
 
 

@@ -22,6 +22,7 @@ from assay.server.checks.kit import (
     param,
     per_object,
 )
+from assay.server.checks.reliability.texts import condition_text
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, labels_of, name_of
 
@@ -56,13 +57,6 @@ REL_026 = CheckDefinition(
 )
 
 
-def _condition_text(condition: KubeObject) -> str:
-    reason = condition.get("reason")
-    message = " ".join(str(condition.get("message") or "").split())[:160]
-    text = ": ".join(str(p) for p in (reason, message) if p)
-    return f" ({text})" if text else ""
-
-
 @per_object(REL_026, kinds=(NODE,))
 def node_health(node: KubeObject, ctx: Context[NoParams]) -> Verdict:
     conditions = {str(c.get("type")): c for c in as_mappings(dig(node, "status").get("conditions"))}
@@ -72,11 +66,11 @@ def node_health(node: KubeObject, ctx: Context[NoParams]) -> Verdict:
         problems.append("reports no Ready condition")
     elif ready.get("status") != "True":
         state = "NotReady" if ready.get("status") == "False" else "readiness Unknown"
-        problems.append(f"{state}{_condition_text(ready)}")
+        problems.append(f"{state}{condition_text(ready)}")
     for kind in PRESSURE_CONDITIONS:
         condition = conditions.get(kind)
         if condition is not None and condition.get("status") == "True":
-            problems.append(f"{kind}{_condition_text(condition)}")
+            problems.append(f"{kind}{condition_text(condition)}")
     cordoned = dig(node, "spec").get("unschedulable") is True
     if problems:
         if cordoned:

@@ -19,6 +19,7 @@ from assay.server.checks.kit import (
     ref_of,
 )
 from assay.server.checks.kit.observed import unreadable_kinds
+from assay.server.checks.kit.text import shown
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import Inventory
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, namespace_of
@@ -57,7 +58,9 @@ def ingress_backends(ingress: KubeObject) -> Iterator[Backend]:
     for rule in as_mappings(spec.get("rules")):
         host = rule.get("host") or "*"
         for path in as_mappings(dig(rule, "http").get("paths")):
-            located.append((f"{host}{path.get('path') or '/'}", dig(path, "backend")))
+            route = f"{host}{path.get('path') or '/'}"
+            where = f"path {shown(route, 100)}"
+            located.append((where, dig(path, "backend")))
     for where, backend in located:
         service = dig(backend, "service")
         if service.get("name"):
@@ -104,9 +107,10 @@ def backend_problem(inventory: Inventory, backend: Backend) -> str | None:
     field = "port" if isinstance(backend.port, int) else "name"
     if any(p.get(field) == backend.port for p in ports):
         return None
-    known = ", ".join(str(p.get(field)) for p in ports if p.get(field) is not None) or "none"
-    shown = "port" if field == "port" else "port name"
-    return f"{target} has no {shown} {backend.port} (has: {known})"
+    known = ", ".join(shown(p.get(field), 60) for p in ports if p.get(field) is not None) or "none"
+    if field == "port":
+        return f"{target} has no port {backend.port} (has: {known})"
+    return f"{target} has no port name {shown(backend.port, 60)} (has: {known})"
 
 
 REL_018 = CheckDefinition(

@@ -20,6 +20,7 @@ from assay.server.checks.kit import (
     check,
     ref_of,
 )
+from assay.server.checks.kit.text import shown
 from assay.server.checks.reliability.endpoints import (
     ENDPOINT_SLICE,
     ENDPOINTS_NOTE,
@@ -31,6 +32,7 @@ from assay.server.inventory import WORKLOAD_KINDS, Inventory, Selector, Workload
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, name_of, namespace_of
 
 SERVICE = "Service"
+PROTOCOLS = frozenset({"TCP", "UDP", "SCTP"})
 
 
 def _selects_pods(service: KubeObject, ctx: Context[Any]) -> bool:
@@ -50,8 +52,10 @@ def selector_of(service: KubeObject) -> Selector:
 
 
 def selector_text(service: KubeObject) -> str:
+    """The selector as ``'app=web, tier=front'`` (quoted and bounded: labels are free text
+    in manifests)."""
     pairs = sorted(dig(service, "spec", "selector").items())
-    return ", ".join(f"{key}={value}" for key, value in pairs)
+    return shown(", ".join(f"{key}={value}" for key, value in pairs), 120)
 
 
 def backends(inventory: Inventory, service: KubeObject) -> list[Workload]:
@@ -182,27 +186,32 @@ def _declared(workload: Workload) -> tuple[set[tuple[int, str]], set[tuple[str, 
     return numbers, names
 
 
+def _protocol(value: str) -> str:
+    return value if value in PROTOCOLS else shown(value, 20)
+
+
 def _port_problems(service: KubeObject, workloads: Sequence[Workload]) -> Iterator[str]:
     declared = {(w.kind, w.name): _declared(w) for w in workloads}
     for port in as_mappings(dig(service, "spec").get("ports")):
         protocol = str(port.get("protocol") or "TCP")
         target = port.get("targetPort", port.get("port"))
-        label = f"port {port.get('name') or port.get('port')}"
+        name = port.get("name")
+        label = f"port {shown(name, 60)}" if name else f"port {port.get('port')}"
         for workload in workloads:
             numbers, names = declared[(workload.kind, workload.name)]
             owner = f"{workload.kind}/{workload.name}"
             if isinstance(target, int) and not isinstance(target, bool):
                 if (target, protocol) not in numbers:
-                    shown = ", ".join(f"{n}/{p}" for n, p in sorted(numbers)) or "none"
+                    known = ", ".join(f"{n}/{_protocol(p)}" for n, p in sorted(numbers))
                     yield (
-                        f"{label}: targetPort {target}/{protocol} is not declared by any "
-                        f"container of {owner} (declared: {shown})"
+                        f"{label}: targetPort {target}/{_protocol(protocol)} is not declared by "
+                        f"any container of {owner} (declared: {known or 'none'})"
                     )
             elif (str(target), protocol) not in names:
-                shown = ", ".join(f"{n}/{p}" for n, p in sorted(names)) or "none"
+                known = ", ".join(f"{shown(n, 60)}/{_protocol(p)}" for n, p in sorted(names))
                 yield (
-                    f"{label}: targetPort {target!s}/{protocol} is not a named port of {owner} "
-                    f"(named ports: {shown})"
+                    f"{label}: targetPort {shown(str(target), 60)}/{_protocol(protocol)} is not "
+                    f"a named port of {owner} (named ports: {known or 'none'})"
                 )
 
 

@@ -28,6 +28,7 @@ from assay.server.checks.kit.observed import (
 )
 from assay.server.checks.kit.references import CLAIM, used_names
 from assay.server.checks.reliability.events import describe, latest_warning
+from assay.server.checks.reliability.texts import one_line
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Inventory
 from assay.server.inventory.raw import (
@@ -124,8 +125,8 @@ def storage_health(obj: KubeObject, ctx: Context[StorageHealthParams]) -> Verdic
     phase = str(dig(obj, "status").get("phase") or "")
     if kind_of(obj) == VOLUME:
         if phase == "Failed":
-            message = " ".join(str(dig(obj, "status").get("message") or "").split())
-            return fail("volume Failed" + (f" ({message[:200]})" if message else ""))
+            message = one_line(dig(obj, "status").get("message"))
+            return fail("volume Failed" + (f" ({message})" if message else ""))
         if phase == "Pending":
             return _pending(obj, ctx, what="volume")
         return ok(f"volume {phase or 'without a phase'}")

@@ -7,8 +7,6 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-import kubernetes.aio.client
-
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.checks.kit.evaluate import LIVE_ONLY_MESSAGE, evaluate
@@ -20,16 +18,13 @@ from tests.unit.checks.cluster_state import Obj
 from tests.unit.checks.live import live_inventory, manifest_inventory
 
 REGISTRY = builtin_registry()
-Client = kubernetes.aio.client.ApiClient
 Outcome = dict[str, tuple[Status, str]]
 
 
-async def outcomes(
-    kube_api: KubeApiDouble, client: Client, check_id: str, objects: list[Obj]
-) -> Outcome:
+async def outcomes(kube_api: KubeApiDouble, check_id: str, objects: list[Obj]) -> Outcome:
     """``{object name (or "cluster"): (status, message)}`` of a live run."""
     check = REGISTRY.get(check_id)
-    inventory = await live_inventory(kube_api, client, objects, checks=[check])
+    inventory = await live_inventory(kube_api, objects, checks=[check])
     return {
         f.object.name if f.object else "cluster": (f.status, f.message)
         for f in evaluate(check, inventory)

@@ -10,7 +10,6 @@ from assay.server.inventory import Diagnostic, Inventory
 from tests.kubeapi import KubeApiDouble
 from tests.unit.checks.check_runs import (
     REGISTRY,
-    Client,
     catalogue,
     offline,
     outcomes,
@@ -87,9 +86,7 @@ def _job_of(cronjob: str, name: str, *, failed: bool, started: str) -> Obj:
     }
 
 
-async def test_rel028_live_part_reads_cronjob_history_and_warnings(
-    kube_api: KubeApiDouble, kube_aio_client: Client
-) -> None:
+async def test_rel028_live_part_reads_cronjob_history_and_warnings(kube_api: KubeApiDouble) -> None:
     never = _cronjob("export", lastScheduleTime=ago(hours=9))
     flaky = _cronjob("report", lastScheduleTime=ago(hours=9), lastSuccessfulTime=ago(days=1))
     healthy = _cronjob("cleanup", lastScheduleTime=ago(hours=9), lastSuccessfulTime=ago(hours=9))
@@ -107,7 +104,7 @@ async def test_rel028_live_part_reads_cronjob_history_and_warnings(
             'Error creating job: jobs.batch "export-1" is forbidden: exceeded quota',
         ),
     ]
-    found = await outcomes(kube_api, kube_aio_client, "REL-028", objects)
+    found = await outcomes(kube_api, "REL-028", objects)
     assert found["export"] == (
         Status.FAILING,
         f"never succeeded (last scheduled {ago(hours=9)}); warning event FailedCreate: "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Source, Status
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.check_runs import REGISTRY, Client, results
+from tests.unit.checks.check_runs import REGISTRY, results
 from tests.unit.checks.cluster_state import (
     Obj,
     meta,
@@ -42,11 +42,11 @@ def _app_with_secret() -> list[Obj]:
 
 
 async def test_rel021_does_not_call_secrets_missing_when_they_cannot_be_listed(
-    kube_api: KubeApiDouble, kube_aio_client: Client
+    kube_api: KubeApiDouble,
 ) -> None:
     kube_api.inject(method="GET", path_regex="/secrets$", status=403, times=None)
     check = REGISTRY.get("REL-021")
-    inventory = await live_inventory(kube_api, kube_aio_client, _app_with_secret(), checks=[check])
+    inventory = await live_inventory(kube_api, _app_with_secret(), checks=[check])
     [finding] = evaluate(check, inventory)
     assert (finding.status, finding.message) == (
         Status.FAILING,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from assay.server.core.types import Source, Status
 from tests.kubeapi import KubeApiDouble
 from tests.unit.checks.check_runs import (
-    Client,
     assert_skipped_offline,
     offline,
     outcomes,
@@ -23,9 +22,7 @@ from tests.unit.checks.cluster_state import (
 )
 
 
-async def test_rel017_service_with_one_ready_endpoint(
-    kube_api: KubeApiDouble, kube_aio_client: Client
-) -> None:
+async def test_rel017_service_with_one_ready_endpoint(kube_api: KubeApiDouble) -> None:
     objects = [
         kubernetes_service_slice(),
         service("cart", "shop", {"app": "cart"}),
@@ -34,7 +31,7 @@ async def test_rel017_service_with_one_ready_endpoint(
         endpoint_slice("web", "shop", {"web-1": True, "web-2": True}),
         service("external-db", "shop", None),
     ]
-    found = await outcomes(kube_api, kube_aio_client, "REL-017", objects)
+    found = await outcomes(kube_api, "REL-017", objects)
     assert found == {
         "cart": (Status.FAILING, "exactly one ready endpoint (Pod/shop/cart-1)"),
         "web": (Status.PASSING, "2 ready endpoints"),
@@ -43,11 +40,11 @@ async def test_rel017_service_with_one_ready_endpoint(
 
 
 async def test_rel017_is_skipped_when_the_cluster_serves_no_endpointslices(
-    kube_api: KubeApiDouble, kube_aio_client: Client
+    kube_api: KubeApiDouble,
 ) -> None:
     kube_api.disable_group("discovery.k8s.io")
     objects = [service("cart", "shop", {"app": "cart"})]
-    found = await outcomes(kube_api, kube_aio_client, "REL-017", objects)
+    found = await outcomes(kube_api, "REL-017", objects)
     assert found == {"cluster": (Status.SKIPPED, "the cluster does not serve discovery.k8s.io/v1")}
 
 
@@ -60,9 +57,7 @@ def _web_backend(available: int) -> list[Obj]:
     ]
 
 
-async def test_rel015_live_part_needs_a_ready_endpoint(
-    kube_api: KubeApiDouble, kube_aio_client: Client
-) -> None:
+async def test_rel015_live_part_needs_a_ready_endpoint(kube_api: KubeApiDouble) -> None:
     """The selector matches the Deployment (offline part passes) but its only endpoint is
     not ready: failing live, passing on the same objects as manifests."""
     objects = [
@@ -71,31 +66,31 @@ async def test_rel015_live_part_needs_a_ready_endpoint(
         kubernetes_service_slice(),
         service("typo", "shop", {"app": "wbe"}),
     ]
-    found = await outcomes(kube_api, kube_aio_client, "REL-015", objects)
+    found = await outcomes(kube_api, "REL-015", objects)
     assert found["web"] == (
         Status.FAILING,
-        "selector app=web matches Deployment/web but no endpoint is ready (1 endpoint, 0 ready)",
+        "selector 'app=web' matches Deployment/web but no endpoint is ready (1 endpoint, 0 ready)",
     )
     assert found["typo"][0] is Status.FAILING
-    assert found["typo"][1].startswith("selector app=wbe matches no pod or pod template")
+    assert found["typo"][1].startswith("selector 'app=wbe' matches no pod or pod template")
     assert offline("REL-015", objects) == [
         (
             Status.FAILING,
             "typo",
-            "selector app=wbe matches no pod or pod template in namespace shop",
+            "selector 'app=wbe' matches no pod or pod template in namespace shop",
         ),
-        (Status.PASSING, "web", "selector app=web matches Deployment/web"),
+        (Status.PASSING, "web", "selector 'app=web' matches Deployment/web"),
     ]
 
 
 async def test_rel015_live_part_is_not_judged_when_endpointslices_cannot_be_listed(
-    kube_api: KubeApiDouble, kube_aio_client: Client
+    kube_api: KubeApiDouble,
 ) -> None:
     kube_api.inject(method="GET", path_regex="/endpointslices$", status=403, times=None)
-    found = await outcomes(kube_api, kube_aio_client, "REL-015", _web_backend(available=0))
+    found = await outcomes(kube_api, "REL-015", _web_backend(available=0))
     assert found["web"] == (
         Status.PASSING,
-        "selector app=web matches Deployment/web (ready endpoints not judged: "
+        "selector 'app=web' matches Deployment/web (ready endpoints not judged: "
         "EndpointSlices (discovery.k8s.io/v1) could not be listed)",
     )
 

@@ -7,11 +7,11 @@ from assay.server.checks.kit.evaluate import evaluate
 from assay.server.checks.kit.params import build_params
 from assay.server.checks.reliability.health import PodHealthParams
 from assay.server.checks.reliability.nodes import FailureDomainParams
+from assay.server.checks.reliability.texts import one_line
 from assay.server.core.types import Severity, Status
 from tests.kubeapi import KubeApiDouble
 from tests.unit.checks.check_runs import (
     REGISTRY,
-    Client,
     assert_skipped_offline,
     catalogue,
     outcomes,
@@ -33,9 +33,7 @@ from tests.unit.checks.cluster_state import (
 from tests.unit.checks.live import live_inventory
 
 
-async def test_rel023_pod_health_from_live_pod_status(
-    kube_api: KubeApiDouble, kube_aio_client: Client
-) -> None:
+async def test_rel023_pod_health_from_live_pod_status(kube_api: KubeApiDouble) -> None:
     objects = [
         node("worker-a1"),
         pod("web-ok", "shop"),
@@ -61,7 +59,7 @@ async def test_rel023_pod_health_from_live_pod_status(
             ],
         ),
     ]
-    found = await outcomes(kube_api, kube_aio_client, "REL-023", objects)
+    found = await outcomes(kube_api, "REL-023", objects)
     assert statuses(found) == {
         "web-ok": Status.PASSING,
         "api-crash": Status.FAILING,
@@ -80,16 +78,14 @@ async def test_rel023_pod_health_from_live_pod_status(
     assert_skipped_offline("REL-023", objects)
 
 
-async def test_rel023_ages_are_measured_from_the_newest_heartbeat(
-    kube_api: KubeApiDouble, kube_aio_client: Client
-) -> None:
+async def test_rel023_ages_are_measured_from_the_newest_heartbeat(kube_api: KubeApiDouble) -> None:
     """A pod not ready for 4 minutes passes and one not ready for 20 fails, by the node's
     heartbeat (NOW), not by the wall clock: the timestamps are a year in the past."""
     fresh = pod("fresh", "shop", ready=False)
     fresh["status"]["conditions"][1]["lastTransitionTime"] = ago(minutes=4)
     stale = pod("stale", "shop", ready=False)
     stale["status"]["conditions"][1]["lastTransitionTime"] = ago(minutes=20)
-    found = await outcomes(kube_api, kube_aio_client, "REL-023", [node("worker-a1"), fresh, stale])
+    found = await outcomes(kube_api, "REL-023", [node("worker-a1"), fresh, stale])
     assert found["fresh"] == (
         Status.PASSING,
         "phase Running, not ready for 4m, within the grace period",
@@ -177,9 +173,7 @@ def test_rel023_without_timestamps_judges_only_what_needs_no_age() -> None:
     )
 
 
-async def test_rel024_controllers_with_unavailable_replicas(
-    kube_api: KubeApiDouble, kube_aio_client: Client
-) -> None:
+async def test_rel024_controllers_with_unavailable_replicas(kube_api: KubeApiDouble) -> None:
     stuck = deployment(
         "checkout",
         "shop",
@@ -202,7 +196,7 @@ async def test_rel024_controllers_with_unavailable_replicas(
         pod("checkout-1", "shop", labels={"app": "checkout"}, owner=("ReplicaSet", "co-1")),
         deployment("orphaned", "shop", replicas=2, available=2),
     ]
-    found = await outcomes(kube_api, kube_aio_client, "REL-024", objects)
+    found = await outcomes(kube_api, "REL-024", objects)
     assert found["storefront"] == (Status.PASSING, "2 of 2 replicas available")
     assert found["checkout"] == (
         Status.FAILING,
@@ -213,9 +207,7 @@ async def test_rel024_controllers_with_unavailable_replicas(
     assert_skipped_offline("REL-024", objects)
 
 
-async def test_rel025_pending_and_lost_claims(
-    kube_api: KubeApiDouble, kube_aio_client: Client
-) -> None:
+async def test_rel025_pending_and_lost_claims(kube_api: KubeApiDouble) -> None:
     pending = claim(
         "search-index", "shop", phase="Pending", created=ago(hours=2), storage_class="fast"
     )
@@ -229,7 +221,7 @@ async def test_rel025_pending_and_lost_claims(
         claim("ledger", "billing", phase="Lost", created=ago(days=90)),
         claim("new", "shop", phase="Pending", created=ago(minutes=1)),
     ]
-    found = await outcomes(kube_api, kube_aio_client, "REL-025", objects)
+    found = await outcomes(kube_api, "REL-025", objects)
     assert statuses(found) == {
         "uploads": Status.PASSING,
         "search-index": Status.FAILING,
@@ -255,9 +247,7 @@ def test_rel025_grace_minutes_from_the_policy() -> None:
     )
 
 
-async def test_rel026_unhealthy_and_cordoned_nodes(
-    kube_api: KubeApiDouble, kube_aio_client: Client
-) -> None:
+async def test_rel026_unhealthy_and_cordoned_nodes(kube_api: KubeApiDouble) -> None:
     objects = [
         node("healthy"),
         node("not-ready", ready="False"),
@@ -266,7 +256,7 @@ async def test_rel026_unhealthy_and_cordoned_nodes(
         node("drained", unschedulable=True),
     ]
     check = REGISTRY.get("REL-026")
-    inventory = await live_inventory(kube_api, kube_aio_client, objects, checks=[check])
+    inventory = await live_inventory(kube_api, objects, checks=[check])
     by_name = {f.object.name: f for f in evaluate(check, inventory) if f.object}
     assert {name: f.status for name, f in by_name.items()} == {
         "healthy": Status.PASSING,
@@ -286,10 +276,10 @@ async def test_rel026_unhealthy_and_cordoned_nodes(
     assert_skipped_offline("REL-026", objects)
 
 
-async def test_rel027_single_zone_cluster(kube_api: KubeApiDouble, kube_aio_client: Client) -> None:
+async def test_rel027_single_zone_cluster(kube_api: KubeApiDouble) -> None:
     objects = [node(f"worker-{i}", zone="eu-west-1a") for i in range(3)]
     objects.append(node("cp-0", zone="eu-west-1a", control_plane=True))
-    found = await outcomes(kube_api, kube_aio_client, "REL-027", objects)
+    found = await outcomes(kube_api, "REL-027", objects)
     assert found == {
         "cluster": (
             Status.FAILING,
@@ -321,3 +311,14 @@ def test_rel027_zone_label_keys_and_minimums_come_from_the_policy() -> None:
         "3 worker nodes (worker-0, worker-1, worker-2); worker nodes span 2 zones "
         "(rack-0, rack-1); control plane not visible (managed)",
     )
+
+
+def test_status_texts_from_the_cluster_become_one_bounded_line() -> None:
+    assert one_line("a\x00b\n\tc   d") == "a\\x00b c d"
+    assert one_line("x" * 500, 50) == "x" * 47 + "..."
+    evicted = pod("evicted", "shop", phase="Failed", containers=[])
+    evicted["status"].update(reason="Evicted", message="low on memory\x00" + "y" * 5000)
+    [(status, message)] = results("REL-023", [evicted]).values()
+    assert status is Status.FAILING
+    assert message.startswith("phase Failed (Evicted: low on memory\\x00yyy")
+    assert len(message) < 300 and "\x00" not in message
