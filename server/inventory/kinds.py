@@ -142,6 +142,10 @@ KNOWN_RESOURCES: dict[str, ResourceType] = {
             namespaced=False,
         ),
         _r("SleepInfo", "kube-green.com/v1alpha1", "sleepinfos"),
+        _r("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes"),
+        _r("Schedule", "velero.io/v1", "schedules"),
+        _r("Backup", "velero.io/v1", "backups"),
+        _r("BackupConfiguration", "stash.appscode.com/v1beta1", "backupconfigurations"),
     )
 }
 """Kinds the live loader can list, by kind name (kinds are unique across these groups)."""
