@@ -86,14 +86,12 @@ def iter_tree(
         if data is not None:
             yield ManifestFile(name, data)
     if budget.skipped:
-        report(
-            Diagnostic(
-                root,
-                f"{budget.skipped:,} manifest files are not read: together the files are "
-                f"over the limit of {limits.max_total_bytes:,} bytes, reached at "
-                f"{budget.stopped_at}",
-            )
+        after = budget.skipped - 1
+        rest = f"this file and the {after:,} after it are" if after else "this file is"
+        message = (
+            f"over the limit of {limits.max_total_bytes:,} bytes for all files: {rest} not read"
         )
+        report(Diagnostic(budget.stopped_at, message))
 
 
 class _Budget:
