@@ -19,6 +19,7 @@ never skipped silently.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -37,7 +38,7 @@ Report = Callable[[Diagnostic], None]
 
 
 class ManifestFile(NamedTuple):
-    """A file's name (its path as walked) and its bytes."""
+    """A file's name (its path as walked, see :func:`shown`) and its bytes."""
 
     name: str
     data: bytes
@@ -62,6 +63,7 @@ def iter_tree(
     handing each problem to ``report`` as it is met. Directories are listed as the walk
     reaches them."""
     root = os.fspath(path)
+    report = _with_shown_paths(report)
     try:
         info = os.stat(root)
     except (FileNotFoundError, NotADirectoryError):
@@ -84,7 +86,7 @@ def iter_tree(
             continue
         data = _read(name, budget, report)
         if data is not None:
-            yield ManifestFile(name, data)
+            yield ManifestFile(shown(name), data)
     if budget.skipped:
         after = budget.skipped - 1
         rest = f"this file and the {after:,} after it are" if after else "this file is"
@@ -207,6 +209,22 @@ def _file_type(mode: int) -> str:
         if test(mode):
             return label
     return "a special file"
+
+
+def shown(path: str) -> str:
+    """``path`` as text that any encoder takes: a file name that is not UTF-8 reaches Python
+    with lone surrogates (``os.fsdecode``), which no database, protobuf or terminal would
+    accept; they become U+FFFD. The file is still opened by its real name."""
+    if path.isascii():
+        return path
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def _with_shown_paths(report: Report) -> Report:
+    def shown_report(diagnostic: Diagnostic) -> None:
+        report(dataclasses.replace(diagnostic, path=shown(diagnostic.path)))
+
+    return shown_report
 
 
 def _reason(exc: OSError) -> str:

@@ -25,7 +25,7 @@ from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.runner import Runner
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.types import RunState, Source, Status
-from assay.server.inventory import Diagnostic, ManifestLimits, read_manifests
+from assay.server.inventory import Diagnostic, ManifestLimits, load_manifests, read_manifests
 from assay.server.inventory.limits import MiB
 from assay.server.inventory.tree import iter_tree
 from tests.unit.assessment.fakes import MemorySink, fake_check, per_pod, registry
@@ -180,6 +180,29 @@ def test_a_dangling_link_is_reported(tree: Path) -> None:
     (tree / "gone.yaml").symlink_to(tree / "nowhere.yaml")
     _, [diagnostic] = read_manifests(tree)
     assert diagnostic.message == "cannot read: No such file or directory"
+
+
+def test_a_link_loop_is_reported(tree: Path) -> None:
+    (tree / "a.yaml").symlink_to(tree / "b.yaml")
+    (tree / "b.yaml").symlink_to(tree / "a.yaml")
+    _, diagnostics = read_manifests(tree)
+    assert [d.message for d in diagnostics] == [
+        "cannot read: Too many levels of symbolic links"
+    ] * 2
+
+
+def test_file_names_that_are_not_utf8_are_read_and_shown_with_replacement(tree: Path) -> None:
+    raw = os.fsencode(tree) + b"/caf\xe9.yaml"
+    with open(raw, "wb") as handle:
+        handle.write(VALID.format(name="latin-1-named").encode())
+    fifo = os.fsencode(tree) + b"/pipe-\xff.yaml"
+    os.mkfifo(fifo)
+    inventory = load_manifests(tree)
+    origin = inventory.origin("ConfigMap", "shop", "latin-1-named")
+    assert origin is not None and origin.path == f"{tree}/caf\ufffd.yaml"
+    [diagnostic] = inventory.diagnostics
+    assert diagnostic.path == f"{tree}/pipe-\ufffd.yaml"
+    str(diagnostic).encode("utf-8")  # storable and printable
 
 
 # -- unreadable directories and files ---------------------------------------------------------
