@@ -13,6 +13,7 @@ from typing import Protocol
 from assay.server.assessment.requests import RunRequest
 from assay.server.checks.kit import Check
 from assay.server.checks.kit.registry import required_groups, required_kinds
+from assay.server.inventory.limits import DEFAULT_LIMITS, ManifestLimits
 from assay.server.inventory.live import load_live_inventory
 from assay.server.inventory.manifests import load_manifests
 from assay.server.inventory.model import Inventory
@@ -25,10 +26,13 @@ class InventoryProvider(Protocol):
 
 
 class ManifestInventory:
-    """Reads ``request.path`` (file or directory) in a worker thread."""
+    """Reads ``request.path`` (file or directory) in a worker thread, within ``limits``."""
+
+    def __init__(self, limits: ManifestLimits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
 
     async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
-        return await asyncio.to_thread(load_manifests, request.path)
+        return await asyncio.to_thread(load_manifests, request.path, self._limits)
 
 
 class LiveInventory:
