@@ -238,9 +238,12 @@ async def test_unreachable_storage_refuses_the_run() -> None:
 
 
 def _all_results(repository: Repository, run_id: RunId) -> list[AssessmentResult]:
-    page = repository.list_results(ResultQuery(run_id=run_id, limit=1000))
-    assert page.total <= 1000
-    return page.items
+    found: list[AssessmentResult] = []
+    while True:
+        page = repository.list_results(ResultQuery(run_id=run_id, limit=1000, offset=len(found)))
+        found.extend(page.items)
+        if not page.items or len(found) >= page.total:
+            return found
 
 
 async def test_liveness_stop_waits_for_the_beat_in_progress(
