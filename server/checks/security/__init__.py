@@ -4,12 +4,14 @@ pod         privilege, privilege escalation, user identity, root filesystem (SEC
 kernel      capabilities, seccomp/LSM profiles, /proc and sysctls (SEC-005..008)
 host        host namespaces, host paths, runtime sockets, host ports (SEC-009..013)
 secrets     credentials in env and ConfigMaps, Secrets in env (SEC-016..018)
+rbac        RBAC wildcards, cluster-admin, sensitive and escalating access (SEC-019..023)
 
-Helper: ``credentials`` (the secret heuristics shared by SEC-016 and SEC-018).
+Helpers: ``credentials`` (the secret heuristics shared by SEC-016 and SEC-018), ``authz``
+(the RBAC index: bindings resolved to roles, aggregated rules and subjects).
 """
 
 from assay.server.checks.kit import Check
-from assay.server.checks.security import host, kernel, pod, secrets
+from assay.server.checks.security import host, kernel, pod, rbac, secrets
 
 CHECKS: tuple[Check, ...] = tuple(
     sorted(
@@ -18,6 +20,7 @@ CHECKS: tuple[Check, ...] = tuple(
             *kernel.CHECKS,
             *host.CHECKS,
             *secrets.CHECKS,
+            *rbac.CHECKS,
         ),
         key=lambda c: c.id,
     )
