@@ -3,6 +3,7 @@
 pod         privilege, privilege escalation, user identity, root filesystem (SEC-001..004)
 kernel      capabilities, seccomp/LSM profiles, /proc and sysctls (SEC-005..008)
 host        host namespaces, host paths, runtime sockets, host ports (SEC-009..013)
+identity    ServiceAccount tokens and the default ServiceAccount (SEC-014, 015)
 secrets     credentials in env and ConfigMaps, Secrets in env (SEC-016..018)
 rbac        RBAC wildcards, cluster-admin, sensitive and escalating access (SEC-019..023)
 
@@ -11,7 +12,7 @@ Helpers: ``credentials`` (the secret heuristics shared by SEC-016 and SEC-018), 
 """
 
 from assay.server.checks.kit import Check
-from assay.server.checks.security import host, kernel, pod, rbac, secrets
+from assay.server.checks.security import host, identity, kernel, pod, rbac, secrets
 
 CHECKS: tuple[Check, ...] = tuple(
     sorted(
@@ -19,6 +20,7 @@ CHECKS: tuple[Check, ...] = tuple(
             *pod.CHECKS,
             *kernel.CHECKS,
             *host.CHECKS,
+            *identity.CHECKS,
             *secrets.CHECKS,
             *rbac.CHECKS,
         ),
