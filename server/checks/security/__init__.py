@@ -6,13 +6,14 @@ host        host namespaces, host paths, runtime sockets, host ports (SEC-009..0
 identity    ServiceAccount tokens and the default ServiceAccount (SEC-014, 015)
 secrets     credentials in env and ConfigMaps, Secrets in env (SEC-016..018)
 rbac        RBAC wildcards, cluster-admin, sensitive and escalating access (SEC-019..023)
+network     NetworkPolicy isolation, default deny, selectors matching nothing (SEC-024..026)
 
 Helpers: ``credentials`` (the secret heuristics shared by SEC-016 and SEC-018), ``authz``
 (the RBAC index: bindings resolved to roles, aggregated rules and subjects).
 """
 
 from assay.server.checks.kit import Check
-from assay.server.checks.security import host, identity, kernel, pod, rbac, secrets
+from assay.server.checks.security import host, identity, kernel, network, pod, rbac, secrets
 
 CHECKS: tuple[Check, ...] = tuple(
     sorted(
@@ -23,6 +24,7 @@ CHECKS: tuple[Check, ...] = tuple(
             *identity.CHECKS,
             *secrets.CHECKS,
             *rbac.CHECKS,
+            *network.CHECKS,
         ),
         key=lambda c: c.id,
     )
