@@ -19,8 +19,9 @@ bindings the way the API server's authorizer does:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from assay.server.core.types import ObjectRef
 from assay.server.inventory.model import Inventory
@@ -34,6 +35,8 @@ from assay.server.inventory.raw import (
     namespace_of,
 )
 from assay.server.inventory.selectors import LabelIndex, Selector
+
+T = TypeVar("T")
 
 SYSTEM_PREFIX = "system:"
 BOOTSTRAP_LABEL = ("kubernetes.io/bootstrapping", "rbac-defaults")
@@ -269,6 +272,7 @@ class RbacIndex:
             ("", labels_of(o), name_of(o)) for o in inventory.objects("ClusterRole")
         )
         self._rules = {ref: self._resolve(ref) for ref in self.roles}
+        self._answers: dict[Hashable, object] = {}
         self.bindings: dict[tuple[str, str, str], Binding] = {}
         self._by_subject: dict[Subject, list[Binding]] = defaultdict(list)
         for kind in ("ClusterRoleBinding", "RoleBinding"):
@@ -277,6 +281,17 @@ class RbacIndex:
                 self.bindings[(kind, binding.namespace, binding.name)] = binding
                 for subject in set(binding.subjects):
                     self._by_subject[subject].append(binding)
+
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per key: answers that depend on a role rather than on the
+        binding (bindings share roles: every RoleBinding to edit asks the same question).
+        Concurrent checks may compute a key twice; the answer is the same."""
+        try:
+            return cast(T, self._answers[key])
+        except KeyError:
+            answer = compute()
+            self._answers[key] = answer
+            return answer
 
     def exists(self, role: RoleRef) -> bool:
         """In the inventory, or a built-in ClusterRole of a cluster the inventory does not

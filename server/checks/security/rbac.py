@@ -9,7 +9,6 @@ and the rule (role and index) that grants the access.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,13 +218,23 @@ class Access:
         return verb == "bind" and self.resource == "clusterroles"
 
 
-def granted(index: RbacIndex, binding: Binding, entries: Iterable[str]) -> list[str]:
+def _parsed(entries: frozenset[str]) -> tuple[Access, ...]:
+    return tuple(Access.parse(entry) for entry in sorted(entries))
+
+
+def granted(index: RbacIndex, binding: Binding, entries: frozenset[str]) -> list[str]:
     """The accesses of ``entries`` the binding's role grants, grouped by granting rule:
-    ``get, list, watch secrets (ClusterRole edit rules[1])``."""
+    ``get, list, watch secrets (ClusterRole edit rules[1])``. The answer depends only on the
+    role and whether the binding is cluster-wide, so it is computed once per pair."""
+    accesses = index.cached(("access", entries), lambda: _parsed(entries))
+    key = ("granted", entries, binding.role, binding.cluster_wide)
+    return index.cached(key, lambda: _granted(index, binding, accesses))
+
+
+def _granted(index: RbacIndex, binding: Binding, accesses: tuple[Access, ...]) -> list[str]:
     rules = index.rules(binding.role)
     by_rule: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for entry in sorted(entries):
-        access = Access.parse(entry)
+    for access in accesses:
         for verb in access.verbs:
             if not access.reachable(verb, binding):
                 continue
