@@ -133,8 +133,8 @@ def writers(workload: Workload, volume: str) -> list[Container]:
 class HostPathParams:
     sensitive_paths: frozenset[str] = param(
         frozenset({"/", "/etc", "/proc", "/sys", "/var/lib/kubelet", "/root"}),
-        "host paths whose mount is critical: the path itself, anything below it (except "
-        "below /) and any directory above it",
+        "host paths whose mount is critical: the path itself, any path below it and any "
+        "directory above it (/ only when mounted itself)",
     )
 
 

@@ -108,9 +108,9 @@ SEC_029 = CheckDefinition(
     params=ProvenanceParams,
     notes=(
         "An image outside the allow-list is high, a deprecated registry medium, a missing "
-        "digest low (the check's default). Like kubescape's C-0078 the allow-list is empty "
-        "by default and must be set to apply; Polaris and kube-linter check tags "
-        "(latest, missing) instead, which does not make a tag immutable.",
+        "digest low (the check's default). As with kubescape's C-0078, the allow-list only "
+        "applies once configured; Polaris and kube-linter check tags (latest, missing) "
+        "instead, and a tag, unlike a digest, can be moved to other content.",
     ),
 )
 

@@ -64,8 +64,9 @@ SEC_030 = CheckDefinition(
     notes=(
         "Only the enforce label counts: warn and audit never reject a pod (they are named "
         "in the message when present). A cluster-wide default set through the admission "
-        "configuration file cannot be seen from the API, so a namespace relying on it fails; "
-        "kubescape's and Polaris's workload checks do not look at the namespace at all.",
+        "configuration file cannot be seen from the API, so a namespace relying on it fails. "
+        "Polaris, kube-score and kube-linter judge the pods themselves, not the namespace's "
+        "admission labels.",
     ),
 )
 

@@ -43,6 +43,11 @@ SEC_001 = CheckDefinition(
         "it in a dedicated, tightly controlled namespace."
     ),
     kinds=WORKLOAD_KINDS,
+    notes=(
+        "Polaris's runAsPrivileged and kube-linter's privileged-container look at "
+        "securityContext.privileged; this row also fails Windows HostProcess containers, "
+        "which the baseline Pod Security Standard forbids as well.",
+    ),
 )
 
 
@@ -125,6 +130,12 @@ SEC_003 = CheckDefinition(
     kinds=WORKLOAD_KINDS,
     applies_to=LINUX_PODS,
     params=RootParams,
+    notes=(
+        "Like Polaris's runAsRootAllowed and kube-linter's run-as-non-root it requires "
+        "runAsNonRoot: true (pod or container level, the container winning); it also fails "
+        "runAsGroup: 0, and only warns (info) on ids below 10000, which kube-score's "
+        "user-group-id check fails.",
+    ),
 )
 
 
