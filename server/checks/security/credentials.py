@@ -26,20 +26,29 @@ MAX_LISTED = 5
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _TOKEN_LIKE = re.compile(r"[A-Za-z0-9+/=_\-.~]+")
 _HEX = re.compile(r"[0-9a-fA-F]+")
-_REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[^}]*\}|\{\{[^}]*\}\}")
+_REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[^{}]*\}|\{\{[^{}]*\}\}")
 _TRIVIAL = frozenset(
     {"true", "false", "yes", "no", "on", "off", "null", "none", "enabled", "disabled"}
 )
+# Every pattern can only start where its token starts (a lookbehind rules out positions
+# inside a run of the same characters) and quantifiers are possessive, so a hostile 1 MiB
+# value is scanned in linear time.
 _FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")),
-    ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{22,})")),
-    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}")),
-    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
-    ("a Stripe secret key", re.compile(r"\b[sr]k_live_[0-9A-Za-z]{16,}")),
-    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[\w\-]*")),
-    ("a URL with an embedded password", re.compile(r"[a-zA-Z][\w+.\-]*://[^/\s:@]+:[^/\s@]+@")),
+    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----")),
+    ("an AWS access key id", re.compile(r"(?<![0-9A-Z])(AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])")),
+    ("a GitHub token", re.compile(r"(?<!\w)(gh[pousr]_[A-Za-z0-9]{36}|github_pat_\w{22})")),
+    ("a GitLab token", re.compile(r"(?<!\w)glpat-[A-Za-z0-9_\-]{20}")),
+    ("a Slack token", re.compile(r"(?<!\w)xox[abposr]-[A-Za-z0-9-]{10}")),
+    ("a Google API key", re.compile(r"(?<![\w\-])AIza[0-9A-Za-z_\-]{35}(?![\w\-])")),
+    ("a Stripe secret key", re.compile(r"(?<!\w)[sr]k_live_[0-9A-Za-z]{16}")),
+    (
+        "a JSON Web Token",
+        re.compile(r"(?<![\w\-])eyJ[\w\-]{8,}+\.eyJ[\w\-]{8,}+\.[\w\-]*+"),
+    ),
+    (
+        "a URL with an embedded password",
+        re.compile(r"(?<![\w+.\-])[a-zA-Z][\w+.\-]*+://[^/\s:@]++:[^/\s@]++@"),
+    ),
 )
 _KEY_FILES = re.compile(r"(^|/)(id_(rsa|dsa|ecdsa|ed25519))$|\.(jks|p12|pfx|keystore|kdbx)$")
 _CONFIG_FILE = re.compile(
@@ -47,9 +56,7 @@ _CONFIG_FILE = re.compile(
     r"|sql|hcl|rules|policy)$",
     re.IGNORECASE,
 )
-_ASSIGNMENT = re.compile(
-    r"""^\s*(?:export\s+)?["']?([A-Za-z_][\w.\-]*)["']?\s*[:=]\s*(.*?)\s*,?\s*$"""
-)
+_ASSIGNMENT = re.compile(r"""\s*(?:export\s+)?["']?([A-Za-z_][\w.\-]*+)["']?\s*+[:=](.*)""")
 
 
 @dataclass(frozen=True)
@@ -238,8 +245,11 @@ def assignments(text: str) -> Iterator[tuple[int, str, str]]:
     (line number, key, value without quotes)."""
     for number, line in enumerate(text.splitlines(), start=1):
         match = _ASSIGNMENT.match(line)
-        if match and match.group(2):
-            yield number, match.group(1), match.group(2).strip("'\"")
+        if match is None:
+            continue
+        value = match.group(2).strip().removesuffix(",").strip().strip("'\"")
+        if value:
+            yield number, match.group(1), value
 
 
 def decoded(value: str, limit: int = 1 << 20) -> str:

@@ -201,3 +201,30 @@ def test_sec017_and_sec016_ignore_values_from_references() -> None:
     }
     assert only(run("SEC-016", [pod("p", spec)])).status is Status.PASSING
     assert only(run("SEC-017", [pod("p", spec)])).status is Status.FAILING
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a" * (1 << 19),
+        "eyJ-" * (1 << 17),
+        "ab://" * (1 << 17),
+        "x=" + " " * (1 << 19) + "y",
+        "-----BEGIN " * (1 << 15),
+        "k: v\n" * (1 << 16),
+        "${" * (1 << 18),
+        "{{" * (1 << 18),
+    ],
+    ids=["letters", "jwt-starts", "url-starts", "spaces", "pem-starts", "lines", "refs", "tpl"],
+)
+def test_hostile_large_values_are_judged_in_linear_time(value: str) -> None:
+    """Half a megabyte each: every pattern starts only where its token starts, so these take
+    a fraction of a second; a backtracking pattern would take hours on them."""
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "big", "namespace": "shop"},
+        "data": {"blob": value, "number": 7, "\x00odd": "x"},
+        "binaryData": {"blob.bin": "not base64 at all!", "other": None},
+    }
+    assert only(run("SEC-018", [configmap])).status in (Status.PASSING, Status.FAILING)
