@@ -82,8 +82,19 @@ def _policies_selecting(inventory: Inventory) -> SelectorIndex[KubeObject]:
     )
 
 
+@dataclass(frozen=True)
+class IsolationParams:
+    exempt_namespaces: frozenset[str] = param(
+        SYSTEM_NAMESPACES,
+        "namespaces whose workloads are not judged: the control plane's own, as for SEC-025",
+    )
+
+
 def _isolatable(workload: Workload, ctx: Context[Any]) -> bool:
-    return workload.pod_spec.get("hostNetwork") is not True
+    return (
+        workload.pod_spec.get("hostNetwork") is not True
+        and workload.namespace not in ctx.params.exempt_namespaces
+    )
 
 
 SEC_024 = CheckDefinition(
@@ -105,19 +116,22 @@ SEC_024 = CheckDefinition(
     ),
     kinds=(*WORKLOAD_KINDS, "NetworkPolicy"),
     applies_to=Applicability(
-        "workloads not on the host network (NetworkPolicy does not apply to host-network pods)",
+        "workloads not on the host network (NetworkPolicy does not apply to host-network "
+        "pods), outside the exempt namespaces",
         _isolatable,
     ),
+    params=IsolationParams,
     notes=(
         "Stricter than kube-linter's non-isolated-pod and kube-score's pod-networkpolicy, "
         "which accept any selecting policy: ingress and egress are judged apart, and a pod "
-        "isolated in one direction only fails naming the other.",
+        "isolated in one direction only fails naming the other. The control plane's "
+        "namespaces are exempt by default, as for SEC-025.",
     ),
 )
 
 
 @per_workload(SEC_024)
-def not_isolated(workload: Workload, ctx: Context[NoParams]) -> Verdict:
+def not_isolated(workload: Workload, ctx: Context[IsolationParams]) -> Verdict:
     policies = _policies_selecting(ctx.inventory).selecting(workload.namespace, workload.labels)
     by_type: dict[str, list[str]] = {INGRESS: [], EGRESS: []}
     for policy in policies:

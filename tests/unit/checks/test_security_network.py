@@ -146,3 +146,12 @@ def test_policies_and_pods_are_matched_through_indexes(
     assert len(found) >= size * 0.9 and set(found.values()) == {Status.PASSING, Status.FAILING}
     # every policy against every pod would be size**2 = 90,000 selector matches
     assert calls[0] < 10 * size
+
+
+def test_sec024_system_namespaces_are_exempt_by_default_and_by_policy() -> None:
+    objects = [web("kube-system"), web("shop")]
+    assert {f.object.namespace for f in run("SEC-024", objects) if f.object} == {"shop"}
+    params = policy_params("SEC-024", "exempt_namespaces: [shop]")
+    assert {f.object.namespace for f in run("SEC-024", objects, params=params) if f.object} == {
+        "kube-system"
+    }
