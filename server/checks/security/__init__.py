@@ -12,7 +12,8 @@ images      image provenance (SEC-029)
 namespaces  Pod Security Admission (SEC-030)
 
 Helpers: ``credentials`` (the secret heuristics shared by SEC-016 and SEC-018), ``authz``
-(the RBAC index: bindings resolved to roles, aggregated rules and subjects).
+(the RBAC index: bindings resolved to roles, aggregated rules and subjects), ``access``
+(which accesses a binding grants).
 """
 
 from assay.server.checks.kit import Check

@@ -9,8 +9,9 @@ import pytest
 
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.checks.kit.params import build_params
+from assay.server.checks.security.access import Access
 from assay.server.checks.security.authz import RoleRef, Rule, Subject, authz, service_account
-from assay.server.checks.security.rbac import Access, EscalationParams, SensitiveAccessParams
+from assay.server.checks.security.rbac import EscalationParams, SensitiveAccessParams
 from assay.server.core.types import Source, Status
 from assay.server.inventory import Inventory
 from tests.unit.checks.security import REGISTRY, only, policy_params, run
