@@ -27,7 +27,6 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
-from datetime import timedelta
 from pathlib import Path
 
 from kubernetes.aio.client import ApiClient
@@ -36,17 +35,19 @@ from prometheus_client import CollectorRegistry
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.kubeapi (the double) and the in-memory sink
 
+from assay.server.kube.client import KubeClient  # noqa: E402
+from assay.server.kube.settings import BackoffSettings, LeaderElectionSettings  # noqa: E402
+from assay.server.kube.watch import Watcher  # noqa: E402
 from assay.server.observability.workflow_metrics import WorkflowMetrics  # noqa: E402
 from assay.server.workflow.controller import WorkflowController  # noqa: E402
-from assay.server.workflow.kube import WORKFLOW_EXECUTIONS, KubeClient  # noqa: E402
-from assay.server.workflow.model import API_VERSION, KIND, Phase  # noqa: E402
-from assay.server.workflow.settings import (  # noqa: E402
-    BackoffSettings,
-    ControllerSettings,
-    LeaderElectionSettings,
+from assay.server.workflow.model import API_VERSION, KIND, WORKFLOW_EXECUTIONS, Phase  # noqa: E402
+from assay.server.workflow.settings import WorkflowSettings  # noqa: E402
+from tests.kubeapi import (  # noqa: E402
+    Failure,
+    JsonObject,
+    KubeApiDouble,
+    TektonSimulator,
 )
-from tests.kubeapi import Failure, KubeApiDouble, TektonSimulator  # noqa: E402
-from tests.kubeapi.server import JsonObject  # noqa: E402
 from tests.unit.workflow.fakes import InMemoryAuditSink  # noqa: E402
 
 CRD = ROOT / "deploy" / "crds" / "workflowexecution.yaml"
@@ -107,18 +108,13 @@ class RunningTracker:
         listed = await kube.list(WORKFLOW_EXECUTIONS)
         for obj in listed.items:
             self.apply("ADDED", obj)
-        rv = listed.resource_version
         ready.set()
-        while True:
-            async with contextlib.aclosing(
-                kube.watch(WORKFLOW_EXECUTIONS, resource_version=rv, timeout_seconds=600)
-            ) as events:
-                async for event in events:
-                    if event.type == "BOOKMARK":
-                        rv = event.resource_version or rv
-                        continue
-                    rv = event.resource_version or rv
-                    self.apply(event.type, event.object)
+        watcher = Watcher(
+            kube, WORKFLOW_EXECUTIONS, resource_version=listed.resource_version, timeout_s=600
+        )
+        async with contextlib.aclosing(watcher.events()) as events:
+            async for event in events:
+                self.apply(event.type, event.object)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -135,11 +131,11 @@ async def run(args: argparse.Namespace) -> int:
         sim = TektonSimulator(api)
         registry = CollectorRegistry()
         metrics = WorkflowMetrics(registry)
-        settings = ControllerSettings(
-            cluster_id="bench",
-            execution_namespace=EXEC_NS,
+        settings = WorkflowSettings(
+            enabled=True,
+            namespace=EXEC_NS,
             workers=args.workers,
-            cooldown=timedelta(0),
+            cooldown_s=0,
             resync_period_s=0,
             backoff=BackoffSettings(initial_s=0.02, max_s=1.0),
             leader_election=LeaderElectionSettings(enabled=False),
@@ -150,7 +146,11 @@ async def run(args: argparse.Namespace) -> int:
             ApiClient(api.aio_configuration()) as user_client,
         ):
             controller = WorkflowController(
-                api_client=client, settings=settings, audit=InMemoryAuditSink(), metrics=metrics
+                kube=KubeClient(client),
+                settings=settings,
+                cluster_id="bench",
+                audit=InMemoryAuditSink(),
+                metrics=metrics,
             )
             tracker = RunningTracker()
             ready = asyncio.Event()

@@ -1,50 +1,67 @@
-"""Composition root: settings -> storage -> registry -> runner -> reconciler -> servicers.
+"""Composition root: settings -> storage -> registry -> runner -> controller -> servicers.
 
-``AssayServer`` builds every part, binds the grpc.aio server (port 0 in tests), serves health
-and reflection, and shuts down in order: health NOT_SERVING, open streams end, the scheduler
-and in-flight runs stop, the reconciler stops, ``server.stop(grace)``. ``run_server`` is what
-``assay serve`` calls. Tests inject a repository, a Kubernetes client factory pointing at the
-API test double, and controller settings with short timings.
+``AssayServer`` validates the settings, builds every part and starts them all or nothing:
+each step that starts something pushes the matching stop, so a failure anywhere (a port in
+use, an unreachable database, ``--workflows`` without a cluster) stops what already
+started, in reverse order, and raises a :class:`~assay.server.settings.StartupError`
+naming the setting. The same stack is the graceful shutdown: health NOT_SERVING and open
+streams end, the scheduler and in-flight runs stop, liveness, the gRPC server (with its
+grace), the controller, the Kubernetes client, the HTTP endpoints, the database.
+``run_server`` is what ``assay serve`` calls. Tests inject a repository, a Kubernetes client
+factory pointing at the API test double, and settings with short timings.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
 
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import SQLAlchemyError
 
 from assay.server.api.server import GrpcEndpoint, create_grpc_server
-from assay.server.assessment.liveness import LivenessSettings, RunLiveness
+from assay.server.assessment.liveness import RunLiveness
 from assay.server.assessment.progress import ProgressBus
 from assay.server.assessment.providers import LiveInventory, ManifestInventory
-from assay.server.assessment.requests import RunRequest
-from assay.server.assessment.runner import Runner, RunnerConfig
+from assay.server.assessment.runner import Runner
 from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.checks.kit.policy import EMPTY_POLICY, load_policy
 from assay.server.checks.kit.registry import Registry
+from assay.server.core.errors import AssayError
 from assay.server.core.types import Source
-from assay.server.inventory.live import api_client_from_config
+from assay.server.kube.config import KubeClientFactory, client_factory
+from assay.server.kube.errors import KubeError
 from assay.server.observability.http import HttpEndpoints
 from assay.server.observability.workflow_metrics import WorkflowMetrics
-from assay.server.settings import Settings
+from assay.server.settings import LogLevel, Settings, StartupError, check
 from assay.server.storage.engine import create_engine_from_url, default_database_url, migrate
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
 from assay.server.workflow.controller import WorkflowController
-from assay.server.workflow.settings import ControllerSettings, LeaderElectionSettings
 
 log = logging.getLogger(__name__)
 
-KubeClientFactory = Callable[[str], Awaitable[Any]]
-"""Makes a ``kubernetes.aio`` ApiClient for a kubeconfig context ("" for the configured one)."""
+_START_ERRORS = (OSError, RuntimeError, AssayError, KubeError, SQLAlchemyError)
+"""What a start-up step may fail with for reasons outside the program (bugs propagate)."""
+
+
+@contextlib.contextmanager
+def _step(setting: str, what: str) -> Iterator[None]:
+    """Turn a failure of one start-up step into a StartupError naming ``setting``."""
+    try:
+        yield
+    except StartupError:
+        raise
+    except _START_ERRORS as exc:
+        raise StartupError(f"{what}: {exc}", setting=setting) from exc
 
 
 @dataclass
@@ -55,142 +72,189 @@ class AssayServer:
     repository: Repository | None = None
     registry: Registry | None = None
     kube_client_factory: KubeClientFactory | None = None
-    controller_settings: ControllerSettings | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
     port: int = 0
+    http_port: int = 0
     runner: Runner | None = None
     controller: WorkflowController | None = None
+    _stack: AsyncExitStack | None = None
     _grpc: GrpcEndpoint | None = None
-    _http: HttpEndpoints | None = None
-    _scheduler: Scheduler | None = None
-    _liveness: RunLiveness | None = None
-    _controller_client: Any = None
+    _grace: float | None = None
     _serving: bool = False
     _shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
+        """Start every part, or none: raises StartupError (or SettingsError) after stopping,
+        in reverse order, whatever had started."""
+        if self._stack is not None:
+            raise RuntimeError("the server is already started")
+        check(self.settings)
+        stack = AsyncExitStack()
+        try:
+            await self._start(stack)
+        except BaseException:
+            try:
+                await stack.aclose()
+            except Exception:  # the start-up error is the one to report
+                log.exception("cleaning up after a failed start failed")
+            raise
+        self._stack = stack
+        log.info("assay serving gRPC on port %d", self.port)
+
+    async def _start(self, stack: AsyncExitStack) -> None:
         settings = self.settings
         # The policy is validated against the registry before anything opens or listens.
         registry = self.registry or _load_registry()
-        policy = (
-            await asyncio.to_thread(load_policy, settings.policy, registry)
-            if settings.policy
-            else EMPTY_POLICY
-        )
+        policy = EMPTY_POLICY
+        if settings.policy:
+            with _step("policy", "unusable policy"):
+                policy = await asyncio.to_thread(load_policy, settings.policy, registry)
         catalogue = Catalogue(
             registry, policy, honour_annotations=settings.assessment.honour_exemptions
         )
-        if self.repository is None:
-            self.repository = await asyncio.to_thread(_open_repository, settings)
         repository = self.repository
+        if repository is None:
+            with _step("database_url", "cannot open the database"):
+                repository = await asyncio.to_thread(_open_repository, settings)
+            stack.push_async_callback(asyncio.to_thread, repository.engine.dispose)
+            self.repository = repository
         sink = StorageSink(repository)
-        kube = self.kube_client_factory or self._default_kube_client
-        self.runner = Runner(
+        factory = self.kube_client_factory or client_factory(settings.kube)
+        runner = Runner(
             catalogue=catalogue,
             sink=sink,
-            inventories={Source.MANIFESTS: ManifestInventory(), Source.LIVE: LiveInventory(kube)},
+            inventories={
+                Source.MANIFESTS: ManifestInventory(),
+                Source.LIVE: LiveInventory(factory),
+            },
             bus=ProgressBus(),
-            config=RunnerConfig(
-                cluster_id=settings.cluster_id,
-                check_timeout_s=settings.assessment.check_timeout_s,
-                run_timeout_s=settings.assessment.run_timeout_s,
-                shutdown_grace_s=settings.shutdown_grace_s,
-            ),
+            settings=settings.assessment,
+            cluster_id=settings.cluster_id,
+            shutdown_grace_s=settings.shutdown_grace_s,
         )
-        self._liveness = RunLiveness(
-            repository,
-            self.runner.active_runs,
-            settings=LivenessSettings(
-                interval_s=settings.assessment.heartbeat_s,
-                stale_after_s=settings.assessment.stale_after_s,
-            ),
-        )
-        # Fail what a dead process left behind before taking work, then keep sweeping.
-        await self._liveness.sweep()
-        self._liveness.start()
+        self.runner = runner
+
+        if settings.http_port:
+            http = HttpEndpoints(self.metrics, ready=lambda: self._serving)
+            with _step("http_port", f"cannot listen on port {settings.http_port}"):
+                await http.start(settings.listen_host, settings.http_port)
+            stack.push_async_callback(http.stop)
+            self.http_port = http.port
+
         if settings.workflow.enabled:
-            self._controller_client = await kube("")
+            setting = (
+                "kube.context"
+                if settings.kube.context
+                else "kube.kubeconfig"
+                if settings.kube.kubeconfig
+                else "workflow.enabled"
+            )
+            with _step(setting, "--workflows needs a cluster"):
+                kube = await factory("")
+            stack.push_async_callback(kube.close)
             self.controller = WorkflowController(
-                api_client=self._controller_client,
-                settings=self.controller_settings or _controller_settings(settings),
+                kube=kube,
+                settings=settings.workflow,
+                cluster_id=settings.cluster_id,
                 audit=sink,
                 metrics=WorkflowMetrics(self.metrics),
             )
-            await self.controller.start()
 
-        endpoint = create_grpc_server(
-            listen=settings.listen,
-            repository=repository,
-            runner=self.runner,
-            catalogue=catalogue,
-            controller=self.controller,
-            workflow_namespace=settings.workflow.namespace,
-            shutdown=self._shutdown,
-            metrics=self.metrics,
-        )
+        # A port in use fails here, before the controller starts; gRPC binds at the end.
+        with _step("listen", f"cannot listen on {settings.listen}"):
+            _check_free(settings.listen)
+
+        if self.controller is not None:
+            with _step("workflow.enabled", "the workflow controller cannot start"):
+                await self.controller.start()
+            stack.push_async_callback(self.controller.stop)
+        # Stopped after the runs below and before the controller; bound further down.
+        stack.push_async_callback(self._stop_endpoint)
+
+        liveness = RunLiveness(repository, runner.active_runs, settings=settings.assessment)
+        # Fail what a dead process left behind before taking work, then keep sweeping.
+        with _step("database_url", "cannot read the runs of a stopped server"):
+            await liveness.sweep()
+        liveness.start()
+        stack.push_async_callback(liveness.stop)
+        # In-flight runs always get the configured grace to record their end, even when
+        # the caller wants the RPCs cut at once.
+        stack.push_async_callback(runner.shutdown, grace_s=settings.shutdown_grace_s)
+
+        with _step("listen", f"cannot listen on {settings.listen}"):
+            endpoint = create_grpc_server(
+                listen=settings.listen,
+                repository=repository,
+                runner=runner,
+                catalogue=catalogue,
+                controller=self.controller,
+                workflow_namespace=settings.workflow.namespace,
+                shutdown=self._shutdown,
+                metrics=self.metrics,
+            )
+            self._grpc = endpoint
+            await endpoint.start()
         self.port = endpoint.port
-        await endpoint.start()
-        self._grpc = endpoint
+        spec = ScheduleSpec.from_settings(settings.assessment, cluster_id=settings.cluster_id)
+        if spec is not None:
+            scheduler = Scheduler(spec, runner=runner)
+            scheduler.start()
+            stack.push_async_callback(scheduler.stop)
         await endpoint.set_serving(True)
         self._serving = True
+        stack.push_async_callback(self._leave_service, endpoint)
 
-        if settings.assessment.schedule:
-            self._scheduler = Scheduler(
-                ScheduleSpec(
-                    settings.assessment.schedule,
-                    RunRequest(
-                        source=Source(settings.assessment.schedule_source),
-                        path=settings.assessment.schedule_path,
-                    ),
-                    cluster_id=settings.cluster_id,
-                ),
-                runner=self.runner,
-            )
-            self._scheduler.start()
-        if settings.http_port:
-            host = settings.listen.rpartition(":")[0]
-            self._http = HttpEndpoints(self.metrics, ready=lambda: self._serving)
-            await self._http.start(host, settings.http_port)
-        log.info("assay serving gRPC on port %d", self.port)
-
-    async def stop(self, grace: float | None = None) -> None:
-        """Graceful shutdown; idempotent."""
-        if self._grpc is None:
-            return
-        endpoint, self._grpc = self._grpc, None
+    async def _leave_service(self, endpoint: GrpcEndpoint) -> None:
+        """First step of a shutdown: NOT_SERVING, and open streams end."""
         log.info("assay shutting down")
         self._serving = False
         await endpoint.enter_graceful_shutdown()
         self._shutdown.set()
-        if self._scheduler is not None:
-            await self._scheduler.stop()
-        if self.runner is not None:
-            # In-flight runs always get the configured grace to record their end, even when
-            # the caller wants the RPCs cut at once.
-            await self.runner.shutdown(grace_s=self.settings.shutdown_grace_s)
-        if self._liveness is not None:
-            await self._liveness.stop()
-        await endpoint.stop(self.settings.shutdown_grace_s if grace is None else grace)
-        if self.controller is not None:
-            await self.controller.stop()
-        if self._controller_client is not None:
-            await self._controller_client.close()
-        if self._http is not None:
-            await self._http.stop()
-        log.info("assay stopped")
-        self._stopped.set()
+
+    async def _stop_endpoint(self) -> None:
+        endpoint, self._grpc = self._grpc, None
+        if endpoint is not None:
+            grace = self.settings.shutdown_grace_s if self._grace is None else self._grace
+            await endpoint.stop(grace)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful shutdown (``grace`` overrides the RPCs' grace); idempotent."""
+        if self._stack is None:
+            return
+        stack, self._stack = self._stack, None
+        self._grace = grace
+        try:
+            await stack.aclose()
+        finally:
+            log.info("assay stopped")
+            self._stopped.set()
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
-    async def _default_kube_client(self, context: str) -> Any:
-        return await api_client_from_config(context=context or self.settings.kube_context or None)
+
+def _check_free(listen: str) -> None:
+    """OSError when ``HOST:PORT`` cannot be bound now (gRPC would only log it in C++)."""
+    host, _, port = listen.rpartition(":")
+    if int(port) == 0:
+        return
+    host = host.strip("[]")
+    for family, kind, proto, _, address in socket.getaddrinfo(
+        host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    ):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
 
 
 def _open_repository(settings: Settings) -> Repository:
     engine = create_engine_from_url(settings.database_url or default_database_url())
-    migrate(engine)
+    try:
+        migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return Repository(engine)
 
 
@@ -201,20 +265,23 @@ def _load_registry() -> Registry:
     return registry
 
 
-def _controller_settings(settings: Settings) -> ControllerSettings:
-    return ControllerSettings(
-        cluster_id=settings.cluster_id,
-        execution_namespace=settings.workflow.namespace,
-        cooldown=timedelta(seconds=settings.workflow.cooldown_s),
-        workers=settings.workflow.workers,
-        leader_election=LeaderElectionSettings(enabled=settings.workflow.leader_election),
-    )
-
-
 async def serve(settings: Settings) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+
+    Any failure to start is a StartupError; an unexpected one (a bug) too, with its
+    traceback logged at debug level.
+    """
     server = AssayServer(settings)
-    await server.start()
+    try:
+        await server.start()
+    except StartupError:
+        raise
+    except Exception as exc:
+        log.debug("unexpected error during start-up", exc_info=exc)
+        raise StartupError(
+            f"unexpected error during start-up: {type(exc).__name__}: {exc} "
+            "(ASSAY_LOG_LEVEL=debug shows where)"
+        ) from exc
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.stop()))
@@ -222,5 +289,11 @@ async def serve(settings: Settings) -> None:
 
 
 def run_server(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """Configure logging and serve; raises StartupError when the server cannot start."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    if settings.log_level is not LogLevel.DEBUG:  # one line per migration step otherwise
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     asyncio.run(serve(settings))

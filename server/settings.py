@@ -1,177 +1,434 @@
-"""One settings object for the server, read from ``ASSAY_*`` environment variables.
+"""The server's settings: one nested frozen dataclass, read from ``ASSAY_*`` variables and
+``assay serve`` flags, and validated as a whole before anything starts.
 
-Called by the composition root (``server.app``) and the ``assay serve`` command, whose flags
-override the environment: ``Settings.from_env(os.environ).with_overrides(listen=...)``.
+Each component owns the dataclass of its settings (``kube/settings.py``,
+``assessment/settings.py``, ``workflow/settings.py``); :class:`Settings` composes them and
+the composition root hands each sub-object, as it is, to its component.
+
+Naming rule (one rule, so every field is reachable and no name is written twice)::
+
+    env   ASSAY_ + group prefix + FIELD, upper case, without a unit suffix (_s)
+    flag  --  + the same words after ASSAY_, lower case, '_' -> '-'
+
+The group prefix is the group's field name (``KUBE_``, ``WORKFLOW_``) unless its field
+metadata says otherwise (``assessment`` has none; ``workflow.leader_election`` is
+``LEADER_ELECTION_``; ``workflow.backoff`` nests as ``WORKFLOW_BACKOFF_``). A field named
+``enabled`` is the group's own switch and takes the prefix alone (``ASSAY_LEADER_ELECTION``).
+A field's ``env`` metadata replaces the derived name (it keeps names older than the rule,
+``ASSAY_WORKFLOWS``), ``flags`` adds aliases (``--context``). Durations are seconds.
+
+Field metadata (plain keys, so component packages need import nothing from here)::
+
+    help          one line for ``assay serve --help`` (required)
+    min, max, gt  bounds of a number (gt: strictly greater)
+    env, flags    the names above;  default_text  the default shown when it is computed
+    secret        never repeat the value in an error (a database URL with a password)
+    prefix        (group fields) the env prefix of the group
+
+A dataclass may define ``problems()`` yielding ``(field, message)`` for rules that span
+fields. :func:`load_settings` parses, bounds-checks and runs every ``problems()`` and
+raises one :class:`SettingsError` listing every bad value by its variable and flag.
+:class:`StartupError` is the general "this server cannot start" error: the CLI prints it
+as one line and exits 1.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import enum
+import functools
+import math
+import os
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
-from croniter import croniter
+from assay.server.assessment.settings import AssessmentSettings
+from assay.server.kube.settings import KubeSettings
+from assay.server.workflow.settings import WorkflowSettings
 
-from assay.server.core.errors import FieldViolation, InvalidArgument
-
-DEFAULT_LISTEN = "0.0.0.0:50051"
-
-
-@dataclass(frozen=True)
-class AssessmentSettings:
-    check_timeout_s: float = 30.0
-    run_timeout_s: float = 600.0
-    # Cron expression for scheduled full runs; empty disables the scheduler.
-    schedule: str = ""
-    schedule_source: str = "live"
-    schedule_path: str = ""
-    honour_exemptions: bool = True
-    # Heartbeat of running runs; a run whose heartbeat is older than stale_after_s belongs to
-    # a stopped server and is failed by any replica.
-    heartbeat_s: float = 15.0
-    stale_after_s: float = 60.0
+DEFAULT_LISTEN = "127.0.0.1:50051"
 
 
-@dataclass(frozen=True)
-class WorkflowSettings:
-    enabled: bool = False
-    namespace: str = "kubernaut-workflows"
-    cooldown_s: float = 300.0
-    workers: int = 4
-    leader_election: bool = True
+class LogLevel(enum.StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)
 class Settings:
-    listen: str = DEFAULT_LISTEN
-    # SQLAlchemy URL; empty means the SQLite file in the user's data directory.
-    database_url: str = ""
-    cluster_id: str = "default"
-    kube_context: str = ""
-    # Path of the policy file (check switches, severities, parameters, exemptions).
-    policy: str = ""
-    # HTTP port for /healthz, /readyz and /metrics; 0 disables it.
-    http_port: int = 9090
-    shutdown_grace_s: float = 10.0
-    assessment: AssessmentSettings = field(default_factory=AssessmentSettings)
-    workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
+    listen: str = field(
+        default=DEFAULT_LISTEN,
+        metadata={"help": "HOST:PORT of the gRPC server (0.0.0.0:50051: every interface)."},
+    )
+    http_port: int = field(
+        default=9090,
+        metadata={
+            "help": "Port of /healthz, /readyz and /metrics on the listen host (0: off).",
+            "min": 0,
+            "max": 65535,
+        },
+    )
+    database_url: str = field(
+        default="",
+        metadata={
+            "help": "SQLAlchemy URL: sqlite:///path or postgresql://... (empty: a SQLite file "
+            "in the user's data directory).",
+            "secret": True,
+        },
+    )
+    cluster_id: str = field(
+        default="default",
+        metadata={"help": "Name of the assessed cluster in run ids, history and lock names."},
+    )
+    policy: str = field(
+        default="",
+        metadata={"help": "YAML policy file: check severities, parameters, exemptions."},
+    )
+    shutdown_grace_s: float = field(
+        default=10.0,
+        metadata={"help": "Seconds in-flight calls and runs get to finish on shutdown.", "min": 0},
+    )
+    log_level: LogLevel = field(default=LogLevel.INFO, metadata={"help": "Log verbosity."})
+    kube: KubeSettings = field(
+        default_factory=KubeSettings, metadata={"help": "Kubernetes API client."}
+    )
+    assessment: AssessmentSettings = field(
+        default_factory=AssessmentSettings, metadata={"help": "Assessments.", "prefix": ""}
+    )
+    workflow: WorkflowSettings = field(
+        default_factory=WorkflowSettings, metadata={"help": "Workflow executions."}
+    )
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Build settings from ``ASSAY_*`` variables; a malformed value raises InvalidArgument."""
-        reader = _EnvReader(env)
-        settings = cls(
-            listen=reader.text("ASSAY_LISTEN", DEFAULT_LISTEN),
-            database_url=reader.text("ASSAY_DATABASE_URL", ""),
-            cluster_id=reader.text("ASSAY_CLUSTER_ID", "default"),
-            kube_context=reader.text("ASSAY_KUBE_CONTEXT", ""),
-            policy=reader.text("ASSAY_POLICY", ""),
-            http_port=reader.integer("ASSAY_HTTP_PORT", 9090),
-            shutdown_grace_s=reader.number("ASSAY_SHUTDOWN_GRACE", 10.0),
-            assessment=AssessmentSettings(
-                check_timeout_s=reader.number("ASSAY_CHECK_TIMEOUT", 30.0),
-                run_timeout_s=reader.number("ASSAY_RUN_TIMEOUT", 600.0),
-                schedule=reader.text("ASSAY_SCHEDULE", ""),
-                schedule_source=reader.text("ASSAY_SCHEDULE_SOURCE", "live"),
-                schedule_path=reader.text("ASSAY_SCHEDULE_PATH", ""),
-                honour_exemptions=reader.flag("ASSAY_HONOUR_EXEMPTIONS", True),
-                heartbeat_s=reader.number("ASSAY_RUN_HEARTBEAT", 15.0),
-                stale_after_s=reader.number("ASSAY_RUN_STALE_AFTER", 60.0),
-            ),
-            workflow=WorkflowSettings(
-                enabled=reader.flag("ASSAY_WORKFLOWS", False),
-                namespace=reader.text("ASSAY_WORKFLOW_NAMESPACE", "kubernaut-workflows"),
-                cooldown_s=reader.number("ASSAY_WORKFLOW_COOLDOWN", 300.0),
-                workers=reader.integer("ASSAY_WORKFLOW_WORKERS", 4),
-                leader_election=reader.flag("ASSAY_LEADER_ELECTION", True),
-            ),
-        )
-        reader.raise_if_invalid()
-        return settings.validated()
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0]
 
-    def with_overrides(self, **overrides: Any) -> Settings:
-        """Apply non-None overrides (CLI flags); nested keys as ``assessment__schedule``."""
-        top: dict[str, Any] = {}
-        nested: dict[str, dict[str, Any]] = {}
-        for key, value in overrides.items():
-            if value is None:
-                continue
-            if "__" in key:
-                group, name = key.split("__", 1)
-                nested.setdefault(group, {})[name] = value
-            else:
-                top[key] = value
-        for group, values in nested.items():
-            top[group] = dataclasses.replace(getattr(self, group), **values)
-        return dataclasses.replace(self, **top).validated()
-
-    def validated(self) -> Settings:
-        violations: list[FieldViolation] = []
+    def problems(self) -> Iterator[tuple[str, str]]:
         host, _, port = self.listen.rpartition(":")
         if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            violations.append(FieldViolation("listen", f"expected HOST:PORT, got {self.listen!r}"))
-        if self.assessment.schedule and not croniter.is_valid(self.assessment.schedule):
-            violations.append(
-                FieldViolation("schedule", f"not a cron expression: {self.assessment.schedule!r}")
-            )
-        if self.assessment.check_timeout_s <= 0:
-            violations.append(FieldViolation("check_timeout", "must be > 0"))
-        if self.assessment.run_timeout_s <= 0:
-            violations.append(FieldViolation("run_timeout", "must be > 0"))
-        if not 0 < self.assessment.heartbeat_s < self.assessment.stale_after_s:
-            violations.append(
-                FieldViolation("run_heartbeat", "must be > 0 and below run_stale_after")
-            )
-        if self.workflow.cooldown_s < 0:
-            violations.append(FieldViolation("workflow_cooldown", "must be >= 0"))
-        if violations:
-            raise InvalidArgument(violations)
-        return self
+            yield "listen", f"expected HOST:PORT with a port up to 65535, got {self.listen!r}"
+        if self.database_url:
+            from sqlalchemy.exc import ArgumentError  # not loaded for `assay --help`
+
+            from assay.server.storage.engine import normalize_url
+
+            try:
+                normalize_url(self.database_url)
+            except ArgumentError:  # its message repeats the URL, password included
+                yield "database_url", "not a SQLAlchemy URL (sqlite:///path, postgresql://...)"
+            except ValueError as exc:
+                yield "database_url", str(exc)
+        if not self.cluster_id.strip() or len(self.cluster_id) > 253:
+            yield "cluster_id", "must be 1 to 253 characters"
+        if self.policy and not os.path.isfile(self.policy):
+            yield "policy", f"{self.policy!r} is not a file"
 
 
-class _EnvReader:
-    """Typed reads of environment variables that collect every malformed value."""
+# -- the options of the tree --------------------------------------------------------------------
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-        self._violations: list[FieldViolation] = []
+_LEAF_TYPES = (bool, int, float, str)
+_KNOWN_KEYS = frozenset(
+    {"help", "min", "max", "gt", "env", "flags", "default_text", "secret", "prefix"}
+)
 
-    def text(self, name: str, default: str) -> str:
-        return self._env.get(name, default)
 
-    def integer(self, name: str, default: int) -> int:
-        raw = self._env.get(name)
-        if raw is None or raw == "":
-            return default
+@dataclass(frozen=True)
+class Option:
+    """One leaf setting: where it sits in the tree and what it is called outside."""
+
+    path: tuple[str, ...]
+    env: str
+    flags: tuple[str, ...]
+    kind: type
+    optional: bool
+    default: Any
+    metadata: Mapping[str, Any]
+    group: str
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def param(self) -> str:
+        """A Python identifier for the option (``workflow__workers``)."""
+        return "__".join(self.path)
+
+    @property
+    def label(self) -> str:
+        return f"{self.env} ({self.flags[0]})"
+
+    @property
+    def help(self) -> str:
+        return str(self.metadata["help"])
+
+    @property
+    def default_text(self) -> str:
+        if "default_text" in self.metadata:
+            return str(self.metadata["default_text"])
+        return self.format(self.default)
+
+    def format(self, value: Any) -> str:
+        """``value`` as it would be written in the variable (``""`` for empty)."""
+        if self.metadata.get("secret") and value:
+            return "<hidden>"
+        if value is None:
+            return "none"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, enum.Enum):
+            return str(value.value)
+        if value == "":
+            return '""'
+        return str(value)
+
+    def value_in(self, settings: Settings) -> Any:
+        return _value_at(settings, self.path)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(m.value for m in self.kind) if issubclass(self.kind, enum.Enum) else ()
+
+
+def _words(name: str) -> str:
+    return name.removesuffix("_s").upper()
+
+
+def _walk(cls: type, path: tuple[str, ...], prefix: str, group: str) -> Iterator[Option]:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        unknown = set(f.metadata) - _KNOWN_KEYS
+        if unknown or "help" not in f.metadata:
+            raise TypeError(f"{cls.__name__}.{f.name}: needs 'help', unknown keys {unknown}")
+        kind, optional = _unwrap(hints[f.name])
+        if dataclasses.is_dataclass(kind):
+            sub_prefix = f.metadata.get("prefix", prefix + _words(f.name) + "_")
+            yield from _walk(kind, (*path, f.name), sub_prefix, str(f.metadata["help"]))
+            continue
+        if not (issubclass(kind, _LEAF_TYPES) or issubclass(kind, enum.Enum)):
+            raise TypeError(f"{cls.__name__}.{f.name}: unsupported setting type {kind}")
+        if f.name == "enabled" and prefix:
+            derived = "ASSAY_" + prefix.rstrip("_")
+        else:
+            derived = "ASSAY_" + prefix + _words(f.name)
+        env = str(f.metadata.get("env", derived))
+        flag = "--" + env.removeprefix("ASSAY_").lower().replace("_", "-")
+        factory: Any = f.default_factory
+        default = f.default if f.default is not dataclasses.MISSING else factory()
+        yield Option(
+            path=(*path, f.name),
+            env=env,
+            flags=(flag, *f.metadata.get("flags", ())),
+            kind=kind,
+            optional=optional,
+            default=default,
+            metadata=f.metadata,
+            group=group,
+        )
+
+
+def _unwrap(hint: Any) -> tuple[type, bool]:
+    """``X`` or ``X | None`` -> (X, optional)."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) != 1:
+            raise TypeError(f"unsupported setting type {hint}")
+        return args[0], True
+    return hint, False
+
+
+@functools.cache
+def options() -> tuple[Option, ...]:
+    """Every leaf of :class:`Settings`, in declaration order; names unique (checked)."""
+    found = tuple(_walk(Settings, (), "", "Server"))
+    names = [n for o in found for n in (o.env, *o.flags)]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise TypeError(f"settings names used twice: {sorted(duplicates)}")
+    return found
+
+
+def option(dotted: str) -> Option:
+    """The option at ``dotted`` (``"workflow.workers"``)."""
+    for candidate in options():
+        if candidate.dotted == dotted:
+            return candidate
+    raise KeyError(dotted)
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class StartupError(Exception):
+    """The server cannot start; the message says why in one line, naming the setting."""
+
+    def __init__(self, problem: str, *, setting: str = "") -> None:
+        problem = " ".join(problem.split())  # one line, whatever a driver's message holds
+        self.problem = problem
+        self.setting = setting
+        label = option(setting).label if setting else ""
+        super().__init__(f"{label}: {problem}" if label else problem)
+
+
+@dataclass(frozen=True)
+class Problem:
+    option: Option
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.option.label}: {self.message}"
+
+
+class SettingsError(StartupError):
+    """One or more settings are invalid; every one is listed."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid settings: " + "; ".join(str(p) for p in self.problems))
+
+
+# -- reading and checking ------------------------------------------------------------------------
+
+Raw = str | bool
+
+
+def load_settings(
+    env: Mapping[str, str], flags: Mapping[str, Raw | None] | None = None
+) -> Settings:
+    """Settings from ``env`` (``ASSAY_*``) overridden by ``flags`` (keyed by dotted path, as
+    the CLI passes them; None means not given), validated; raises :class:`SettingsError`."""
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    unknown = set(given) - {o.dotted for o in options()}
+    if unknown:
+        raise KeyError(f"unknown settings: {sorted(unknown)}")
+    values: dict[tuple[str, ...], Any] = {}
+    problems: list[Problem] = []
+    for opt in options():
+        raw: Raw | None = given.get(opt.dotted)
+        if raw is None and env.get(opt.env, "") != "":
+            raw = env[opt.env]
+        if raw is None:
+            continue
         try:
-            return int(raw)
-        except ValueError:
-            self._violations.append(FieldViolation(name, f"expected an integer, got {raw!r}"))
-            return default
+            values[opt.path] = _parse(opt, raw)
+        except ValueError as exc:
+            problems.append(Problem(opt, str(exc)))
+    if problems:
+        raise SettingsError(problems)
+    settings: Settings = _build(Settings, (), values)
+    return check(settings)
 
-    def number(self, name: str, default: float) -> float:
-        raw = self._env.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            return float(raw)
-        except ValueError:
-            self._violations.append(FieldViolation(name, f"expected a number, got {raw!r}"))
-            return default
 
-    def flag(self, name: str, default: bool) -> bool:
-        raw = self._env.get(name)
-        if raw is None or raw == "":
-            return default
-        value = raw.strip().lower()
-        if value in ("1", "true", "yes", "on"):
+def check(settings: Settings) -> Settings:
+    """Raise :class:`SettingsError` listing every invalid value of ``settings``."""
+    order = {o.path: i for i, o in enumerate(options())}
+    problems = sorted(_problems(settings), key=lambda p: order[p.option.path])
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def _parse(opt: Option, raw: Raw) -> Any:
+    if isinstance(raw, bool):
+        if opt.kind is not bool:
+            raise ValueError("expected a value")
+        return raw
+    text = raw.strip()
+    if opt.optional and text.lower() == "none":
+        return None
+    if opt.kind is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
             return True
-        if value in ("0", "false", "no", "off"):
+        if lowered in ("0", "false", "no", "off"):
             return False
-        self._violations.append(FieldViolation(name, f"expected true or false, got {raw!r}"))
-        return default
+        raise ValueError(f"expected true or false, got {_shown(opt, raw)}")
+    if opt.kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {_shown(opt, raw)}") from None
+    if opt.kind is float:
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {_shown(opt, raw)}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"expected a finite number, got {_shown(opt, raw)}")
+        return number
+    if issubclass(opt.kind, enum.Enum):
+        try:
+            return opt.kind(text.lower())
+        except ValueError:
+            choices = ", ".join(opt.choices)
+            raise ValueError(f"expected one of {choices}, got {_shown(opt, raw)}") from None
+    return raw  # strings as given (checked for control characters with the rest)
 
-    def raise_if_invalid(self) -> None:
-        if self._violations:
-            raise InvalidArgument(self._violations)
+
+def _shown(opt: Option, raw: Raw) -> str:
+    return "a hidden value" if opt.metadata.get("secret") else repr(raw)
+
+
+def _build(cls: type, path: tuple[str, ...], values: Mapping[tuple[str, ...], Any]) -> Any:
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        here = (*path, f.name)
+        kind, _ = _unwrap(typing.get_type_hints(cls)[f.name])
+        if dataclasses.is_dataclass(kind):
+            kwargs[f.name] = _build(kind, here, values)
+        elif here in values:
+            kwargs[f.name] = values[here]
+    return cls(**kwargs)
+
+
+def _problems(settings: Settings) -> Iterator[Problem]:
+    by_path = {o.path: o for o in options()}
+    for opt in options():
+        value = _value_at(settings, opt.path)
+        message = _bounds(opt, value)
+        if message:
+            yield Problem(opt, message)
+    for path, obj in _groups(settings, ()):
+        rules = getattr(obj, "problems", None)
+        if rules is None:
+            continue
+        for name, message in rules():
+            yield Problem(by_path[(*path, name)], message)
+
+
+def _bounds(opt: Option, value: Any) -> str:
+    if value is None:
+        return "" if opt.optional else "is required"
+    if isinstance(value, str):
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            return "must not contain control characters"
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    low, high, above = opt.metadata.get("min"), opt.metadata.get("max"), opt.metadata.get("gt")
+    if above is not None and not value > above:
+        return f"must be greater than {above}, got {value}"
+    if low is not None and value < low:
+        return f"must be at least {low}, got {value}"
+    if high is not None and value > high:
+        return f"must be at most {high}, got {value}"
+    return ""
+
+
+def _value_at(obj: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        obj = getattr(obj, name)
+    return obj
+
+
+def _groups(obj: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, obj
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _groups(value, (*path, f.name))

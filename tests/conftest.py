@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.integration.storage.backends",
+    "tests.integration.kube.fixtures",
     "tests.integration.api.server_fixtures",
     "tests.integration.api.workflow_fixtures",
     "tests.kubeapi.fixtures",

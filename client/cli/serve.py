@@ -1,67 +1,89 @@
-"""``assay serve``: start the server with settings from ASSAY_* variables and these flags.
+"""``assay serve``: start the server with settings from ASSAY_* variables and flags.
 
-The one place where the client package reaches into the server (an import-linter exception):
-the CLI is also how operators start the process.
+The flags are generated from the server's settings tree (``assay.server.settings``), one
+per setting, so every setting is reachable and ``--help`` shows each one's default and
+variable. Values are passed on as text and parsed by the settings loader, so a flag and its
+variable accept the same things and fail the same way: a bad value, or anything that stops
+the server from starting, is one line on stderr and exit status 1, never a traceback.
+
+The one place where the client package reaches into the server (an import-linter
+exception): the CLI is also how operators start the process.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from assay.client.cli import common
+from assay.server.settings import Option, StartupError, load_settings, options
 
 
-def serve(
-    ctx: typer.Context,
-    listen: Annotated[
-        str | None, typer.Option("--listen", help="HOST:PORT to serve gRPC on [ASSAY_LISTEN].")
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option("--database-url", help="SQLAlchemy URL [ASSAY_DATABASE_URL]; SQLite default."),
-    ] = None,
-    http_port: Annotated[
-        int | None,
-        typer.Option("--http-port", help="Port of /healthz, /readyz, /metrics; 0 disables."),
-    ] = None,
-    schedule: Annotated[
-        str | None, typer.Option("--schedule", help="Cron expression for full runs.")
-    ] = None,
-    cluster_id: Annotated[str | None, typer.Option("--cluster-id", help="Cluster id.")] = None,
-    kube_context: Annotated[
-        str | None, typer.Option("--context", help="kubeconfig context for live assessments.")
-    ] = None,
-    policy: Annotated[
-        str | None,
-        typer.Option("--policy", help="Policy file: check switches, severities, exemptions."),
-    ] = None,
-    workflows: Annotated[
-        bool | None,
-        typer.Option("--workflows/--no-workflows", help="Run the WorkflowExecution reconciler."),
-    ] = None,
-) -> None:
+def _help(option: Option) -> str:
+    choices = f" One of: {', '.join(option.choices)}." if option.choices else ""
+    return f"{option.help}{choices} (default: {option.default_text}; env: {option.env})"
+
+
+def _parameter(option: Option) -> inspect.Parameter:
+    panel = option.group.rstrip(".")
+    if option.kind is bool:
+        switch = option.flags[0]
+        names = [f"{switch}/--no-{switch.removeprefix('--')}"]
+        annotation: Any = Annotated[
+            bool | None,
+            typer.Option(*names, help=_help(option), show_default=False, rich_help_panel=panel),
+        ]
+    else:
+        annotation = Annotated[
+            str | None,
+            typer.Option(
+                *option.flags,
+                help=_help(option),
+                show_default=False,
+                metavar="|".join(option.choices) or option.kind.__name__.upper(),
+                rich_help_panel=panel,
+            ),
+        ]
+    return inspect.Parameter(
+        option.param, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+    )
+
+
+def serve(ctx: typer.Context, print_settings: bool = False, **flags: Any) -> None:
     """Run the Assay gRPC server until SIGTERM or SIGINT."""
     from assay.server.app import run_server
-    from assay.server.core.errors import AssayError, InvalidArgument
-    from assay.server.settings import Settings
 
+    given = {option.dotted: flags.get(option.param) for option in options()}
     try:
-        settings = Settings.from_env(os.environ).with_overrides(
-            listen=listen,
-            database_url=database_url,
-            http_port=http_port,
-            cluster_id=cluster_id,
-            kube_context=kube_context,
-            policy=policy,
-            assessment__schedule=schedule,
-            workflow__enabled=workflows,
-        )
-    except InvalidArgument as error:
-        raise common.fail(ctx, f"invalid settings: {error}") from None
-    try:
+        settings = load_settings(os.environ, given)
+        if print_settings:
+            for option in options():
+                typer.echo(f"{option.env}={option.format(option.value_in(settings))}")
+            return
         run_server(settings)
-    except (OSError, AssayError) as error:
-        raise common.fail(ctx, f"cannot start the server: {error}") from None
+    except StartupError as error:
+        raise common.fail(ctx, str(error)) from None
+
+
+_PRINT_SETTINGS = inspect.Parameter(
+    "print_settings",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[
+        bool,
+        typer.Option(
+            "--print-settings",
+            help="Check the settings, print them as ASSAY_* variables (secrets hidden), exit.",
+        ),
+    ],
+)
+serve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        _PRINT_SETTINGS,
+        *(_parameter(option) for option in options()),
+    ]
+)

@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from assay.server.api.convert import timestamp
+from assay.server.kube.times import parse_time
 from assay.server.workflow.audit import AuditEvent, AuditEventType
 from assay.server.workflow.model import FailureReason, KubeObject, Phase, SkipReason, phase_of
-from assay.server.workflow.timeutil import format_duration, parse_duration, parse_time
+from assay.server.workflow.timeutil import format_duration, parse_duration
 from assay.v1 import common_pb2 as cpb
 from assay.v1 import workflow_pb2 as wpb
 

@@ -1,16 +1,17 @@
 """Run liveness across replicas: heartbeats for the runs this process executes, and the
 sweep that fails the runs whose process died.
 
-The composition root starts one :class:`RunLiveness` per replica, next to the runner. Every
-``interval`` it stamps ``heartbeat_at`` on the runs this process executes and fails, with
-:data:`CRASH_REASON`, every queued or running run whose heartbeat is older than
-``stale_after`` -- a run whose process crashed, was killed or evicted. The first sweep runs
+The composition root starts one :class:`RunLiveness` per replica, next to the runner, with
+the assessment settings. Every ``run_heartbeat_s`` it stamps ``heartbeat_at`` on the runs
+this process executes and fails, with :data:`CRASH_REASON`, every queued or running run
+whose heartbeat is older than ``run_stale_after_s`` -- a run whose process crashed, was
+killed or evicted. The first sweep runs
 at start-up, before the runner takes work.
 
 Why heartbeats rather than "fail everything unfinished at start-up": with several replicas
 on one PostgreSQL database, a replica starting up cannot tell a dead process's run from one
 another live replica is executing; only a fresh heartbeat can. The cost is that a run left
-by a crash is failed up to ``stale_after`` later, not at once.
+by a crash is failed up to ``run_stale_after_s`` later, not at once.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from assay.server.assessment.settings import AssessmentSettings
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
 from assay.server.core.errors import Unavailable
 from assay.server.core.types import RunId
@@ -47,25 +48,18 @@ class LivenessStore(Protocol):
     ) -> list[RunId]: ...
 
 
-@dataclass(frozen=True)
-class LivenessSettings:
-    interval_s: float = 15.0
-    # Several missed beats, so a slow database or a paused process is not taken for dead.
-    stale_after_s: float = 60.0
-
-
 class RunLiveness:
     def __init__(
         self,
         store: LivenessStore,
         active: Callable[[], Sequence[RunId]],
         *,
-        settings: LivenessSettings | None = None,
+        settings: AssessmentSettings | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store = store
         self._active = active
-        self._settings = settings or LivenessSettings()
+        self._settings = settings or AssessmentSettings()
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -83,7 +77,7 @@ class RunLiveness:
             self._store.fail_unfinished_runs,
             CRASH_REASON,
             now,
-            stale_before=now - timedelta(seconds=self._settings.stale_after_s),
+            stale_before=now - timedelta(seconds=self._settings.run_stale_after_s),
             keep=list(self._active()),
         )
         if failed:
@@ -98,7 +92,7 @@ class RunLiveness:
         its database call runs in a worker thread that a cancellation would leave behind,
         still holding a connection.
         """
-        while not await self._stopping_within(self._settings.interval_s):
+        while not await self._stopping_within(self._settings.run_heartbeat_s):
             try:
                 await self.beat()
                 await self.sweep()

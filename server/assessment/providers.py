@@ -7,8 +7,8 @@ registers one per source (tests register fakes).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 from assay.server.assessment.requests import RunRequest
 from assay.server.checks.kit import Check
@@ -16,6 +16,7 @@ from assay.server.checks.kit.registry import required_groups, required_kinds
 from assay.server.inventory.live import load_live_inventory
 from assay.server.inventory.manifests import load_manifests
 from assay.server.inventory.model import Inventory
+from assay.server.kube.config import KubeClientFactory
 
 
 class InventoryProvider(Protocol):
@@ -30,25 +31,21 @@ class ManifestInventory:
         return await asyncio.to_thread(load_manifests, request.path)
 
 
-ApiClientFactory = Callable[[str], Awaitable[Any]]
-"""Makes a ``kubernetes.aio`` ApiClient for a kubeconfig context ("" for the default)."""
-
-
 class LiveInventory:
     """Lists the kinds the run's checks read from the cluster, with a client per run.
 
-    The composition root passes the factory (e.g. ``api_client_from_config`` bound to the
-    configured kubeconfig); the provider closes every client it is given.
+    The composition root passes the factory (``assay.server.kube.config.client_factory``
+    of the configured kube settings); the provider closes every client it is given.
     """
 
-    def __init__(self, client_factory: ApiClientFactory) -> None:
+    def __init__(self, client_factory: KubeClientFactory) -> None:
         self._client_factory = client_factory
 
     async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
-        api = await self._client_factory(request.context)
+        kube = await self._client_factory(request.context)
         try:
             return await load_live_inventory(
-                api, kinds=required_kinds(checks), groups=required_groups(checks)
+                kube, kinds=required_kinds(checks), groups=required_groups(checks)
             )
         finally:
-            await api.close()
+            await kube.close()

@@ -58,6 +58,7 @@ from assay.server.assessment.progress import (
 from assay.server.assessment.providers import InventoryProvider
 from assay.server.assessment.requests import RunRequest, resolve_checks
 from assay.server.assessment.run_state import RunTally, advance, check_outcome, outcome_state
+from assay.server.assessment.settings import AssessmentSettings
 from assay.server.assessment.sink import RunSink
 from assay.server.checks.kit import Check
 from assay.server.checks.kit.catalogue import Catalogue
@@ -87,24 +88,6 @@ T = TypeVar("T")
 
 SHUTTING_DOWN = "server shutting down"
 CANCELLED_BY_USER = "cancelled by request"
-
-
-# -- configuration ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunnerConfig:
-    """Runner defaults; ``run_timeout_s=None`` lets a run take as long as it needs."""
-
-    cluster_id: str = ""
-    check_timeout_s: float = 30.0
-    run_timeout_s: float | None = 600.0
-    # Check threads of one run alive at once (overrunning ones included).
-    max_concurrency: int = 8
-    # Finished runs remembered in memory for wait() and cancel().
-    retained_runs: int = 256
-    # How long shutdown() waits for cancelled runs to record their end.
-    shutdown_grace_s: float = 5.0
 
 
 # -- the runner -------------------------------------------------------------------------------
@@ -144,14 +127,21 @@ class Runner:
         sink: RunSink,
         inventories: Mapping[Source, InventoryProvider],
         bus: ProgressBus | None = None,
-        config: RunnerConfig | None = None,
+        settings: AssessmentSettings | None = None,
+        cluster_id: str = "",
+        shutdown_grace_s: float = 5.0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        """``settings``: timeouts, concurrency, runs kept (``run_timeout_s=None`` lets a run
+        take as long as it needs); ``shutdown_grace_s``: how long :meth:`shutdown` waits for
+        cancelled runs to record their end by default."""
         self._catalogue = catalogue
         self._sink = sink
         self._inventories = dict(inventories)
         self._bus = bus or ProgressBus()
-        self._config = config or RunnerConfig()
+        self._config = settings or AssessmentSettings()
+        self._cluster_id = cluster_id
+        self._shutdown_grace_s = shutdown_grace_s
         self._clock = clock
         self._run_ids = RunIdFactory()
         self._executor = CheckExecutor(catalogue=catalogue, clock=clock)
@@ -189,7 +179,7 @@ class Runner:
             requested_at=now,
             pillars=tuple(dict.fromkeys(Pillar(p) for p in request.pillars)),
             check_id=request.check_id,
-            cluster_id=self._config.cluster_id,
+            cluster_id=self._cluster_id,
             check_count=len(checks),
         )
         await self._sink.create_run(run)
@@ -256,7 +246,7 @@ class Runner:
                 tasks.append(execution.task)
         if not tasks:
             return
-        grace = self._config.shutdown_grace_s if grace_s is None else grace_s
+        grace = self._shutdown_grace_s if grace_s is None else grace_s
         _, pending = await asyncio.wait(tasks, timeout=grace)
         for task in pending:
             log.warning("%s did not record its end within %.1fs", task.get_name(), grace)

@@ -1,7 +1,8 @@
 """Scheduled full runs from a cron expression (``ASSAY_SCHEDULE``, e.g. ``0 * * * *``).
 
-The composition root builds one :class:`Scheduler` per replica when a schedule is set and
-runs :meth:`Scheduler.run` as a task; :meth:`Scheduler.stop` ends it on shutdown.
+The composition root builds one :class:`Scheduler` per replica when the assessment settings
+have a schedule (:meth:`ScheduleSpec.from_settings`) and runs :meth:`Scheduler.run` as a
+task; :meth:`Scheduler.stop` ends it on shutdown.
 
 One run per tick across replicas
 --------------------------------
@@ -42,6 +43,7 @@ from typing import Protocol
 from croniter import croniter
 
 from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.settings import AssessmentSettings
 from assay.server.assessment.tasks import cancel_and_wait
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
 from assay.server.core.errors import AlreadyExists, FieldViolation, InvalidArgument
@@ -91,6 +93,14 @@ class ScheduleSpec:
             raise InvalidArgument(
                 FieldViolation("schedule", f"not a cron expression: {self.expression!r}")
             )
+
+    @classmethod
+    def from_settings(cls, settings: AssessmentSettings, *, cluster_id: str) -> ScheduleSpec | None:
+        """The schedule the settings ask for; None when ``schedule`` is empty."""
+        if not settings.schedule:
+            return None
+        request = RunRequest(source=settings.schedule_source, path=settings.schedule_path)
+        return cls(settings.schedule, request, cluster_id=cluster_id)
 
 
 class Scheduler:

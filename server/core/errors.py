@@ -7,6 +7,7 @@ Hierarchy::
     ├── NotFound             an id names nothing
     ├── AlreadyExists        a create collides with an existing object
     ├── FailedPrecondition   the operation is not valid in the object's current state
+    ├── PermissionDenied     a dependency (the cluster) refused the server the operation
     └── Unavailable          a dependency (storage, the cluster) cannot be used right now
 
 Layers raise these (never gRPC errors) so that execution and storage stay free of the
@@ -37,10 +38,11 @@ class InvalidArgument(AssayError):
 
 
 class NotFound(AssayError):
-    def __init__(self, kind: str, ident: str) -> None:
+    def __init__(self, kind: str, ident: str, *, message: str = "") -> None:
+        """``message`` replaces the default text, e.g. with the wording of the API server."""
         self.kind = kind
         self.ident = ident
-        super().__init__(f"{kind} {ident!r} not found")
+        super().__init__(message or f"{kind} {ident!r} not found")
 
 
 class AlreadyExists(AssayError):
@@ -48,6 +50,10 @@ class AlreadyExists(AssayError):
 
 
 class FailedPrecondition(AssayError):
+    pass
+
+
+class PermissionDenied(AssayError):
     pass
 
 

@@ -5,7 +5,7 @@ Public surface (what the runner and the checks import)::
 
     Inventory, Diagnostic                      model
     load_manifests, read_manifests             manifests (files, directories)
-    load_live_inventory, api_client_from_config live (kubernetes.aio)
+    load_live_inventory                        live (through assay.server.kube)
     Workload, Container, ContainerKind, containers, workload_of
     Selector                                   label-selector matching
     InventoryError and subclasses              errors
@@ -14,7 +14,6 @@ Public surface (what the runner and the checks import)::
 from assay.server.inventory.errors import (
     ClusterUnavailable,
     InventoryError,
-    KubeConfigError,
     ManifestPathNotFound,
 )
 from assay.server.inventory.kinds import KNOWN_RESOURCES, WORKLOAD_KINDS, ResourceType
@@ -39,7 +38,6 @@ __all__ = [
     "Diagnostic",
     "Inventory",
     "InventoryError",
-    "KubeConfigError",
     "KubeObject",
     "ManifestPathNotFound",
     "Requirement",

@@ -5,8 +5,10 @@ Hierarchy::
     AssayError                       (assay.server.core.errors)
     └── InventoryError               the inventory could not be built at all
         ├── ManifestPathNotFound     the manifest file or directory does not exist
-        ├── KubeConfigError          no usable kubeconfig / in-cluster configuration
         └── ClusterUnavailable       the API server could not be reached or refused discovery
+
+A kubeconfig that cannot be loaded is :class:`~assay.server.kube.errors.KubeConfigError`,
+raised by the client factory before the inventory is asked for anything.
 
 Problems with single inputs (one bad YAML file, one kind the service account may not
 list) are not errors: they become :class:`~assay.server.inventory.model.Diagnostic` records
@@ -28,9 +30,5 @@ class ManifestPathNotFound(InventoryError):
         super().__init__(f"manifest path {path!r} does not exist")
 
 
-class KubeConfigError(InventoryError):
-    """Neither the kubeconfig (with the requested context) nor in-cluster config is usable."""
-
-
 class ClusterUnavailable(InventoryError):
-    """The API server did not answer discovery (network error, 401, 5xx)."""
+    """Discovery failed (no answer, 401, 5xx), or a list got no answer at all."""

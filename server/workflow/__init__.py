@@ -11,10 +11,10 @@ composition root, called by the gRPC servicer). Map of the package::
       phase        the phase state machine
       status       status-subresource writes with conflict retries
       trail        audit events (through the AuditSink port in ``audit``)
-      events       Kubernetes Events
-    informer, workqueue, leader, changes   runtime pieces
-    kube         thin async API client over kubernetes.aio (raw dicts), errors in ``errors``
-    model, naming, timeutil, validation, settings, memory   vocabulary and helpers
+    changes      phase-change fan-out to watchers
+    model, naming, timeutil, validation, settings, memory, errors   vocabulary and helpers
 
-Nothing here imports storage, gRPC or ``assay.v1`` (see DESIGN.md, "Layers").
+The Kubernetes client, its errors and the controller plumbing (informer, work queue,
+leader election, events, conflict retries) are :mod:`assay.server.kube`. Nothing here
+imports storage, gRPC or ``assay.v1`` (see docs/design.md, "Layers").
 """

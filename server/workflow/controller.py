@@ -15,33 +15,30 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from typing import Any
 
-from kubernetes.aio.client import ApiClient
-
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
-from assay.server.core.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from assay.server.core.errors import FailedPrecondition
 from assay.server.core.errors import Unavailable as UnavailableError
+from assay.server.kube.client import KubeClient
+from assay.server.kube.errors import KubeError, domain_error
+from assay.server.kube.events import EventRecorder
+from assay.server.kube.informer import DELETED, Informer, cache_key
+from assay.server.kube.leader import LeaderElector
+from assay.server.kube.objects import EventType
+from assay.server.kube.workqueue import QueueShutDown, WorkQueue
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.audit import AuditSink
 from assay.server.workflow.changes import PhaseChange, PhaseChanges
-from assay.server.workflow.errors import (
-    KubeAlreadyExists,
-    KubeApiError,
-    KubeInvalid,
-    KubeNotFound,
-    WorkflowError,
-)
-from assay.server.workflow.events import EventRecorder
-from assay.server.workflow.informer import DELETED, Informer, cache_key
-from assay.server.workflow.kube import PIPELINE_RUNS, WORKFLOW_EXECUTIONS, KubeClient
-from assay.server.workflow.leader import LeaderElector
 from assay.server.workflow.lock import TargetLockManager
 from assay.server.workflow.model import (
     API_VERSION,
     KIND,
     LABEL_MANAGED_BY,
     MANAGED_BY,
+    PIPELINE_RUNS,
+    WORKFLOW_EXECUTIONS,
     ExecutionKey,
     KubeObject,
     Phase,
@@ -52,11 +49,10 @@ from assay.server.workflow.model import (
 )
 from assay.server.workflow.phase import is_terminal
 from assay.server.workflow.reconciler import Reconciler, ReconcilerConfig
-from assay.server.workflow.settings import ControllerSettings
+from assay.server.workflow.settings import WorkflowSettings
 from assay.server.workflow.tekton import execution_of
 from assay.server.workflow.trail import AuditTrail
 from assay.server.workflow.validation import ensure_valid_spec
-from assay.server.workflow.workqueue import QueueShutDown, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +63,9 @@ class WorkflowController:
     def __init__(
         self,
         *,
-        api_client: ApiClient,
-        settings: ControllerSettings,
+        kube: KubeClient,
+        settings: WorkflowSettings,
+        cluster_id: str,
         audit: AuditSink,
         metrics: WorkflowMetrics,
         clock: Clock = SYSTEM_CLOCK,
@@ -76,25 +73,29 @@ class WorkflowController:
         self.settings = settings
         self._clock = clock
         self._metrics = metrics
-        self._kube = KubeClient(api_client, request_timeout=settings.request_timeout_s)
+        self._kube = kube
+        watch_namespace = settings.watch_namespace or None  # empty: every namespace
         self.locks = TargetLockManager(
             self._kube,
-            namespace=settings.execution_namespace,
-            cluster_id=settings.cluster_id,
-            cooldown=settings.cooldown,
+            namespace=settings.namespace,
+            cluster_id=cluster_id,
+            cooldown=timedelta(seconds=settings.cooldown_s),
             clock=self._clock,
-            history_namespace=settings.watch_namespace,
+            history_namespace=watch_namespace,
         )
         self.reconciler = Reconciler(
             kube=self._kube,
             locks=self.locks,
             audit=AuditTrail(audit, clock=self._clock),
             events=EventRecorder(
-                self._kube, clock=self._clock, instance=settings.leader_election.identity
+                self._kube,
+                component=MANAGED_BY,
+                clock=self._clock,
+                instance=settings.leader_election.identity,
             ),
             metrics=metrics,
             config=ReconcilerConfig(
-                execution_namespace=settings.execution_namespace,
+                execution_namespace=settings.namespace,
                 default_service_account=settings.default_service_account,
             ),
             clock=self._clock,
@@ -104,7 +105,7 @@ class WorkflowController:
             self._kube,
             WORKFLOW_EXECUTIONS,
             self._on_execution,
-            namespace=settings.watch_namespace,
+            namespace=watch_namespace,
             backoff=settings.backoff,
             watch_timeout_s=settings.watch_timeout_s,
             name="workflowexecutions",
@@ -113,7 +114,7 @@ class WorkflowController:
             self._kube,
             PIPELINE_RUNS,
             self._on_pipelinerun,
-            namespace=settings.execution_namespace,
+            namespace=settings.namespace,
             label_selector=f"{LABEL_MANAGED_BY}={MANAGED_BY}",
             backoff=settings.backoff,
             watch_timeout_s=settings.watch_timeout_s,
@@ -125,11 +126,11 @@ class WorkflowController:
             self._elector = LeaderElector(
                 self._kube,
                 election,
-                namespace=election.lease_namespace or settings.execution_namespace,
+                namespace=election.lease_namespace or settings.namespace,
                 on_started_leading=self._start_leading,
                 on_stopped_leading=self._stop_leading,
             )
-        self._queue: WorkQueue | None = None
+        self._queue: WorkQueue[ExecutionKey] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._live_workers: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -141,12 +142,18 @@ class WorkflowController:
     def is_leader(self) -> bool:
         return self._leading
 
-    async def start(self, *, sync_timeout_s: float = 30.0) -> None:
-        """Start the informers, wait for their first list, then elect (or just lead).
+    async def start(self, *, sync_timeout_s: float | None = None) -> None:
+        """Check the cluster serves what the controller needs, start the informers, wait for
+        their first list, then elect (or just lead).
 
-        Raises :class:`~assay.server.core.errors.Unavailable` (after cleaning up) when the first
-        lists do not succeed within ``sync_timeout_s``.
+        Raises :class:`~assay.server.core.errors.FailedPrecondition` when the
+        WorkflowExecution or Tekton API is not served, and
+        :class:`~assay.server.core.errors.Unavailable` when the API server cannot be
+        reached or the first lists do not succeed within ``sync_timeout_s`` (after
+        cleaning up). ``sync_timeout_s`` defaults to the settings' one.
         """
+        sync_timeout_s = sync_timeout_s or self.settings.sync_timeout_s
+        await self._preflight()
         self._tasks = [
             asyncio.create_task(self.executions.run(), name="wfe-informer"),
             asyncio.create_task(self.pipelineruns.run(), name="pipelinerun-informer"),
@@ -168,6 +175,21 @@ class WorkflowController:
         if self.settings.resync_period_s > 0:
             self._tasks.append(asyncio.create_task(self._resync(), name="wfe-resync"))
 
+    async def _preflight(self) -> None:
+        """Fail at once, with the reason, where the informers would only retry forever."""
+        try:
+            served = await self._kube.discover()
+        except KubeError as exc:
+            raise domain_error(exc) from exc
+        for resource, what in (
+            (WORKFLOW_EXECUTIONS, "the WorkflowExecution CRD (deploy/crds)"),
+            (PIPELINE_RUNS, "Tekton Pipelines"),
+        ):
+            if not served.serves(resource.group_version):
+                raise FailedPrecondition(
+                    f"the cluster does not serve {resource.group_version}: install {what}"
+                )
+
     async def stop(self) -> None:
         """Stop reconciling (releasing leadership), end watch streams, stop the informers."""
         tasks, self._tasks = self._tasks, []
@@ -186,7 +208,9 @@ class WorkflowController:
 
     async def _start_leading(self) -> None:
         self._leading = True
-        queue = WorkQueue(self.settings.backoff, on_depth=self._metrics.queue_depth.set)
+        queue: WorkQueue[ExecutionKey] = WorkQueue(
+            self.settings.backoff, on_depth=self._metrics.queue_depth.set
+        )
         self._queue = queue
         self._workers = [
             asyncio.create_task(self._worker(queue), name=f"wfe-worker-{i}")
@@ -226,7 +250,7 @@ class WorkflowController:
         gap = election.lease_duration_s - election.renew_deadline_s
         return max(0.0, min(_STOP_GRACE_S, gap / 2))
 
-    async def _worker(self, queue: WorkQueue) -> None:
+    async def _worker(self, queue: WorkQueue[ExecutionKey]) -> None:
         while True:
             try:
                 key = await queue.get()
@@ -265,7 +289,7 @@ class WorkflowController:
 
     # -- informer handlers -----------------------------------------------------------------
 
-    def _on_execution(self, kind: str, old: KubeObject | None, new: KubeObject) -> None:
+    def _on_execution(self, kind: EventType, old: KubeObject | None, new: KubeObject) -> None:
         previous = phase_of(old) if old is not None else None
         if kind == DELETED:
             self._changes.publish(PhaseChange.of(new, previous, deleted=True))
@@ -283,7 +307,7 @@ class WorkflowController:
             return  # finished and its lock released: nothing left to do
         self._queue.add(ExecutionKey(cache_key(new)))
 
-    def _on_pipelinerun(self, kind: str, old: KubeObject | None, new: KubeObject) -> None:
+    def _on_pipelinerun(self, kind: EventType, old: KubeObject | None, new: KubeObject) -> None:
         key = execution_of(new)
         if key is not None and self._queue is not None:
             self._queue.add(key)
@@ -318,23 +342,15 @@ class WorkflowController:
         }
         try:
             return await self._kube.create(WORKFLOW_EXECUTIONS, namespace, body)
-        except KubeAlreadyExists as exc:
-            raise AlreadyExists(f"WorkflowExecution {namespace}/{name} already exists") from exc
-        except KubeInvalid as exc:
-            raise InvalidArgument(FieldViolation("spec", exc.message or str(exc))) from exc
-        except KubeNotFound as exc:
-            raise NotFound("namespace", namespace) from exc
-        except WorkflowError as exc:
-            raise UnavailableError(f"cannot create WorkflowExecution: {exc}") from exc
+        except KubeError as exc:
+            raise domain_error(exc) from exc
 
     async def get(self, namespace: str, name: str) -> KubeObject:
         """The WorkflowExecution as the API server has it now (a dict)."""
         try:
             return await self._kube.get(WORKFLOW_EXECUTIONS, namespace, name)
-        except KubeNotFound as exc:
-            raise NotFound("WorkflowExecution", f"{namespace}/{name}") from exc
-        except WorkflowError as exc:
-            raise UnavailableError(f"cannot read WorkflowExecution: {exc}") from exc
+        except KubeError as exc:
+            raise domain_error(exc) from exc
 
     async def list(
         self,
@@ -347,8 +363,8 @@ class WorkflowController:
         """Matching WorkflowExecutions (dicts), oldest first; filters combine with AND."""
         try:
             listed = await self._kube.list(WORKFLOW_EXECUTIONS, namespace)
-        except KubeApiError as exc:
-            raise UnavailableError(f"cannot list WorkflowExecutions: {exc}") from exc
+        except KubeError as exc:
+            raise domain_error(exc) from exc
         wanted_phase = Phase(phase) if phase else None
         out: list[KubeObject] = []
         for obj in listed.items:

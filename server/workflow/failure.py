@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from assay.server.kube.times import format_time, parse_time
 from assay.server.workflow.model import FailureDetails, FailureReason, KubeObject, meta, status_of
 from assay.server.workflow.tekton import (
     parse_pipelinerun,
@@ -45,7 +46,7 @@ from assay.server.workflow.tekton import (
     succeeded_condition,
     task_name_of,
 )
-from assay.server.workflow.timeutil import format_duration, format_time, parse_time
+from assay.server.workflow.timeutil import format_duration
 
 MESSAGE_MAX = 1024
 

@@ -36,8 +36,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from assay.server.core.clock import Clock
-from assay.server.workflow.errors import KubeAlreadyExists, KubeConflict, KubeNotFound
-from assay.server.workflow.kube import LEASES, WORKFLOW_EXECUTIONS, KubeClient
+from assay.server.kube.client import KubeClient
+from assay.server.kube.errors import KubeAlreadyExists, KubeNotFound, KubePathError
+from assay.server.kube.resources import LEASES
+from assay.server.kube.times import format_micro_time, parse_time
 from assay.server.workflow.model import (
     ANNOTATION_EXECUTION,
     ANNOTATION_STARTED_AT,
@@ -47,6 +49,7 @@ from assay.server.workflow.model import (
     LABEL_TARGET_HASH,
     LABEL_WORKFLOW_ID,
     MANAGED_BY,
+    WORKFLOW_EXECUTIONS,
     KubeObject,
     Phase,
     meta,
@@ -57,9 +60,6 @@ from assay.server.workflow.model import (
 )
 from assay.server.workflow.naming import lock_lease_name, sanitize_label_value, target_hash
 from assay.server.workflow.phase import is_terminal
-from assay.server.workflow.timeutil import format_micro_time, parse_time
-
-_MAX_ATTEMPTS = 5
 
 
 class LockNameCollision(Exception):
@@ -191,7 +191,7 @@ class TargetLockManager:
             return True
         try:
             obj = await self._kube.get(WORKFLOW_EXECUTIONS, holder.namespace, holder.name)
-        except KubeNotFound:
+        except (KubeNotFound, KubePathError):  # a Lease annotation that names no execution
             return True
         if str(meta(obj).get("uid", "")) != holder.uid:
             return True
@@ -202,16 +202,15 @@ class TargetLockManager:
         target = str(spec_of(wfe).get("targetResource", ""))
         uid = str(meta(wfe).get("uid", ""))
         name = self.lease_name(target)
-        for _ in range(_MAX_ATTEMPTS):
+
+        async def attempt() -> AcquireResult:
             try:
                 await self._kube.create(LEASES, self._namespace, self._lease_body(wfe, None))
                 return AcquireResult(LockOutcome.ACQUIRED, name)
             except KubeAlreadyExists:
                 pass
-            try:
-                lease = await self._kube.get(LEASES, self._namespace, name)
-            except KubeNotFound:
-                continue  # released between our create and get: try again
+            # NotFound here: released between our create and get; the retry looks again.
+            lease = await self._kube.get(LEASES, self._namespace, name)
             annotations = meta(lease).get("annotations") or {}
             if annotations.get(ANNOTATION_TARGET, target) != target:
                 raise LockNameCollision(f"Lease {self._namespace}/{name} locks another target")
@@ -220,36 +219,32 @@ class TargetLockManager:
                 return AcquireResult(LockOutcome.ACQUIRED, name)
             if not await self._holder_gone_or_done(holder):
                 return AcquireResult(LockOutcome.BUSY, name, holder=holder)
-            try:
-                await self._kube.replace(
-                    LEASES, self._namespace, name, self._lease_body(wfe, lease)
-                )
-                return AcquireResult(LockOutcome.ACQUIRED, name, reclaimed_from=holder)
-            except (KubeConflict, KubeNotFound):
-                continue  # someone else changed it first: look again
-        raise KubeConflict(409, "Conflict", f"Lease {name} kept changing; retry")
+            # A conflict or NotFound: someone else changed it first; the retry looks again.
+            await self._kube.replace(LEASES, self._namespace, name, self._lease_body(wfe, lease))
+            return AcquireResult(LockOutcome.ACQUIRED, name, reclaimed_from=holder)
+
+        return await self._kube.conflicts.run(
+            attempt, what=f"Lease {self._namespace}/{name}", also=(KubeNotFound,)
+        )
 
     async def release(self, wfe: KubeObject) -> ReleaseOutcome:
         """Drop the lock if ``wfe`` still holds it (idempotent)."""
         target = str(spec_of(wfe).get("targetResource", ""))
         uid = str(meta(wfe).get("uid", ""))
         name = self.lease_name(target)
-        for _ in range(_MAX_ATTEMPTS):
+
+        async def attempt() -> ReleaseOutcome:
             try:
                 lease = await self._kube.get(LEASES, self._namespace, name)
-            except KubeNotFound:
-                return ReleaseOutcome.NOT_HELD
-            if _holder_of(lease).uid != uid:
-                return ReleaseOutcome.NOT_HELD
-            rv = str(meta(lease).get("resourceVersion", "")) or None
-            try:
+                if _holder_of(lease).uid != uid:
+                    return ReleaseOutcome.NOT_HELD
+                rv = str(meta(lease).get("resourceVersion", "")) or None
                 await self._kube.delete(LEASES, self._namespace, name, resource_version=rv)
-                return ReleaseOutcome.RELEASED
             except KubeNotFound:
                 return ReleaseOutcome.NOT_HELD
-            except KubeConflict:
-                continue
-        raise KubeConflict(409, "Conflict", f"Lease {name} kept changing; retry")
+            return ReleaseOutcome.RELEASED
+
+        return await self._kube.conflicts.run(attempt, what=f"Lease {self._namespace}/{name}")
 
     async def holder(self, target: str) -> LockHolder | None:
         """Who holds ``target`` right now (None when free)."""

@@ -1,11 +1,11 @@
 """Names, enums and payload shapes of the WorkflowExecution API and the objects around it.
 
 Everything in :mod:`assay.server.workflow` imports its vocabulary from here: the CRD's
-group/version/plural, the labels and annotations the reconciler writes, the phase, skip and
+group/version/plural and the :class:`~assay.server.kube.resources.Resource` of each custom
+resource it uses, the labels and annotations the reconciler writes, the phase, skip and
 failure-reason enums (their values are the CRD's enum values), and ``TypedDict`` shapes of the
 status sub-objects the reconciler produces. Objects read from the API stay plain dicts
-(:data:`KubeObject`); we never build client models for them (see DESIGN.md, "Dependency
-notes").
+(:data:`KubeObject`, see :mod:`assay.server.kube.objects`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 import enum
 from typing import Any, NewType, TypedDict
 
-KubeObject = dict[str, Any]
-"""A Kubernetes object as decoded from JSON."""
+from assay.server.kube.objects import KubeObject as KubeObject
+from assay.server.kube.objects import meta as meta
+from assay.server.kube.resources import Resource
 
 ExecutionKey = NewType("ExecutionKey", str)
 """``namespace/name`` of a WorkflowExecution: the work-queue key."""
@@ -31,6 +32,10 @@ PIPELINERUN_PLURAL = "pipelineruns"
 TASKRUN_PLURAL = "taskruns"
 
 FINALIZER = f"{GROUP}/cleanup"
+
+WORKFLOW_EXECUTIONS = Resource(GROUP, VERSION, PLURAL, kind=KIND)
+PIPELINE_RUNS = Resource(TEKTON_GROUP, TEKTON_VERSION, PIPELINERUN_PLURAL, kind="PipelineRun")
+TASK_RUNS = Resource(TEKTON_GROUP, TEKTON_VERSION, TASKRUN_PLURAL, kind="TaskRun")
 
 # Labels written on PipelineRuns, Leases and WorkflowExecutions (values sanitised).
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -136,12 +141,6 @@ def execution_key(namespace: str, name: str) -> ExecutionKey:
 def split_key(key: ExecutionKey) -> tuple[str, str]:
     namespace, _, name = key.partition("/")
     return namespace, name
-
-
-def meta(obj: KubeObject) -> dict[str, Any]:
-    """``obj.metadata`` (empty dict when absent)."""
-    value = obj.get("metadata")
-    return value if isinstance(value, dict) else {}
 
 
 def spec_of(obj: KubeObject) -> dict[str, Any]:

@@ -32,27 +32,27 @@ from datetime import datetime
 from typing import Any
 
 from assay.server.core.clock import Clock
+from assay.server.kube.client import KubeClient
+from assay.server.kube.errors import KubeAlreadyExists, KubeNotFound
+from assay.server.kube.events import NORMAL, WARNING, EventRecorder
+from assay.server.kube.times import format_time, parse_time
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.audit import AuditEventType
-from assay.server.workflow.errors import (
-    KubeAlreadyExists,
-    KubeConflict,
-    KubeNotFound,
-    PipelineRunNameTaken,
-)
-from assay.server.workflow.events import NORMAL, WARNING, EventRecorder
+from assay.server.workflow.errors import PipelineRunNameTaken
 from assay.server.workflow.failure import (
     FailureContext,
     classify_failure,
     configuration_failure,
     pipelinerun_vanished,
 )
-from assay.server.workflow.kube import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS, KubeClient
 from assay.server.workflow.lock import LockOutcome, TargetLockManager, history_labels
 from assay.server.workflow.memory import RecentMap
 from assay.server.workflow.model import (
     FINALIZER,
+    PIPELINE_RUNS,
+    TASK_RUNS,
     TEKTON_PIPELINERUN_LABEL,
+    WORKFLOW_EXECUTIONS,
     ExecutionKey,
     FailureDetails,
     KubeObject,
@@ -75,7 +75,7 @@ from assay.server.workflow.tekton import (
     parse_pipelinerun,
     summarize,
 )
-from assay.server.workflow.timeutil import format_duration, format_time, parse_time
+from assay.server.workflow.timeutil import format_duration
 from assay.server.workflow.trail import AuditTrail, implied_events, ran
 from assay.server.workflow.validation import validate_spec
 
@@ -159,51 +159,49 @@ class Reconciler:
 
     async def _ensure_metadata(self, wfe: KubeObject) -> KubeObject:
         """Add our finalizer and the labels the cooldown history is selected by."""
-        for _ in range(8):
-            m = meta(wfe)
-            wanted = history_labels(wfe)
+
+        async def write(current: KubeObject) -> KubeObject:
+            m = meta(current)
+            wanted = history_labels(current)
             labels = dict(m.get("labels") or {})
             finalizers = list(m.get("finalizers") or [])
             if FINALIZER in finalizers and all(labels.get(k) == v for k, v in wanted.items()):
-                return wfe
-            new = copy.deepcopy(wfe)
+                return current
+            new = copy.deepcopy(current)
             new_meta = new["metadata"]
             new_meta["labels"] = {**labels, **wanted}
             if FINALIZER not in finalizers:
                 new_meta["finalizers"] = [*finalizers, FINALIZER]
-            try:
-                return await self._kube.replace(
-                    WORKFLOW_EXECUTIONS, m.get("namespace"), str(m.get("name")), new
-                )
-            except KubeConflict:
-                wfe = await self._kube.get(
-                    WORKFLOW_EXECUTIONS, m.get("namespace"), str(m.get("name"))
-                )
-        raise KubeConflict(409, "Conflict", "metadata kept changing under us; retry later")
+            return await self._kube.replace(
+                WORKFLOW_EXECUTIONS, m.get("namespace"), str(m.get("name")), new
+            )
+
+        return await self._kube.conflicts.update(
+            wfe, write=write, reread=self._reread, what=f"metadata of {_name(wfe)}"
+        )
 
     async def _remove_finalizer(self, wfe: KubeObject) -> None:
-        for _ in range(8):
-            m = meta(wfe)
+        async def write(current: KubeObject) -> None:
+            m = meta(current)
             finalizers = [f for f in m.get("finalizers") or [] if f != FINALIZER]
             if finalizers == list(m.get("finalizers") or []):
                 return
-            new = copy.deepcopy(wfe)
+            new = copy.deepcopy(current)
             new["metadata"]["finalizers"] = finalizers
-            try:
-                await self._kube.replace(
-                    WORKFLOW_EXECUTIONS, m.get("namespace"), str(m.get("name")), new
-                )
-                return
-            except KubeNotFound:
-                return
-            except KubeConflict:
-                try:
-                    wfe = await self._kube.get(
-                        WORKFLOW_EXECUTIONS, m.get("namespace"), str(m.get("name"))
-                    )
-                except KubeNotFound:
-                    return
-        raise KubeConflict(409, "Conflict", "finalizers kept changing under us; retry later")
+            await self._kube.replace(
+                WORKFLOW_EXECUTIONS, m.get("namespace"), str(m.get("name")), new
+            )
+
+        try:
+            await self._kube.conflicts.update(
+                wfe, write=write, reread=self._reread, what=f"finalizers of {_name(wfe)}"
+            )
+        except KubeNotFound:
+            return  # gone already: nothing holds it
+
+    async def _reread(self, wfe: KubeObject) -> KubeObject:
+        m = meta(wfe)
+        return await self._kube.get(WORKFLOW_EXECUTIONS, m.get("namespace"), str(m.get("name")))
 
     # -- Pending ---------------------------------------------------------------------------
 
@@ -506,6 +504,11 @@ class Reconciler:
         await self._audit.ensure(wfe, events)
         await self._remove_finalizer(wfe)
         return ReconcileResult(Action.FINALIZED, phase_of(wfe))
+
+
+def _name(wfe: KubeObject) -> str:
+    m = meta(wfe)
+    return f"WorkflowExecution {m.get('namespace', '')}/{m.get('name', '')}"
 
 
 def _duration_s(wfe: KubeObject) -> float | None:

@@ -1,62 +1,79 @@
-"""Settings of the workflow controller, one nested frozen dataclass.
+"""Settings of the workflow controller: the ``workflow`` group of the server settings.
 
-The composition root builds :class:`ControllerSettings` from the server settings
-(``Settings.cluster_id`` and ``Settings.workflow``) and hands it to
-:class:`~assay.server.workflow.controller.WorkflowController`; tests build it directly with
-small timings.
+The composition root passes :class:`WorkflowSettings` as it is to
+:class:`~assay.server.workflow.controller.WorkflowController` (with the server's cluster
+id); tests build it directly with small timings. Names follow the rule of
+``server/settings.py``: ``workers`` -> ``ASSAY_WORKFLOW_WORKERS`` / ``--workflow-workers``;
+the switch keeps its historical ``ASSAY_WORKFLOWS`` / ``--workflows``, and leader election
+its ``ASSAY_LEADER_ELECTION_*``. Backoff and leader election are the kube package's
+settings (they configure its informer, work queue and elector).
 """
 
 from __future__ import annotations
 
-import random
-import socket
-import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+
+from assay.server.kube.names import is_dns_label, is_dns_subdomain
+from assay.server.kube.settings import BackoffSettings, LeaderElectionSettings
 
 
 @dataclass(frozen=True)
-class BackoffSettings:
-    """Exponential backoff with jitter: ``initial * factor**(n-1)``, capped, then jittered."""
+class WorkflowSettings:
+    enabled: bool = field(
+        default=False,
+        metadata={"help": "Run the WorkflowExecution controller.", "env": "ASSAY_WORKFLOWS"},
+    )
+    namespace: str = field(
+        default="kubernaut-workflows",
+        metadata={"help": "Namespace of PipelineRuns and lock Leases (and default of requests)."},
+    )
+    watch_namespace: str = field(
+        default="",
+        metadata={"help": "Namespace whose WorkflowExecutions are reconciled (empty: all)."},
+    )
+    default_service_account: str = field(
+        default="kubernaut-workflow-runner",
+        metadata={"help": "ServiceAccount of PipelineRuns whose execution names none."},
+    )
+    cooldown_s: float = field(
+        default=300.0,
+        metadata={
+            "help": "Seconds before a workflow may run again on a target (0: off).",
+            "min": 0,
+        },
+    )
+    workers: int = field(
+        default=4, metadata={"help": "Executions reconciled at once.", "min": 1, "max": 256}
+    )
+    watch_timeout_s: int = field(
+        default=300,
+        metadata={"help": "Seconds one watch request lasts before it resumes.", "min": 1},
+    )
+    resync_period_s: float = field(
+        default=300.0,
+        metadata={
+            "help": "Seconds between re-queues of every unfinished execution (0: off).",
+            "min": 0,
+        },
+    )
+    sync_timeout_s: float = field(
+        default=30.0,
+        metadata={"help": "Seconds start-up waits for the first lists of the cluster.", "gt": 0},
+    )
+    backoff: BackoffSettings = field(
+        default_factory=BackoffSettings,
+        metadata={"help": "Retry backoff of reconciles and watches."},
+    )
+    leader_election: LeaderElectionSettings = field(
+        default_factory=LeaderElectionSettings,
+        metadata={"help": "Leader election among replicas.", "prefix": "LEADER_ELECTION_"},
+    )
 
-    initial_s: float = 0.2
-    max_s: float = 30.0
-    factor: float = 2.0
-
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Delay before retry number ``attempt`` (1-based): half fixed, half random."""
-        base = min(self.max_s, self.initial_s * self.factor ** max(0, attempt - 1))
-        return base / 2 + (rng or random).uniform(0, base / 2)
-
-
-def _default_identity() -> str:
-    return f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
-
-
-@dataclass(frozen=True)
-class LeaderElectionSettings:
-    enabled: bool = True
-    lease_name: str = "assay-workflow-controller"
-    lease_namespace: str = ""  # empty: the execution namespace
-    identity: str = field(default_factory=_default_identity)
-    lease_duration_s: float = 15.0
-    renew_deadline_s: float = 10.0
-    retry_period_s: float = 2.0
-
-
-@dataclass(frozen=True)
-class ControllerSettings:
-    cluster_id: str = "default"
-    # Where PipelineRuns and lock Leases live.
-    execution_namespace: str = "kubernaut-workflows"
-    # Which namespace's WorkflowExecutions to reconcile; None watches all namespaces.
-    watch_namespace: str | None = None
-    default_service_account: str = "kubernaut-workflow-runner"
-    cooldown: timedelta = timedelta(minutes=5)
-    workers: int = 4
-    watch_timeout_s: int = 300
-    # Re-enqueue every cached execution this often (a safety net); 0 disables.
-    resync_period_s: float = 300.0
-    request_timeout_s: float = 30.0
-    backoff: BackoffSettings = field(default_factory=BackoffSettings)
-    leader_election: LeaderElectionSettings = field(default_factory=LeaderElectionSettings)
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if not is_dns_label(self.namespace):
+            yield "namespace", "must be a namespace name (a DNS label)"
+        if self.watch_namespace and not is_dns_label(self.watch_namespace):
+            yield "watch_namespace", "must be a namespace name (a DNS label) or empty"
+        if not is_dns_subdomain(self.default_service_account):
+            yield "default_service_account", "must be a ServiceAccount name (a DNS subdomain)"

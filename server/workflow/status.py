@@ -6,7 +6,8 @@ object's resourceVersion, and on 409 re-reads the object and re-applies the same
 the fresh copy. If the fresh copy is already in the target phase (another writer won),
 nothing is written and the result says so, so the caller does not count, audit or announce
 the transition a second time. :meth:`StatusWriter.update` does the same for in-phase
-updates (mirroring PipelineRun progress) and gives up when the phase has moved on.
+updates (mirroring PipelineRun progress) and gives up when the phase has moved on. The
+re-read-and-retry loop is the client's :class:`~assay.server.kube.retry.ConflictRetry`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from assay.server.workflow.errors import KubeConflict
-from assay.server.workflow.kube import WORKFLOW_EXECUTIONS, KubeClient
-from assay.server.workflow.model import KubeObject, Phase, meta, phase_of
+from assay.server.kube.client import KubeClient
+from assay.server.kube.times import format_time
+from assay.server.workflow.model import WORKFLOW_EXECUTIONS, KubeObject, Phase, meta, phase_of
 from assay.server.workflow.phase import check_transition
-from assay.server.workflow.timeutil import format_time
 
 StatusEdit = Callable[[dict[str, Any]], None]
-
-_MAX_ATTEMPTS = 8
 
 
 class WriteOutcome(enum.StrEnum):
@@ -106,24 +104,29 @@ class StatusWriter:
             edit(status)
             status["phase"] = target.value
 
-        for _ in range(_MAX_ATTEMPTS):
-            current = phase_of(obj)
-            if current is target and obj.get("status", {}).get("phase") == target.value:
-                return WriteResult(WriteOutcome.ALREADY, obj)
-            check_transition(current, target)
-            try:
-                return WriteResult(WriteOutcome.APPLIED, await self._put(obj, apply))
-            except KubeConflict:
-                obj = await self._reread(obj)
-        raise KubeConflict(409, "Conflict", "status kept changing under us; retry later")
+        async def write(current: KubeObject) -> WriteResult:
+            if phase_of(current) is target and current.get("status", {}).get("phase") == target:
+                return WriteResult(WriteOutcome.ALREADY, current)
+            check_transition(phase_of(current), target)
+            return WriteResult(WriteOutcome.APPLIED, await self._put(current, apply))
+
+        return await self._kube.conflicts.update(
+            obj, write=write, reread=self._reread, what=f"status of {_name(obj)}"
+        )
 
     async def update(self, obj: KubeObject, phase: Phase, edit: StatusEdit) -> WriteResult:
         """Apply ``edit`` while the object stays in ``phase`` (no transition)."""
-        for _ in range(_MAX_ATTEMPTS):
-            if phase_of(obj) is not phase:
-                return WriteResult(WriteOutcome.STALE, obj)
-            try:
-                return WriteResult(WriteOutcome.APPLIED, await self._put(obj, edit))
-            except KubeConflict:
-                obj = await self._reread(obj)
-        raise KubeConflict(409, "Conflict", "status kept changing under us; retry later")
+
+        async def write(current: KubeObject) -> WriteResult:
+            if phase_of(current) is not phase:
+                return WriteResult(WriteOutcome.STALE, current)
+            return WriteResult(WriteOutcome.APPLIED, await self._put(current, edit))
+
+        return await self._kube.conflicts.update(
+            obj, write=write, reread=self._reread, what=f"status of {_name(obj)}"
+        )
+
+
+def _name(obj: KubeObject) -> str:
+    m = meta(obj)
+    return f"WorkflowExecution {m.get('namespace', '')}/{m.get('name', '')}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from assay.server.kube.times import parse_time
 from assay.server.workflow.model import (
     ANNOTATION_EXECUTION,
     ANNOTATION_TARGET,
@@ -41,7 +42,6 @@ from assay.server.workflow.model import (
     workflow_id_of,
 )
 from assay.server.workflow.naming import pipelinerun_name, sanitize_label_value, target_hash
-from assay.server.workflow.timeutil import parse_time
 
 BUNDLE_PIPELINE_NAME = "workflow"
 PIPELINERUN_KIND = "PipelineRun"

@@ -1,41 +1,14 @@
-"""The two time formats the Kubernetes API speaks: RFC 3339 and Go durations.
+"""Go durations, as the WorkflowExecution API speaks them (timestamps: ``kube.times``).
 
-Go durations appear in ``executionConfig.timeout`` (parsed here, handed to Tekton verbatim)
-and in the status fields ``duration``, ``executionTimeBeforeFailure`` and
+Go durations appear in ``executionConfig.timeout`` (parsed here, handed to Tekton
+verbatim) and in the status fields ``duration``, ``executionTimeBeforeFailure`` and
 ``cooldownRemaining`` (formatted here).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with second precision, as ``metav1.Time`` serialises."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_micro_time(moment: datetime) -> str:
-    """RFC 3339 with microseconds, as ``metav1.MicroTime`` (Lease, Event) serialises."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(value: object) -> datetime | None:
-    """Parse an API timestamp; ``None`` for anything absent or malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
-
+from datetime import timedelta
 
 _GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
 _GO_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")

@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from assay.server.core.clock import Clock
+from assay.server.kube.times import parse_time
 from assay.server.workflow.audit import AuditEvent, AuditEventType, AuditSink
 from assay.server.workflow.memory import RecentMap
 from assay.server.workflow.model import KubeObject, Phase, meta, phase_of, spec_of, status_of
-from assay.server.workflow.timeutil import parse_time
 
 _STATUS_FIELDS: dict[AuditEventType, tuple[str, ...]] = {
     AuditEventType.PIPELINERUN_CREATED: ("startTime", "pipelineRunRef"),

@@ -10,7 +10,7 @@ Start with the fixtures in `tests.kubeapi.fixtures` (`kube_api`, `kube_api_threa
 See `server.py` for the public API and the documented simplifications.
 """
 
-from .faults import Injection, RecordedRequest
+from .faults import DoubleFailed, Injection, InternalError, RecordedRequest
 from .jsonutil import JsonObject
 from .resources import ResourceType
 from .server import KubeApiDouble
@@ -21,8 +21,10 @@ __all__ = [
     "ApiError",
     "AutoDriver",
     "Completion",
+    "DoubleFailed",
     "Failure",
     "Injection",
+    "InternalError",
     "JsonObject",
     "KubeApiDouble",
     "RecordedRequest",

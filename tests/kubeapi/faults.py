@@ -7,9 +7,10 @@ because tests using the threaded double change it from another thread.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,31 @@ class RecordedRequest:
     @property
     def is_watch(self) -> bool:
         return self.query.get("watch") in ("true", "1") or "/watch/" in self.path
+
+
+@dataclass(frozen=True)
+class InternalError:
+    """An unexpected exception in a handler of the double: a bug in the double (or in a
+    test hook such as a store subscriber), answered as a 500 and recorded here."""
+
+    method: str
+    path: str
+    traceback: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}\n{self.traceback}"
+
+
+class DoubleFailed(AssertionError):
+    """Raised at teardown when the double hit internal errors during the test."""
+
+    def __init__(self, errors: list[InternalError]) -> None:
+        listed = "\n".join(str(error) for error in errors)
+        super().__init__(
+            f"the kube API double failed internally {len(errors)} time(s); the code under "
+            f"test saw HTTP 500 for:\n{listed}"
+        )
+        self.errors = errors
 
 
 @dataclass
@@ -85,6 +111,20 @@ class Faults:
         self._injections: list[Injection] = []
         self._latency: _Latency | None = None
         self._requests: list[RecordedRequest] = []
+        self._listeners: dict[int, Callable[[RecordedRequest], None]] = {}
+        self._tokens = itertools.count(1)
+
+    def listen(self, listener: Callable[[RecordedRequest], None]) -> int:
+        """Call `listener` with every request recorded from now on (on the double's loop:
+        hand off only)."""
+        with self._lock:
+            token = next(self._tokens)
+            self._listeners[token] = listener
+            return token
+
+    def unlisten(self, token: int) -> None:
+        with self._lock:
+            self._listeners.pop(token, None)
 
     def add(self, injection: Injection) -> Injection:
         with self._lock:
@@ -116,6 +156,9 @@ class Faults:
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+            listeners = list(self._listeners.values())
+        for listener in listeners:
+            listener(request)
 
     def requests(self) -> list[RecordedRequest]:
         with self._lock:

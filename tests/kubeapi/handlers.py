@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from .admission import FieldValidation
 from .discovery import api_group, api_group_list, api_resource_list, api_versions
-from .faults import Faults, RecordedRequest
+from .faults import Faults, InternalError, RecordedRequest
 from .jsonutil import JsonObject
 from .operations import Operations
 from .pagination import Paginator
@@ -53,7 +55,7 @@ def _decode_body(raw: bytes) -> Any:
 
 
 def make_middleware(
-    faults: Faults, on_internal_error: Callable[[BaseException], None]
+    faults: Faults, on_internal_error: Callable[[InternalError], None]
 ) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -90,7 +92,8 @@ def make_middleware(
             raise
         except Exception as error:  # a bug in the double: answer 500 and let the test know
             log.exception("kube API double failed on %s %s", request.method, request.path)
-            on_internal_error(error)
+            text = "".join(traceback.format_exception(error))
+            on_internal_error(InternalError(request.method, request.path, text))
             return status_response(ApiError(500, f"internal error in the test double: {error!r}"))
 
     return middleware
@@ -111,6 +114,25 @@ def _int_param(query: Any, name: str) -> int | None:
     if number < 0:
         raise bad_request(f"{name}: Invalid value: {value!r}: must be non-negative")
     return number
+
+
+def _field_validation(value: str | None) -> FieldValidation:
+    """The fieldValidation parameter; the API server's default is Warn."""
+    if value in (None, ""):
+        return "Warn"
+    if value not in ("Ignore", "Warn", "Strict"):
+        raise bad_request(
+            f'fieldValidation: Unsupported value: "{value}": supported values: '
+            '"Ignore", "Strict", "Warn"'
+        )
+    return cast(FieldValidation, value)
+
+
+def _with_warnings(response: web.Response, warnings: list[str]) -> web.Response:
+    """One `Warning: 299 - "..."` header per warning, as the API server sends them."""
+    for warning in warnings:
+        response.headers.add("Warning", f"299 - {json.dumps(warning)}")
+    return response
 
 
 class ApiHandlers:
@@ -184,37 +206,43 @@ class ApiHandlers:
             raise ApiError(405, "the server does not allow this method on the requested resource")
         if verb in ("list", "watch", "deletecollection"):
             return await self._collection(request, target, verb)
+        validation = _field_validation(request.query.get("fieldValidation"))
+        warnings: list[str] = []
         if verb == "create":
             body = await self._json_body(request)
-            created = self.ops.create(resource, target.namespace, body)
-            return web.json_response(created, status=201)
+            created = self.ops.create(
+                resource, target.namespace, body, validation=validation, warnings=warnings
+            )
+            return _with_warnings(web.json_response(created, status=201), warnings)
         assert target.name is not None
         if verb == "get":
             return web.json_response(self.ops.get(resource, target.namespace, target.name))
         if verb == "update":
             body = await self._json_body(request)
-            return web.json_response(
-                self.ops.update(
-                    resource,
-                    target.namespace,
-                    target.name,
-                    body,
-                    subresource=target.subresource,
-                )
+            updated = self.ops.update(
+                resource,
+                target.namespace,
+                target.name,
+                body,
+                subresource=target.subresource,
+                validation=validation,
+                warnings=warnings,
             )
+            return _with_warnings(web.json_response(updated), warnings)
         if verb == "patch":
             content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
             body = await self._json_body(request)
-            return web.json_response(
-                self.ops.patch(
-                    resource,
-                    target.namespace,
-                    target.name,
-                    content_type,
-                    body,
-                    subresource=target.subresource,
-                )
+            patched = self.ops.patch(
+                resource,
+                target.namespace,
+                target.name,
+                content_type,
+                body,
+                subresource=target.subresource,
+                validation=validation,
+                warnings=warnings,
             )
+            return _with_warnings(web.json_response(patched), warnings)
         options = await self._json_body(request, required=False)
         obj, deleted = self.ops.delete(resource, target.namespace, target.name, options)
         if deleted and not resource.returns_deleted_object:
@@ -257,7 +285,7 @@ class ApiHandlers:
             )
             return await serve_watch(request, self.ops, self.hub, watch, self.bookmark_interval)
         if verb == "deletecollection":
-            items, _ = self.ops.list(resource, target.namespace, labels, fields)
+            items, _ = self.ops.list_shared(resource, target.namespace, labels, fields)
             options = await self._json_body(request, required=False)
             for item in items:
                 meta = item["metadata"]
@@ -272,7 +300,9 @@ class ApiHandlers:
         if token:
             page = self.paginator.next_page(token, limit, self.ops.store.compacted_revision)
         else:
-            items, revision = self.ops.list(resource, target.namespace, labels, fields)
+            # Shared with the store (pages are serialised, never changed): copying the
+            # collection for every LIST made a controller's run quadratic.
+            items, revision = self.ops.list_shared(resource, target.namespace, labels, fields)
             page = self.paginator.first_page(items, revision, limit)
         list_meta: JsonObject = {"resourceVersion": str(page.resource_version)}
         if page.continue_token:

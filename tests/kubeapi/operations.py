@@ -4,16 +4,23 @@ Both the HTTP handlers and the test-side helpers (`seed`, the Tekton simulator) 
 `Operations`, so every write gets the same treatment a real API server gives it:
 server-set metadata, optimistic concurrency on resourceVersion, generation bumps on spec
 changes only, the status subresource split, finalizers and deletionTimestamp, and CRDs
-becoming served resources when they are created.
+becoming served resources when they are created. What is checked before a write is
+stored (metadata, custom-resource schemas) lives in `admission.py`.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import uuid
 from typing import Any
 
+from .admission import (
+    FieldValidation,
+    Warnings,
+    admit_custom_resource,
+    require_resource_version,
+    validate_metadata,
+)
 from .jsonutil import JsonObject, deep_copy, metadata, now_rfc3339
 from .patch import (
     JSON_PATCH,
@@ -24,15 +31,17 @@ from .patch import (
     merge_patch,
 )
 from .resources import CRD_GROUP, CRD_PLURAL, ResourceRegistry, ResourceType
-from .selectors import FieldSelector, LabelSelector, valid_label_key, valid_label_value
+from .selectors import FieldSelector, LabelSelector
 from .status import (
     STALE_OBJECT,
     ApiError,
     already_exists,
     bad_request,
     conflict,
+    forbidden,
     invalid,
     not_found,
+    required,
 )
 from .store import ObjectStore
 
@@ -48,9 +57,8 @@ _SYSTEM_METADATA = (
     "generation",
 )
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apiserver's: no vowels, no 0/1/3
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAMESPACES = ("", "namespaces")
+Objects = list[JsonObject]  # spelt here: inside Operations, `list` is a method
 
 
 def _spec_of(obj: JsonObject) -> JsonObject:
@@ -90,26 +98,50 @@ class Operations:
         labels: LabelSelector | None = None,
         fields: FieldSelector | None = None,
     ) -> tuple[list[JsonObject], int]:
-        """Matching objects and the resourceVersion the list is consistent with."""
+        """Copies of the matching objects and the resourceVersion the list is consistent
+        with. Only the matches are copied."""
+        items, revision = self.list_shared(resource, namespace, labels, fields)
+        return [deep_copy(obj) for obj in items], revision
+
+    def list_shared(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        labels: LabelSelector | None = None,
+        fields: FieldSelector | None = None,
+    ) -> tuple[Objects, int]:
+        """Like `list`, but the objects share their contents with the store: for callers
+        that only read or serialise them (the HTTP LIST)."""
+
+        def matches(obj: JsonObject) -> bool:
+            return (labels is None or labels.matches(obj)) and (
+                fields is None or fields.matches(obj)
+            )
+
         with self.store.lock:
-            items = self.store.select(resource.storage_key, namespace or None)
+            items = self.store.select(resource.storage_key, namespace or None, matches)
             revision = self.store.resource_version
-        matching = [
-            self.present(resource, obj)
-            for obj in items
-            if (labels is None or labels.matches(obj)) and (fields is None or fields.matches(obj))
-        ]
-        return matching, revision
+        return [self.present(resource, obj) for obj in items], revision
 
     # -- writes ------------------------------------------------------------------------
 
-    def create(self, resource: ResourceType, namespace: str | None, body: Any) -> JsonObject:
+    def create(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: Any,
+        *,
+        validation: FieldValidation = "Ignore",
+        warnings: Warnings | None = None,
+    ) -> JsonObject:
+        """POST. `validation` is the fieldValidation parameter: what to do about fields the
+        schema of a custom resource does not know (Warn appends to `warnings`)."""
         obj = self._checked_body(resource, body)
         meta = metadata(obj)
         namespace = self._write_namespace(resource, namespace, meta)
         with self.store.lock:
             name = meta.get("name") or self._generate_name(resource, namespace, meta)
-            self._validate_meta(resource, name, meta)
+            validate_metadata(resource, name, meta)
             if (
                 self.strict_namespaces
                 and resource.namespaced
@@ -137,6 +169,9 @@ class Operations:
                 obj.pop("status", None)
                 if resource.initial_status is not None:
                     obj["status"] = deep_copy(dict(resource.initial_status))
+            admit_custom_resource(
+                resource, name, obj, None, validation=validation, warnings=warnings
+            )
             self._before_store(resource, obj)
             return self.present(resource, self.store.put(resource.storage_key, obj))
 
@@ -148,8 +183,13 @@ class Operations:
         body: Any,
         *,
         subresource: str | None = None,
+        validation: FieldValidation = "Ignore",
+        warnings: Warnings | None = None,
+        version_required: bool = True,
     ) -> JsonObject:
-        """PUT. With subresource="status" only .status is taken from body."""
+        """PUT. With subresource="status" only .status is taken from body. A custom resource
+        must name the resourceVersion it replaces (built-ins may leave it out: their
+        registries allow an unconditional update); a stale one is a 409 for all."""
         new = self._checked_body(resource, body)
         meta = metadata(new)
         if meta.get("name") not in (None, "", name):
@@ -162,12 +202,23 @@ class Operations:
             old = self._require(resource, namespace, name)
             old_meta = old["metadata"]
             wanted = meta.get("resourceVersion")
+            if not wanted and version_required:
+                require_resource_version(resource, name)
             if wanted and wanted != old_meta["resourceVersion"]:
                 raise conflict(resource.plural, resource.group, name, STALE_OBJECT)
             if subresource == "status":
                 new = self._status_update(old, new)
             else:
                 new = self._main_update(resource, name, namespace, old, new)
+            admit_custom_resource(
+                resource,
+                name,
+                new,
+                old,
+                status_only=subresource == "status",
+                validation=validation,
+                warnings=warnings,
+            )
             if _without_version(new) == _without_version(old):
                 # A no-op write keeps the resourceVersion and emits no event, as etcd does.
                 return self.present(resource, old)
@@ -190,6 +241,8 @@ class Operations:
         patch: Any,
         *,
         subresource: str | None = None,
+        validation: FieldValidation = "Ignore",
+        warnings: Warnings | None = None,
     ) -> JsonObject:
         with self.store.lock:
             current = self.present(resource, self._require(resource, namespace or "", name))
@@ -217,7 +270,16 @@ class Operations:
                 raise ApiError(422, "the patch did not produce an object")
             # The patched document carries the current resourceVersion unless the patch set
             # one, so a stale metadata.resourceVersion in the patch is a 409 like in PUT.
-            return self.update(resource, namespace, name, patched, subresource=subresource)
+            return self.update(
+                resource,
+                namespace,
+                name,
+                patched,
+                subresource=subresource,
+                validation=validation,
+                warnings=warnings,
+                version_required=False,
+            )
 
     def delete(
         self,
@@ -321,45 +383,13 @@ class Operations:
                 resource.kind,
                 resource.group,
                 "",
-                "metadata.name",
-                "Required value: name or generateName is required",
+                [required("metadata.name", "name or generateName is required")],
             )
         while True:
             suffix = "".join(random.choices(_GENERATE_NAME_ALPHABET, k=5))
             candidate = f"{prefix}{suffix}"
             if self.store.get(resource.storage_key, namespace, candidate) is None:
                 return candidate
-
-    @staticmethod
-    def _validate_meta(resource: ResourceType, name: str, meta: JsonObject) -> None:
-        def fail(field_path: str, message: str) -> ApiError:
-            return invalid(resource.kind, resource.group, name, field_path, message)
-
-        if resource.name_rule == "label" and not (len(name) <= 63 and _DNS_LABEL.match(name)):
-            raise fail(
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 label '
-                "must consist of lower case alphanumeric characters or '-'",
-            )
-        if resource.name_rule == "subdomain" and not (
-            len(name) <= 253 and _DNS_SUBDOMAIN.match(name)
-        ):
-            raise fail(
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 '
-                "subdomain must consist of lower case alphanumeric characters, '-' "
-                "or '.'",
-            )
-        if resource.name_rule == "path" and (name in (".", "..") or re.search("[/%]", name)):
-            raise fail("metadata.name", f'Invalid value: "{name}": may not contain "/" or "%"')
-        labels = meta.get("labels") or {}
-        if not isinstance(labels, dict):
-            raise fail("metadata.labels", "must be a map of strings")
-        for key, value in labels.items():
-            if not valid_label_key(key):
-                raise fail("metadata.labels", f'Invalid value: "{key}": not a valid label key')
-            if not isinstance(value, str) or not valid_label_value(value):
-                raise fail("metadata.labels", f"Invalid value: {value!r}: not a valid label value")
 
     def _main_update(
         self,
@@ -385,7 +415,7 @@ class Operations:
                 new.pop("status", None)
         if _spec_of(new) != _spec_of(old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
-        self._validate_meta(resource, name, meta)
+        validate_metadata(resource, name, meta)
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:
@@ -393,8 +423,12 @@ class Operations:
                     resource.kind,
                     resource.group,
                     name,
-                    "metadata.finalizers",
-                    "Forbidden: no new finalizers can be added if the object is being deleted",
+                    [
+                        forbidden(
+                            "metadata.finalizers",
+                            "no new finalizers can be added if the object is being deleted",
+                        )
+                    ],
                 )
         return new
 

@@ -2,9 +2,10 @@
 
 A real API server serves every page of a paginated list from the etcd revision of the
 first page, so objects written between pages neither appear nor vanish. The double keeps
-the first page's full result as a snapshot and hands out an opaque continue token naming
-it; like etcd, it can only honour the token while that revision has not been compacted
-(otherwise 410 Expired, the answer clients are written to handle).
+the first page's full result as a snapshot (the stored objects themselves: the store never
+changes one in place) and hands out an opaque continue token naming it; like etcd, it can
+only honour the token while that revision has not been compacted (otherwise 410 Expired,
+the answer clients are written to handle).
 """
 
 from __future__ import annotations

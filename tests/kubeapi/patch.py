@@ -163,7 +163,7 @@ def apply_json_patch(document: Any, operations: Any) -> Any:
         elif op == "test":
             expected = _required(operation, "value")
             actual = _get(doc, path)
-            if not _json_equal(actual, expected):
+            if not json_equal(actual, expected):
                 raise PatchTestFailed(
                     f"testing value {path} failed: expected {expected!r}, found {actual!r}"
                 )
@@ -172,14 +172,14 @@ def apply_json_patch(document: Any, operations: Any) -> Any:
     return doc
 
 
-def _json_equal(left: Any, right: Any) -> bool:
+def json_equal(left: Any, right: Any) -> bool:
     """JSON equality: unlike Python, `true` is not `1` and `1` equals `1.0`."""
     if isinstance(left, bool) or isinstance(right, bool):
         return isinstance(left, bool) and isinstance(right, bool) and left == right
     if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
+        return left.keys() == right.keys() and all(json_equal(left[k], right[k]) for k in left)
     if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(map(_json_equal, left, right))
+        return len(left) == len(right) and all(map(json_equal, left, right))
     if isinstance(left, int | float) and isinstance(right, int | float):
         return left == right
     return type(left) is type(right) and bool(left == right)

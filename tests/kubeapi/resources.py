@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .jsonutil import JsonObject
-from .status import ApiError, invalid
+from .schema import CustomResourceSchema, structural_errors
+from .status import ApiError, ErrorType, FieldError, invalid, invalid_value, required
 
 STANDARD_VERBS: tuple[str, ...] = (
     "create",
@@ -61,6 +62,8 @@ class ResourceType:
     list_kind: str = ""
     # What the server fills into .status on create (e.g. a Pod starts Pending).
     initial_status: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+    # Custom resources: the served version's schema, which prunes and validates writes.
+    schema: CustomResourceSchema | None = field(default=None, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not self.list_kind:
@@ -392,27 +395,45 @@ def crd_resource_types(crd: JsonObject) -> list[ResourceType]:
     name = str(crd.get("metadata", {}).get("name", ""))
     spec = crd.get("spec")
     if not isinstance(spec, dict):
-        raise _crd_invalid(name, "spec", "Required value")
+        raise _crd_invalid(name, required("spec"))
     group = spec.get("group")
     names = spec.get("names") or {}
     plural, kind = names.get("plural"), names.get("kind")
     if not isinstance(group, str) or not group:
-        raise _crd_invalid(name, "spec.group", "Required value")
+        raise _crd_invalid(name, required("spec.group"))
     if not isinstance(plural, str) or not plural or not isinstance(kind, str) or not kind:
-        raise _crd_invalid(name, "spec.names", "plural and kind are required")
+        raise _crd_invalid(name, required("spec.names", "plural and kind are required"))
     if name != f"{plural}.{group}":
-        raise _crd_invalid(name, "metadata.name", 'must be spec.names.plural+"."+spec.group')
+        raise _crd_invalid(
+            name, invalid_value("metadata.name", name, 'must be spec.names.plural+"."+spec.group')
+        )
     scope = spec.get("scope")
     if scope not in ("Namespaced", "Cluster"):
-        raise _crd_invalid(name, "spec.scope", 'supported values: "Cluster", "Namespaced"')
+        raise _crd_invalid(
+            name,
+            FieldError(
+                ErrorType.NOT_SUPPORTED,
+                ("spec", "scope"),
+                scope,
+                'supported values: "Cluster", "Namespaced"',
+            ),
+        )
     versions = spec.get("versions") or []
     if not versions:
-        raise _crd_invalid(name, "spec.versions", "must have exactly one version marked as storage")
+        raise _crd_invalid(
+            name,
+            invalid_value("spec.versions", [], "must have exactly one version marked as storage"),
+        )
     types = []
-    for version in versions:
+    errors: list[FieldError] = []
+    for index, version in enumerate(versions):
         if not version.get("served", False):
             continue
         subresources = version.get("subresources") or {}
+        raw_schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        errors += structural_errors(
+            raw_schema, ("spec", "versions", index, "schema", "openAPIV3Schema")
+        )
         types.append(
             ResourceType(
                 group=group,
@@ -426,13 +447,16 @@ def crd_resource_types(crd: JsonObject) -> list[ResourceType]:
                 subresources=frozenset({"status"} if "status" in subresources else ()),
                 builtin=False,
                 list_kind=str(names.get("listKind") or f"{kind}List"),
+                schema=CustomResourceSchema(raw_schema) if isinstance(raw_schema, dict) else None,
             )
         )
+    if errors:
+        raise _crd_invalid(name, *errors)
     return types
 
 
-def _crd_invalid(name: str, field_path: str, message: str) -> ApiError:
-    return invalid("CustomResourceDefinition", CRD_GROUP, name, field_path, message)
+def _crd_invalid(name: str, *errors: FieldError) -> ApiError:
+    return invalid("CustomResourceDefinition", CRD_GROUP, name, errors)
 
 
 _Key = tuple[str, str, str]

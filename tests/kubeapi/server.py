@@ -5,13 +5,21 @@ Start it inside the test's event loop (`async with KubeApiDouble() as api:`) for
 `kubernetes.client`, which would otherwise stall the loop the double runs on. Tests then
 talk HTTP through the official clients and use the methods here to arrange state (`seed`,
 `load_crd`, `register_tekton`), break things (`inject`, `set_latency`, `compact`,
-`disable_group`) and assert (`requests`, `get_object`, `list_objects`, `wait_for_object`).
+`disable_group`) and assert (`requests`, `wait_for_request`, `get_object`, `list_objects`,
+`wait_for_object`). Leaving the double raises `DoubleFailed` if a handler failed
+unexpectedly (see `check_internal_errors`).
+
+Custom resources are pruned, defaulted and validated against their CRD's structural
+schema on every write through the API (`schema.py`); `seed` stores objects as given, so a
+test can put in place what admission would have refused.
 
 Deliberate simplifications, each invisible to the clients this double is built for:
 strategic merge patch is applied as a JSON merge patch; server-side apply, dryRun, the
 scale subresource and garbage collection (ownerReferences, namespace cascade, propagation
-policies) are not implemented; namespaces and pods are deleted immediately (no
-Terminating phase or grace period); core/v1 and events.k8s.io/v1 Events are stored apart.
+policies) are not implemented; CEL rules (`x-kubernetes-validations`) are not evaluated
+and built-in kinds are not schema-validated; namespaces and pods are deleted immediately
+(no Terminating phase or grace period); core/v1 and events.k8s.io/v1 Events are stored
+apart.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import yaml
 from aiohttp import web
 
 from .discovery import DEFAULT_VERSION
-from .faults import Faults, Injection, RecordedRequest
+from .faults import DoubleFailed, Faults, Injection, InternalError, RecordedRequest
 from .handlers import MAX_REQUEST_BYTES, ApiHandlers, make_middleware
 from .jsonutil import JsonObject
 from .operations import Operations
@@ -76,7 +84,8 @@ class KubeApiDouble:
         self.ops = Operations(self.store, self.registry, strict_namespaces=strict_namespaces)
         self.faults = Faults()
         self.hub = WatchHub()
-        self.internal_errors: list[BaseException] = []
+        # Handler exceptions the clients saw as 500s; any of them fails the test at exit.
+        self.internal_errors: list[InternalError] = []
         self._handlers = ApiHandlers(
             self.ops,
             self.hub,
@@ -133,6 +142,21 @@ class KubeApiDouble:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+        self._report_internal_errors(exc)
+
+    def check_internal_errors(self) -> None:
+        """Raise `DoubleFailed` (an AssertionError, with every traceback) if a handler hit
+        an unexpected exception. Leaving `async with` or `run_in_thread` calls this; code
+        that uses `start`/`stop` itself calls it at teardown."""
+        if self.internal_errors:
+            raise DoubleFailed(list(self.internal_errors))
+
+    def _report_internal_errors(self, pending: BaseException | None) -> None:
+        if pending is None:
+            self.check_internal_errors()
+        elif self.internal_errors:
+            # Do not hide the exception already on its way out; say what the double saw.
+            pending.add_note(str(DoubleFailed(list(self.internal_errors))))
 
     @classmethod
     @contextlib.contextmanager
@@ -170,11 +194,16 @@ class KubeApiDouble:
         except BaseException:
             thread.join(timeout=30)
             raise
+        pending: BaseException | None = None
         try:
             yield api
+        except BaseException as error:
+            pending = error
+            raise
         finally:
             loop.call_soon_threadsafe(stop_requested.set_result, None)
             thread.join(timeout=30)
+            api._report_internal_errors(pending)
 
     @property
     def url(self) -> str:
@@ -266,6 +295,30 @@ class KubeApiDouble:
     def clear_requests(self) -> None:
         self.faults.clear_requests()
 
+    async def wait_for_request(
+        self, predicate: Callable[[RecordedRequest], bool], *, within: float = 5.0
+    ) -> RecordedRequest:
+        """Wait (without polling) for a request matching predicate to reach the double,
+        looking at those already received first (before any latency or injected fault is
+        applied to it); TimeoutError after `within` seconds."""
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Queue[RecordedRequest] = asyncio.Queue()
+
+        def on_request(request: RecordedRequest) -> None:
+            loop.call_soon_threadsafe(arrived.put_nowait, request)
+
+        token = self.faults.listen(on_request)
+        try:
+            for request in self.requests:
+                if predicate(request):
+                    return request
+            async with asyncio.timeout(within):
+                while not predicate(request := await arrived.get()):
+                    pass
+                return request
+        finally:
+            self.faults.unlisten(token)
+
     @property
     def resource_version(self) -> int:
         """The current (latest) global resourceVersion."""
@@ -275,7 +328,8 @@ class KubeApiDouble:
 
     def seed(self, objects: JsonObject | Iterable[JsonObject]) -> list[JsonObject]:
         """Put objects straight into the store (status and finalizers kept as given), with
-        the usual watch events. Missing namespaces default to "default"."""
+        the usual watch events. Missing namespaces default to "default". No admission: a
+        custom resource is neither pruned nor validated, as if it predated its schema."""
         items = [objects] if isinstance(objects, dict) else list(objects)
         return [self.ops.seed(obj) for obj in items]
 

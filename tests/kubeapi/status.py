@@ -7,6 +7,10 @@ official client builds the same `ApiException` it would get from a real API serv
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from .jsonutil import JsonObject
@@ -122,14 +126,115 @@ STALE_OBJECT = (
 )
 
 
-def invalid(kind: str, group: str, name: str, field: str, message: str) -> ApiError:
-    """422 Invalid with one cause, shaped like field.ErrorList rendering."""
-    cause = {"reason": "FieldValueInvalid", "message": f"{field}: {message}", "field": field}
-    details: JsonObject = {"name": name, "kind": kind, "causes": [cause]}
+class ErrorType(StrEnum):
+    """field.ErrorType: the cause `reason` of an Invalid Status, and its message prefix."""
+
+    REQUIRED = "FieldValueRequired"
+    INVALID = "FieldValueInvalid"
+    TYPE_INVALID = "FieldValueTypeInvalid"
+    NOT_SUPPORTED = "FieldValueNotSupported"
+    DUPLICATE = "FieldValueDuplicate"
+    FORBIDDEN = "FieldValueForbidden"
+    TOO_LONG = "FieldValueTooLong"
+    TOO_MANY = "FieldValueTooMany"
+
+    @property
+    def label(self) -> str:
+        return _ERROR_LABELS[self]
+
+
+_ERROR_LABELS = {
+    ErrorType.REQUIRED: "Required value",
+    ErrorType.INVALID: "Invalid value",
+    ErrorType.TYPE_INVALID: "Invalid value",
+    ErrorType.NOT_SUPPORTED: "Unsupported value",
+    ErrorType.DUPLICATE: "Duplicate value",
+    ErrorType.FORBIDDEN: "Forbidden",
+    ErrorType.TOO_LONG: "Too long",
+    ErrorType.TOO_MANY: "Too many",
+}
+# Types whose message never shows the offending value (as field.Error.ErrorBody does).
+_VALUELESS = frozenset({ErrorType.REQUIRED, ErrorType.FORBIDDEN, ErrorType.TOO_LONG})
+_NO_VALUE: Any = object()
+
+
+def render_value(value: Any) -> str:
+    """A bad value as the API server prints it: strings quoted, numbers and booleans bare."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One entry of a field.ErrorList: `path` is a tuple of keys and list indexes."""
+
+    type: ErrorType
+    path: tuple[str | int, ...]
+    value: Any = _NO_VALUE
+    detail: str = ""
+
+    @property
+    def field(self) -> str:
+        text = ""
+        for step in self.path:
+            text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
+        return text
+
+    def body(self) -> str:
+        """The message without the field, like field.Error.ErrorBody()."""
+        text = self.type.label
+        if self.type not in _VALUELESS and self.value is not _NO_VALUE:
+            text += f": {render_value(self.value)}"
+        return f"{text}: {self.detail}" if self.detail else text
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.body()}"
+
+    def cause(self) -> JsonObject:
+        return {"reason": self.type.value, "message": self.body(), "field": self.field}
+
+
+def field_path(dotted: str) -> tuple[str | int, ...]:
+    """`spec.items[0].name` as a path tuple."""
+    steps: list[str | int] = []
+    for part in dotted.split("."):
+        name, *indexes = part.split("[")
+        if name:
+            steps.append(name)
+        steps.extend(int(index.rstrip("]")) for index in indexes)
+    return tuple(steps)
+
+
+def required(dotted: str, detail: str = "") -> FieldError:
+    return FieldError(ErrorType.REQUIRED, field_path(dotted), detail=detail)
+
+
+def invalid_value(dotted: str, value: Any, detail: str) -> FieldError:
+    return FieldError(ErrorType.INVALID, field_path(dotted), value, detail)
+
+
+def forbidden(dotted: str, detail: str) -> FieldError:
+    return FieldError(ErrorType.FORBIDDEN, field_path(dotted), detail=detail)
+
+
+def invalid(kind: str, group: str, name: str, errors: Sequence[FieldError]) -> ApiError:
+    """422 Invalid carrying every error as a cause, rendered like errors.NewInvalid."""
+    details: JsonObject = {
+        "name": name,
+        "kind": kind,
+        "causes": [error.cause() for error in errors],
+    }
     if group:
         details["group"] = group
     label = f"{kind}.{group}" if group else kind
-    return ApiError(422, f'{label} "{name}" is invalid: {field}: {message}', details=details)
+    texts = list(dict.fromkeys(str(error) for error in errors))  # the aggregate dedups
+    summary = texts[0] if len(texts) == 1 else f"[{', '.join(texts)}]"
+    return ApiError(422, f'{label} "{name}" is invalid: {summary}', details=details)
 
 
 def bad_request(message: str) -> ApiError:

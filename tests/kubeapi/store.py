@@ -2,7 +2,9 @@
 
 This plays etcd's role. Every write gets the next value of one global, monotonically
 increasing resourceVersion and is appended to an event history, which watches replay and
-`compact()` truncates (a watch from a compacted version gets 410 Expired). Writers hold
+`compact()` truncates (a watch from a compacted version gets 410 Expired). A stored object
+is never changed in place: a write stores a new copy, so readers may share stored objects
+(`select`, events) as long as they do not mutate them. Writers hold
 `lock` (re-entrant, shared with `operations.py` for read-modify-write); subscribers are
 called synchronously under it, in resourceVersion order, and must only hand the event off
 (e.g. `loop.call_soon_threadsafe`), never block.
@@ -77,14 +79,25 @@ class ObjectStore:
             obj = self._objects.get(key, {}).get((namespace, name))
             return deep_copy(obj) if obj is not None else None
 
-    def select(self, key: StorageKey, namespace: str | None = None) -> list[JsonObject]:
-        """Copies of the objects, ordered by (namespace, name) like etcd keys."""
+    def select(
+        self,
+        key: StorageKey,
+        namespace: str | None = None,
+        matches: Callable[[JsonObject], bool] | None = None,
+    ) -> list[JsonObject]:
+        """The stored objects that `matches`, ordered by (namespace, name) like etcd keys.
+
+        They are shared with the store, not copied (a LIST would otherwise copy the whole
+        collection to return a few objects): read them or serialise them, and copy the
+        ones that leave for code that may change them (`Operations.list` does).
+        """
         with self.lock:
             objects = self._objects.get(key, {})
             found = [
-                deep_copy(obj)
+                obj
                 for (obj_namespace, _), obj in objects.items()
-                if namespace is None or obj_namespace == namespace
+                if (namespace is None or obj_namespace == namespace)
+                and (matches is None or matches(obj))
             ]
         return sorted(found, key=_sort_key)
 

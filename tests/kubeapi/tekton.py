@@ -15,6 +15,7 @@ and resourceVersions behave as if a controller had made them over the API.
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .jsonutil import JsonObject, now_rfc3339
 from .resources import ResourceType
 from .status import ApiError
 from .store import StoredEvent
+from .tekton_schema import PIPELINE_RUN_SCHEMA, TASK_RUN_SCHEMA
 
 if TYPE_CHECKING:
     from .server import KubeApiDouble
@@ -38,7 +40,7 @@ CANCEL_SPEC_STATUSES = frozenset({"Cancelled", "CancelledRunFinally", "StoppedRu
 StepFailure = Literal["Error", "OOMKilled", "ImagePullBackOff"]
 
 
-def _crd(kind: str, plural: str, short_names: list[str]) -> JsonObject:
+def _crd(kind: str, plural: str, short_names: list[str], schema: JsonObject) -> JsonObject:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -63,12 +65,7 @@ def _crd(kind: str, plural: str, short_names: list[str]) -> JsonObject:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
+                    "schema": {"openAPIV3Schema": copy.deepcopy(schema)},
                 }
             ],
         },
@@ -76,10 +73,11 @@ def _crd(kind: str, plural: str, short_names: list[str]) -> JsonObject:
 
 
 def tekton_crds() -> list[JsonObject]:
-    """The PipelineRun and TaskRun CRDs (tekton.dev/v1, status subresource)."""
+    """The PipelineRun and TaskRun CRDs (tekton.dev/v1, status subresource, structural
+    schemas that prune and validate like Tekton's)."""
     return [
-        _crd("PipelineRun", "pipelineruns", ["pr", "prs"]),
-        _crd("TaskRun", "taskruns", ["tr", "trs"]),
+        _crd("PipelineRun", "pipelineruns", ["pr", "prs"], PIPELINE_RUN_SCHEMA),
+        _crd("TaskRun", "taskruns", ["tr", "trs"], TASK_RUN_SCHEMA),
     ]
 
 
@@ -156,29 +154,31 @@ class TektonSimulator:
         self, namespace: str, name: str, *, tasks: Sequence[TaskLike] = ()
     ) -> JsonObject:
         """Mark the PipelineRun Running (Succeeded=Unknown) with `tasks` running."""
-        run = self.get_pipeline_run(namespace, name)
-        status = self._base_status(run)
-        running = [self._task(t) for t in tasks]
-        planned = self._plan(run, tasks or None)
-        references = [self._run_task(run, task, "running") for task in running]
-        status["childReferences"] = self._merge_references(status, references)
-        status["conditions"] = [
-            _condition("Unknown", "Running", _summary(0, 0, 0, incomplete=len(planned)))
-        ]
-        return self._write_pipeline_run(run, status)
+        with self.api.store.lock:  # read-modify-write: no other writer between
+            run = self.get_pipeline_run(namespace, name)
+            status = self._base_status(run)
+            running = [self._task(t) for t in tasks]
+            planned = self._plan(run, tasks or None)
+            references = [self._run_task(run, task, "running") for task in running]
+            status["childReferences"] = self._merge_references(status, references)
+            status["conditions"] = [
+                _condition("Unknown", "Running", _summary(0, 0, 0, incomplete=len(planned)))
+            ]
+            return self._write_pipeline_run(run, status)
 
     async def succeed(
         self, namespace: str, name: str, *, tasks: Sequence[TaskLike] | None = None
     ) -> JsonObject:
         """Run every task to completion and mark the PipelineRun Succeeded."""
-        run = self.get_pipeline_run(namespace, name)
-        plan = self._plan(run, tasks)
-        status = self._base_status(run)
-        references = [self._run_task(run, task, "succeeded") for task in plan]
-        status["childReferences"] = self._merge_references(status, references)
-        status["conditions"] = [_condition("True", "Succeeded", _summary(len(plan), 0, 0))]
-        status["completionTime"] = now_rfc3339()
-        return self._write_pipeline_run(run, status)
+        with self.api.store.lock:  # read-modify-write: no other writer between
+            run = self.get_pipeline_run(namespace, name)
+            plan = self._plan(run, tasks)
+            status = self._base_status(run)
+            references = [self._run_task(run, task, "succeeded") for task in plan]
+            status["childReferences"] = self._merge_references(status, references)
+            status["conditions"] = [_condition("True", "Succeeded", _summary(len(plan), 0, 0))]
+            status["completionTime"] = now_rfc3339()
+            return self._write_pipeline_run(run, status)
 
     async def fail(
         self,
@@ -194,58 +194,63 @@ class TektonSimulator:
     ) -> JsonObject:
         """Tasks before `failed_task` succeed, it fails in `step` (exit code or image pull),
         later tasks are skipped, and the PipelineRun ends Failed."""
-        run = self.get_pipeline_run(namespace, name)
-        plan = self._plan(run, tasks)
-        target = failed_task or plan[-1].name
-        if target not in [t.name for t in plan]:
-            plan.append(SimTask(target, (step,) if step else ("run",)))
-        index = [t.name for t in plan].index(target)
-        failing = plan[index]
-        if step is not None and step not in failing.steps:
-            failing = SimTask(failing.name, (*failing.steps, step))
-        failure = Failure(target, step or failing.steps[-1], exit_code, reason, message)
-        status = self._base_status(run)
-        references = [self._run_task(run, task, "succeeded") for task in plan[:index]]
-        references.append(self._run_task(run, failing, "failed", failure))
-        skipped = plan[index + 1 :]
-        status["childReferences"] = self._merge_references(status, references)
-        status["conditions"] = [_condition("False", "Failed", _summary(index + 1, 1, len(skipped)))]
-        if skipped:
-            status["skippedTasks"] = [
-                {"name": t.name, "reason": "PipelineRun was stopping"} for t in skipped
+        with self.api.store.lock:  # read-modify-write: no other writer between
+            run = self.get_pipeline_run(namespace, name)
+            plan = self._plan(run, tasks)
+            target = failed_task or plan[-1].name
+            if target not in [t.name for t in plan]:
+                plan.append(SimTask(target, (step,) if step else ("run",)))
+            index = [t.name for t in plan].index(target)
+            failing = plan[index]
+            if step is not None and step not in failing.steps:
+                failing = SimTask(failing.name, (*failing.steps, step))
+            failure = Failure(target, step or failing.steps[-1], exit_code, reason, message)
+            status = self._base_status(run)
+            references = [self._run_task(run, task, "succeeded") for task in plan[:index]]
+            references.append(self._run_task(run, failing, "failed", failure))
+            skipped = plan[index + 1 :]
+            status["childReferences"] = self._merge_references(status, references)
+            status["conditions"] = [
+                _condition("False", "Failed", _summary(index + 1, 1, len(skipped)))
             ]
-        status["completionTime"] = now_rfc3339()
-        return self._write_pipeline_run(run, status)
+            if skipped:
+                status["skippedTasks"] = [
+                    {"name": t.name, "reason": "PipelineRun was stopping"} for t in skipped
+                ]
+            status["completionTime"] = now_rfc3339()
+            return self._write_pipeline_run(run, status)
 
     async def time_out(self, namespace: str, name: str, *, duration: str = "1h0m0s") -> JsonObject:
         """End the PipelineRun with PipelineRunTimeout; unfinished TaskRuns are cancelled."""
-        run = self.get_pipeline_run(namespace, name)
-        status = self._base_status(run)
-        self._cancel_children(
-            run, "TaskRun cancelled as the PipelineRun it belongs to has timed out."
-        )
-        status["conditions"] = [
-            _condition(
-                "False",
-                "PipelineRunTimeout",
-                f'PipelineRun "{name}" failed to finish within "{duration}"',
+        with self.api.store.lock:  # read-modify-write: no other writer between
+            run = self.get_pipeline_run(namespace, name)
+            status = self._base_status(run)
+            self._cancel_children(
+                run, "TaskRun cancelled as the PipelineRun it belongs to has timed out."
             )
-        ]
-        status["completionTime"] = now_rfc3339()
-        return self._write_pipeline_run(run, status)
+            status["conditions"] = [
+                _condition(
+                    "False",
+                    "PipelineRunTimeout",
+                    f'PipelineRun "{name}" failed to finish within "{duration}"',
+                )
+            ]
+            status["completionTime"] = now_rfc3339()
+            return self._write_pipeline_run(run, status)
 
     async def cancel(self, namespace: str, name: str) -> JsonObject:
         """What Tekton does once spec.status is "Cancelled": everything stops, Cancelled."""
-        run = self.get_pipeline_run(namespace, name)
-        status = self._base_status(run)
-        self._cancel_children(
-            run, "TaskRun cancelled as the PipelineRun it belongs to has been cancelled."
-        )
-        status["conditions"] = [
-            _condition("False", "Cancelled", f'PipelineRun "{name}" was cancelled')
-        ]
-        status["completionTime"] = now_rfc3339()
-        return self._write_pipeline_run(run, status)
+        with self.api.store.lock:  # read-modify-write: no other writer between
+            run = self.get_pipeline_run(namespace, name)
+            status = self._base_status(run)
+            self._cancel_children(
+                run, "TaskRun cancelled as the PipelineRun it belongs to has been cancelled."
+            )
+            status["conditions"] = [
+                _condition("False", "Cancelled", f'PipelineRun "{name}" was cancelled')
+            ]
+            status["completionTime"] = now_rfc3339()
+            return self._write_pipeline_run(run, status)
 
     def auto(
         self,
@@ -292,10 +297,19 @@ class TektonSimulator:
         return list(by_name.values())
 
     def _write_pipeline_run(self, run: JsonObject, status: JsonObject) -> JsonObject:
-        meta = run["metadata"]
-        body = {"metadata": {"name": meta["name"]}, "status": status}
+        return self._write_status(self.pipeline_runs, run, status)
+
+    def _write_status(
+        self, resource: ResourceType, obj: JsonObject, status: JsonObject
+    ) -> JsonObject:
+        """PUT .../status conditional on the version read, as a controller writes it."""
+        meta = obj["metadata"]
+        body = {
+            "metadata": {"name": meta["name"], "resourceVersion": meta["resourceVersion"]},
+            "status": status,
+        }
         return self.api.ops.update(
-            self.pipeline_runs, meta["namespace"], meta["name"], body, subresource="status"
+            resource, meta["namespace"], meta["name"], body, subresource="status"
         )
 
     def _run_task(
@@ -334,13 +348,7 @@ class TektonSimulator:
                 meta["name"], task, failure, started, now
             )
             status["completionTime"] = now
-        self.api.ops.update(
-            self.task_runs,
-            meta["namespace"],
-            meta["name"],
-            {"metadata": {"name": meta["name"]}, "status": status},
-            subresource="status",
-        )
+        self._write_status(self.task_runs, task_run, status)
         return {
             "apiVersion": TEKTON_API_VERSION,
             "kind": "TaskRun",
@@ -405,13 +413,7 @@ class TektonSimulator:
                 continue
             status["conditions"] = [_condition("False", "TaskRunCancelled", message)]
             status["completionTime"] = now_rfc3339()
-            self.api.ops.update(
-                self.task_runs,
-                meta["namespace"],
-                task_run["metadata"]["name"],
-                {"status": status},
-                subresource="status",
-            )
+            self._write_status(self.task_runs, task_run, status)
 
 
 def _terminated(
@@ -532,7 +534,7 @@ class AutoDriver:
                 loop.call_soon_threadsafe(queue.put_nowait, (meta["namespace"], meta["name"]))
 
         with api.store.lock:
-            for run in api.ops.list(resource, None)[0]:
+            for run in api.ops.list_shared(resource, None)[0]:
                 if not _is_done(run):
                     queue.put_nowait((run["metadata"]["namespace"], run["metadata"]["name"]))
             token = api.store.subscribe(on_event)

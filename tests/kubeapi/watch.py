@@ -116,11 +116,8 @@ async def serve_watch(
     with store.lock:  # backlog + subscription atomically: no event is lost or repeated
         seen = max(store.resource_version, revision or 0)
         if revision is None:
-            first = [
-                ("ADDED", obj)
-                for obj in store.select(resource.storage_key, watch.namespace)
-                if watch.matches(obj)
-            ]
+            shared = store.select(resource.storage_key, watch.namespace, watch.matches)
+            first = [("ADDED", obj) for obj in shared]
         else:
             try:
                 backlog = store.events_after(revision)

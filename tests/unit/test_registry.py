@@ -7,10 +7,11 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from assay.server.checks.kit.definition import Check, CheckDefinition, Finding, check
+from assay.server.checks.kit.definition import Check, CheckDefinition, Context, Finding, check
 from assay.server.checks.kit.registry import (
     RegistrationError,
     Registry,
@@ -20,7 +21,6 @@ from assay.server.checks.kit.registry import (
 )
 from assay.server.core.errors import NotFound
 from assay.server.core.types import Pillar, Severity
-from assay.server.inventory import Inventory
 
 DEFINITION = CheckDefinition(
     id="SEC-900",
@@ -34,7 +34,7 @@ DEFINITION = CheckDefinition(
 )
 
 
-def nothing(inventory: Inventory) -> Iterator[Finding]:
+def nothing(ctx: Context[Any]) -> Iterator[Finding]:
     return iter(())
 
 

@@ -1,47 +1,252 @@
-"""Settings from ASSAY_* variables, overridden by flags, validated as a whole."""
+"""The settings tree: every field from its variable and its flag, names derived by one rule,
+every bad value rejected with its name, and ``assay serve`` failing in one line.
+
+The parametrised tests walk :func:`options`, so a field added to any component's settings
+is covered the day it appears (a value that breaks a cross-field rule goes in SAMPLES).
+"""
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+import enum
+from pathlib import Path
+from typing import Any
 
-from assay.server.core.errors import InvalidArgument
-from assay.server.settings import Settings
+import pytest
+from typer.testing import CliRunner
+
+from assay.client.cli.main import app
+from assay.server.core.types import Source
+from assay.server.settings import (
+    Option,
+    Settings,
+    SettingsError,
+    StartupError,
+    check,
+    load_settings,
+    option,
+    options,
+)
+
+SAMPLES: dict[str, str] = {
+    # Strings whose generic sample would not be a valid value.
+    "listen": "127.0.0.2:6001",
+    "database_url": "sqlite:////tmp/assay-settings-test.db",
+    "policy": str(Path(__file__)),
+    "kube.kubeconfig": str(Path(__file__)),
+    "assessment.schedule": "*/5 * * * *",
+    "assessment.schedule_path": str(Path(__file__).parent),
+}
+
+
+def sample(opt: Option) -> str:
+    """A valid value different from the default, as text."""
+    if opt.dotted in SAMPLES:
+        return SAMPLES[opt.dotted]
+    if opt.kind is bool:
+        return "false" if opt.default else "true"
+    if issubclass(opt.kind, enum.Enum):
+        return next(c for c in opt.choices if c != opt.default)
+    if opt.kind is int:
+        return str(opt.default + 1)
+    if opt.kind is float:
+        return str((opt.default or 0) + 1.5)
+    return "sample-value"
+
+
+def expected(opt: Option, text: str) -> str:
+    if opt.kind is float:
+        return str(float(text))
+    return opt.format(opt.kind(text) if issubclass(opt.kind, enum.Enum) else text)
+
+
+def printed(output: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+
+
+ALL = [pytest.param(o, id=o.dotted) for o in options()]
+cli = CliRunner()
+
+
+def test_names_follow_the_rule_and_keep_todays_variables() -> None:
+    envs = {o.env for o in options()}
+    assert {
+        "ASSAY_LISTEN",
+        "ASSAY_DATABASE_URL",
+        "ASSAY_CLUSTER_ID",
+        "ASSAY_KUBE_CONTEXT",
+        "ASSAY_HTTP_PORT",
+        "ASSAY_SHUTDOWN_GRACE",
+        "ASSAY_POLICY",
+        "ASSAY_CHECK_TIMEOUT",
+        "ASSAY_RUN_TIMEOUT",
+        "ASSAY_SCHEDULE",
+        "ASSAY_SCHEDULE_SOURCE",
+        "ASSAY_SCHEDULE_PATH",
+        "ASSAY_HONOUR_EXEMPTIONS",
+        "ASSAY_RUN_HEARTBEAT",
+        "ASSAY_RUN_STALE_AFTER",
+        "ASSAY_WORKFLOWS",
+        "ASSAY_WORKFLOW_NAMESPACE",
+        "ASSAY_WORKFLOW_COOLDOWN",
+        "ASSAY_WORKFLOW_WORKERS",
+        "ASSAY_LEADER_ELECTION",
+    } <= envs
+    assert option("workflow.backoff.initial_s").env == "ASSAY_WORKFLOW_BACKOFF_INITIAL"
+    assert option("workflow.leader_election.lease_duration_s").flags == (
+        "--leader-election-lease-duration",
+    )
+    assert option("kube.context").flags == ("--kube-context", "--context")
+    for opt in options():
+        assert opt.flags[0] == "--" + opt.env.removeprefix("ASSAY_").lower().replace("_", "-")
+        assert opt.help.strip()
 
 
 def test_defaults() -> None:
-    settings = Settings.from_env({})
-    assert settings.listen == "0.0.0.0:50051"
-    assert settings.assessment.check_timeout_s == 30
-    assert settings.workflow.cooldown_s == 300
+    settings = load_settings({})
+    assert settings.listen == "127.0.0.1:50051"  # not every interface, unless asked
+    assert settings == dataclasses.replace(
+        Settings(),
+        workflow=dataclasses.replace(
+            Settings().workflow, leader_election=settings.workflow.leader_election
+        ),
+    )
+    assert settings.assessment.schedule_source is Source.LIVE
 
 
-def test_environment_then_flags() -> None:
-    env = {
-        "ASSAY_LISTEN": "127.0.0.1:6000",
-        "ASSAY_SCHEDULE": "0 * * * *",
-        "ASSAY_WORKFLOWS": "yes",
-    }
-    settings = Settings.from_env(env)
-    assert settings.listen == "127.0.0.1:6000"
-    assert settings.assessment.schedule == "0 * * * *"
-    assert settings.workflow.enabled
-    overridden = settings.with_overrides(listen="127.0.0.1:7000", assessment__schedule=None)
-    assert overridden.listen == "127.0.0.1:7000"
-    assert overridden.assessment.schedule == "0 * * * *"
+@pytest.mark.parametrize("opt", ALL)
+def test_every_setting_from_its_variable(opt: Option) -> None:
+    text = sample(opt)
+    result = cli.invoke(app, ["serve", "--print-settings"], env={opt.env: text})
+    assert result.exit_code == 0, result.output
+    assert printed(result.stdout)[opt.env] == expected(opt, text)
 
 
-@pytest.mark.parametrize(
-    ("env", "field"),
-    [
-        ({"ASSAY_LISTEN": "nonsense"}, "listen"),
-        ({"ASSAY_SCHEDULE": "every hour"}, "schedule"),
-        ({"ASSAY_HTTP_PORT": "eighty"}, "ASSAY_HTTP_PORT"),
-        ({"ASSAY_WORKFLOWS": "maybe"}, "ASSAY_WORKFLOWS"),
-        ({"ASSAY_CHECK_TIMEOUT": "0"}, "check_timeout"),
-        ({"ASSAY_RUN_HEARTBEAT": "90"}, "run_heartbeat"),
-    ],
-)
-def test_malformed_values_name_the_setting(env: dict[str, str], field: str) -> None:
-    with pytest.raises(InvalidArgument) as caught:
-        Settings.from_env(env)
-    assert [v.field for v in caught.value.violations] == [field]
+@pytest.mark.parametrize("opt", ALL)
+def test_every_setting_from_its_flag_over_its_variable(opt: Option) -> None:
+    text = sample(opt)
+    if opt.kind is bool:
+        args = [opt.flags[0] if text == "true" else "--no-" + opt.flags[0].removeprefix("--")]
+        env = {opt.env: "false" if text == "true" else "true"}
+    else:
+        args = [opt.flags[0], text]
+        env = {opt.env: text + "-ignored"} if opt.kind is str else {}
+    result = cli.invoke(app, ["serve", "--print-settings", *args], env=env)
+    assert result.exit_code == 0, result.output
+    assert printed(result.stdout)[opt.env] == expected(opt, text)
+
+
+def test_a_flag_alias_and_none() -> None:
+    result = cli.invoke(
+        app, ["serve", "--print-settings", "--context", "prod", "--run-timeout", "none"]
+    )
+    assert result.exit_code == 0, result.output
+    values = printed(result.stdout)
+    assert (values["ASSAY_KUBE_CONTEXT"], values["ASSAY_RUN_TIMEOUT"]) == ("prod", "none")
+
+
+def test_secrets_are_never_printed() -> None:
+    url = "postgresql://assay:s3cret@db/assay"
+    result = cli.invoke(app, ["serve", "--print-settings"], env={"ASSAY_DATABASE_URL": url})
+    assert "s3cret" not in result.output
+    result = cli.invoke(app, ["serve", "--print-settings", "--database-url", "nope://:s3cret@"])
+    assert result.exit_code == 1 and "s3cret" not in result.output
+
+
+INVALID: list[tuple[str, str, str]] = [
+    ("ASSAY_LISTEN", "nonsense", "expected HOST:PORT"),
+    ("ASSAY_LISTEN", "127.0.0.1:70000", "expected HOST:PORT"),
+    ("ASSAY_HTTP_PORT", "65536", "at most 65535"),
+    ("ASSAY_HTTP_PORT", "eighty", "whole number"),
+    ("ASSAY_DATABASE_URL", "mysql://x/y", "unsupported database"),
+    ("ASSAY_DATABASE_URL", "not a url", "not a SQLAlchemy URL"),
+    ("ASSAY_CLUSTER_ID", " ", "1 to 253"),
+    ("ASSAY_POLICY", "/no/such/policy.yaml", "is not a file"),
+    ("ASSAY_SHUTDOWN_GRACE", "-1", "at least 0"),
+    ("ASSAY_LOG_LEVEL", "loud", "one of debug, info, warning, error"),
+    ("ASSAY_KUBE_CONTEXT", "a\x01b", "control characters"),
+    ("ASSAY_KUBECONFIG", "/no/such/kubeconfig", "is not a file"),
+    ("ASSAY_KUBE_REQUEST_TIMEOUT", "0", "greater than 0"),
+    ("ASSAY_KUBE_PAGE_SIZE", "0", "at least 1"),
+    ("ASSAY_KUBE_CONFLICT_RETRIES", "0", "at least 1"),
+    ("ASSAY_CHECK_TIMEOUT", "0", "greater than 0"),
+    ("ASSAY_CHECK_TIMEOUT", "nan", "finite number"),
+    ("ASSAY_RUN_TIMEOUT", "-5", "greater than 0"),
+    ("ASSAY_CHECK_CONCURRENCY", "0", "at least 1"),
+    ("ASSAY_HONOUR_EXEMPTIONS", "maybe", "true or false"),
+    ("ASSAY_SCHEDULE", "every hour", "not a cron expression"),
+    ("ASSAY_SCHEDULE_SOURCE", "git", "one of live, manifests"),
+    ("ASSAY_RUN_HEARTBEAT", "90", "below the stale-after time"),
+    ("ASSAY_WORKFLOWS", "maybe", "true or false"),
+    ("ASSAY_WORKFLOW_NAMESPACE", "Bad_NS", "DNS label"),
+    ("ASSAY_WORKFLOW_WORKERS", "0", "at least 1"),
+    ("ASSAY_WORKFLOW_WORKERS", "1.5", "whole number"),
+    ("ASSAY_WORKFLOW_COOLDOWN", "-1", "at least 0"),
+    ("ASSAY_WORKFLOW_BACKOFF_MAX", "0.1", "at least the initial delay"),
+    ("ASSAY_LEADER_ELECTION_LEASE_NAME", "Not/A/Name", "DNS subdomain"),
+    ("ASSAY_LEADER_ELECTION_RENEW_DEADLINE", "20", "retry period < renew deadline"),
+]
+
+
+@pytest.mark.parametrize(("env", "value", "message"), INVALID)
+def test_each_invalid_value_is_named(env: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({env: value})
+    [problem] = caught.value.problems
+    assert problem.option.env == env
+    assert message in problem.message
+    assert str(caught.value).startswith(f"invalid settings: {env} (")
+
+
+def test_every_problem_at_once_in_declaration_order() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"ASSAY_WORKFLOW_WORKERS": "0", "ASSAY_LISTEN": "x"})
+    assert [p.option.env for p in caught.value.problems] == [
+        "ASSAY_LISTEN",
+        "ASSAY_WORKFLOW_WORKERS",
+    ]
+
+
+def test_a_schedule_of_manifests_needs_a_path(tmp_path: Path) -> None:
+    env = {"ASSAY_SCHEDULE": "0 * * * *", "ASSAY_SCHEDULE_SOURCE": "manifests"}
+    with pytest.raises(SettingsError, match=r"ASSAY_SCHEDULE_PATH .*is required"):
+        load_settings(env)
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings({**env, "ASSAY_SCHEDULE_PATH": str(tmp_path / "absent")})
+    settings = load_settings({**env, "ASSAY_SCHEDULE_PATH": str(tmp_path)})
+    assert settings.assessment.schedule_path == str(tmp_path)
+
+
+def test_settings_built_in_code_are_checked_the_same_way() -> None:
+    bad = dataclasses.replace(
+        Settings(), workflow=dataclasses.replace(Settings().workflow, workers=0)
+    )
+    with pytest.raises(SettingsError, match="ASSAY_WORKFLOW_WORKERS"):
+        check(bad)
+    valid = Settings()
+    assert check(valid) is valid
+
+
+def test_a_startup_error_names_its_setting() -> None:
+    error = StartupError("address already in use", setting="listen")
+    assert str(error) == "ASSAY_LISTEN (--listen): address already in use"
+    assert str(StartupError("no setting to blame")) == "no setting to blame"
+
+
+def _one_line_failure(args: list[str], env: dict[str, Any] | None = None) -> str:
+    result = cli.invoke(app, ["serve", *args], env=env)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_assay_serve_with_a_bad_value_prints_one_line() -> None:
+    line = _one_line_failure(["--workflow-workers", "zero"])
+    assert line == (
+        "error: invalid settings: ASSAY_WORKFLOW_WORKERS (--workflow-workers): "
+        "expected a whole number, got 'zero'"
+    )
+    line = _one_line_failure([], env={"ASSAY_SCHEDULE_SOURCE": "git"})
+    assert "ASSAY_SCHEDULE_SOURCE (--schedule-source): expected one of live, manifests" in line

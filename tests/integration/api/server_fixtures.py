@@ -7,8 +7,9 @@ The server runs on its own loop so that synchronous callers (the generated sync 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -28,8 +29,8 @@ class ServerThread:
         self,
         server: AssayServer,
         *,
-        setup: Callable[[], Awaitable[object]] | None = None,
-        teardown: Callable[[], Awaitable[object]] | None = None,
+        setup: Callable[[], Coroutine[Any, Any, object]] | None = None,
+        teardown: Callable[[], Coroutine[Any, Any, object]] | None = None,
     ) -> None:
         """``setup`` runs on the server's loop before it starts, ``teardown`` after it stops
         (e.g. a Kubernetes API double that the server's clients talk to)."""
@@ -73,8 +74,10 @@ async def _cancel_leftovers() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def server_settings(**overrides: Any) -> Settings:
-    return Settings().with_overrides(listen="127.0.0.1:0", http_port=0, **overrides)
+def server_settings(**groups: Any) -> Settings:
+    """Settings on 127.0.0.1:0 without the HTTP port; keyword arguments replace fields of
+    the top level or whole groups (``workflow=WorkflowSettings(...)``)."""
+    return dataclasses.replace(Settings(listen="127.0.0.1:0", http_port=0), **groups)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -74,7 +75,7 @@ def results(client: AssayClient, run_id: str) -> list[apb.AssessmentResult]:
     return list(client.list_assessments(apb.AssessmentQuery(run_id=run_id, limit=1000)).results)
 
 
-def run(client: AssayClient, folder: Path, **fields: object) -> str:
+def run(client: AssayClient, folder: Path, **fields: Any) -> str:
     started = client.start_run(
         apb.StartRunRequest(source=apb.INVENTORY_SOURCE_MANIFESTS, path=str(folder), **fields)
     )

@@ -6,6 +6,7 @@ Runs on SQLite and on PostgreSQL (the ``repository`` fixture is parametrised ove
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypedDict
 
 import grpc
 import pytest
@@ -13,15 +14,22 @@ from google.protobuf import timestamp_pb2
 
 from assay.client.api import AssayClient, ClientError
 from assay.server.api import convert
-from assay.server.core.types import Pillar, Severity, Status
+from assay.server.core.types import AssessmentResult, Pillar, Run, Severity, Status
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import common_pb2 as cpb
 from tests.integration.api.seed import ROWS, T0, seed_run
 
 
+class Seeded(TypedDict):
+    runs: list[Run]
+    results: list[AssessmentResult]
+    first: list[AssessmentResult]
+    second: list[AssessmentResult]
+
+
 @pytest.fixture
-def seeded(repository: Repository) -> dict[str, object]:
+def seeded(repository: Repository) -> Seeded:
     first, first_results = seed_run(repository, "run_a", T0, ROWS)
     later = T0 + timedelta(hours=1)
     second, second_results = seed_run(
@@ -38,7 +46,7 @@ def seeded(repository: Repository) -> dict[str, object]:
     }
 
 
-def test_every_result_reads_back_identically(client: AssayClient, seeded: dict) -> None:
+def test_every_result_reads_back_identically(client: AssayClient, seeded: Seeded) -> None:
     for result in seeded["results"]:
         assert client.get_assessment(result.id) == convert.result(result)
     listed = client.list_assessments(apb.AssessmentQuery(limit=1000))
@@ -48,7 +56,7 @@ def test_every_result_reads_back_identically(client: AssayClient, seeded: dict) 
     assert not listed.HasField("next_offset")
 
 
-def test_runs_read_back_identically(client: AssayClient, seeded: dict) -> None:
+def test_runs_read_back_identically(client: AssayClient, seeded: Seeded) -> None:
     for run in seeded["runs"]:
         assert client.get_run(run.run_id) == convert.run(run)
     page = client.list_runs(apb.ListRunsRequest())
@@ -57,7 +65,7 @@ def test_runs_read_back_identically(client: AssayClient, seeded: dict) -> None:
     assert [r.run_id for r in only_partial.runs] == ["run_a"]
 
 
-def test_filters_select_exactly_the_matching_results(client: AssayClient, seeded: dict) -> None:
+def test_filters_select_exactly_the_matching_results(client: AssayClient, seeded: Seeded) -> None:
     def ids(query: apb.AssessmentQuery) -> set[str]:
         return {r.id for r in client.list_assessments(query).results}
 
@@ -78,7 +86,7 @@ def test_filters_select_exactly_the_matching_results(client: AssayClient, seeded
     assert ids(apb.AssessmentQuery(since=since)) == {r.id for r in seeded["second"]}
 
 
-def test_pagination_walks_newest_first_without_overlap(client: AssayClient, seeded: dict) -> None:
+def test_pagination_walks_newest_first_without_overlap(client: AssayClient, seeded: Seeded) -> None:
     seen: list[str] = []
     offset = 0
     while True:
@@ -92,7 +100,7 @@ def test_pagination_walks_newest_first_without_overlap(client: AssayClient, seed
     assert seen == [r.id for r in expected]
 
 
-def test_summary_counts_and_score(client: AssayClient, seeded: dict) -> None:
+def test_summary_counts_and_score(client: AssayClient, seeded: Seeded) -> None:
     summary = client.get_summary(apb.AssessmentQuery(run_id="run_a"))
     assert summary.run_id == "run_a"
     assert (summary.counts.passing, summary.counts.failing, summary.counts.warning) == (2, 2, 1)
@@ -123,7 +131,7 @@ def test_summary_without_denominator_has_no_score(
     assert not entry.HasField("score")
 
 
-def test_history_has_one_row_per_finished_run(client: AssayClient, seeded: dict) -> None:
+def test_history_has_one_row_per_finished_run(client: AssayClient, seeded: Seeded) -> None:
     page = client.get_history(apb.GetHistoryRequest())
     assert [e.run_id for e in page.entries] == ["run_b", "run_a"]
     newest, oldest = page.entries
@@ -134,7 +142,7 @@ def test_history_has_one_row_per_finished_run(client: AssayClient, seeded: dict)
     assert client.get_history(apb.GetHistoryRequest(cluster_id="other")).total_count == 0
 
 
-def test_unknown_ids_are_not_found(client: AssayClient, seeded: dict) -> None:
+def test_unknown_ids_are_not_found(client: AssayClient, seeded: Seeded) -> None:
     for call in (lambda: client.get_run("run_nope"), lambda: client.get_assessment("asm_nope")):
         with pytest.raises(ClientError) as caught:
             call()

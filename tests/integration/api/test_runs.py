@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -17,7 +18,7 @@ from tests.integration.api.seed import ROWS, T0, seed_run
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
-def start(client: AssayClient, **fields: object) -> apb.RunState:
+def start(client: AssayClient, **fields: Any) -> apb.RunState:
     request = apb.StartRunRequest(
         source=apb.INVENTORY_SOURCE_MANIFESTS, path=str(EXAMPLES), **fields
     )
@@ -106,7 +107,7 @@ def test_missing_path_fails_the_run(client: AssayClient, tmp_path: Path) -> None
     [
         (apb.StartRunRequest(check_id="SEC-999"), grpc.StatusCode.NOT_FOUND, "SEC-999"),
         (
-            apb.StartRunRequest(pillars=[42]),
+            apb.StartRunRequest(pillars=[cpb.Pillar.ValueType(42)]),
             grpc.StatusCode.INVALID_ARGUMENT,
             "pillars",
         ),

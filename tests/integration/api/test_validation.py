@@ -12,6 +12,7 @@ from grpc_status import rpc_status
 
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import assessment_pb2_grpc as apb_grpc
+from assay.v1 import common_pb2 as cpb
 from tests.integration.api.server_fixtures import ServerThread
 
 
@@ -64,19 +65,19 @@ CASES: list[tuple[str, str, Message, set[str]]] = [
     (
         "unknown pillar",
         "ListAssessments",
-        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(pillars=[99])),
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(pillars=[cpb.Pillar.ValueType(99)])),
         {"query.pillars"},
     ),
     (
         "unspecified pillar",
         "GetSummary",
-        apb.GetSummaryRequest(query=apb.AssessmentQuery(pillars=[0])),
+        apb.GetSummaryRequest(query=apb.AssessmentQuery(pillars=[cpb.Pillar.ValueType(0)])),
         {"query.pillars"},
     ),
     (
         "unknown status",
         "ListAssessments",
-        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(statuses=[42])),
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(statuses=[cpb.Status.ValueType(42)])),
         {"query.statuses"},
     ),
     (
@@ -92,7 +93,12 @@ CASES: list[tuple[str, str, Message, set[str]]] = [
         {"query.limit", "query.offset"},
     ),
     ("runs limit", "ListRuns", apb.ListRunsRequest(limit=5000), {"limit"}),
-    ("runs state", "ListRuns", apb.ListRunsRequest(states=[77]), {"states"}),
+    (
+        "runs state",
+        "ListRuns",
+        apb.ListRunsRequest(states=[apb.RunPhase.ValueType(77)]),
+        {"states"},
+    ),
     ("history offset", "GetHistory", apb.GetHistoryRequest(offset=-1), {"offset"}),
     ("history limit", "GetHistory", apb.GetHistoryRequest(limit=0), {"limit"}),
     ("empty run id", "GetRun", apb.GetRunRequest(run_id=""), {"run_id"}),

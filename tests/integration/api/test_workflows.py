@@ -10,7 +10,8 @@ from grpc_status import rpc_status
 from assay.client.api import AssayClient, ClientError
 from assay.v1 import workflow_pb2 as wpb
 from assay.v1 import workflow_pb2_grpc
-from tests.integration.api.workflow_fixtures import EXEC_NS, NS, WorkflowEnv, spec
+from tests.integration.api.workflow_fixtures import NS, WorkflowEnv, spec
+from tests.integration.workflow.harness import EXEC_NS
 
 
 def test_create_runs_to_completion_with_an_audit_trail(workflows: WorkflowEnv) -> None:

@@ -13,19 +13,17 @@ from typing import Any
 
 import pytest
 from google.protobuf import duration_pb2
-from kubernetes.aio.client import ApiClient
 
 from assay.client.api import AssayClient
 from assay.server.app import AssayServer
+from assay.server.kube.client import KubeClient
+from assay.server.kube.settings import BackoffSettings, LeaderElectionSettings
 from assay.server.storage.repository import Repository
-from assay.server.workflow.settings import (
-    BackoffSettings,
-    ControllerSettings,
-    LeaderElectionSettings,
-)
+from assay.server.workflow.settings import WorkflowSettings
 from assay.v1 import common_pb2 as cpb
 from assay.v1 import workflow_pb2 as wpb
 from tests.integration.api.server_fixtures import ServerThread, server_settings
+from tests.integration.kube.fixtures import kube_client
 from tests.integration.workflow.harness import CRD_PATH, EXEC_NS
 from tests.kubeapi import KubeApiDouble, TektonSimulator
 
@@ -72,13 +70,12 @@ class WorkflowEnv:
         raise AssertionError(f"watch of {name} ended before phase {phase}")
 
 
-def fast_controller() -> ControllerSettings:
-    return ControllerSettings(
-        cluster_id="test-cluster",
-        execution_namespace=EXEC_NS,
+def fast_controller() -> WorkflowSettings:
+    return WorkflowSettings(
+        enabled=True,
+        namespace=EXEC_NS,
         watch_timeout_s=30,
         resync_period_s=0,
-        request_timeout_s=10,
         backoff=BackoffSettings(initial_s=0.01, max_s=0.2, factor=2.0),
         leader_election=LeaderElectionSettings(enabled=False),
     )
@@ -99,18 +96,18 @@ def workflows(repository: Repository) -> Iterator[WorkflowEnv]:
             ]
         )
 
-    async def kube_client(context: str) -> ApiClient:
-        return ApiClient(api.aio_configuration())
+    async def client_factory(context: str) -> KubeClient:
+        return kube_client(api)
 
     server = AssayServer(
-        server_settings(workflow__enabled=True),
+        server_settings(cluster_id="test-cluster", workflow=fast_controller()),
         repository=repository,
-        kube_client_factory=kube_client,
-        controller_settings=fast_controller(),
+        kube_client_factory=client_factory,
     )
     running = ServerThread(server, setup=setup, teardown=api.stop)
     with running, AssayClient(running.target, timeout_s=20) as client:
         yield WorkflowEnv(running, api, TektonSimulator(api), client)
+    api.check_internal_errors()
 
 
 def spec(

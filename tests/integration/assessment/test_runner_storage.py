@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from assay.server.assessment.liveness import CRASH_REASON, LivenessSettings, RunLiveness
+from assay.server.assessment.liveness import CRASH_REASON, RunLiveness
 from assay.server.assessment.providers import ManifestInventory
 from assay.server.assessment.requests import RunRequest
-from assay.server.assessment.runner import Runner, RunnerConfig
+from assay.server.assessment.runner import Runner
 from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
+from assay.server.assessment.settings import AssessmentSettings
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import Unavailable
@@ -56,7 +57,8 @@ def fake_runner(repository: Repository, *checks: object, **config: object) -> Ru
         catalogue=Catalogue(registry(*checks)),  # type: ignore[arg-type]
         sink=StorageSink(repository),
         inventories={Source.MANIFESTS: StaticInventory()},
-        config=RunnerConfig(cluster_id="prod", **config),  # type: ignore[arg-type]
+        settings=AssessmentSettings(**config),  # type: ignore[arg-type]
+        cluster_id="prod",
     )
 
 
@@ -71,7 +73,7 @@ async def test_builtin_catalogue_over_the_check_fixtures(repository: Repository)
         catalogue=Catalogue(checks),
         sink=StorageSink(repository),
         inventories={Source.MANIFESTS: ManifestInventory()},
-        config=RunnerConfig(cluster_id="prod"),
+        cluster_id="prod",
     )
     request = RunRequest(source=Source.MANIFESTS, path=str(CHECK_FIXTURES))
     run = await runner.wait((await runner.start(request)).run_id)
@@ -127,7 +129,7 @@ def liveness(repository: Repository, runner: Runner | None, now: datetime) -> Ru
     return RunLiveness(
         repository,
         active,
-        settings=LivenessSettings(interval_s=15, stale_after_s=60),
+        settings=AssessmentSettings(run_heartbeat_s=15, run_stale_after_s=60),
         clock=ManualClock(now),
     )
 
@@ -238,12 +240,15 @@ async def test_unreachable_storage_refuses_the_run() -> None:
 
 
 def _all_results(repository: Repository, run_id: RunId) -> list[AssessmentResult]:
-    found: list[AssessmentResult] = []
+    """Every result of the run, page by page (the catalogue's fixtures give thousands)."""
+    results: list[AssessmentResult] = []
     while True:
-        page = repository.list_results(ResultQuery(run_id=run_id, limit=1000, offset=len(found)))
-        found.extend(page.items)
-        if not page.items or len(found) >= page.total:
-            return found
+        query = ResultQuery(run_id=run_id, limit=1000, offset=len(results))
+        page = repository.list_results(query)
+        results.extend(page.items)
+        if not page.items or len(results) >= page.total:
+            assert len(results) == page.total
+            return results
 
 
 async def test_liveness_stop_waits_for_the_beat_in_progress(
@@ -265,7 +270,9 @@ async def test_liveness_stop_waits_for_the_beat_in_progress(
         def fail_unfinished_runs(self, reason: str, now: datetime, **kw: Any) -> list[RunId]:
             return repository.fail_unfinished_runs(reason, now, **kw)
 
-    beats = RunLiveness(SlowStore(), runner.active_runs, settings=LivenessSettings(interval_s=0.01))
+    beats = RunLiveness(
+        SlowStore(), runner.active_runs, settings=AssessmentSettings(run_heartbeat_s=0.01)
+    )
     beats.start()
     assert await asyncio.to_thread(beating.wait, 5)
     stopping = asyncio.ensure_future(beats.stop())

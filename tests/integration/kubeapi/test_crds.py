@@ -3,7 +3,6 @@ custom resource (CRUD, status subresource, discovery) and removing it again."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import kubernetes.aio.client as aio
@@ -11,6 +10,8 @@ import pytest
 import yaml
 
 from tests.kubeapi import KubeApiDouble
+
+from .typed import json_object, present, status_of
 
 WIDGET_CRD = """\
 apiVersion: apiextensions.k8s.io/v1
@@ -56,25 +57,33 @@ async def test_crd_from_yaml_serves_the_custom_resource(
     assert resources["widgets"].kind == "Widget" and resources["widgets"].short_names == ["wd"]
     assert "widgets/status" in resources
 
-    created = await custom.create_namespaced_custom_object(
-        "example.com", "v1", "default", "widgets", {**widget("w1"), "status": {"ok": True}}
+    created = json_object(
+        await custom.create_namespaced_custom_object(
+            "example.com", "v1", "default", "widgets", {**widget("w1"), "status": {"ok": True}}
+        )
     )
     assert created["metadata"]["generation"] == 1 and "status" not in created
-    listed = await custom.list_namespaced_custom_object("example.com", "v1", "default", "widgets")
+    listed = json_object(
+        await custom.list_namespaced_custom_object("example.com", "v1", "default", "widgets")
+    )
     assert listed["kind"] == "WidgetList"
     assert [(i["kind"], i["metadata"]["name"]) for i in listed["items"]] == [("Widget", "w1")]
 
-    status = await custom.patch_namespaced_custom_object_status(
-        "example.com", "v1", "default", "widgets", "w1", {"status": {"ready": True}}
+    status = json_object(
+        await custom.patch_namespaced_custom_object_status(
+            "example.com", "v1", "default", "widgets", "w1", {"status": {"ready": True}}
+        )
     )
     assert status["status"] == {"ready": True} and status["metadata"]["generation"] == 1
-    resized = await custom.patch_namespaced_custom_object(
-        "example.com",
-        "v1",
-        "default",
-        "widgets",
-        "w1",
-        {"spec": {"size": 3}, "status": {"ready": False}},
+    resized = json_object(
+        await custom.patch_namespaced_custom_object(
+            "example.com",
+            "v1",
+            "default",
+            "widgets",
+            "w1",
+            {"spec": {"size": 3}, "status": {"ready": False}},
+        )
     )
     assert resized["spec"] == {"size": 3} and resized["status"] == {"ready": True}
     assert resized["metadata"]["generation"] == 2
@@ -99,7 +108,7 @@ async def test_crd_created_through_the_api_and_deleted_again(
     extensions = aio.ApiextensionsV1Api(kube_aio_client)
     custom = aio.CustomObjectsApi(kube_aio_client)
     crd = await extensions.create_custom_resource_definition(yaml.safe_load(WIDGET_CRD))
-    established = {c.type: c.status for c in crd.status.conditions}
+    established = {c.type: c.status for c in present(present(crd.status).conditions)}
     assert established["Established"] == "True"
 
     await custom.create_namespaced_custom_object(
@@ -121,7 +130,7 @@ async def test_malformed_crd_is_rejected(kube_aio_client: aio.ApiClient) -> None
     with pytest.raises(aio.ApiException) as error:
         await aio.ApiextensionsV1Api(kube_aio_client).create_custom_resource_definition(crd)
     assert error.value.status == 422
-    assert "metadata.name" in json.loads(error.value.body)["message"]
+    assert "metadata.name" in status_of(error.value)["message"]
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,21 @@ groups that can be switched off to look like a missing API."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 import aiohttp
 import kubernetes.aio.client as aio
 import kubernetes.client as k8s
 import pytest
 
 from tests.kubeapi import KubeApiDouble
+
+from .typed import present
+
+
+class ResourceLister(Protocol):
+    def get_api_resources(self) -> k8s.V1APIResourceList: ...
 
 
 def test_version_and_group_list_with_sync_client(kube_sync_client: k8s.ApiClient) -> None:
@@ -31,7 +40,7 @@ def test_version_and_group_list_with_sync_client(kube_sync_client: k8s.ApiClient
         "discovery.k8s.io",
         "apiextensions.k8s.io",
     } <= groups.keys()
-    assert groups["autoscaling"].preferred_version.group_version == "autoscaling/v2"
+    assert present(groups["autoscaling"].preferred_version).group_version == "autoscaling/v2"
     assert "metrics.k8s.io" not in groups  # absent unless a test registers it
 
 
@@ -68,7 +77,7 @@ def test_resource_lists_have_kinds_verbs_short_names_and_subresources(
         "replicasets",
     } <= apps
 
-    expected = {
+    expected: dict[Callable[[k8s.ApiClient], ResourceLister], set[str]] = {
         k8s.BatchV1Api: {"jobs", "cronjobs"},
         k8s.PolicyV1Api: {"poddisruptionbudgets"},
         k8s.AutoscalingV2Api: {"horizontalpodautoscalers"},
@@ -87,7 +96,7 @@ def test_resource_lists_have_kinds_verbs_short_names_and_subresources(
     }
     for api_class, plurals in expected.items():
         served = {r.name for r in api_class(kube_sync_client).get_api_resources().resources}
-        assert plurals <= served, api_class.__name__
+        assert plurals <= served, repr(api_class)
 
 
 async def test_trailing_slashes_are_accepted(kube_api: KubeApiDouble) -> None:

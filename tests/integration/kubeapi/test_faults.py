@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import time
+import asyncio
 
 import kubernetes.aio.client as aio
 import kubernetes.client as k8s
@@ -12,6 +11,7 @@ import pytest
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import config_map, pod
+from .typed import as_body, present, status_of
 
 
 def test_injected_500_then_success(
@@ -21,13 +21,14 @@ def test_injected_500_then_success(
     fault = kube_api_thread.inject(method="POST", path_regex=r"/namespaces/default/pods$")
 
     with pytest.raises(k8s.ApiException) as error:
-        v1.create_namespaced_pod("default", pod("web"))
-    status = json.loads(error.value.body)
+        v1.create_namespaced_pod("default", as_body(pod("web"), k8s.V1Pod))
+    status = status_of(error.value)
     assert error.value.status == 500
     assert (status["kind"], status["reason"], status["code"]) == ("Status", "InternalError", 500)
     assert kube_api_thread.get_object("v1", "Pod", "web", "default") is None
 
-    assert v1.create_namespaced_pod("default", pod("web")).metadata.name == "web"
+    created = v1.create_namespaced_pod("default", as_body(pod("web"), k8s.V1Pod))
+    assert present(created.metadata).name == "web"
     assert fault.hits == 1 and fault.exhausted
 
 
@@ -35,7 +36,7 @@ async def test_injection_matches_method_and_counts_down(
     kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
 ) -> None:
     v1 = aio.CoreV1Api(kube_aio_client)
-    await v1.create_namespaced_config_map("default", config_map("cfg"))
+    await v1.create_namespaced_config_map("default", as_body(config_map("cfg"), aio.V1ConfigMap))
     kube_api.inject(method="PUT", path_regex="/configmaps/cfg", status=409, times=2)
 
     # Reads are untouched; the next two writes conflict; the third goes through.
@@ -43,7 +44,7 @@ async def test_injection_matches_method_and_counts_down(
     for _ in range(2):
         with pytest.raises(aio.ApiException) as error:
             await v1.replace_namespaced_config_map("cfg", "default", current)
-        assert json.loads(error.value.body)["reason"] == "Conflict"
+        assert status_of(error.value)["reason"] == "Conflict"
     current.data = {"k": "v"}
     assert (await v1.replace_namespaced_config_map("cfg", "default", current)).data == {"k": "v"}
 
@@ -57,8 +58,8 @@ async def test_throttling_carries_retry_after(
         with pytest.raises(aio.ApiException) as error:
             await v1.list_namespaced_pod("default")
         assert error.value.status == 429
-        assert error.value.headers["Retry-After"] == "3"
-        status = json.loads(error.value.body)
+        assert present(error.value.headers)["Retry-After"] == "3"
+        status = status_of(error.value)
         assert status["reason"] == "TooManyRequests"
         assert status["details"] == {"retryAfterSeconds": 3}
     kube_api.clear_injections()
@@ -68,22 +69,21 @@ async def test_throttling_carries_retry_after(
 async def test_latency_applies_to_matching_requests_only(
     kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
 ) -> None:
+    # Ordering, not durations: a delay far longer than the test holds the matching request
+    # while the others go through, and is cancelled at the end.
     v1 = aio.CoreV1Api(kube_aio_client)
-    await v1.list_namespaced_config_map("default")  # warm the connection
-    kube_api.set_latency(0.25, path_regex="/configmaps")
+    kube_api.set_latency(3600, path_regex="/configmaps")
+    delayed = asyncio.create_task(v1.list_namespaced_config_map("default"))
+    await kube_api.wait_for_request(lambda r: r.path.endswith("/configmaps"))
+    assert (await v1.list_namespaced_pod("default")).items == []
+    assert not delayed.done()
 
-    started = time.monotonic()
-    await v1.list_namespaced_config_map("default")
-    slow = time.monotonic() - started
-    started = time.monotonic()
-    await v1.list_namespaced_pod("default")
-    fast = time.monotonic() - started
-    assert slow >= 0.25 and fast < 0.2
-
-    kube_api.set_latency(0)
-    started = time.monotonic()
-    await v1.list_namespaced_config_map("default")
-    assert time.monotonic() - started < 0.2
+    kube_api.set_latency(0)  # later requests are served at once; the held one stays held
+    assert (await v1.list_namespaced_config_map("default")).items == []
+    assert not delayed.done()
+    delayed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await delayed
 
 
 async def test_request_log_records_method_path_query_and_body(
@@ -91,7 +91,7 @@ async def test_request_log_records_method_path_query_and_body(
 ) -> None:
     v1 = aio.CoreV1Api(kube_aio_client)
     kube_api.clear_requests()
-    await v1.create_namespaced_pod("default", pod("web", app="web"))
+    await v1.create_namespaced_pod("default", as_body(pod("web", app="web"), aio.V1Pod))
     await v1.list_namespaced_pod("default", label_selector="app=web", limit=10)
 
     create, listing = kube_api.requests

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import kubernetes.aio.client as aio
 import kubernetes.aio.watch as aio_watch
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import config_map
+from .typed import as_body, json_object, present, status_of
 
 FINALIZER = "assay.example.com/cleanup"
 
@@ -21,24 +20,25 @@ async def test_delete_with_finalizers_marks_then_update_removes(
     v1 = aio.CoreV1Api(kube_aio_client)
     body = config_map("guarded")
     body["metadata"]["finalizers"] = [FINALIZER]
-    created = await v1.create_namespaced_config_map("default", body)
+    created = await v1.create_namespaced_config_map("default", as_body(body, aio.V1ConfigMap))
 
-    marked = await v1.delete_namespaced_config_map("guarded", "default")
+    # With finalizers left, DELETE answers the object itself, not a Status.
+    marked = json_object(await v1.delete_namespaced_config_map("guarded", "default"))
     assert marked["metadata"]["deletionTimestamp"]
     assert marked["metadata"]["deletionGracePeriodSeconds"] == 0
     still_there = await v1.read_namespaced_config_map("guarded", "default")
-    assert still_there.metadata.deletion_timestamp is not None
-    assert still_there.metadata.finalizers == [FINALIZER]
+    assert present(still_there.metadata).deletion_timestamp is not None
+    assert present(still_there.metadata).finalizers == [FINALIZER]
 
-    again = await v1.delete_namespaced_config_map("guarded", "default")
-    assert again["metadata"]["resourceVersion"] == still_there.metadata.resource_version
+    again = json_object(await v1.delete_namespaced_config_map("guarded", "default"))
+    assert again["metadata"]["resourceVersion"] == present(still_there.metadata).resource_version
 
     with pytest.raises(aio.ApiException) as forbidden:
         await v1.patch_namespaced_config_map(
             "guarded", "default", {"metadata": {"finalizers": [FINALIZER, "another/one"]}}
         )
     assert forbidden.value.status == 422
-    assert "no new finalizers" in json.loads(forbidden.value.body)["message"]
+    assert "no new finalizers" in status_of(forbidden.value)["message"]
 
     await v1.patch_namespaced_config_map(
         "guarded",
@@ -54,10 +54,10 @@ async def test_delete_with_finalizers_marks_then_update_removes(
         async for event in watch.stream(
             v1.list_namespaced_config_map,
             "default",
-            resource_version=created.metadata.resource_version,
+            resource_version=present(created.metadata).resource_version,
             timeout_seconds=5,
         ):
-            seen.append((event["type"], bool(event["object"].metadata.deletion_timestamp)))
+            seen.append((event["type"], bool(present(event["object"].metadata).deletion_timestamp)))
             if event["type"] == "DELETED":
                 watch.stop()
     assert seen == [("MODIFIED", True), ("DELETED", True)]

@@ -15,6 +15,7 @@ import pytest
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import config_map, deployment, pod
+from .typed import as_body, present
 
 
 async def test_seed_keeps_status_and_finalizers_and_reads_back(
@@ -26,8 +27,8 @@ async def test_seed_keeps_status_and_finalizers_and_reads_back(
     assert seeded["metadata"]["uid"] and seeded["metadata"]["generation"] == 1
 
     via_http = await aio.AppsV1Api(kube_aio_client).read_namespaced_deployment("web", "default")
-    assert via_http.status.ready_replicas == 1
-    assert via_http.metadata.finalizers == ["example.com/keep"]
+    assert present(via_http.status).ready_replicas == 1
+    assert present(via_http.metadata).finalizers == ["example.com/keep"]
 
     kube_api.seed([pod("a", app="x"), pod("b", app="y"), config_map("c", namespace="kube-system")])
     assert [p["metadata"]["name"] for p in kube_api.list_objects("v1", "Pod")] == ["a", "b"]
@@ -54,7 +55,9 @@ async def test_wait_for_object_wakes_on_the_write(
             within=2,
         )
     )
-    await v1.create_namespaced_config_map("default", config_map("flag", ready="no"))
+    await v1.create_namespaced_config_map(
+        "default", as_body(config_map("flag", ready="no"), aio.V1ConfigMap)
+    )
     assert not waiting.done()
     await v1.patch_namespaced_config_map("flag", "default", {"data": {"ready": "yes"}})
     assert (await waiting)["data"]["ready"] == "yes"
@@ -69,9 +72,11 @@ def test_bounded_history_expires_old_versions_like_the_watch_cache() -> None:
         k8s.ApiClient(api.client_configuration()) as client,
     ):
         v1 = k8s.CoreV1Api(client)
-        first = v1.create_namespaced_pod("default", pod("p0")).metadata.resource_version
+        first = present(
+            v1.create_namespaced_pod("default", as_body(pod("p0"), k8s.V1Pod)).metadata
+        ).resource_version
         for i in range(1, 5):
-            v1.create_namespaced_pod("default", pod(f"p{i}"))
+            v1.create_namespaced_pod("default", as_body(pod(f"p{i}"), k8s.V1Pod))
         with pytest.raises(k8s.ApiException) as error:
             for _ in k8s_watch.Watch().stream(
                 v1.list_namespaced_pod, "default", resource_version=first, timeout_seconds=5
@@ -94,3 +99,28 @@ async def test_watch_wire_format_is_newline_delimited_json(kube_api: KubeApiDoub
         assert event["type"] == "ADDED"
         assert (event["object"]["kind"], event["object"]["apiVersion"]) == ("Pod", "v1")
         assert event["object"]["metadata"]["name"] == "a"
+
+
+async def test_objects_handed_out_are_copies(
+    kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
+) -> None:
+    kube_api.seed([pod("a", app="x"), pod("b", app="y")])
+    [listed] = kube_api.list_objects("v1", "Pod", "default", label_selector="app=x")
+    listed["metadata"]["labels"]["app"] = "changed"
+    fetched = kube_api.get_object("v1", "Pod", "a", "default")
+    assert fetched is not None and fetched["metadata"]["labels"] == {"app": "x"}
+    fetched["spec"]["containers"].clear()
+
+    # A LIST served over HTTP (with a page held for its continue token) is not disturbed
+    # by writes that follow it, nor are later reads by what a caller did to earlier ones.
+    v1 = aio.CoreV1Api(kube_aio_client)
+    first = await v1.list_namespaced_pod("default", limit=1)
+    await v1.patch_namespaced_pod("b", "default", {"metadata": {"labels": {"app": "z"}}})
+    rest = await v1.list_namespaced_pod(
+        "default", limit=1, _continue=present(first.metadata)._continue
+    )
+    assert [present(p.metadata).labels for p in (*first.items, *rest.items)] == [
+        {"app": "x"},
+        {"app": "y"},
+    ]
+    assert len(present((await v1.read_namespaced_pod("a", "default")).spec).containers) == 1

@@ -9,6 +9,8 @@ import kubernetes.aio.client as aio
 import kubernetes.client as k8s
 import pytest
 
+from .typed import present
+
 
 def test_lease_create_get_replace_and_conflict(kube_sync_client: k8s.ApiClient) -> None:
     coordination = k8s.CoordinationV1Api(kube_sync_client)
@@ -24,17 +26,20 @@ def test_lease_create_get_replace_and_conflict(kube_sync_client: k8s.ApiClient) 
         ),
     )
     created = coordination.create_namespaced_lease("kube-system", lease)
-    assert created.spec.holder_identity == "pod-a"
-    assert created.spec.renew_time == now
+    assert present(created.spec).holder_identity == "pod-a"
+    assert present(created.spec).renew_time == now
 
     fetched = coordination.read_namespaced_lease("assay-controller", "kube-system")
-    fetched.spec.holder_identity = "pod-b"
-    fetched.spec.lease_transitions = 1
+    present(fetched.spec).holder_identity = "pod-b"
+    present(fetched.spec).lease_transitions = 1
     taken = coordination.replace_namespaced_lease("assay-controller", "kube-system", fetched)
-    assert (taken.spec.holder_identity, taken.spec.lease_transitions) == ("pod-b", 1)
+    assert (present(taken.spec).holder_identity, present(taken.spec).lease_transitions) == (
+        "pod-b",
+        1,
+    )
 
     # A contender holding the old copy loses the race with 409 Conflict.
-    created.spec.holder_identity = "pod-c"
+    present(created.spec).holder_identity = "pod-c"
     with pytest.raises(k8s.ApiException) as error:
         coordination.replace_namespaced_lease("assay-controller", "kube-system", created)
     assert error.value.status == 409
@@ -63,7 +68,7 @@ async def test_core_and_events_v1_events(kube_aio_client: aio.ApiClient) -> None
     web_events = await v1.list_namespaced_event(
         "default", field_selector="involvedObject.kind=Pod,involvedObject.name=web"
     )
-    assert sorted(e.reason for e in web_events.items) == ["Pulled", "Started"]
+    assert sorted(present(e.reason) for e in web_events.items) == ["Pulled", "Started"]
     assert web_events.items[0].first_timestamp == now
 
     events_v1 = aio.EventsV1Api(kube_aio_client)
@@ -81,6 +86,6 @@ async def test_core_and_events_v1_events(kube_aio_client: aio.ApiClient) -> None
             regarding=aio.V1ObjectReference(kind="Deployment", name="web", namespace="default"),
         ),
     )
-    assert created.regarding.name == "web"
+    assert present(created.regarding).name == "web"
     listed = await events_v1.list_namespaced_event("default", field_selector="reason=Remediated")
-    assert [e.metadata.name for e in listed.items] == ["web.remediated"]
+    assert [present(e.metadata).name for e in listed.items] == ["web.remediated"]

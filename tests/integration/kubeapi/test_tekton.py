@@ -10,6 +10,8 @@ import pytest
 
 from tests.kubeapi import Failure, KubeApiDouble, SimTask, TektonSimulator
 
+from .typed import json_object
+
 GROUP, VERSION = "tekton.dev", "v1"
 
 
@@ -40,15 +42,17 @@ async def create_run(custom: aio.CustomObjectsApi, name: str, **labels: str) -> 
 
 
 async def read_run(custom: aio.CustomObjectsApi, name: str) -> dict[str, Any]:
-    run: dict[str, Any] = await custom.get_namespaced_custom_object(
-        GROUP, VERSION, "default", "pipelineruns", name
+    run = json_object(
+        await custom.get_namespaced_custom_object(GROUP, VERSION, "default", "pipelineruns", name)
     )
     return run
 
 
 async def task_runs(custom: aio.CustomObjectsApi, run: str) -> dict[str, dict[str, Any]]:
-    listed = await custom.list_namespaced_custom_object(
-        GROUP, VERSION, "default", "taskruns", label_selector=f"tekton.dev/pipelineRun={run}"
+    listed = json_object(
+        await custom.list_namespaced_custom_object(
+            GROUP, VERSION, "default", "taskruns", label_selector=f"tekton.dev/pipelineRun={run}"
+        )
     )
     return {i["metadata"]["labels"]["tekton.dev/pipelineTask"]: i for i in listed["items"]}
 

@@ -3,8 +3,6 @@ concurrency on resourceVersion, and the status subresource split."""
 
 from __future__ import annotations
 
-import json
-
 import kubernetes.aio.client as aio
 import kubernetes.client as k8s
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import config_map, deployment
+from .typed import as_body, present, status_of
 
 MERGE = "application/merge-patch+json"
 
@@ -20,7 +19,9 @@ async def test_merge_and_strategic_merge_patch(
     kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
 ) -> None:
     v1 = aio.CoreV1Api(kube_aio_client)
-    await v1.create_namespaced_config_map("default", config_map("cfg", a="1", b="2"))
+    await v1.create_namespaced_config_map(
+        "default", as_body(config_map("cfg", a="1", b="2"), aio.V1ConfigMap)
+    )
 
     merged = await v1.patch_namespaced_config_map(
         "cfg",
@@ -28,7 +29,7 @@ async def test_merge_and_strategic_merge_patch(
         {"data": {"b": None, "c": "3"}, "metadata": {"labels": {"x": "y"}}},
         _content_type=MERGE,
     )
-    assert merged.data == {"a": "1", "c": "3"} and merged.metadata.labels == {"x": "y"}
+    assert merged.data == {"a": "1", "c": "3"} and present(merged.metadata).labels == {"x": "y"}
     assert kube_api.requests[-1].content_type == MERGE
 
     # The client's default for a dict body is a strategic merge patch.
@@ -41,7 +42,9 @@ async def test_json_patch_operations_and_failing_test_op(
     kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
 ) -> None:
     v1 = aio.CoreV1Api(kube_aio_client)
-    await v1.create_namespaced_config_map("default", config_map("cfg", a="1", b="2"))
+    await v1.create_namespaced_config_map(
+        "default", as_body(config_map("cfg", a="1", b="2"), aio.V1ConfigMap)
+    )
     patched = await v1.patch_namespaced_config_map(
         "cfg",
         "default",
@@ -57,10 +60,10 @@ async def test_json_patch_operations_and_failing_test_op(
         ],
     )
     assert patched.data == {"a": "10", "d": "2"}
-    assert patched.metadata.annotations == {"example.com/owner": "me"}
+    assert present(patched.metadata).annotations == {"example.com/owner": "me"}
     assert kube_api.requests[-1].content_type == "application/json-patch+json"
 
-    before = patched.metadata.resource_version
+    before = present(patched.metadata).resource_version
     with pytest.raises(aio.ApiException) as error:
         await v1.patch_namespaced_config_map(
             "cfg",
@@ -71,15 +74,18 @@ async def test_json_patch_operations_and_failing_test_op(
             ],
         )
     assert error.value.status == 422
-    assert json.loads(error.value.body)["reason"] == "Invalid"
+    assert status_of(error.value)["reason"] == "Invalid"
     # Nothing of a failed patch is applied.
     after = await v1.read_namespaced_config_map("cfg", "default")
-    assert after.data["a"] == "10" and after.metadata.resource_version == before
+    assert present(after.data)["a"] == "10"
+    assert present(after.metadata).resource_version == before
 
 
 def test_put_with_stale_resource_version_conflicts(kube_sync_client: k8s.ApiClient) -> None:
     v1 = k8s.CoreV1Api(kube_sync_client)
-    original = v1.create_namespaced_config_map("default", config_map("cfg", a="1"))
+    original = v1.create_namespaced_config_map(
+        "default", as_body(config_map("cfg", a="1"), k8s.V1ConfigMap)
+    )
 
     original.data = {"a": "2"}
     updated = v1.replace_namespaced_config_map("cfg", "default", original)
@@ -88,12 +94,12 @@ def test_put_with_stale_resource_version_conflicts(kube_sync_client: k8s.ApiClie
     original.data = {"a": "3"}  # still carries the first resourceVersion
     with pytest.raises(k8s.ApiException) as error:
         v1.replace_namespaced_config_map("cfg", "default", original)
-    status = json.loads(error.value.body)
+    status = status_of(error.value)
     assert (error.value.status, status["reason"]) == (409, "Conflict")
     assert "the object has been modified" in status["message"]
 
     stale_patch = {
-        "metadata": {"resourceVersion": original.metadata.resource_version},
+        "metadata": {"resourceVersion": present(original.metadata).resource_version},
         "data": {"a": "4"},
     }
     with pytest.raises(k8s.ApiException) as patch_error:
@@ -111,33 +117,38 @@ def test_status_subresource_is_separate_from_the_main_resource(
 ) -> None:
     apps = k8s.AppsV1Api(kube_sync_client)
     created = apps.create_namespaced_deployment(
-        "default", {**deployment("web"), "status": {"replicas": 99}}
+        "default", as_body({**deployment("web"), "status": {"replicas": 99}}, k8s.V1Deployment)
     )
-    assert created.status is None or created.status.replicas is None  # dropped on create
+    assert created.status is None or present(created.status).replicas is None  # dropped on create
 
     with_status = apps.replace_namespaced_deployment_status(
         "web",
         "default",
-        {
-            **deployment("web"),
-            "spec": {**deployment("web")["spec"], "replicas": 7},
-            "metadata": {"name": "web", "labels": {"sneaky": "yes"}},
-            "status": {"replicas": 1, "readyReplicas": 1},
-        },
+        as_body(
+            {
+                **deployment("web"),
+                "spec": {**deployment("web")["spec"], "replicas": 7},
+                "metadata": {"name": "web", "labels": {"sneaky": "yes"}},
+                "status": {"replicas": 1, "readyReplicas": 1},
+            },
+            k8s.V1Deployment,
+        ),
     )
     # Only .status was taken from the status write.
-    assert with_status.status.ready_replicas == 1
-    assert with_status.spec.replicas == 1 and with_status.metadata.labels == {"app": "web"}
-    assert with_status.metadata.generation == 1
+    assert present(with_status.status).ready_replicas == 1
+    assert present(with_status.spec).replicas == 1 and present(with_status.metadata).labels == {
+        "app": "web"
+    }
+    assert present(with_status.metadata).generation == 1
 
     main = apps.patch_namespaced_deployment(
         "web", "default", {"spec": {"replicas": 2}, "status": {"readyReplicas": 0}}
     )
     # ...and a main-resource write ignores .status.
-    assert main.spec.replicas == 2 and main.status.ready_replicas == 1
+    assert present(main.spec).replicas == 2 and present(main.status).ready_replicas == 1
 
     patched = apps.patch_namespaced_deployment_status(
         "web", "default", {"status": {"readyReplicas": 2}}, _content_type=MERGE
     )
-    assert patched.status.ready_replicas == 2 and patched.status.replicas == 1
-    assert patched.spec.replicas == 2
+    assert present(patched.status).ready_replicas == 2 and present(patched.status).replicas == 1
+    assert present(patched.spec).replicas == 2

@@ -5,7 +5,6 @@ resourceVersion, initial ADDED events, selectors, BOOKMARKs, timeoutSeconds and 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import kubernetes.aio.client as aio
 import kubernetes.aio.watch as aio_watch
@@ -16,22 +15,25 @@ import pytest
 from tests.kubeapi import KubeApiDouble
 
 from .manifests import pod
+from .typed import as_body, present
 
 
 def test_watch_replays_history_after_a_resource_version(
     kube_sync_client: k8s.ApiClient, kube_api_thread: KubeApiDouble
 ) -> None:
     v1 = k8s.CoreV1Api(kube_sync_client)
-    v1.create_namespaced_pod("default", pod("a"))
-    start = v1.create_namespaced_pod("default", pod("b")).metadata.resource_version
+    v1.create_namespaced_pod("default", as_body(pod("a"), k8s.V1Pod))
+    start = present(
+        v1.create_namespaced_pod("default", as_body(pod("b"), k8s.V1Pod)).metadata
+    ).resource_version
     v1.patch_namespaced_pod("a", "default", {"metadata": {"labels": {"touched": "yes"}}})
-    v1.create_namespaced_pod("default", pod("c"))
+    v1.create_namespaced_pod("default", as_body(pod("c"), k8s.V1Pod))
     v1.delete_namespaced_pod("b", "default")
 
     watch = k8s_watch.Watch()
     events = []
     for event in watch.stream(v1.list_namespaced_pod, "default", resource_version=start):
-        events.append((event["type"], event["object"].metadata.name))
+        events.append((event["type"], present(event["object"].metadata).name))
         if len(events) == 3:
             watch.stop()
     assert events == [("MODIFIED", "a"), ("ADDED", "c"), ("DELETED", "b")]
@@ -46,9 +48,9 @@ async def test_watch_without_version_lists_first_then_streams_live(
     events = []
     async with aio_watch.Watch() as watch:
         async for event in watch.stream(v1.list_namespaced_pod, "default", timeout_seconds=5):
-            events.append((event["type"], event["object"].metadata.name))
+            events.append((event["type"], present(event["object"].metadata).name))
             if len(events) == 2:
-                await v1.create_namespaced_pod("default", pod("three"))
+                await v1.create_namespaced_pod("default", as_body(pod("three"), aio.V1Pod))
             if len(events) == 3:
                 watch.stop()
     assert events == [("ADDED", "one"), ("ADDED", "two"), ("ADDED", "three")]
@@ -59,8 +61,8 @@ async def test_selectors_apply_to_watch_events_including_transitions(
 ) -> None:
     v1 = aio.CoreV1Api(kube_aio_client)
     start = str(kube_api.resource_version)
-    await v1.create_namespaced_pod("default", pod("api", app="api"))
-    await v1.create_namespaced_pod("default", pod("db", app="db"))
+    await v1.create_namespaced_pod("default", as_body(pod("api", app="api"), aio.V1Pod))
+    await v1.create_namespaced_pod("default", as_body(pod("db", app="db"), aio.V1Pod))
     await v1.patch_namespaced_pod("db", "default", {"metadata": {"labels": {"app": "api"}}})
     await v1.patch_namespaced_pod("api", "default", {"metadata": {"labels": {"app": "web"}}})
     await v1.patch_namespaced_pod("db", "default", {"metadata": {"labels": {"v": "2"}}})
@@ -75,8 +77,10 @@ async def test_selectors_apply_to_watch_events_including_transitions(
                 timeout_seconds=5,
                 **selectors,
             ):
-                events.append((event["type"], event["object"].metadata.name))
-                if event["object"].metadata.resource_version == str(kube_api.resource_version):
+                events.append((event["type"], present(event["object"].metadata).name))
+                if present(event["object"].metadata).resource_version == str(
+                    kube_api.resource_version
+                ):
                     watch.stop()
         return events
 
@@ -98,9 +102,9 @@ async def test_bookmarks_carry_the_current_resource_version(
     kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
 ) -> None:
     v1 = aio.CoreV1Api(kube_aio_client)
-    await v1.create_namespaced_pod("default", pod("a"))
+    await v1.create_namespaced_pod("default", as_body(pod("a"), aio.V1Pod))
     await v1.create_namespaced_config_map(
-        "default", {"metadata": {"name": "elsewhere"}, "data": {}}
+        "default", as_body({"metadata": {"name": "elsewhere"}, "data": {}}, aio.V1ConfigMap)
     )
     current = str(kube_api.resource_version)
     async with aio_watch.Watch() as watch:
@@ -122,30 +126,43 @@ async def test_bookmarks_carry_the_current_resource_version(
 
 
 async def test_timeout_seconds_ends_the_stream() -> None:
-    # timeoutSeconds is a whole number in the API; the scale makes "1 s" last 0.1 s.
-    async with KubeApiDouble(watch_timeout_scale=0.1) as api:
-        v1 = aio.CoreV1Api(aio.ApiClient(api.aio_configuration()))
-        started = time.monotonic()
-        async with v1.api_client, aio_watch.Watch() as watch:
+    # timeoutSeconds is a whole number in the API; the scale makes "1 s" last 0.1 s, and
+    # "3600 s" still longer than the test: the short stream ends on its own while the long
+    # one, opened first, is still there and serving events.
+    async with (
+        KubeApiDouble(watch_timeout_scale=0.1) as api,
+        aio.ApiClient(api.aio_configuration()) as client,
+        aio_watch.Watch() as long_watch,
+    ):
+        v1 = aio.CoreV1Api(client)
+        since = str(api.resource_version)
+        long_events = long_watch.stream(
+            v1.list_namespaced_pod, "default", resource_version=since, timeout_seconds=3600
+        )
+        first = asyncio.create_task(anext(long_events))
+        await api.wait_for_request(lambda r: r.query.get("timeoutSeconds") == "3600")
+        async with aio_watch.Watch() as watch:
             events = [
                 e
                 async for e in watch.stream(
-                    v1.list_namespaced_pod,
-                    "default",
-                    resource_version=str(api.resource_version),
-                    timeout_seconds=1,
+                    v1.list_namespaced_pod, "default", resource_version=since, timeout_seconds=1
                 )
             ]
         assert events == []
-        assert 0.09 < time.monotonic() - started < 0.6
+        assert not first.done()
+        await v1.create_namespaced_pod("default", as_body(pod("after"), aio.V1Pod))
+        assert (await first)["object"].metadata.name == "after"
+        long_watch.stop()
 
 
 def test_watch_from_a_compacted_version_gets_410_expired(
     kube_sync_client: k8s.ApiClient, kube_api_thread: KubeApiDouble
 ) -> None:
     v1 = k8s.CoreV1Api(kube_sync_client)
-    old = v1.create_namespaced_pod("default", pod("a")).metadata.resource_version
-    v1.create_namespaced_pod("default", pod("b"))
+    old = present(
+        v1.create_namespaced_pod("default", as_body(pod("a"), k8s.V1Pod)).metadata
+    ).resource_version
+    v1.create_namespaced_pod("default", as_body(pod("b"), k8s.V1Pod))
     kube_api_thread.compact()
     kube_api_thread.clear_requests()
 
@@ -163,14 +180,16 @@ async def test_watch_from_the_compaction_point_still_works(
     kube_api: KubeApiDouble, kube_aio_client: aio.ApiClient
 ) -> None:
     v1 = aio.CoreV1Api(kube_aio_client)
-    await v1.create_namespaced_pod("default", pod("a"))
+    await v1.create_namespaced_pod("default", as_body(pod("a"), aio.V1Pod))
     horizon = str(kube_api.compact())
     async with aio_watch.Watch() as watch:
         stream = watch.stream(
             v1.list_namespaced_pod, "default", resource_version=horizon, timeout_seconds=5
         )
-        creating = asyncio.create_task(v1.create_namespaced_pod("default", pod("b")))
+        creating = asyncio.create_task(
+            v1.create_namespaced_pod("default", as_body(pod("b"), aio.V1Pod))
+        )
         async for event in stream:
-            assert (event["type"], event["object"].metadata.name) == ("ADDED", "b")
+            assert (event["type"], present(event["object"].metadata).name) == ("ADDED", "b")
             watch.stop()
         await creating

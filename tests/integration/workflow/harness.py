@@ -11,24 +11,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes.aio.client
 from kubernetes.aio.client import ApiClient
 from prometheus_client import CollectorRegistry
 
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
+from assay.server.kube.client import KubeClient
+from assay.server.kube.settings import BackoffSettings, LeaderElectionSettings
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.audit import AuditSink
 from assay.server.workflow.controller import WorkflowController
 from assay.server.workflow.model import API_VERSION, GROUP, KIND, PLURAL, VERSION
-from assay.server.workflow.settings import (
-    BackoffSettings,
-    ControllerSettings,
-    LeaderElectionSettings,
-)
+from assay.server.workflow.settings import WorkflowSettings
+from tests.integration.kube.fixtures import kube_client
 from tests.kubeapi import KubeApiDouble, TektonSimulator
 from tests.unit.workflow.fakes import InMemoryAuditSink
 
@@ -70,20 +68,19 @@ class Harness:
         self.audit = InMemoryAuditSink()
         self.registry = CollectorRegistry()
         self.metrics = WorkflowMetrics(self.registry)
-        self._clients: list[ApiClient] = []
+        self._clients: list[KubeClient] = []
         self.controllers: list[WorkflowController] = []
         self._user: ApiClient | None = None
 
     # -- building controllers ----------------------------------------------------------
 
-    def settings(self, **overrides: Any) -> ControllerSettings:
-        base = ControllerSettings(
-            cluster_id="test-cluster",
-            execution_namespace=EXEC_NS,
+    def settings(self, **overrides: Any) -> WorkflowSettings:
+        base = WorkflowSettings(
+            enabled=True,
+            namespace=EXEC_NS,
             workers=4,
             watch_timeout_s=30,
             resync_period_s=0,
-            request_timeout_s=10,
             backoff=FAST_BACKOFF,
             leader_election=LeaderElectionSettings(enabled=False),
         )
@@ -98,11 +95,12 @@ class Harness:
         audit: AuditSink | None = None,
         **overrides: Any,
     ) -> WorkflowController:
-        client = ApiClient(self.api.aio_configuration())
+        client = kube_client(self.api)
         self._clients.append(client)
         controller = WorkflowController(
-            api_client=client,
+            kube=client,
             settings=self.settings(**overrides),
+            cluster_id="test-cluster",
             audit=audit or self.audit,
             metrics=metrics or self.metrics,
             clock=clock,
@@ -129,7 +127,7 @@ class Harness:
         for client in self._clients:
             await client.close()
         if self._user is not None:
-            await self._user.close()
+            await cast(Any, self._user).close()
 
     # -- acting as a user, over HTTP with the official client -----------------------------
 
@@ -146,10 +144,11 @@ class Harness:
             "metadata": {"name": name, "namespace": namespace},
             "spec": spec(**spec_args),
         }
-        created: dict[str, Any] = await self.user.create_namespaced_custom_object(
+        # The custom-objects API answers raw JSON, typed `object` by the client.
+        created = await self.user.create_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, body
         )
-        return created
+        return cast(dict[str, Any], created)
 
     async def delete(self, name: str, namespace: str = NS) -> None:
         await self.user.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
@@ -216,6 +215,3 @@ class Harness:
         await self.wait_for(
             lambda: controller.pending_work() == 0, within=within, what="the work queue to drain"
         )
-
-
-COOLDOWN_OFF = timedelta(0)

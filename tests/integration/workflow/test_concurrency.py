@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from .harness import EXEC_NS, Harness
 
@@ -46,7 +47,7 @@ async def test_ten_at_once_on_one_target_one_runs_nine_skipped_busy(harness: Har
     )
     assert harness.metric("workflowexecution_pipelinerun_creation_total") == 1
 
-    def busy_events() -> list[dict[str, object]]:
+    def busy_events() -> list[dict[str, Any]]:
         return [e for e in harness.events() if e["reason"] == "ResourceBusy"]
 
     await harness.wait_for(lambda: len(busy_events()) == 9, what="nine skip Events")

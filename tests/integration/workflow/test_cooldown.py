@@ -27,7 +27,7 @@ async def _run_to_end(harness: Harness, name: str, *, fail: bool = False, **spec
 
 async def test_same_workflow_and_target_waits_out_the_cooldown(harness: Harness) -> None:
     clock = whole_second_clock()
-    await harness.controller(clock=clock, cooldown=timedelta(minutes=5))
+    await harness.controller(clock=clock, cooldown_s=300)
     await _run_to_end(harness, "first")
 
     clock.advance(timedelta(minutes=4))
@@ -51,7 +51,7 @@ async def test_same_workflow_and_target_waits_out_the_cooldown(harness: Harness)
 
 async def test_failed_run_also_starts_a_cooldown(harness: Harness) -> None:
     clock = whole_second_clock()
-    await harness.controller(clock=clock, cooldown=timedelta(minutes=5))
+    await harness.controller(clock=clock, cooldown_s=300)
     await _run_to_end(harness, "first", fail=True)
     await harness.create("retry")
     skipped = await harness.wait_phase("retry", "Skipped")
@@ -62,21 +62,21 @@ async def test_other_workflow_on_the_target_runs_once_the_first_finished(
     harness: Harness,
 ) -> None:
     clock = whole_second_clock()
-    await harness.controller(clock=clock, cooldown=timedelta(minutes=5))
+    await harness.controller(clock=clock, cooldown_s=300)
     await _run_to_end(harness, "first")
     await harness.create("other-workflow", workflow_id="scale-up")
     await harness.wait_phase("other-workflow", "Running")
 
 
 async def test_same_workflow_on_another_target_is_not_in_cooldown(harness: Harness) -> None:
-    await harness.controller(cooldown=timedelta(minutes=5))
+    await harness.controller(cooldown_s=300)
     await _run_to_end(harness, "first")
     await harness.create("elsewhere", target="prod/deployment/api")
     await harness.wait_phase("elsewhere", "Running")
 
 
 async def test_zero_cooldown_disables_it(harness: Harness) -> None:
-    await harness.controller(cooldown=timedelta(0))
+    await harness.controller(cooldown_s=0)
     await _run_to_end(harness, "first")
     await harness.create("again")
     await harness.wait_phase("again", "Running")

@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from kubernetes.aio.client import ApiClient
 from prometheus_client import CollectorRegistry
 
-from assay.server.core.errors import InvalidArgument, NotFound, Unavailable
+from assay.server.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from assay.server.kube.client import KubeClient
+from assay.server.kube.settings import BackoffSettings, LeaderElectionSettings
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.changes import PhaseChange
 from assay.server.workflow.controller import WorkflowController
 from assay.server.workflow.model import Phase
-from assay.server.workflow.settings import (
-    BackoffSettings,
-    ControllerSettings,
-    LeaderElectionSettings,
-)
+from assay.server.workflow.settings import WorkflowSettings
 from tests.kubeapi import KubeApiDouble
 from tests.unit.workflow.fakes import InMemoryAuditSink
 
@@ -131,17 +128,39 @@ async def test_metrics_and_events_for_outcomes(harness: Harness) -> None:
     assert ("bad", "Warning", "TaskFailed") in reasons
 
 
-async def test_start_fails_cleanly_without_the_crd(kube_api: KubeApiDouble) -> None:
-    async with ApiClient(kube_api.aio_configuration()) as client:
-        controller = WorkflowController(
-            api_client=client,
-            settings=ControllerSettings(
-                leader_election=LeaderElectionSettings(enabled=False),
-                backoff=BackoffSettings(initial_s=0.01, max_s=0.05),
-            ),
-            audit=InMemoryAuditSink(),
-            metrics=WorkflowMetrics(CollectorRegistry()),
-        )
-        with pytest.raises(Unavailable):
-            await controller.start(sync_timeout_s=0.3)
-        assert controller.executions.errors > 0
+def _bare_controller(kube: KubeClient) -> WorkflowController:
+    return WorkflowController(
+        kube=kube,
+        cluster_id="test",
+        settings=WorkflowSettings(
+            leader_election=LeaderElectionSettings(enabled=False),
+            backoff=BackoffSettings(initial_s=0.01, max_s=0.05),
+        ),
+        audit=InMemoryAuditSink(),
+        metrics=WorkflowMetrics(CollectorRegistry()),
+    )
+
+
+async def test_start_fails_at_once_without_the_crd(
+    kube_api: KubeApiDouble, kube: KubeClient
+) -> None:
+    controller = _bare_controller(kube)
+    with pytest.raises(FailedPrecondition, match=r"workflowexecution\.kubernaut\.ai/v1alpha1"):
+        await controller.start(sync_timeout_s=5)
+    assert not [r for r in kube_api.requests if r.is_watch]  # nothing was started
+
+
+async def test_start_fails_at_once_without_tekton(harness: Harness, kube: KubeClient) -> None:
+    harness.api.disable_group("tekton.dev")
+    with pytest.raises(FailedPrecondition, match="Tekton"):
+        await _bare_controller(kube).start(sync_timeout_s=5)
+
+
+async def test_start_fails_cleanly_when_the_first_lists_fail(
+    harness: Harness, kube: KubeClient
+) -> None:
+    harness.api.inject(path_regex="workflowexecutions$", status=500, times=None)
+    controller = _bare_controller(kube)
+    with pytest.raises(Unavailable):
+        await controller.start(sync_timeout_s=0.3)
+    assert controller.executions.errors > 0

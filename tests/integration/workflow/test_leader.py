@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import Any
 
@@ -11,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.workflow.controller import WorkflowController
 from assay.server.workflow.model import ExecutionKey
+from tests.kubeapi import RecordedRequest
 
 from .harness import EXEC_NS, Harness
 
@@ -85,11 +85,25 @@ async def test_follower_takes_over_from_a_crashed_leader_after_the_lease_expires
         return None
 
     a._elector._release = no_release  # type: ignore[union-attr,method-assign]
-    clock = asyncio.get_running_loop().time
-    stopped_at = clock()
     await a.stop()
+    stopped = len(harness.api.requests)
     await harness.wait_for(lambda: b.is_leader, within=3, what="replica-b to take over")
-    assert clock() - stopped_at >= 0.9  # it waited for the 1 s lease to expire
+
+    # It waited for a's lease to expire: it read the record again and again (every retry
+    # period) before writing its own, rather than taking over at first sight.
+    def takes_over(request: RecordedRequest) -> bool:
+        body = request.body
+        return (
+            request.method in ("POST", "PUT")
+            and isinstance(body, dict)
+            and body.get("spec", {}).get("holderIdentity") == "replica-b"
+        )
+
+    since = harness.api.requests[stopped:]
+    takeover = next(i for i, r in enumerate(since) if takes_over(r))
+    lease = f"/namespaces/{EXEC_NS}/leases/assay-test-leader"
+    reads = [r for r in since[:takeover] if r.method == "GET" and r.path.endswith(lease)]
+    assert len(reads) >= 3
     await harness.create("wfe-1")
     await harness.wait_phase("wfe-1", "Running")
 

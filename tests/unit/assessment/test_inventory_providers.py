@@ -1,108 +1,108 @@
-"""The runner's inventory providers: what the live one asks the cluster for, and cleanup."""
+"""The runner's inventory providers: what the live one asks the cluster for, and cleanup.
+
+The live provider talks HTTP to the Kubernetes API test double through the server's own
+client; the factory records the contexts it was asked for and the clients it made.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Sequence
 
-import pytest
+from kubernetes.aio.client import ApiClient, Configuration
 
-from assay.server.assessment import providers as runner_module
 from assay.server.assessment.providers import LiveInventory
 from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.runner import Runner
+from assay.server.checks.kit import Check
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.types import RunState, Source, Status
-from assay.server.inventory.errors import ClusterUnavailable
 from assay.server.inventory.model import Inventory
-from tests.unit.assessment.fakes import (
-    MemorySink,
-    definition,
-    fake_check,
-    per_pod,
-    registry,
-    small_inventory,
-)
+from assay.server.kube.client import KubeClient
+from assay.server.kube.settings import KubeSettings
+from tests.kubeapi import KubeApiDouble
+from tests.unit.assessment.fakes import MemorySink, definition, fake_check, per_pod, registry
 
 
-class FakeClient:
-    def __init__(self) -> None:
-        self.closed = False
+class RecordingFactory:
+    """Makes clients of one API server URL and remembers what it was asked for."""
 
-    async def close(self) -> None:
-        self.closed = True
-
-
-class FakeCluster:
-    """Stands in for ``load_live_inventory`` and the ApiClient factory."""
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.error = error
-        self.clients: list[FakeClient] = []
+    def __init__(self, configuration: Configuration) -> None:
+        self.configuration = configuration
         self.contexts: list[str] = []
-        self.asked: dict[str, Any] = {}
+        self.clients: list[KubeClient] = []
 
-    async def factory(self, context: str) -> FakeClient:
+    async def __call__(self, context: str) -> KubeClient:
         self.contexts.append(context)
-        self.clients.append(FakeClient())
-        return self.clients[-1]
-
-    async def load(self, api: Any, *, kinds: Any, groups: Any) -> Inventory:
-        self.asked = {"api": api, "kinds": kinds, "groups": groups}
-        if self.error is not None:
-            raise self.error
-        return small_inventory()
+        client = KubeClient(ApiClient(self.configuration), settings=KubeSettings(page_size=2))
+        self.clients.append(client)
+        return client
 
 
-def live_runner(cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> tuple[Runner, MemorySink]:
-    monkeypatch.setattr(runner_module, "load_live_inventory", cluster.load)
+def closed(client: KubeClient) -> bool:
+    session = client._api.rest_client.pool_manager  # the aiohttp session under the client
+    return bool(session is None or session.closed)
+
+
+def live_runner(factory: RecordingFactory) -> tuple[Runner, MemorySink]:
     sink = MemorySink()
-    check = fake_check("SEC-001", per_pod(Status.PASSING))
+    pods = fake_check("SEC-001", per_pod(Status.PASSING))
     scaling = dataclasses.replace(definition("SUS-004"), needs=frozenset({"autoscaling/v2"}))
-    other = fake_check("SUS-004", per_pod(Status.PASSING))
-    other = dataclasses.replace(other, definition=scaling)
-    return (
-        Runner(
-            catalogue=Catalogue(registry(check, other)),
-            sink=sink,
-            inventories={Source.LIVE: LiveInventory(cluster.factory)},
-        ),
-        sink,
+    other = dataclasses.replace(fake_check("SUS-004", per_pod(Status.PASSING)), definition=scaling)
+    runner = Runner(
+        catalogue=Catalogue(registry(pods, other)),
+        sink=sink,
+        inventories={Source.LIVE: LiveInventory(factory)},
     )
+    return runner, sink
+
+
+def pod(name: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"containers": [{"name": "app", "image": "shop/app:1"}]},
+    }
 
 
 async def test_live_inventory_lists_the_checks_kinds_with_a_client_it_closes(
-    monkeypatch: pytest.MonkeyPatch,
+    kube_api: KubeApiDouble,
 ) -> None:
-    cluster = FakeCluster()
-    runner, _ = live_runner(cluster, monkeypatch)
+    kube_api.seed([pod(f"p{i}") for i in range(5)])
+    factory = RecordingFactory(kube_api.aio_configuration())
+    runner, sink = live_runner(factory)
     request = RunRequest(source=Source.LIVE, context="prod-eu")
     run = await runner.wait((await runner.start(request)).run_id)
-    assert run.state is RunState.COMPLETED
-    assert cluster.contexts == ["prod-eu"]
-    assert cluster.asked["api"] is cluster.clients[0]
-    assert cluster.asked["kinds"] == frozenset({"Pod"})
-    assert cluster.asked["groups"] == frozenset({"autoscaling/v2"})
-    assert cluster.clients[0].closed
+    assert run.state is RunState.COMPLETED, run.error
+    assert factory.contexts == ["prod-eu"]
+    listed = {r.path for r in kube_api.requests if r.method == "GET" and "pods" in r.path}
+    assert listed == {"/api/v1/pods"}  # the one kind the checks read, every page of it
+    assert {r.object.name for r in sink.results if r.object} == {f"p{i}" for i in range(5)}
+    assert closed(factory.clients[0])
 
 
-async def test_unreachable_cluster_fails_the_run_and_still_closes_the_client(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    cluster = FakeCluster(ClusterUnavailable("discovery failed: connection refused"))
-    runner, sink = live_runner(cluster, monkeypatch)
+async def test_unreachable_cluster_fails_the_run_and_still_closes_the_client() -> None:
+    factory = RecordingFactory(Configuration(host="http://127.0.0.1:1"))
+    runner, sink = live_runner(factory)
     run = await runner.wait((await runner.start(RunRequest(source=Source.LIVE))).run_id)
     assert run.state is RunState.FAILED
-    assert run.error == "inventory: discovery failed: connection refused"
-    assert cluster.clients[0].closed
+    assert run.error.startswith("inventory: discovery failed")
+    assert closed(factory.clients[0])
     assert sink.results == []
 
 
-async def test_an_unexpected_provider_error_fails_the_run(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    cluster = FakeCluster(KeyError("items"))
-    runner, _ = live_runner(cluster, monkeypatch)
+class BrokenProvider:
+    async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
+        raise KeyError("items")
+
+
+async def test_an_unexpected_provider_error_fails_the_run() -> None:
+    runner = Runner(
+        catalogue=Catalogue(registry(fake_check("SEC-001", per_pod(Status.PASSING)))),
+        sink=MemorySink(),
+        inventories={Source.LIVE: BrokenProvider()},
+    )
     run = await runner.wait((await runner.start(RunRequest(source=Source.LIVE))).run_id)
     assert run.state is RunState.FAILED
     assert run.error == "inventory: KeyError: 'items'"

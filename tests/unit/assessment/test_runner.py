@@ -18,7 +18,8 @@ from assay.server.assessment.progress import (
 )
 from assay.server.assessment.providers import ManifestInventory
 from assay.server.assessment.requests import RunRequest
-from assay.server.assessment.runner import SHUTTING_DOWN, Runner, RunnerConfig
+from assay.server.assessment.runner import SHUTTING_DOWN, Runner
+from assay.server.assessment.settings import AssessmentSettings
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from assay.server.core.ids import RESULT_ID_PATTERN, RUN_ID_PATTERN
@@ -58,7 +59,8 @@ def make_runner(
         catalogue=Catalogue(registry(*checks)),
         sink=sink,
         inventories={Source.MANIFESTS: provider or StaticInventory()},
-        config=RunnerConfig(cluster_id="test", **config),
+        settings=AssessmentSettings(**config),
+        cluster_id="test",
     )
     return runner, sink
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from assay.server.assessment.requests import RunRequest
-from assay.server.assessment.runner import Runner, RunnerConfig
+from assay.server.assessment.runner import Runner
 from assay.server.assessment.scheduler import LocalTickClaimer, Scheduler, ScheduleSpec
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import InvalidArgument
@@ -44,7 +44,7 @@ def make_runner(sink: MemorySink) -> Runner:
         catalogue=Catalogue(registry(fake_check("SEC-001", per_pod(Status.PASSING)))),
         sink=sink,
         inventories={Source.MANIFESTS: StaticInventory()},
-        config=RunnerConfig(cluster_id="prod"),
+        cluster_id="prod",
     )
 
 

@@ -58,7 +58,9 @@ def load_fixture(path: Path) -> tuple[Check, Inventory, dict[ObjectKey, Mapping[
     marked = [(obj, marks) for obj in objects if (marks := _strip_test_annotations(obj))]
     inventory = Inventory.from_objects(objects, source=source)
     # keyed once the inventory has given namespaced objects without one "default"
-    expected = {(kind_of(o), namespace_of(o), name_of(o)): marks for o, marks in marked}
+    expected: dict[ObjectKey, Mapping[str, str]] = {
+        (kind_of(o), namespace_of(o), name_of(o)): marks for o, marks in marked
+    }
     return check, inventory, expected
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import kubernetes.aio.client
-
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Severity, Status
 from tests.kubeapi import KubeApiDouble
@@ -67,10 +65,10 @@ OBJECTS: list[dict[str, Any]] = [
 
 
 async def _results(
-    kube_api: KubeApiDouble, client: kubernetes.aio.client.ApiClient, check_id: str
+    kube_api: KubeApiDouble, check_id: str
 ) -> list[tuple[str, Status, Severity | None, str]]:
     check = REGISTRY.get(check_id)
-    inventory = await live_inventory(kube_api, client, OBJECTS, checks=[check])
+    inventory = await live_inventory(kube_api, OBJECTS, checks=[check])
     found = [
         (f.object.name if f.object else "", f.status, f.severity, f.message)
         for f in evaluate(check, inventory)
@@ -83,25 +81,21 @@ async def _results(
 
 
 async def test_default_service_account_bound_through_an_aggregated_role_live(
-    kube_api: KubeApiDouble, kube_aio_client: kubernetes.aio.client.ApiClient
+    kube_api: KubeApiDouble,
 ) -> None:
-    [(name, status, severity, message)] = await _results(kube_api, kube_aio_client, "SEC-015")
+    [(name, status, severity, message)] = await _results(kube_api, "SEC-015")
     assert (name, status, severity) == ("order-sync", Status.FAILING, Severity.HIGH)
     assert "RoleBinding legacy/default-support grants ClusterRole support" in message
 
 
-async def test_secret_access_through_aggregation_live(
-    kube_api: KubeApiDouble, kube_aio_client: kubernetes.aio.client.ApiClient
-) -> None:
-    [(name, status, _, message)] = await _results(kube_api, kube_aio_client, "SEC-021")
+async def test_secret_access_through_aggregation_live(kube_api: KubeApiDouble) -> None:
+    [(name, status, _, message)] = await _results(kube_api, "SEC-021")
     assert (name, status) == ("default-support", Status.FAILING)
     assert "get secrets (ClusterRole secret-reader rules[0])" in message
 
 
-async def test_network_checks_live(
-    kube_api: KubeApiDouble, kube_aio_client: kubernetes.aio.client.ApiClient
-) -> None:
-    [(_, status, _, message)] = await _results(kube_api, kube_aio_client, "SEC-024")
+async def test_network_checks_live(kube_api: KubeApiDouble) -> None:
+    [(_, status, _, message)] = await _results(kube_api, "SEC-024")
     assert status is Status.FAILING and message.startswith("egress is open")
-    [(_, status, _, _)] = await _results(kube_api, kube_aio_client, "SEC-026")
+    [(_, status, _, _)] = await _results(kube_api, "SEC-026")
     assert status is Status.PASSING

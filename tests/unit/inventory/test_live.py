@@ -12,11 +12,16 @@ import yaml
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Source, Status
-from assay.server.inventory import ClusterUnavailable, KubeConfigError
-from assay.server.inventory.live import api_client_from_config, load_live_inventory
+from assay.server.inventory import ClusterUnavailable
+from assay.server.inventory.live import load_live_inventory
+from assay.server.kube.client import KubeClient
+from assay.server.kube.config import connect
+from assay.server.kube.errors import KubeConfigError
+from assay.server.kube.settings import KubeSettings
+from tests.integration.kube.fixtures import kube_client
 from tests.kubeapi import KubeApiDouble
 
-Client = kubernetes.aio.client.ApiClient
+Client = KubeClient
 
 
 def namespace(name: str) -> dict[str, Any]:
@@ -68,14 +73,14 @@ def list_requests(api: KubeApiDouble, path: str) -> list[dict[str, str]]:
 
 
 async def test_every_page_of_every_kind_is_loaded_as_raw_dicts(
-    kube_api: KubeApiDouble, kube_aio_client: Client
+    kube_api: KubeApiDouble, kube: Client
 ) -> None:
     kube_api.seed([namespace("shop"), namespace("payments")])
     kube_api.seed(pod(f"web-{i:04d}", "shop" if i % 2 else "payments") for i in range(1203))
     kube_api.seed([deployment("web", "shop"), node("node-0")])
 
     inventory = await load_live_inventory(
-        kube_aio_client, kinds={"Pod", "Deployment", "Node", "Namespace"}, page_size=500
+        kube, kinds={"Pod", "Deployment", "Node", "Namespace"}, page_size=500
     )
 
     assert inventory.source is Source.LIVE
@@ -96,11 +101,11 @@ async def test_every_page_of_every_kind_is_loaded_as_raw_dicts(
 
 
 async def test_missing_groups_are_recorded_and_their_kinds_skipped(
-    kube_api: KubeApiDouble, kube_aio_client: Client
+    kube_api: KubeApiDouble, kube: Client
 ) -> None:
     kube_api.disable_group("autoscaling")
     inventory = await load_live_inventory(
-        kube_aio_client,
+        kube,
         kinds={"Deployment", "HorizontalPodAutoscaler", "ScaledObject"},
         groups={"metrics.k8s.io", "policy/v1", "apps/v9"},
     )
@@ -117,7 +122,7 @@ async def test_missing_groups_are_recorded_and_their_kinds_skipped(
 
 
 async def test_forbidden_kind_is_a_diagnostic_not_a_failure(
-    kube_api: KubeApiDouble, kube_aio_client: Client
+    kube_api: KubeApiDouble, kube: Client
 ) -> None:
     kube_api.seed([namespace("shop"), pod("web-1", "shop")])
     kube_api.inject(
@@ -127,29 +132,31 @@ async def test_forbidden_kind_is_a_diagnostic_not_a_failure(
         reason="Forbidden",
         message='secrets is forbidden: User "assay" cannot list resource "secrets"',
     )
-    inventory = await load_live_inventory(kube_aio_client, kinds={"Pod", "Secret"})
+    inventory = await load_live_inventory(kube, kinds={"Pod", "Secret"})
     assert len(inventory.objects("Pod")) == 1
     [diagnostic] = inventory.diagnostics
     assert diagnostic.path == "/api/v1/secrets"
     assert "HTTP 403" in str(diagnostic) and "cannot list resource" in str(diagnostic)
 
 
-async def test_expired_list_restarts_once_then_gives_up_with_a_diagnostic(
-    kube_api: KubeApiDouble, kube_aio_client: Client
+async def test_expired_list_starts_over_then_gives_up_with_a_diagnostic(
+    kube_api: KubeApiDouble, kube: Client
 ) -> None:
     kube_api.seed([namespace("shop"), *(pod(f"web-{i}", "shop") for i in range(5))])
     kube_api.inject(path_regex="^/api/v1/pods$", status=410, times=1, reason="Expired")
-    inventory = await load_live_inventory(kube_aio_client, kinds={"Pod"}, page_size=2)
+    inventory = await load_live_inventory(kube, kinds={"Pod"}, page_size=2)
     assert len(inventory.objects("Pod")) == 5 and inventory.diagnostics == ()
 
     kube_api.inject(path_regex="^/api/v1/pods$", status=410, times=None, reason="Expired")
-    inventory = await load_live_inventory(kube_aio_client, kinds={"Pod"}, page_size=2)
+    inventory = await load_live_inventory(kube, kinds={"Pod"}, page_size=2)
     assert inventory.objects("Pod") == ()
     assert "HTTP 410" in str(inventory.diagnostics[0])
+    attempts = 1 + kube.settings.list_restarts
+    assert len(list_requests(kube_api, "/api/v1/pods")) == 1 + 3 + attempts
 
 
-async def test_unknown_kind_is_reported(kube_aio_client: Client) -> None:
-    inventory = await load_live_inventory(kube_aio_client, kinds={"Gizmo"})
+async def test_unknown_kind_is_reported(kube: Client) -> None:
+    inventory = await load_live_inventory(kube, kinds={"Gizmo"})
     assert [d.message for d in inventory.diagnostics] == [
         "unknown kind: not listed from the cluster"
     ]
@@ -157,25 +164,33 @@ async def test_unknown_kind_is_reported(kube_aio_client: Client) -> None:
 
 async def test_unreachable_cluster_raises() -> None:
     configuration = kubernetes.aio.client.Configuration(host="http://127.0.0.1:9")
-    async with Client(configuration) as client:
+    async with KubeClient(kubernetes.aio.client.ApiClient(configuration)) as client:
         with pytest.raises(ClusterUnavailable, match="GET /api"):
             await load_live_inventory(client, kinds={"Pod"})
 
 
-async def test_discovery_refused_raises(kube_api: KubeApiDouble, kube_aio_client: Client) -> None:
+async def test_a_list_without_an_answer_fails_the_whole_inventory(
+    kube_api: KubeApiDouble, kube: Client
+) -> None:
+    kube_api.seed([namespace("shop"), pod("web-1", "shop"), deployment("web", "shop")])
+    kube_api.set_latency(5, path_regex="^/apis/apps/v1/deployments$")
+    async with kube_client(kube_api, KubeSettings(request_timeout_s=0.2)) as hasty:
+        with pytest.raises(ClusterUnavailable, match="cannot list Deployment"):
+            await load_live_inventory(hasty, kinds={"Pod", "Deployment"})
+
+
+async def test_discovery_refused_raises(kube_api: KubeApiDouble, kube: Client) -> None:
     kube_api.inject(path_regex="^/apis$", status=401, reason="Unauthorized")
     with pytest.raises(ClusterUnavailable, match="HTTP 401"):
-        await load_live_inventory(kube_aio_client, kinds={"Pod"})
+        await load_live_inventory(kube, kinds={"Pod"})
 
 
-async def test_checks_run_on_a_live_inventory(
-    kube_api: KubeApiDouble, kube_aio_client: Client
-) -> None:
+async def test_checks_run_on_a_live_inventory(kube_api: KubeApiDouble, kube: Client) -> None:
     kube_api.seed([namespace("shop"), *(node(f"node-{i}") for i in range(3))])
     kube_api.seed([deployment("web", "shop"), pod("web-1", "shop")])
     registry = builtin_registry()
     kinds = {k for c in registry.all() for k in c.definition.kinds}
-    inventory = await load_live_inventory(kube_aio_client, kinds=kinds)
+    inventory = await load_live_inventory(kube, kinds=kinds)
 
     [idle] = evaluate(registry.get("SUS-001"), inventory)
     assert idle.status is Status.FAILING and "3 nodes" in idle.message
@@ -202,17 +217,15 @@ async def test_client_from_kubeconfig_with_context(kube_api: KubeApiDouble, tmp_
             }
         )
     )
-    client = await api_client_from_config(kubeconfig=str(kubeconfig), context="test")
-    async with client:
+    settings = KubeSettings(kubeconfig=str(kubeconfig), context="elsewhere")
+    async with await connect(settings, context="test") as client:
         inventory = await load_live_inventory(client, kinds={"Namespace"})
     assert "default" in inventory.namespaces()
 
     with pytest.raises(KubeConfigError, match="context 'missing'"):
-        await api_client_from_config(kubeconfig=str(kubeconfig), context="missing")
+        await connect(settings, context="missing")
 
 
-async def test_the_server_version_is_recorded(
-    kube_api: KubeApiDouble, kube_aio_client: Client
-) -> None:
-    inventory = await load_live_inventory(kube_aio_client, kinds={"Namespace"})
+async def test_the_server_version_is_recorded(kube_api: KubeApiDouble, kube: Client) -> None:
+    inventory = await load_live_inventory(kube, kinds={"Namespace"})
     assert inventory.server_version == "v1.31.0-assay-double"

@@ -6,12 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from assay.server.workflow.timeutil import (
-    format_duration,
-    format_time,
-    parse_duration,
-    parse_time,
-)
+from assay.server.kube.times import format_time, parse_time
+from assay.server.workflow.timeutil import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
