@@ -43,7 +43,8 @@ ObjectKey: TypeAlias = tuple[str, str, str]
 # Kinds that select pods, and how to read their selector.
 _POD_SELECTORS: dict[str, Callable[[KubeObject], Selector]] = {
     "PodDisruptionBudget": lambda o: Selector.from_label_selector(dig(o, "spec").get("selector")),
-    "NetworkPolicy": lambda o: Selector.from_label_selector(dig(o, "spec").get("podSelector")),
+    # podSelector is required by the API; a policy without one selects every pod ({}).
+    "NetworkPolicy": lambda o: Selector.from_label_selector(dig(o, "spec").get("podSelector", {})),
     "Service": lambda o: Selector.from_map(dig(o, "spec").get("selector")),
 }
 
