@@ -19,6 +19,8 @@ the cooldown (0, so targets can be reused). The Tekton simulator ends every Pipe
    with 503 Service Unavailable and ends the open watches (a load balancer with no
    healthy API server behind it). The PipelineRuns finish meanwhile (the simulator writes
    to the double's store directly, as Tekton would through a healthy API server);
+   The outage starts at a random moment (``--seed``) so that it does not fall in the same
+   phase of the controller's periodic loops in every trial;
 4. brings the API back and, at that moment, creates one more execution.
 
 Times are taken when the double's store records the change (a store subscriber), never
@@ -41,6 +43,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import random
 import statistics
 import sys
 import threading
@@ -190,7 +193,7 @@ async def _wait_running(api: KubeApiDouble, names: list[str], within: float) -> 
             )
 
 
-async def trial(args: argparse.Namespace, number: int) -> Trial:
+async def trial(args: argparse.Namespace, number: int, rng: random.Random) -> Trial:
     api = KubeApiDouble(bookmark_interval=60.0)  # a real API server bookmarks about once a min
     api.load_crd(CRD)
     api.register_tekton()
@@ -234,6 +237,10 @@ async def trial(args: argparse.Namespace, number: int) -> Trial:
                     await user.create(WORKFLOW_EXECUTIONS, NS, _body(name, i + 1))
                 await _wait_running(api, in_flight, args.timeout)
 
+                # At a random moment: every loop of the controller (the elector's 2 s
+                # retries, above all) would otherwise meet the outage, and the return, in
+                # the same phase trial after trial.
+                await asyncio.sleep(rng.uniform(0, 2.0))
                 await double.break_api(args.mode)
                 await asyncio.sleep(args.outage)
                 await double.restore_api(args.mode)
@@ -266,8 +273,9 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 async def run(args: argparse.Namespace) -> int:
     trials: list[Trial] = []
+    rng = random.Random(args.seed)
     for number in range(1, args.trials + 1):
-        result = await trial(args, number)
+        result = await trial(args, number, rng)
         trials.append(result)
         print(
             f"trial {number}: after the API returned, first terminal {result.first:.2f} s, "
@@ -333,6 +341,7 @@ def main() -> None:
         help="elect a leader with a Lease, as `assay serve` does by default",
     )
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--seed", type=int, default=7, help="of the outages' start times")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--verbose", action="store_true", help="show the controller's logs")
     args = parser.parse_args()
