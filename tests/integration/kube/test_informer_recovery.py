@@ -1,4 +1,5 @@
-"""The informer across an API server outage, against the API double.
+"""The informer across an API server outage, and the health probe it uses, against the
+API double.
 
 While list and watch fail, the informer waits with its backoff (the production settings,
 up to 30 s) and probes ``/readyz`` once per probe interval meanwhile; the first probe that
@@ -19,6 +20,7 @@ import pytest_asyncio
 from assay.server.kube.client import KubeClient
 from assay.server.kube.informer import Informer
 from assay.server.kube.objects import EventType, KubeObject
+from assay.server.kube.recovery import ServerProbe
 from assay.server.kube.resources import Resource
 from assay.server.kube.settings import BackoffSettings
 from tests.clock import ManualClock
@@ -191,3 +193,27 @@ async def test_a_failing_resource_on_a_healthy_server_gets_the_ordinary_backoff(
         await user.create(CONFIGMAPS, "default", configmap("after"))
     assert await watched.until_added("after") == pytest.approx(delay_s, abs=1e-5)
     assert watched.recoveries == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "answers"),
+    [(None, True), (403, True), (401, True), (404, True), (429, False), (500, False), (503, False)],
+)
+async def test_the_probe_says_whether_the_server_answers(
+    kube: KubeClient, kube_api: KubeApiDouble, status: int | None, answers: bool
+) -> None:
+    if status is not None:
+        kube_api.inject(path_regex="^/readyz$", status=status)
+    assert await ServerProbe(kube).answers() is answers
+    [request] = [r for r in kube_api.requests if r.path == "/readyz"]
+    assert request.method == "GET"
+
+
+async def test_the_probe_of_a_server_that_is_gone_says_no(
+    kube: KubeClient, kube_api: KubeApiDouble
+) -> None:
+    await kube_api.stop()
+    try:
+        assert await ServerProbe(kube, timeout_s=2).answers() is False
+    finally:
+        await kube_api.start()
