@@ -150,6 +150,14 @@ class KubeClient:
         """``GET /version``."""
         return ServerVersion.of(await self._object("GET", "/version"))
 
+    async def ping(self, path: str = "/readyz", *, timeout_s: float | None = None) -> int:
+        """``GET path`` and the HTTP status of the answer, its body discarded: for the health
+        endpoints (``/readyz``, ``/livez``), which answer plain text. Raises
+        :class:`KubeTransportError` when nothing answers within ``timeout_s``."""
+        response = await self._send("GET", path, timeout_s=timeout_s)
+        response.release()
+        return response.status
+
     async def discover(self) -> Discovery:
         """The groups and group versions the cluster serves (``/api`` and ``/apis``)."""
         core, apis = await asyncio.gather(self._object("GET", "/api"), self._object("GET", "/apis"))

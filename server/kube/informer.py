@@ -7,7 +7,9 @@ token), then follows the list's resourceVersion with a
 Gone (the version was compacted away) triggers a fresh list whose differences from the
 cache are reported as ADDED/MODIFIED/DELETED, so no change is lost; any other error is
 retried from the last version seen after an exponential, jittered backoff that resets
-once events flow again.
+once events flow again. While the API server cannot be reached, that backoff ends as soon
+as a health probe finds it back (:mod:`assay.server.kube.recovery`), and ``on_recovered``
+is called so the owner can redo at once what failed during the outage.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import random
 from collections.abc import Callable
 from contextlib import aclosing
 
+from assay.server.core.clock import SYSTEM_CLOCK, Clock
 from assay.server.kube.client import KubeClient
 from assay.server.kube.errors import KubeError, KubeGone
 from assay.server.kube.objects import EventType, KubeObject, WatchEvent, meta
+from assay.server.kube.recovery import HealthProbe, ServerProbe, WaitEnd, WatchBackoff
 from assay.server.kube.resources import Resource
 from assay.server.kube.settings import BackoffSettings
 from assay.server.kube.watch import Watcher
@@ -53,7 +57,13 @@ class Informer:
         backoff: BackoffSettings,
         watch_timeout_s: int = 300,
         name: str = "",
+        probe: HealthProbe | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        on_recovered: Callable[[], None] | None = None,
     ) -> None:
+        """``probe`` asks whether the API server is back during an outage (default: a
+        :class:`~assay.server.kube.recovery.ServerProbe` on ``kube``); ``on_recovered`` is
+        called when it found the server back after the list or watch had failed."""
         self._kube = kube
         self._resource = resource
         self._handler = handler
@@ -63,6 +73,10 @@ class Informer:
         self._watch_timeout_s = watch_timeout_s
         self._name = name or resource.plural
         self._rng = random.Random()
+        if probe is None:
+            probe = ServerProbe(kube, timeout_s=max(1.0, backoff.probe_interval_s))
+        self.retry = WatchBackoff(backoff, probe=probe, clock=clock, rng=self._rng)
+        self._on_recovered = on_recovered
         self.cache: dict[str, KubeObject] = {}
         self.synced = asyncio.Event()
         self.relists = 0
@@ -106,13 +120,12 @@ class Informer:
     async def run(self) -> None:
         """Run until cancelled."""
         resource_version = ""
-        failures = 0
         while True:
             watcher: Watcher | None = None
             try:
                 if not resource_version:
                     resource_version = await self._relist()
-                    failures = 0
+                    self._progressed()
                 watcher = Watcher(
                     self._kube,
                     self._resource,
@@ -125,7 +138,7 @@ class Informer:
                 )
                 async with aclosing(watcher.events()) as events:
                     async for event in events:
-                        failures = 0
+                        self._progressed()
                         self._apply(event)
             except KubeGone:
                 log.info("%s watch expired at %s; re-listing", self._name, resource_version)
@@ -133,9 +146,28 @@ class Informer:
             except KubeError as exc:
                 if watcher is not None and watcher.resource_version != resource_version:
                     resource_version = watcher.resource_version
-                    failures = 0  # it made progress: this is a fresh failure, not a streak
-                failures += 1
+                    self._progressed()  # a fresh failure, not a streak
                 self.errors += 1
-                delay = self._backoff.delay(failures, self._rng)
-                log.warning("%s list/watch failed (%s); retrying in %.2fs", self._name, exc, delay)
-                await asyncio.sleep(delay)
+                delay = self.retry.failed(exc)
+                log.warning(
+                    "%s list/watch failed (%s); retrying in %.2fs%s",
+                    self._name,
+                    exc,
+                    delay,
+                    " or as soon as the API server answers again" if exc.retryable else "",
+                )
+                if await self.retry.wait() is WaitEnd.RECOVERED:
+                    self._recovered()
+
+    def _progressed(self) -> None:
+        if self.retry.succeeded():
+            self._recovered()
+
+    def _recovered(self) -> None:
+        log.info("%s: the API server answers again; resuming", self._name)
+        if self._on_recovered is None:
+            return
+        try:
+            self._on_recovered()
+        except Exception:  # the owner's bug must not stop the informer
+            log.exception("%s informer recovery callback failed", self._name)

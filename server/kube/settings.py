@@ -66,7 +66,12 @@ class KubeSettings:
 
 @dataclass(frozen=True)
 class BackoffSettings:
-    """Exponential backoff with jitter: ``initial * factor**(n-1)``, capped, then jittered."""
+    """Exponential backoff with jitter: ``initial * factor**(n-1)``, capped, then jittered.
+
+    A list or watch that failed because the API server could not answer also probes the
+    server's health every ``probe_interval_s`` while it waits, and retries as soon as the
+    server answers again (``kube/recovery.py``), so the long delays never outlast an outage.
+    """
 
     initial_s: float = field(
         default=0.2, metadata={"help": "First retry delay, in seconds.", "gt": 0}
@@ -74,6 +79,15 @@ class BackoffSettings:
     max_s: float = field(default=30.0, metadata={"help": "Longest retry delay.", "gt": 0})
     factor: float = field(
         default=2.0, metadata={"help": "Growth of the delay per failure.", "min": 1, "max": 10}
+    )
+    probe_interval_s: float = field(
+        default=1.0,
+        metadata={
+            "help": "Seconds between health probes (GET /readyz) while a watch waits out an "
+            "API server outage; it resumes at the first probe that finds the server back.",
+            "gt": 0,
+            "max": 60,
+        },
     )
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:

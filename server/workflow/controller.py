@@ -109,6 +109,7 @@ class WorkflowController:
             backoff=settings.backoff,
             watch_timeout_s=settings.watch_timeout_s,
             name="workflowexecutions",
+            on_recovered=self._on_api_back,
         )
         self.pipelineruns = Informer(
             self._kube,
@@ -289,6 +290,15 @@ class WorkflowController:
 
     # -- informer handlers -----------------------------------------------------------------
 
+    def _needs_work(self, obj: KubeObject) -> bool:
+        """False for an execution that is finished, not being deleted, and whose lock this
+        process has released: nothing is left to do for it."""
+        return not (
+            is_terminal(phase_of(obj))
+            and not meta(obj).get("deletionTimestamp")
+            and self.reconciler.is_settled(str(meta(obj).get("uid", "")))
+        )
+
     def _on_execution(self, kind: EventType, old: KubeObject | None, new: KubeObject) -> None:
         previous = phase_of(old) if old is not None else None
         if kind == DELETED:
@@ -297,15 +307,20 @@ class WorkflowController:
         phase = phase_of(new)
         if previous is not phase:
             self._changes.publish(PhaseChange.of(new, previous))
-        if self._queue is None:
+        if self._queue is not None and self._needs_work(new):
+            self._queue.add(ExecutionKey(cache_key(new)))
+
+    def _on_api_back(self) -> None:
+        """The API server answers again after an outage: reconcile every execution that
+        needs it now, not when the retry backoff each one grew during the outage runs out
+        (an execution that has no news after the outage would otherwise wait for it)."""
+        queue = self._queue
+        if queue is None:
             return
-        if (
-            is_terminal(phase)
-            and not meta(new).get("deletionTimestamp")
-            and self.reconciler.is_settled(str(meta(new).get("uid", "")))
-        ):
-            return  # finished and its lock released: nothing left to do
-        self._queue.add(ExecutionKey(cache_key(new)))
+        for key, obj in list(self.executions.cache.items()):
+            if self._needs_work(obj):
+                queue.forget(ExecutionKey(key))  # its failures were the outage's
+                queue.add(ExecutionKey(key))
 
     def _on_pipelinerun(self, kind: EventType, old: KubeObject | None, new: KubeObject) -> None:
         key = execution_of(new)

@@ -7,6 +7,9 @@
        ├──> Skipped            (target busy, or recently remediated)
        └──> Failed             (configuration error before anything ran)
 
+An execution starts in Pending: :func:`~assay.server.workflow.model.phase_of` reads a
+missing phase so, and the first reconcile writes it for readers of the object; that write is
+not a transition, so it has no audit event (each transition out of Pending has exactly one).
 Terminal phases (Completed, Failed, Skipped) never change. The reconciler asks
 :func:`check_transition` before every status write (also when it re-applies a change after a
 resourceVersion conflict), so no code path can move an execution backwards.

@@ -7,6 +7,7 @@ retries (with backoff) whatever raises::
     fetch (fresh GET; gone -> nothing to do)
     being deleted  -> delete the PipelineRun, release the lock, audit, drop the finalizer
     add finalizer + history labels
+    no phase yet  -> write phase Pending (not a transition, no audit event)
     record the audit events the current status implies (crash recovery)
     Pending   -> invalid spec: Failed(ConfigurationError)
                  lock busy: Skipped(ResourceBusy)
@@ -148,6 +149,9 @@ class Reconciler:
         phase = phase_of(wfe)
         if not is_terminal(phase):
             wfe = await self._ensure_metadata(wfe)
+        if phase is Phase.PENDING:
+            wfe = (await self._status.mark_pending(wfe)).obj
+            phase = phase_of(wfe)  # another writer may have moved it on meanwhile
         await self._audit.ensure(wfe, implied_events(wfe))
         if phase is Phase.PENDING:
             return await self._start(wfe)

@@ -6,8 +6,9 @@ object's resourceVersion, and on 409 re-reads the object and re-applies the same
 the fresh copy. If the fresh copy is already in the target phase (another writer won),
 nothing is written and the result says so, so the caller does not count, audit or announce
 the transition a second time. :meth:`StatusWriter.update` does the same for in-phase
-updates (mirroring PipelineRun progress) and gives up when the phase has moved on. The
-re-read-and-retry loop is the client's :class:`~assay.server.kube.retry.ConflictRetry`.
+updates (mirroring PipelineRun progress) and gives up when the phase has moved on, and
+:meth:`StatusWriter.mark_pending` writes the initial phase on an execution that has none.
+The re-read-and-retry loop is the client's :class:`~assay.server.kube.retry.ConflictRetry`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from typing import Any
 
 from assay.server.kube.client import KubeClient
 from assay.server.kube.times import format_time
-from assay.server.workflow.model import WORKFLOW_EXECUTIONS, KubeObject, Phase, meta, phase_of
+from assay.server.workflow.model import (
+    WORKFLOW_EXECUTIONS,
+    KubeObject,
+    Phase,
+    meta,
+    phase_of,
+    status_of,
+)
 from assay.server.workflow.phase import check_transition
 
 StatusEdit = Callable[[dict[str, Any]], None]
@@ -108,6 +116,27 @@ class StatusWriter:
             if phase_of(current) is target and current.get("status", {}).get("phase") == target:
                 return WriteResult(WriteOutcome.ALREADY, current)
             check_transition(phase_of(current), target)
+            return WriteResult(WriteOutcome.APPLIED, await self._put(current, apply))
+
+        return await self._kube.conflicts.update(
+            obj, write=write, reread=self._reread, what=f"status of {_name(obj)}"
+        )
+
+    async def mark_pending(self, obj: KubeObject) -> WriteResult:
+        """Write ``phase: Pending`` on an execution whose status has no valid phase yet.
+
+        Not a transition: :func:`phase_of` reads a missing phase as Pending already; this
+        makes that phase visible to whoever reads the object (``kubectl get``). It writes
+        nothing when the object (re-read after a conflict) carries a phase, whoever wrote
+        it, so it never moves an execution backwards.
+        """
+
+        def apply(status: dict[str, Any]) -> None:
+            status["phase"] = Phase.PENDING.value
+
+        async def write(current: KubeObject) -> WriteResult:
+            if status_of(current).get("phase") == phase_of(current).value:
+                return WriteResult(WriteOutcome.ALREADY, current)
             return WriteResult(WriteOutcome.APPLIED, await self._put(current, apply))
 
         return await self._kube.conflicts.update(

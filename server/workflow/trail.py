@@ -7,7 +7,9 @@ writes the event after the status write succeeded, and on every later reconcile 
 the status write and the audit write loses nothing (the next reconcile writes it), and a
 retried write, a 409 on the status update or a second replica never produces a second row
 (the sink rejects a known key, see :class:`AuditSink`). A small in-process memory of keys
-already recorded saves the sink the repeated no-op writes.
+already recorded saves the sink the repeated no-op writes. The initial ``phase: Pending``
+write is not a transition and implies no event: an execution's trail starts with what
+happened to it (its PipelineRun created, or its skip or failure).
 """
 
 from __future__ import annotations
