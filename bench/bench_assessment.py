@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/bench_assessment.py              # 10,000 and 50,000 objects
     .venv/bin/python bench/bench_assessment.py --sizes 2000 10000 50000
+    .venv/bin/python bench/bench_assessment.py --metrics   # with metrics.k8s.io samples
 
 For each size it prints
 
@@ -21,7 +22,9 @@ ratio; per-object lookups through the inventory's indexes keep cross-object chec
 
 The synthetic cluster is made of "apps" in 200 namespaces: a Deployment, its ReplicaSet, two
 Pods owned by it, a Service, a ConfigMap (referenced by every other app), and a
-PodDisruptionBudget or HorizontalPodAutoscaler on alternate apps, plus nodes and jobs.
+PodDisruptionBudget or HorizontalPodAutoscaler on alternate apps, plus nodes and jobs. With
+``--metrics`` every pod and node also has its metrics-server sample (PodMetrics, NodeMetrics),
+so the metrics checks have something to judge.
 """
 
 from __future__ import annotations
@@ -90,7 +93,19 @@ def _pod_spec(app: int) -> dict[str, Any]:
     return spec
 
 
-def _app(app: int) -> list[dict[str, Any]]:
+def _pod_metrics(name: str, namespace: str, app: int) -> dict[str, Any]:
+    usage = {"cpu": f"{(app * 37) % 400 + 5}m", "memory": f"{(app * 53) % 300 + 20}Mi"}
+    return {
+        "apiVersion": "metrics.k8s.io/v1beta1",
+        "kind": "PodMetrics",
+        "metadata": {"name": name, "namespace": namespace},
+        "timestamp": "2026-01-01T00:00:00Z",
+        "window": "30s",
+        "containers": [{"name": "app", "usage": usage}],
+    }
+
+
+def _app(app: int, metrics: bool = False) -> list[dict[str, Any]]:
     ns = f"team-{app % NAMESPACES}"
     name = f"app-{app}"
     labels = {"app.kubernetes.io/name": name, "app": name}
@@ -115,6 +130,8 @@ def _app(app: int) -> list[dict[str, Any]]:
         pod["spec"] = _pod_spec(app)
         pod["status"] = {"phase": "Running"}
         objects.append(pod)
+        if metrics:
+            objects.append(_pod_metrics(pod["metadata"]["name"], ns, app + replica))
     service = _meta("Service", name, ns, labels=labels)
     service["spec"] = {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}
     objects.append(service)
@@ -143,7 +160,7 @@ def _app(app: int) -> list[dict[str, Any]]:
     return objects
 
 
-def synthetic_objects(size: int) -> list[dict[str, Any]]:
+def synthetic_objects(size: int, *, metrics: bool = False) -> list[dict[str, Any]]:
     """About ``size`` objects (exactly, after trimming) shaped like a busy cluster."""
     objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"team-{n}"}}
@@ -158,9 +175,20 @@ def synthetic_objects(size: int) -> list[dict[str, Any]]:
                 "status": {"allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"}},
             }
         )
+        if metrics:
+            objects.append(
+                {
+                    "apiVersion": "metrics.k8s.io/v1beta1",
+                    "kind": "NodeMetrics",
+                    "metadata": {"name": f"node-{node}"},
+                    "timestamp": "2026-01-01T00:00:00Z",
+                    "window": "20s",
+                    "usage": {"cpu": f"{node % 16}", "memory": f"{node * 3}Gi"},
+                }
+            )
     app = 0
     while len(objects) < size:
-        objects.extend(_app(app))
+        objects.extend(_app(app, metrics))
         if app % 10 == 0:
             job = _meta("Job", f"batch-{app}", f"team-{app % NAMESPACES}")
             job["spec"] = {"template": {"spec": _pod_spec(app) | {"restartPolicy": "Never"}}}
@@ -245,8 +273,10 @@ def _time_checks(registry: Registry, inventory: Inventory) -> dict[str, float]:
     return seconds
 
 
-async def measure(size: int, registry: Registry, workdir: Path, repeat: int) -> Figures:
-    objects = synthetic_objects(size)
+async def measure(
+    size: int, registry: Registry, workdir: Path, repeat: int, *, metrics: bool = False
+) -> Figures:
+    objects = synthetic_objects(size, metrics=metrics)
     inventory, inventory_s = _build(objects)
     cold_checks_s = sum(_time_checks(registry, inventory).values())
     gc.collect()
@@ -320,10 +350,16 @@ async def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
     parser.add_argument("--repeat", type=int, default=3, help="warm passes per check")
+    parser.add_argument(
+        "--metrics", action="store_true", help="add PodMetrics and NodeMetrics samples"
+    )
     args = parser.parse_args(argv)
     registry = builtin_registry()
     with tempfile.TemporaryDirectory(prefix="assay-bench-") as workdir:
-        figures = [await measure(size, registry, Path(workdir), args.repeat) for size in args.sizes]
+        figures = [
+            await measure(size, registry, Path(workdir), args.repeat, metrics=args.metrics)
+            for size in args.sizes
+        ]
     report(figures)
 
 

@@ -112,6 +112,40 @@ KNOWN_RESOURCES: dict[str, ResourceType] = {
         _r("NodeMetrics", "metrics.k8s.io/v1beta1", "nodes", namespaced=False),
         _r("ScaledObject", "keda.sh/v1alpha1", "scaledobjects"),
         _r("VerticalPodAutoscaler", "autoscaling.k8s.io/v1", "verticalpodautoscalers"),
+        _r(
+            "ValidatingAdmissionPolicy",
+            "admissionregistration.k8s.io/v1",
+            "validatingadmissionpolicies",
+            namespaced=False,
+        ),
+        _r(
+            "ValidatingAdmissionPolicyBinding",
+            "admissionregistration.k8s.io/v1",
+            "validatingadmissionpolicybindings",
+            namespaced=False,
+        ),
+        _r("Gateway", "gateway.networking.k8s.io/v1", "gateways"),
+        # Well-known add-ons' custom resources (Prometheus Operator, Argo CD, Flux, Kyverno,
+        # Gatekeeper); a cluster without the add-on simply does not serve them.
+        _r("ServiceMonitor", "monitoring.coreos.com/v1", "servicemonitors"),
+        _r("PodMonitor", "monitoring.coreos.com/v1", "podmonitors"),
+        _r("Application", "argoproj.io/v1alpha1", "applications"),
+        _r("ApplicationSet", "argoproj.io/v1alpha1", "applicationsets"),
+        _r("Kustomization", "kustomize.toolkit.fluxcd.io/v1", "kustomizations"),
+        _r("HelmRelease", "helm.toolkit.fluxcd.io/v2", "helmreleases"),
+        _r("ClusterPolicy", "kyverno.io/v1", "clusterpolicies", namespaced=False),
+        _r("Policy", "kyverno.io/v1", "policies"),
+        _r(
+            "ConstraintTemplate",
+            "templates.gatekeeper.sh/v1",
+            "constrainttemplates",
+            namespaced=False,
+        ),
+        _r("SleepInfo", "kube-green.com/v1alpha1", "sleepinfos"),
+        _r("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes"),
+        _r("Schedule", "velero.io/v1", "schedules"),
+        _r("Backup", "velero.io/v1", "backups"),
+        _r("BackupConfiguration", "stash.appscode.com/v1beta1", "backupconfigurations"),
     )
 }
 """Kinds the live loader can list, by kind name (kinds are unique across these groups)."""
@@ -131,6 +165,11 @@ CLUSTER_SCOPED_KINDS: frozenset[str] = frozenset(
         "PriorityLevelConfiguration",
         "ClusterIssuer",
         "GatewayClass",
+        "PodSecurityPolicy",
+        "VolumeAttributesClass",
+        "DeviceClass",
+        "ResourceSlice",
+        "DeviceTaintRule",
     }
 )
 """Kinds whose objects have no namespace; any other kind is treated as namespaced."""

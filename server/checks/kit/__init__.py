@@ -9,13 +9,22 @@ Import from here; the submodules are the implementation::
     definition   CheckDefinition, Finding, Verdict, Context, Applicability, Check, check
     rules        per_container, per_workload, per_object, container selections
     params       param() fields, conversion of policy values, docs rendering
-    applies      common Applicability values (long-running workloads, replicated, Linux pods)
+    applies      common Applicability values (long-running workloads, replicated, Linux pods,
+                 objects a user chose rather than Kubernetes itself)
     evaluate     the shared rules: live-only scopes, missing API groups, nothing found
     exemptions   annotation and policy exemptions
     policy       the policy file
     registry     validation and plug-in loading (entry-point group ``assay.checks``)
     catalogue    the registry as configured by the policy
     podspec, quantity   readings of pod specs and Kubernetes quantities shared by checks
+    references   who refers to which ConfigMap, Secret, claim or ServiceAccount
+    system_objects   objects Kubernetes itself creates in every cluster
+    text         counts and short lists in messages
+    walk         each kind's top-level objects, computed once
+    resources    effective requests and limits (LimitRange defaults), QoS class, pod requests
+    scheduling   node selectors, required node affinity, taints and tolerations
+    owners       the top-level workload of a pod (through its controllers)
+    metrics      PodMetrics and NodeMetrics (metrics.k8s.io/v1beta1) as numbers
 
 docs/checks.md ("Writing a check plug-in") walks through writing one.
 """
@@ -23,6 +32,7 @@ docs/checks.md ("Writing a check plug-in") walks through writing one.
 from assay.server.checks.kit.applies import (
     LINUX_PODS,
     LONG_RUNNING,
+    USER_OBJECTS,
     replicated,
 )
 from assay.server.checks.kit.definition import (
@@ -63,6 +73,7 @@ __all__ = [
     "REGULAR_CONTAINERS",
     "RESOURCE_CONTAINERS",
     "RUNNING_CONTAINERS",
+    "USER_OBJECTS",
     "Applicability",
     "Check",
     "CheckDefinition",

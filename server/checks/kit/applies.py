@@ -6,15 +6,22 @@ and the generated docs print their description. Combine two with ``&``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from assay.server.checks.kit.definition import Applicability, Context
 from assay.server.checks.kit.podspec import is_windows
+from assay.server.checks.kit.system_objects import created_by_kubernetes
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import dig, int_or_none
 from assay.server.inventory.workloads import Workload
 
 REPLICATED_KINDS = ("Deployment", "StatefulSet")
+CRITICAL_PRIORITY_CLASSES = frozenset({"system-cluster-critical", "system-node-critical"})
+SYSTEM_CRITICAL_PRIORITY = 2_000_000_000
+"""Pods at or above this priority are critical: the kubelet never evicts them for node
+pressure (the value of system-cluster-critical; system-node-critical is above it)."""
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 def _long_running(workload: Workload, ctx: Context[Any]) -> bool:
@@ -25,10 +32,22 @@ def _linux(workload: Workload, ctx: Context[Any]) -> bool:
     return not is_windows(workload.pod_spec)
 
 
+def _chosen_by_a_user(subject: object, ctx: Context[Any]) -> bool:
+    if isinstance(subject, Workload):
+        return not created_by_kubernetes(subject.obj)
+    return isinstance(subject, Mapping) and not created_by_kubernetes(subject)
+
+
 LONG_RUNNING = Applicability(
     "long-running workloads (not Jobs, CronJobs or Pods that run to completion)", _long_running
 )
 LINUX_PODS = Applicability("Linux pods (Windows pods have no such setting)", _linux)
+USER_OBJECTS = Applicability(
+    "objects not created by Kubernetes itself (the built-in namespaces, default "
+    "ServiceAccounts, kube-root-ca.crt, the kubernetes Service, the API server's ConfigMaps, "
+    "bootstrap RBAC, kubeadm's CoreDNS and kube-proxy, control-plane static pods)",
+    _chosen_by_a_user,
+)
 
 
 def expected_replicas(inventory: Inventory, workload: Workload) -> int:
@@ -57,3 +76,17 @@ def replicated(minimum: int = 2, kinds: tuple[str, ...] = REPLICATED_KINDS) -> A
     return Applicability(
         f"{names} with at least {minimum} replicas (an autoscaler's minimum counts)", test
     )
+
+
+def is_cluster_addon(workload: Workload, critical_classes: frozenset[str]) -> bool:
+    """A static pod (the kubelet's mirror of a node's manifest) or a workload of a critical
+    priority class (``critical_classes``, or a live pod's ``spec.priority`` at or above
+    system-cluster-critical's): the add-ons a cluster's vendor ships and sizes, such as the
+    control plane, CoreDNS and kube-proxy."""
+    spec = workload.pod_spec
+    if str(spec.get("priorityClassName") or "") in critical_classes:
+        return True
+    if MIRROR_POD_ANNOTATION in workload.object_annotations:
+        return True
+    priority = int_or_none(spec.get("priority"))
+    return priority is not None and priority >= SYSTEM_CRITICAL_PRIORITY

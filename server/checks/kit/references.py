@@ -10,7 +10,10 @@ Paths followed: container, init and ephemeral container ``env[].valueFrom`` and 
 volumes (``configMap``, ``secret``, ``persistentVolumeClaim``, ``projected`` sources, CSI
 ``nodePublishSecretRef`` and the other in-tree ``secretRef`` volumes); ``imagePullSecrets``;
 the pod's ServiceAccount; ServiceAccount ``secrets`` and ``imagePullSecrets``; Ingress
-``tls[].secretName``; StatefulSet ``volumeClaimTemplates`` (the claims they create).
+``tls[].secretName`` and ingress-nginx's secret annotations; Gateway listener
+``tls.certificateRefs``; PersistentVolume CSI secret refs and StorageClass CSI secret
+parameters (literal names only, not ``${pvc.name}`` templates), which name the Secret's
+namespace; StatefulSet ``volumeClaimTemplates`` (the claims they create).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class Reference:
 
     ``via`` says where, for messages: ``env DB_PASSWORD (secretKeyRef)``, ``volume certs``.
     ``optional`` marks references the kubelet tolerates when the target is missing.
+    ``namespace`` is set when the reference names the target's namespace (cluster-scoped
+    referrers such as PersistentVolumes, or a Gateway's cross-namespace certificate).
     """
 
     kind: str
@@ -45,6 +50,7 @@ class Reference:
     via: str
     container: str = ""
     optional: bool = False
+    namespace: str = ""
 
 
 def pod_references(pod_spec: KubeObject) -> Iterator[Reference]:
@@ -105,8 +111,26 @@ def _optional(source: KubeObject) -> bool:
     return source.get("optional") is True
 
 
+REFERRING_KINDS = (SERVICE_ACCOUNT, "Ingress", "Gateway", "PersistentVolume", "StorageClass")
+"""Kinds other than workloads whose objects refer to Secrets (see :func:`object_references`)."""
+
+INGRESS_NGINX_SECRET_ANNOTATIONS = tuple(
+    f"nginx.ingress.kubernetes.io/{key}"
+    for key in ("auth-secret", "auth-tls-secret", "proxy-ssl-secret")
+)
+"""ingress-nginx annotations whose value is a Secret, ``name`` or ``namespace/name``."""
+_CSI_SECRET_REFS = (
+    "nodePublishSecretRef",
+    "nodeStageSecretRef",
+    "controllerPublishSecretRef",
+    "controllerExpandSecretRef",
+    "nodeExpandSecretRef",
+)
+_CSI_PARAMETER_PREFIX = "csi.storage.k8s.io/"
+
+
 def object_references(obj: KubeObject, kind: str) -> Iterator[Reference]:
-    """References held by objects other than pod specs: ServiceAccounts and Ingresses."""
+    """References held by objects other than pod specs (the :data:`REFERRING_KINDS`)."""
     if kind == SERVICE_ACCOUNT:
         for secret in as_mappings(obj.get("secrets")):
             if secret.get("name"):
@@ -115,9 +139,55 @@ def object_references(obj: KubeObject, kind: str) -> Iterator[Reference]:
             if pull.get("name"):
                 yield Reference(SECRET, str(pull["name"]), "imagePullSecrets")
     elif kind == "Ingress":
-        for tls in as_mappings(dig(obj, "spec").get("tls")):
-            if tls.get("secretName"):
-                yield Reference(SECRET, str(tls["secretName"]), "spec.tls")
+        yield from _ingress_references(obj)
+    elif kind == "Gateway":
+        for listener in as_mappings(dig(obj, "spec").get("listeners")):
+            for ref in as_mappings(dig(listener, "tls").get("certificateRefs")):
+                if ref.get("name") and str(ref.get("kind") or SECRET) == SECRET:
+                    via = f"listener {listener.get('name')} tls.certificateRefs"
+                    namespace = str(ref.get("namespace") or "")
+                    yield Reference(SECRET, str(ref["name"]), via, namespace=namespace)
+    elif kind == "PersistentVolume":
+        csi = dig(obj, "spec", "csi")
+        for field in _CSI_SECRET_REFS:
+            ref = dig(csi, field)
+            if ref.get("name") and ref.get("namespace"):
+                via = f"spec.csi.{field}"
+                yield Reference(SECRET, str(ref["name"]), via, namespace=str(ref["namespace"]))
+    elif kind == "StorageClass":
+        yield from _storage_class_references(obj)
+
+
+def _ingress_references(ingress: KubeObject) -> Iterator[Reference]:
+    for tls in as_mappings(dig(ingress, "spec").get("tls")):
+        if tls.get("secretName"):
+            yield Reference(SECRET, str(tls["secretName"]), "spec.tls")
+    annotations = dig(ingress, "metadata", "annotations")
+    for key in INGRESS_NGINX_SECRET_ANNOTATIONS:
+        value = annotations.get(key)
+        if isinstance(value, str) and value:
+            namespace, _, name = value.rpartition("/")
+            yield Reference(SECRET, name, f"annotation {key}", namespace=namespace)
+
+
+def _storage_class_references(storage_class: KubeObject) -> Iterator[Reference]:
+    """``csi.storage.k8s.io/<operation>-secret-name`` with its ``-secret-namespace``."""
+    parameters = dig(storage_class, "parameters")
+    for key, value in parameters.items():
+        if not (
+            isinstance(key, str)
+            and key.startswith(_CSI_PARAMETER_PREFIX)
+            and key.endswith("-secret-name")
+        ):
+            continue
+        namespace = parameters.get(key.removesuffix("-name") + "-namespace")
+        if _literal(value) and _literal(namespace):
+            yield Reference(SECRET, str(value), f"parameters {key}", namespace=str(namespace))
+
+
+def _literal(value: object) -> bool:
+    """A plain name, not a ``${pvc.namespace}``-style template the provisioner fills in."""
+    return isinstance(value, str) and bool(value) and "${" not in value
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +209,7 @@ _NOTHING = UsedNames({})
 
 def used_names(inventory: Inventory, namespace: str) -> UsedNames:
     """What anything in ``namespace`` refers to (every workload, owned ones included, plus
-    ServiceAccounts and Ingresses); computed once per inventory for all namespaces."""
+    the :data:`REFERRING_KINDS`); computed once per inventory for all namespaces."""
     index = inventory.memo("kit:references", lambda: _index(inventory))
     return index.get(namespace, _NOTHING)
 
@@ -155,11 +225,11 @@ def _index(inventory: Inventory) -> dict[str, UsedNames]:
             for template in as_mappings(workload.spec.get("volumeClaimTemplates")):
                 prefix = f"{name_of(template)}-{workload.name}-"
                 patterns[workload.namespace].append(re.compile(re.escape(prefix) + r"\d+"))
-    for kind in (SERVICE_ACCOUNT, "Ingress"):
+    for kind in REFERRING_KINDS:
         for obj in inventory.objects(kind):
             namespace = str(dig(obj, "metadata").get("namespace") or "")
             for ref in object_references(obj, kind):
-                names[namespace][ref.kind].add(ref.name)
+                names[ref.namespace or namespace][ref.kind].add(ref.name)
     return {
         namespace: UsedNames(
             {kind: frozenset(values) for kind, values in by_kind.items()},

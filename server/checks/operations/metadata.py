@@ -1,23 +1,46 @@
-"""Operational-excellence checks on metadata: labels and where objects live."""
+"""Operational-excellence checks on metadata: labels, ownership and where objects live.
+
+Objects Kubernetes itself creates (the kit's ``system_objects``) are left out of all three:
+nobody chose their labels or their namespace.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from assay.server.checks.kit import (
+    USER_OBJECTS,
     Applicability,
     CheckDefinition,
     Context,
+    Finding,
     NoParams,
     Verdict,
+    check,
     fail,
     ok,
+    param,
     per_object,
     problems_or_ok,
+    ref_of,
 )
+from assay.server.checks.kit.system_objects import (
+    CONTROL_PLANE_WRITTEN_KINDS,
+    created_by_kubernetes,
+)
+from assay.server.checks.kit.walk import top_level
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS
-from assay.server.inventory.raw import KubeObject, kind_of, labels_of, name_of, namespace_of
+from assay.server.inventory.raw import (
+    KubeObject,
+    annotations_of,
+    kind_of,
+    labels_of,
+    name_of,
+    namespace_of,
+)
 
 RECOMMENDED_LABELS = tuple(
     f"app.kubernetes.io/{key}"
@@ -41,6 +64,7 @@ OPS_001 = CheckDefinition(
         "with app.kubernetes.io/instance equal to the object's name."
     ),
     kinds=(*WORKLOAD_KINDS, "Service"),
+    applies_to=USER_OBJECTS,
 )
 
 
@@ -57,25 +81,92 @@ def recommended_labels(obj: KubeObject, ctx: Context[NoParams]) -> Verdict:
     return problems_or_ok(problems, "has every recommended label")
 
 
-DEFAULT_NAMESPACE = "default"
-GENERATED_KINDS = frozenset({"Event", "Endpoints", "EndpointSlice", "Lease"})
-"""Kinds the control plane writes on its own; their placement follows other objects."""
-BUILTIN_DEFAULT_OBJECTS = frozenset(
-    {
-        ("Service", "kubernetes"),
-        ("ServiceAccount", "default"),
-        ("ConfigMap", "kube-root-ca.crt"),
-    }
+@dataclass(frozen=True)
+class OwnershipParams:
+    owner_labels: frozenset[str] = param(
+        frozenset({"owner", "team"}), "label keys that name the owning team"
+    )
+    contact_annotations: frozenset[str] = param(
+        frozenset({"owner", "team", "contact", "email", "a8r.io/owner"}),
+        "annotation keys that say whom to contact",
+    )
+    inherit_from_namespace: bool = param(
+        True, "a workload passes when its Namespace object carries the ownership metadata"
+    )
+
+
+OPS_002 = CheckDefinition(
+    id="OPS-002",
+    pillar=Pillar.OPERATIONAL_EXCELLENCE,
+    name="Ownership metadata",
+    description=(
+        "When a workload pages someone at night, its metadata should say whose it is: an "
+        "owner or team label, or a contact annotation, on the object or its namespace."
+    ),
+    severity=Severity.LOW,
+    scope="W",
+    remediation=(
+        "Label the namespace (or each workload) with its owning team, e.g. team: payments, "
+        "or annotate it with a contact (contact: payments-oncall@example.com); set the keys "
+        "your organisation uses in the check's parameters."
+    ),
+    kinds=(*WORKLOAD_KINDS, "Namespace"),
+    applies_to=USER_OBJECTS,
+    params=OwnershipParams,
+    notes=(
+        "kube-linter's optional required-label-owner and required-annotation-email checks "
+        "each demand one fixed key on every object; this check accepts any of the "
+        "configured label or annotation keys, and the namespace's.",
+    ),
 )
-"""Objects Kubernetes itself creates in ``default``."""
+
+
+def _ownership(obj: KubeObject, params: OwnershipParams) -> str:
+    """The first ownership label or annotation of ``obj`` (``key=value``), or ``""``."""
+    for keys, values in (
+        (params.owner_labels, labels_of(obj)),
+        (params.contact_annotations, annotations_of(obj)),
+    ):
+        for key in sorted(keys):
+            if values.get(key):
+                return f"{key}={values[key]}"
+    return ""
+
+
+@check(OPS_002)
+def ownership_metadata(ctx: Context[OwnershipParams]) -> Iterator[Finding]:
+    for kind in OPS_002.kinds:
+        for obj in top_level(ctx.inventory, kind):
+            if USER_OBJECTS.applies(obj, ctx):
+                yield _ownership_verdict(obj, ctx).about(ref_of(kind, obj))
+
+
+def _ownership_verdict(obj: KubeObject, ctx: Context[OwnershipParams]) -> Verdict:
+    params = ctx.params
+    found = _ownership(obj, params)
+    if found:
+        return ok(f"owned: {found}")
+    namespace = namespace_of(obj)
+    if namespace and params.inherit_from_namespace:
+        holder = ctx.inventory.get("Namespace", "", namespace)
+        inherited = "" if holder is None else _ownership(holder, params)
+        if inherited:
+            return ok(f"owned through namespace {namespace}: {inherited}")
+    where = f" here or on namespace {namespace}" if namespace else ""
+    return fail(
+        f"no owner label ({', '.join(sorted(params.owner_labels))}) and no contact "
+        f"annotation ({', '.join(sorted(params.contact_annotations))}){where}"
+    )
+
+
+DEFAULT_NAMESPACE = "default"
 
 
 def _placed_by_a_user(obj: KubeObject, ctx: Context[Any]) -> bool:
-    kind = kind_of(obj)
     return (
         bool(namespace_of(obj))
-        and kind not in GENERATED_KINDS
-        and (kind, name_of(obj)) not in BUILTIN_DEFAULT_OBJECTS
+        and kind_of(obj) not in CONTROL_PLANE_WRITTEN_KINDS
+        and not created_by_kubernetes(obj)
     )
 
 
@@ -109,19 +200,24 @@ OPS_005 = CheckDefinition(
     ),
     applies_to=Applicability(
         "namespaced objects of every kind, except those the control plane writes (Events, "
-        "Endpoints, EndpointSlices, Leases) or creates in default itself (the kubernetes "
-        "Service, the default ServiceAccount, kube-root-ca.crt)",
+        "Endpoints, EndpointSlices, Leases, metrics) or Kubernetes creates itself (the "
+        "kubernetes Service, the default ServiceAccount, kube-root-ca.crt)",
         _placed_by_a_user,
     ),
 )
 
 
-@per_object(OPS_005, every_kind=True)
-def default_namespace(obj: KubeObject, ctx: Context[NoParams]) -> Verdict:
-    namespace = namespace_of(obj)
-    if namespace == DEFAULT_NAMESPACE:
-        return fail("lives in the default namespace")
-    return ok(f"lives in namespace {namespace}")
+@check(OPS_005)
+def default_namespace(ctx: Context[NoParams]) -> Iterator[Finding]:
+    for kind in ctx.inventory.kinds():
+        for obj in top_level(ctx.inventory, kind):
+            if not _placed_by_a_user(obj, ctx):
+                continue
+            namespace, ref = namespace_of(obj), ref_of(kind, obj)
+            if namespace == DEFAULT_NAMESPACE:
+                yield Finding.failing(ref, "lives in the default namespace")
+            else:
+                yield Finding.passing(ref, f"lives in namespace {namespace}")
 
 
-CHECKS = (recommended_labels, default_namespace)
+CHECKS = (recommended_labels, ownership_metadata, default_namespace)

@@ -1,7 +1,9 @@
-"""Performance checks on autoscaling: HorizontalPodAutoscalers and their targets."""
+"""Performance checks on horizontal autoscaling: HorizontalPodAutoscalers (and KEDA
+ScaledObjects, which drive an HPA) and their targets."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from assay.server.checks.kit import (
@@ -14,12 +16,25 @@ from assay.server.checks.kit import (
     fail,
     ok,
     per_object,
+    per_workload,
     skip,
 )
 from assay.server.checks.kit.podspec import LIMIT_AS_REQUEST_NOTE, request
 from assay.server.core.types import Pillar, Severity
-from assay.server.inventory import WORKLOAD_KINDS
-from assay.server.inventory.raw import KubeObject, as_mappings, dig, namespace_of
+from assay.server.inventory import WORKLOAD_KINDS, Workload
+from assay.server.inventory.raw import (
+    KubeObject,
+    annotations_of,
+    as_mappings,
+    dig,
+    int_or_none,
+    kind_of,
+    metadata,
+    name_of,
+    namespace_of,
+)
+
+SCALER_KINDS = ("HorizontalPodAutoscaler", "ScaledObject")
 
 _DEFAULT_HPA_METRIC = frozenset({("cpu", "")})
 """An HPA without metrics scales on 80% average CPU utilization."""
@@ -51,6 +66,149 @@ def utilization_metrics(hpa: KubeObject) -> frozenset[tuple[str, str]]:
         if by_utilization:
             found.add((str(source.get("name") or ""), container))
     return frozenset(found)
+
+
+def replica_range(scaler: KubeObject) -> tuple[int | None, int | None]:
+    """(minimum, maximum) replicas of an HPA (defaults 1 and none) or a KEDA ScaledObject
+    (defaults 0 and 100); ``None`` where the value is missing or not an integer."""
+    spec = dig(scaler, "spec")
+    if kind_of(scaler) == "ScaledObject":
+        low, high = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
+    else:
+        low, high = spec.get("minReplicas", 1), spec.get("maxReplicas")
+    return int_or_none(low), int_or_none(high)
+
+
+PERF_004 = CheckDefinition(
+    id="PERF-004",
+    pillar=Pillar.PERFORMANCE_EFFICIENCY,
+    name="HPA has no scaling range",
+    description=(
+        "An autoscaler whose minimum equals its maximum can never change the replica count: "
+        "it costs a controller loop and suggests autoscaling that does not happen."
+    ),
+    severity=Severity.LOW,
+    scope="W",
+    remediation=(
+        "Set maxReplicas above minReplicas (KEDA: maxReplicaCount above minReplicaCount) to the "
+        "peak the workload may need, or delete the autoscaler and set a fixed replica count."
+    ),
+    kinds=SCALER_KINDS,
+    needs=frozenset({"autoscaling/v2"}),
+    notes=(
+        "KEDA ScaledObjects are judged too (defaults minReplicaCount 0, maxReplicaCount 100); "
+        "the HPA KEDA creates for one is reported through its ScaledObject.",
+    ),
+)
+
+
+@per_object(PERF_004)
+def no_scaling_range(scaler: KubeObject, ctx: Context[NoParams]) -> Verdict:
+    low, high = replica_range(scaler)
+    keda = kind_of(scaler) == "ScaledObject"
+    low_name, high_name = (
+        ("minReplicaCount", "maxReplicaCount")
+        if keda
+        else (
+            "minReplicas",
+            "maxReplicas",
+        )
+    )
+    if low is None or high is None:
+        return skip(f"{low_name} or {high_name} is missing or not an integer")
+    if low > high:
+        return fail(f"{low_name} {low} is above {high_name} {high}: it can never scale")
+    if low == high:
+        return fail(f"{low_name} and {high_name} are both {low}: it can never scale")
+    return ok(f"scales between {low} and {high} replicas")
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_LAST_APPLIED_LIMIT = 1 << 20
+STATIC_TARGET_KINDS = ("Deployment", "StatefulSet")
+
+
+def replicas_declared(obj: KubeObject) -> str | None:
+    """Who or what sets ``spec.replicas`` explicitly, or ``None``.
+
+    A live object always has ``spec.replicas`` (the API defaults it), so it is read from
+    kubectl's last-applied configuration, else from ``metadata.managedFields`` (writes
+    through the ``scale`` subresource, as the HPA's, do not count); an object with neither
+    (a manifest) declares what its spec says.
+    """
+    last_applied = annotations_of(obj).get(LAST_APPLIED)
+    if last_applied and len(last_applied) <= _LAST_APPLIED_LIMIT:
+        try:
+            applied = json.loads(last_applied)
+        except ValueError:
+            applied = None
+        if isinstance(applied, dict):
+            value = dig(applied, "spec").get("replicas")
+            if value is not None:
+                return f"kubectl apply sets spec.replicas: {value}"
+            return None
+    managed = metadata(obj).get("managedFields")
+    if isinstance(managed, list):
+        managers = sorted(
+            {
+                str(entry.get("manager") or "unknown")
+                for entry in as_mappings(managed)
+                if entry.get("subresource") != "scale"
+                and "f:replicas" in dig(entry, "fieldsV1", "f:spec")
+            }
+        )
+        if managers:
+            return f"spec.replicas is set by {', '.join(managers)}"
+        return None
+    value = dig(obj, "spec").get("replicas")
+    return None if value is None else f"spec.replicas is {value}"
+
+
+def _autoscaled(workload: Workload, ctx: Context[Any]) -> bool:
+    return workload.kind in STATIC_TARGET_KINDS and bool(
+        ctx.inventory.scalers_targeting(workload.kind, workload.namespace, workload.name)
+    )
+
+
+PERF_005 = CheckDefinition(
+    id="PERF-005",
+    pillar=Pillar.PERFORMANCE_EFFICIENCY,
+    name="Static replicas on HPA target",
+    description=(
+        "When a workload scaled by an HPA also declares spec.replicas, every apply of its "
+        "manifest resets the replica count the HPA chose, scaling a loaded service down until "
+        "the HPA reacts again."
+    ),
+    severity=Severity.MEDIUM,
+    scope="X",
+    remediation=(
+        "Remove spec.replicas from the manifest (Helm chart, kustomization) of a workload an "
+        "HPA or ScaledObject scales; on a live object also remove it from the "
+        "last-applied-configuration (kubectl apply --server-side, or kubectl apply "
+        "edit-last-applied) so the next apply does not set it again."
+    ),
+    kinds=(*STATIC_TARGET_KINDS, *SCALER_KINDS),
+    needs=frozenset({"autoscaling/v2"}),
+    applies_to=Applicability(
+        "Deployments and StatefulSets targeted by an HPA or a KEDA ScaledObject", _autoscaled
+    ),
+    notes=(
+        "kube-score's deployment-targeted-by-hpa-does-not-have-replicas-configured judges "
+        "Deployments in manifests only; this row also judges StatefulSets, and live objects "
+        "by who set spec.replicas (last-applied configuration, managedFields) since the API "
+        "server always fills it in.",
+    ),
+)
+
+
+@per_workload(PERF_005)
+def static_replicas_on_autoscaled(workload: Workload, ctx: Context[Any]) -> Verdict:
+    scalers = ctx.inventory.scalers_targeting(workload.kind, workload.namespace, workload.name)
+    by = ", ".join(f"{kind_of(s)} {name_of(s)}" for s in scalers)
+    declared = replicas_declared(workload.obj)
+    if declared:
+        return fail(f"{declared}, but {by} scales it: each apply resets the replica count")
+    return ok(f"leaves the replica count to {by}")
 
 
 def _scales_on_utilization(hpa: KubeObject, ctx: Context[Any]) -> bool:
@@ -107,4 +265,4 @@ def hpa_without_requests(hpa: KubeObject, ctx: Context[NoParams]) -> Verdict:
     return ok(f"{target_kind}/{target_name} requests {scaled_on} in every container")
 
 
-CHECKS = (hpa_without_requests,)
+CHECKS = (no_scaling_range, static_replicas_on_autoscaled, hpa_without_requests)

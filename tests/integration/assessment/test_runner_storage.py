@@ -240,9 +240,15 @@ async def test_unreachable_storage_refuses_the_run() -> None:
 
 
 def _all_results(repository: Repository, run_id: RunId) -> list[AssessmentResult]:
-    page = repository.list_results(ResultQuery(run_id=run_id, limit=1000))
-    assert page.total <= 1000
-    return page.items
+    """Every result of the run, page by page (the catalogue's fixtures give thousands)."""
+    results: list[AssessmentResult] = []
+    while True:
+        query = ResultQuery(run_id=run_id, limit=1000, offset=len(results))
+        page = repository.list_results(query)
+        results.extend(page.items)
+        if not page.items or len(results) >= page.total:
+            assert len(results) == page.total
+            return results
 
 
 async def test_liveness_stop_waits_for_the_beat_in_progress(
