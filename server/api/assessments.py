@@ -22,7 +22,7 @@ from assay.server.api import convert
 from assay.server.api.streams import until_shutdown
 from assay.server.api.uploads import collect_manifests
 from assay.server.api.validation import Validator
-from assay.server.assessment.requests import Manifests, RunRequest
+from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.runner import Runner
 from assay.server.auth.policy import RequestPolicy
 from assay.server.checks.kit.catalogue import Catalogue
@@ -71,7 +71,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         problem = self.policy.context_problem(request.context)
         if problem:
             v.fail("context", problem)
-        run_request = self._run_request(request, v, source=Source.LIVE, manifests=())
+        run_request = self._run_request(request, v, source=Source.LIVE)
         v.done()
         run = await self.runner.start(run_request)
         return apb.StartRunResponse(run=convert.run(run))
@@ -92,23 +92,23 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
             v.fail("source", "a manifest run assesses the uploaded manifests")
         if first.run.context:
             v.fail("context", "a manifest run reaches no cluster")
-        run_request = self._run_request(first.run, v, source=Source.MANIFESTS, manifests=())
+        run_request = self._run_request(first.run, v, source=Source.MANIFESTS)
         v.done()
+        if not (run_request.check_id and run_request.pillars):
+            # An unknown or disabled check fails before the upload is read.
+            self.catalogue.select(pillars=run_request.pillars, check_id=run_request.check_id)
         files = await collect_manifests(request_iterator, limit=self.upload_limit)
         run = await self.runner.start(dataclasses.replace(run_request, manifests=files))
         return apb.StartManifestRunResponse(run=convert.run(run))
 
     @staticmethod
-    def _run_request(
-        request: apb.StartRunRequest, v: Validator, *, source: Source, manifests: Manifests
-    ) -> RunRequest:
+    def _run_request(request: apb.StartRunRequest, v: Validator, *, source: Source) -> RunRequest:
         """Everything past the proto's own vocabulary is validated once, by the runner."""
         pillars = v.enums("pillars", request.pillars, convert.PILLARS_BY_VALUE)
         return RunRequest(
             source=source,
             pillars=tuple(sorted(pillars, key=list(Pillar).index)),
             check_id=request.check_id.strip(),
-            manifests=manifests,
             context=request.context,
             check_timeout_s=(
                 request.check_timeout_seconds if request.HasField("check_timeout_seconds") else None

@@ -157,3 +157,17 @@ def test_the_cli_uploads_trees_and_stdin_under_the_names_it_was_given(
         "<stdin>",
         str(tree / "nested" / "broken.yaml"),
     }
+
+
+def test_an_unknown_check_fails_before_the_upload_is_read(client: AssayClient) -> None:
+    sent: list[int] = []
+
+    def endless() -> Iterator[bytes]:
+        for _ in range(100_000):
+            sent.append(1)
+            yield b"x" * 10
+
+    with pytest.raises(ClientError) as caught:
+        client.start_manifest_run(apb.StartRunRequest(check_id="SEC-999"), [("a", endless())])
+    assert caught.value.code is grpc.StatusCode.NOT_FOUND
+    assert len(sent) < 100_000
