@@ -2,10 +2,11 @@
 
 The servicer reads the first message (the run) itself and hands the rest of the stream
 here. Each file arrives as consecutive chunks carrying its name; names are labels for
-diagnostics and reports, checked to be printable and short, and are never opened. The
-total of names and contents is counted as the chunks arrive and the call ends with
-RESOURCE_EXHAUSTED as soon as it passes ``limit`` (the error says the limit), so an
-oversized upload is never held in memory; so does a file count past :data:`MAX_FILES`.
+diagnostics and reports, checked to be printable and short, and are never opened. Every
+chunk's name and data are counted as they arrive (so no stream of tiny chunks with long
+names escapes the count) and the call ends with RESOURCE_EXHAUSTED as soon as the total
+passes ``limit`` (the error says the limit): an oversized upload is never held in memory.
+So does a file count past :data:`MAX_FILES`.
 """
 
 from __future__ import annotations
@@ -66,8 +67,7 @@ async def collect_manifests(
                 raise ResourceExhausted(f"at most {MAX_FILES} manifest files per run")
             name = chunk.name
             seen.add(name)
-            total += len(name.encode("utf-8"))
-        total += len(chunk.data)
+        total += len(name.encode("utf-8")) + len(chunk.data)
         if total > limit:
             raise _too_large(limit)
         buffer.extend(chunk.data)

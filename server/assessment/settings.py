@@ -66,7 +66,7 @@ class AssessmentSettings:
     max_upload_bytes: int = field(
         default=64 * 1024 * 1024,
         metadata={
-            "help": "Total size of the manifests one run may upload (names and contents).",
+            "help": "Bytes one run may upload: the files' contents and each chunk's file name.",
             "min": 1,
         },
     )

@@ -330,3 +330,10 @@ def test_tls_settings_are_checked_together(tmp_path: Path) -> None:
         {"ASSAY_TLS_CERT": _FILE, "ASSAY_TLS_KEY": _FILE, "ASSAY_TLS_CLIENT_CA": _FILE}
     )
     assert settings.auth_enabled
+
+
+def test_lists_are_shown_as_comma_separated_in_help() -> None:
+    result = cli.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    line = next(x for x in result.stdout.splitlines() if "--allowed-contexts" in x)
+    assert "LIST" in line and "Comma-separated." in line

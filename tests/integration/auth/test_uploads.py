@@ -44,11 +44,16 @@ def finished(client: AssayClient, run: apb.RunState) -> apb.RunState:
 
 def test_an_upload_up_to_the_limit_is_assessed(client: AssayClient) -> None:
     name = "pods.yaml"
-    padding = LIMIT - len(name) - len(POD)
-    data = POD + b"#" * (padding - 1) + b"\n"
-    assert len(name) + len(data) == LIMIT
-    run = client.start_manifest_run(apb.StartRunRequest(), [(name, [data[:100], data[100:]])])
+    half = (LIMIT - 2 * len(name)) // 2  # every chunk counts its name and its data
+    data = POD + b"#" * (2 * half - len(POD) - 1) + b"\n"
+    assert 2 * len(name) + len(data) == LIMIT
+    run = client.start_manifest_run(apb.StartRunRequest(), [(name, [data[:half], data[half:]])])
     assert finished(client, run).state == apb.RUN_PHASE_COMPLETED
+    with pytest.raises(ClientError) as caught:
+        client.start_manifest_run(
+            apb.StartRunRequest(), [(name, [data[:half], data[half:], b"\n"])]
+        )
+    assert caught.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 def test_an_upload_past_the_limit_is_resource_exhausted_and_not_read_to_the_end(
