@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from assay.server.core.errors import FieldViolation, InvalidArgument, ResourceExhausted
-from assay.server.inventory.uploads import ManifestFile
+from assay.server.inventory.limits import DEFAULT_LIMITS
+from assay.server.inventory.tree import ManifestFile
 from assay.v1 import assessment_pb2 as apb
 
-MAX_FILES = 10_000
+MAX_FILES = DEFAULT_LIMITS.max_files
 MAX_NAME_BYTES = 1024
 
 

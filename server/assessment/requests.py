@@ -16,7 +16,7 @@ from assay.server.checks.kit import Check
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import FieldViolation, InvalidArgument
 from assay.server.core.types import Pillar, RunScope, Source
-from assay.server.inventory.uploads import ManifestFile
+from assay.server.inventory.tree import ManifestFile
 
 
 @dataclass(frozen=True)

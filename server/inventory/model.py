@@ -12,11 +12,12 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeAlias, TypeVar, cast
 
 from assay.server.core.types import Source
 from assay.server.inventory.kinds import CLUSTER_SCOPED_KINDS, WORKLOAD_KINDS
+from assay.server.inventory.provenance import Diagnostic as Diagnostic
+from assay.server.inventory.provenance import Origin
 from assay.server.inventory.raw import (
     KubeObject,
     dig,
@@ -36,33 +37,16 @@ T = TypeVar("T")
 
 DEFAULT_NAMESPACE = "default"
 
+ObjectKey: TypeAlias = tuple[str, str, str]
+"""(kind, namespace, name) of an indexed object; namespace ``""`` when cluster-scoped."""
+
 # Kinds that select pods, and how to read their selector.
 _POD_SELECTORS: dict[str, Callable[[KubeObject], Selector]] = {
     "PodDisruptionBudget": lambda o: Selector.from_label_selector(dig(o, "spec").get("selector")),
-    "NetworkPolicy": lambda o: Selector.from_label_selector(dig(o, "spec").get("podSelector")),
+    # podSelector is required by the API; a policy without one selects every pod ({}).
+    "NetworkPolicy": lambda o: Selector.from_label_selector(dig(o, "spec").get("podSelector", {})),
     "Service": lambda o: Selector.from_map(dig(o, "spec").get("selector")),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
-    """A problem with one input (a file, a document, a kind that could not be listed).
-
-    ``document`` is the 1-based position of the document in a multi-document file and
-    ``item`` the 0-based index inside a ``List`` document, when they apply.
-    """
-
-    path: str
-    message: str
-    document: int | None = None
-    item: int | None = None
-
-    def __str__(self) -> str:
-        where = self.path
-        if self.document is not None:
-            where += f" (document {self.document}"
-            where += f", item {self.item})" if self.item is not None else ")"
-        return f"{where}: {self.message}"
 
 
 def cluster_scoped_kinds(objects: Iterable[KubeObject]) -> frozenset[str]:
@@ -103,16 +87,18 @@ class Inventory:
         missing_groups: frozenset[str] = frozenset(),
         diagnostics: tuple[Diagnostic, ...] = (),
         server_version: str | None = None,
+        origins: Mapping[ObjectKey, Origin] | None = None,
     ) -> None:
         """Prefer :meth:`from_objects`; ``index`` is kind -> namespace -> name -> object.
 
         ``server_version`` is the live API server's ``gitVersion`` (``v1.31.2``); ``None``
-        for manifests."""
+        for manifests. ``origins`` says where each object was read from (manifests only)."""
         self._index = index
         self.source = source
         self.missing_groups = missing_groups
         self.diagnostics = diagnostics
         self.server_version = server_version
+        self._origins: Mapping[ObjectKey, Origin] = origins or {}
         self._lists: dict[str, tuple[KubeObject, ...]] = {
             kind: tuple(o for by_name in by_ns.values() for o in by_name.values())
             for kind, by_ns in index.items()
@@ -129,6 +115,7 @@ class Inventory:
         missing_groups: Iterable[str] = (),
         diagnostics: Iterable[Diagnostic] = (),
         server_version: str | None = None,
+        origins: Mapping[ObjectKey, Origin] | None = None,
     ) -> Inventory:
         """Index ``objects`` (which the inventory now owns). Objects without ``kind`` or
         ``metadata.name`` are ignored; for a repeated kind/namespace/name the last one wins.
@@ -152,6 +139,7 @@ class Inventory:
             missing_groups=frozenset(missing_groups),
             diagnostics=tuple(diagnostics),
             server_version=server_version,
+            origins=origins,
         )
 
     # -- plain lookups -----------------------------------------------------------------
@@ -176,6 +164,11 @@ class Inventory:
     def get(self, kind: str, namespace: str, name: str) -> KubeObject | None:
         """One object; ``namespace`` is ``""`` for cluster-scoped kinds."""
         return self._index.get(kind, {}).get(namespace, {}).get(name)
+
+    def origin(self, kind: str, namespace: str, name: str) -> Origin | None:
+        """The file, document and line an object was read from (``None`` for a live
+        inventory or an object given directly); ``namespace`` as for :meth:`get`."""
+        return self._origins.get((kind, namespace, name))
 
     def namespaces(self) -> tuple[str, ...]:
         """Namespaces that exist as objects or hold objects, sorted."""

@@ -33,7 +33,11 @@ def effective_security(pod_spec: KubeObject, container: Container, *path: str) -
 
 
 def is_windows(pod_spec: KubeObject) -> bool:
-    return dig(pod_spec, "os").get("name") == "windows"
+    """A Windows pod: ``spec.os.name: windows``, or (before that field existed, and still
+    common) a ``kubernetes.io/os: windows`` node selector."""
+    if dig(pod_spec, "os").get("name") == "windows":
+        return True
+    return dig(pod_spec, "nodeSelector").get("kubernetes.io/os") == "windows"
 
 
 def request(container: Container, resource: str) -> Decimal | None:

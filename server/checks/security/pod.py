@@ -1,4 +1,9 @@
-"""Security checks on the pod and container security context: privilege and user identity."""
+"""Security checks on the pod and container security context: privilege, privilege
+escalation, user identity and the root filesystem (SEC-001..SEC-004).
+
+Capabilities, syscall filters and kernel settings are in :mod:`.kernel`; host namespaces and
+host mounts in :mod:`.host`.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +43,11 @@ SEC_001 = CheckDefinition(
         "it in a dedicated, tightly controlled namespace."
     ),
     kinds=WORKLOAD_KINDS,
+    notes=(
+        "Polaris's runAsPrivileged and kube-linter's privileged-container look at "
+        "securityContext.privileged; this row also fails Windows HostProcess containers, "
+        "which the baseline Pod Security Standard forbids as well.",
+    ),
 )
 
 
@@ -51,6 +61,45 @@ def privileged(workload: Workload, container: Container, ctx: Context[NoParams])
     if reasons:
         return fail(f"{container.role} is privileged: " + " and ".join(reasons))
     return ok("not privileged")
+
+
+SEC_002 = CheckDefinition(
+    id="SEC-002",
+    pillar=Pillar.SECURITY,
+    name="Privilege escalation allowed",
+    description=(
+        "Unless allowPrivilegeEscalation is false, a process in the container can gain more "
+        "privileges than its parent (setuid binaries, file capabilities): the kernel's "
+        "no_new_privs flag is left unset."
+    ),
+    severity=Severity.HIGH,
+    scope="W",
+    remediation=(
+        "Set securityContext.allowPrivilegeEscalation: false on every container, init and "
+        "ephemeral container (it is a container-level field; the pod level has none). A "
+        "container that needs privileged: true or CAP_SYS_ADMIN always escalates: remove that "
+        "need first."
+    ),
+    kinds=WORKLOAD_KINDS,
+    applies_to=LINUX_PODS,
+    notes=(
+        "The API defaults allowPrivilegeEscalation to true, so an unset field fails, as in "
+        "Polaris and kube-linter. Unlike kube-linter we do not also fail on privileged or "
+        "SYS_ADMIN here: SEC-001 and SEC-005 report those.",
+    ),
+)
+
+
+@per_container(SEC_002)
+def privilege_escalation(
+    workload: Workload, container: Container, ctx: Context[NoParams]
+) -> Verdict:
+    value = container.security_context.get("allowPrivilegeEscalation")
+    if value is False:
+        return ok("allowPrivilegeEscalation is false")
+    if value is True:
+        return fail(f"{container.role} sets allowPrivilegeEscalation: true")
+    return fail(f"{container.role} does not set allowPrivilegeEscalation: false (defaults to true)")
 
 
 @dataclass(frozen=True)
@@ -81,6 +130,12 @@ SEC_003 = CheckDefinition(
     kinds=WORKLOAD_KINDS,
     applies_to=LINUX_PODS,
     params=RootParams,
+    notes=(
+        "Like Polaris's runAsRootAllowed and kube-linter's run-as-non-root it requires "
+        "runAsNonRoot: true (pod or container level, the container winning); it also fails "
+        "runAsGroup: 0, and only warns (info) on ids below 10000, which kube-score's "
+        "user-group-id check fails.",
+    ),
 )
 
 
@@ -118,4 +173,42 @@ def run_as_root(workload: Workload, container: Container, ctx: Context[RootParam
     return ok("must run as non-root")
 
 
-CHECKS = (privileged, run_as_root)
+SEC_004 = CheckDefinition(
+    id="SEC-004",
+    pillar=Pillar.SECURITY,
+    name="Writable root filesystem",
+    description=(
+        "A writable root filesystem lets an intruder drop tools and binaries into the container "
+        "and modify the application in place; a read-only one confines writes to the volumes "
+        "the pod declares."
+    ),
+    severity=Severity.MEDIUM,
+    scope="W",
+    remediation=(
+        "Set securityContext.readOnlyRootFilesystem: true on the container and mount an "
+        "emptyDir (medium: Memory for small scratch space) at each path the process writes "
+        "to, such as /tmp or a cache directory."
+    ),
+    kinds=WORKLOAD_KINDS,
+    applies_to=LINUX_PODS,
+    notes=(
+        "The same control as Polaris notReadOnlyRootFilesystem, kube-score's "
+        "readonlyrootfilesystem and kube-linter no-read-only-root-fs; we also judge init and "
+        "ephemeral containers. Windows pods are left out: the field cannot be set there.",
+    ),
+)
+
+
+@per_container(SEC_004)
+def writable_root_filesystem(
+    workload: Workload, container: Container, ctx: Context[NoParams]
+) -> Verdict:
+    value = container.security_context.get("readOnlyRootFilesystem")
+    if value is True:
+        return ok("readOnlyRootFilesystem is true")
+    if value is False:
+        return fail(f"{container.role} sets readOnlyRootFilesystem: false")
+    return fail(f"{container.role} does not set readOnlyRootFilesystem: true")
+
+
+CHECKS = (privileged, privilege_escalation, run_as_root, writable_root_filesystem)

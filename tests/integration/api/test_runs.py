@@ -43,9 +43,15 @@ def test_full_run_streams_progress_and_persists_results(client: AssayClient) -> 
     stored = client.get_run(run.run_id)
     assert stored.state == apb.RUN_PHASE_COMPLETED
     assert stored.counts.total == sum(f.counts.total for f in finished_checks) > 0
-    page = client.list_assessments(apb.AssessmentQuery(run_id=run.run_id, limit=1000))
-    assert page.total_count == stored.counts.total
-    assert {r.check_id for r in page.results} == {c.id for c in checks}
+    results: list[apb.AssessmentResult] = []
+    while True:  # the examples give more results than a page holds
+        query = apb.AssessmentQuery(run_id=run.run_id, limit=1000, offset=len(results))
+        page = client.list_assessments(query)
+        results.extend(page.results)
+        if not page.results or len(results) >= page.total_count:
+            break
+    assert page.total_count == stored.counts.total == len(results)
+    assert {r.check_id for r in results} == {c.id for c in checks}
     history = client.get_history(apb.GetHistoryRequest())
     assert history.entries[0].run_id == run.run_id
     assert history.entries[0].counts == stored.counts
@@ -81,7 +87,7 @@ def test_bad_manifests_become_diagnostics_and_the_run_goes_on(
     final = follow(client, run.run_id)[-1].run_finished.run
     assert final.state == apb.RUN_PHASE_COMPLETED
     # Diagnostics name the file as the client named it.
-    assert any(d.startswith(f"{tmp_path / 'broken.yaml'} (document 1)") for d in final.diagnostics)
+    assert any(d.startswith(f"{tmp_path / 'broken.yaml'}:") for d in final.diagnostics)
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,15 @@ def test_every_builtin_check_is_a_catalogue_row() -> None:
     assert set(REGISTRY.ids()) == {row[1] for row in ROWS}
 
 
-def test_catalogue_rows_are_unique() -> None:
+def test_catalogue_rows_are_unique_and_complete() -> None:
     ids = [row[1] for row in ROWS]
     assert len(ids) == len(set(ids))
+    per_pillar = {p: sum(row[0] is p for row in ROWS) for p in Pillar}
+    assert per_pillar == {
+        Pillar.SECURITY: 30,
+        Pillar.RELIABILITY: 29,
+        Pillar.PERFORMANCE_EFFICIENCY: 13,
+        Pillar.COST_OPTIMIZATION: 10,
+        Pillar.OPERATIONAL_EXCELLENCE: 12,
+        Pillar.SUSTAINABILITY: 6,
+    }  # the whole target catalogue: 100 checks

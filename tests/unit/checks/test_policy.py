@@ -87,7 +87,7 @@ def test_empty_file_and_empty_sections_mean_defaults() -> None:
     ("text", "expected"),
     [
         ("checks:\n  SEC-999: {enabled: false}\n", "line 2, checks.SEC-999: unknown check id"),
-        ("checks:\n  SEC-01: {enabled: false}\n", "did you mean SEC-001?"),
+        ("checks:\n  SEC_001: {enabled: false}\n", "did you mean SEC-001?"),
         (
             "checks:\n  SEC-001: {enabeld: false}\n",
             "line 2, checks.SEC-001.enabeld: unknown field; did you mean enabled?",

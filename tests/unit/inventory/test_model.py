@@ -171,3 +171,10 @@ def test_derived_indexes_are_built_once_under_concurrency() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda _: inventory.workloads(), range(32)))
     assert all(r is results[0] for r in results)
+
+
+def test_a_network_policy_without_pod_selector_selects_every_pod() -> None:
+    policy = make("NetworkPolicy", "deny", spec={"policyTypes": ["Ingress"]})
+    inventory = Inventory.from_objects([policy])
+    assert inventory.selecting("NetworkPolicy", "shop", {"app": "web"}) == [policy]
+    assert inventory.selecting("NetworkPolicy", "shop", {}) == [policy]
