@@ -2,12 +2,18 @@
 
 Every call returns the generated response message; every failure is a :class:`ClientError`
 with one readable line (status, message and any field violations), so the CLI never shows a
-traceback.
+traceback. :class:`Credentials` say how to reach the server: a bearer token sent with every
+call (``authorization`` metadata), and TLS (a CA bundle, a client certificate for mutual
+TLS) or, with ``insecure``, plaintext. Without either, loopback targets are reached in
+plaintext (a server without authentication listens only there) and any other target over
+TLS with the system's trust store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -28,6 +34,57 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 DEFAULT_TIMEOUT_S = 30.0
 
 
+@dataclass(frozen=True)
+class Credentials:
+    token: str | None = None
+    ca: bytes | None = None
+    """PEM bundle of the CAs that may sign the server's certificate (None: the system's)."""
+    cert: bytes | None = None
+    key: bytes | None = None
+    """PEM client certificate chain and key, for servers that require mutual TLS."""
+    insecure: bool = False
+    """Plaintext even to a non-loopback target."""
+
+    def __post_init__(self) -> None:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("a client certificate needs its key, and the key its certificate")
+        if self.token is not None and (
+            not self.token or not self.token.isascii() or not self.token.isprintable()
+        ):
+            raise ValueError("the token must be one line of printable ASCII")
+
+    def plaintext(self, target: str) -> bool:
+        if self.insecure:
+            return True
+        return self.ca is None and self.cert is None and is_loopback_target(target)
+
+    def channel(self, target: str) -> grpc.Channel:
+        if self.plaintext(target):
+            return grpc.insecure_channel(target)
+        tls = grpc.ssl_channel_credentials(
+            root_certificates=self.ca, private_key=self.key, certificate_chain=self.cert
+        )
+        return grpc.secure_channel(target, tls)
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token}"),) if self.token else ()
+
+
+def is_loopback_target(target: str) -> bool:
+    """``HOST:PORT`` (or a ``unix:`` socket) that stays on this machine."""
+    if target.startswith(("unix:", "unix-abstract:")):
+        return True
+    host = target.rpartition(":")[0] if ":" in target else target
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class ClientError(Exception):
     """A failed RPC, rendered as one line; ``code`` is the gRPC status code."""
 
@@ -44,6 +101,13 @@ class ClientError(Exception):
             return cls(code, f"cannot reach the Assay server at {target} ({details})", target)
         if code is grpc.StatusCode.DEADLINE_EXCEEDED:
             return cls(code, f"the Assay server at {target} did not answer in time", target)
+        if code is grpc.StatusCode.UNAUTHENTICATED:
+            return cls(
+                code,
+                f"unauthenticated: {details} (give a token with --token, --token-file or "
+                "ASSAY_TOKEN)",
+                target,
+            )
         violations = _field_violations(error)
         text = (
             f"{code.name.lower().replace('_', ' ')}: {details}"
@@ -77,10 +141,15 @@ class AssayClient:
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         channel: grpc.Channel | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
+        """``channel`` replaces the one ``credentials`` would open (tests pass fakes); the
+        token of ``credentials`` is sent either way."""
         self.target = target
         self.timeout_s = timeout_s
-        self._channel = channel if channel is not None else grpc.insecure_channel(target)
+        self.credentials = credentials or Credentials()
+        self._metadata = self.credentials.metadata
+        self._channel = channel if channel is not None else self.credentials.channel(target)
         self._assessments = apb_grpc.AssessmentServiceStub(self._channel)
         self._workflows = wpb_grpc.WorkflowExecutionServiceStub(self._channel)
 
@@ -98,9 +167,11 @@ class AssayClient:
     def close(self) -> None:
         self._channel.close()
 
-    def _unary(self, method: Any, request: Message, response_type: type[R]) -> R:
+    def _unary(
+        self, method: Any, request: Message | Iterator[Message], response_type: type[R]
+    ) -> R:
         try:
-            response = method(request, timeout=self.timeout_s)
+            response = method(request, timeout=self.timeout_s, metadata=self._metadata)
         except grpc.RpcError as error:
             raise ClientError.from_rpc_error(error, self.target) from None
         if not isinstance(response, response_type):
@@ -109,7 +180,7 @@ class AssayClient:
 
     def _stream(self, method: Any, request: Message, item_type: type[R]) -> Iterator[R]:
         try:
-            for item in method(request):
+            for item in method(request, metadata=self._metadata):
                 if not isinstance(item, item_type):
                     raise TypeError(f"expected {item_type.__name__}, got {type(item).__name__}")
                 yield item
@@ -122,6 +193,23 @@ class AssayClient:
 
     def start_run(self, request: apb.StartRunRequest) -> apb.RunState:
         response = self._unary(self._assessments.StartRun, request, apb.StartRunResponse)
+        return response.run
+
+    def start_manifest_run(
+        self, run: apb.StartRunRequest, files: Iterable[tuple[str, Iterable[bytes]]]
+    ) -> apb.RunState:
+        """Start a run over uploaded manifests: ``files`` are (name, chunks) pairs, streamed
+        as they are read."""
+
+        def messages() -> Iterator[apb.StartManifestRunRequest]:
+            yield apb.StartManifestRunRequest(run=run)
+            for name, chunks in files:
+                for data in chunks:
+                    yield apb.StartManifestRunRequest(chunk=apb.ManifestChunk(name=name, data=data))
+
+        response = self._unary(
+            self._assessments.StartManifestRun, messages(), apb.StartManifestRunResponse
+        )
         return response.run
 
     def get_run(self, run_id: str) -> apb.RunState:

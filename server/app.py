@@ -1,12 +1,17 @@
-"""Composition root: settings -> storage -> registry -> runner -> controller -> servicers.
+"""Composition root: settings -> auth -> storage -> runner -> controller -> servicers.
 
 ``AssayServer`` validates the settings, builds every part and starts them all or nothing:
 each step that starts something pushes the matching stop, so a failure anywhere (a port in
-use, an unreachable database, ``--workflows`` without a cluster) stops what already
-started, in reverse order, and raises a :class:`~assay.server.settings.StartupError`
-naming the setting. The same stack is the graceful shutdown: health NOT_SERVING and open
-streams end, the scheduler and in-flight runs stop, liveness, the gRPC server (with its
-grace), the controller, the Kubernetes client, the HTTP endpoints, the database.
+use, an unreachable database, an unusable certificate, ``--workflows`` without a cluster)
+stops what already started, in reverse order, and raises a
+:class:`~assay.server.settings.StartupError` naming the setting. The same stack is the
+graceful shutdown: health NOT_SERVING and open streams end, the scheduler and in-flight
+runs stop, liveness, the gRPC server (with its grace), the controller, the health monitor,
+the Kubernetes clients, the HTTP endpoints, the database.
+
+Authentication is on when a token source or TLS is configured (the settings refuse a
+listener beyond loopback otherwise, and the server logs that it is open). The health
+monitor probes storage (and the controller) so gRPC health and ``/readyz`` follow outages.
 ``run_server`` is what ``assay serve`` calls. Tests inject a repository, a Kubernetes client
 factory pointing at the API test double, and settings with short timings.
 """
@@ -25,21 +30,24 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
 
-from assay.server.api.server import GrpcEndpoint, create_grpc_server
+from assay.server.api.server import EdgeSecurity, GrpcEndpoint, create_grpc_server
 from assay.server.assessment.liveness import RunLiveness
 from assay.server.assessment.progress import ProgressBus
 from assay.server.assessment.providers import LiveInventory, ManifestInventory
 from assay.server.assessment.runner import Runner
 from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
+from assay.server.auth.setup import AuthParts, AuthSetupError, build_auth
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.checks.kit.policy import EMPTY_POLICY, load_policy
 from assay.server.checks.kit.registry import Registry
-from assay.server.core.errors import AssayError
+from assay.server.core.errors import AssayError, Unavailable
 from assay.server.core.types import Source
+from assay.server.kube.client import KubeClient
 from assay.server.kube.config import KubeClientFactory, client_factory
 from assay.server.kube.errors import KubeError
-from assay.server.observability.http import HttpEndpoints
+from assay.server.observability.health import HealthMonitor, Readiness, ReadinessCheck
+from assay.server.observability.http import HealthEndpoints, MetricsEndpoint
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.settings import LogLevel, Settings, StartupError, check
 from assay.server.storage.engine import create_engine_from_url, default_database_url, migrate
@@ -74,9 +82,11 @@ class AssayServer:
     kube_client_factory: KubeClientFactory | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
     port: int = 0
-    http_port: int = 0
+    health_port: int = 0
+    metrics_port: int = 0
     runner: Runner | None = None
     controller: WorkflowController | None = None
+    monitor: HealthMonitor | None = None
     _stack: AsyncExitStack | None = None
     _grpc: GrpcEndpoint | None = None
     _grace: float | None = None
@@ -121,6 +131,7 @@ class AssayServer:
             self.repository = repository
         sink = StorageSink(repository)
         factory = self.kube_client_factory or client_factory(settings.kube)
+        auth = await self._auth(stack, factory)
         runner = Runner(
             catalogue=catalogue,
             sink=sink,
@@ -134,13 +145,25 @@ class AssayServer:
             shutdown_grace_s=settings.shutdown_grace_s,
         )
         self.runner = runner
+        monitor = HealthMonitor(
+            self._readiness_checks(repository),
+            interval_s=settings.health_poll_s,
+            on_change=self._report_health,
+        )
+        self.monitor = monitor
 
-        if settings.http_port:
-            http = HttpEndpoints(self.metrics, ready=lambda: self._serving)
-            with _step("http_port", f"cannot listen on port {settings.http_port}"):
-                await http.start(settings.listen_host, settings.http_port)
-            stack.push_async_callback(http.stop)
-            self.http_port = http.port
+        if settings.health_port:
+            health_http = HealthEndpoints(readiness=monitor.probe, serving=lambda: self._serving)
+            with _step("health_port", f"cannot listen on port {settings.health_port}"):
+                await health_http.start(settings.health_host, settings.health_port)
+            stack.push_async_callback(health_http.stop)
+            self.health_port = health_http.port
+        if settings.metrics_port:
+            metrics_http = MetricsEndpoint(self.metrics, gate=auth.metrics_gate)
+            with _step("metrics_port", f"cannot listen on port {settings.metrics_port}"):
+                await metrics_http.start(settings.metrics_bind_host, settings.metrics_port)
+            stack.push_async_callback(metrics_http.stop)
+            self.metrics_port = metrics_http.port
 
         if settings.workflow.enabled:
             setting = (
@@ -192,6 +215,13 @@ class AssayServer:
                 workflow_namespace=settings.workflow.namespace,
                 shutdown=self._shutdown,
                 metrics=self.metrics,
+                security=EdgeSecurity(
+                    authenticator=auth.authenticator,
+                    rules=auth.rules,
+                    policy=auth.policy,
+                    tls=auth.tls,
+                ),
+                upload_limit=settings.assessment.max_upload_bytes,
             )
             self._grpc = endpoint
             await endpoint.start()
@@ -201,9 +231,71 @@ class AssayServer:
             scheduler = Scheduler(spec, runner=runner)
             scheduler.start()
             stack.push_async_callback(scheduler.stop)
-        await endpoint.set_serving(True)
         self._serving = True
+        await self._report_health(await monitor.probe())
+        monitor.start()
+        stack.push_async_callback(monitor.stop)
         stack.push_async_callback(self._leave_service, endpoint)
+
+    async def _auth(self, stack: AsyncExitStack, factory: KubeClientFactory) -> AuthParts:
+        """Authentication, authorisation and TLS; logs once when the server is open."""
+        settings = self.settings
+        reviews: KubeClient | None = None
+        if settings.auth.token_review:
+            with _step("auth.token_review", "TokenReview needs a cluster"):
+                reviews = await factory("")
+            stack.push_async_callback(reviews.close)
+        try:
+            parts = build_auth(
+                settings.auth,
+                settings.tls,
+                runner_account=settings.workflow.default_service_account,
+                kube=reviews,
+            )
+        except AuthSetupError as exc:
+            raise StartupError(str(exc), setting=exc.setting) from exc
+        if not parts.authenticator.enabled:
+            log.warning(
+                "authentication is off: every caller on %s is trusted with everything "
+                "(set ASSAY_TOKEN_FILE, ASSAY_TOKEN_REVIEW or ASSAY_TLS_CERT)",
+                settings.listen_host,
+            )
+        return parts
+
+    def _readiness_checks(self, repository: Repository) -> dict[str, ReadinessCheck]:
+        async def storage() -> str:
+            try:
+                await asyncio.to_thread(repository.ping)
+            except Unavailable as exc:
+                return str(exc)
+            return ""
+
+        async def migrations() -> str:
+            try:
+                current = await asyncio.to_thread(repository.schema_is_current)
+            except Unavailable as exc:
+                return str(exc)
+            return "" if current else "the database schema is not at this version's revision"
+
+        checks: dict[str, ReadinessCheck] = {"storage": storage, "migrations": migrations}
+        if self.settings.workflow.enabled:
+
+            async def controller() -> str:
+                watching = self.controller is not None and self.controller.watching
+                return "" if watching else "the workflow controller is not watching"
+
+            checks["controller"] = controller
+        return checks
+
+    async def _report_health(self, readiness: Readiness) -> None:
+        """gRPC health follows readiness: everything NOT_SERVING while storage is not
+        usable, the workflow service also while it is off or not watching."""
+        endpoint = self._grpc
+        if endpoint is None or not self._serving:
+            return
+        storage_ok = not (readiness.failing("storage") or readiness.failing("migrations"))
+        workflows = self.settings.workflow.enabled and not readiness.failing("controller")
+        await endpoint.set_serving(storage_ok, workflows=workflows)
 
     async def _leave_service(self, endpoint: GrpcEndpoint) -> None:
         """First step of a shutdown: NOT_SERVING, and open streams end."""

@@ -15,7 +15,9 @@ metadata says otherwise (``assessment`` has none; ``workflow.leader_election`` i
 ``LEADER_ELECTION_``; ``workflow.backoff`` nests as ``WORKFLOW_BACKOFF_``). A field named
 ``enabled`` is the group's own switch and takes the prefix alone (``ASSAY_LEADER_ELECTION``).
 A field's ``env`` metadata replaces the derived name (it keeps names older than the rule,
-``ASSAY_WORKFLOWS``), ``flags`` adds aliases (``--context``). Durations are seconds.
+``ASSAY_WORKFLOWS``), ``flags`` adds aliases (``--context``). Durations are seconds; a
+``tuple[str, ...]`` field is a comma-separated list (``ASSAY_WRITER_GROUPS=a,b``, empty for
+none).
 
 Field metadata (plain keys, so component packages need import nothing from here)::
 
@@ -26,8 +28,11 @@ Field metadata (plain keys, so component packages need import nothing from here)
     prefix        (group fields) the env prefix of the group
 
 A dataclass may define ``problems()`` yielding ``(field, message)`` for rules that span
-fields. :func:`load_settings` parses, bounds-checks and runs every ``problems()`` and
-raises one :class:`SettingsError` listing every bad value by its variable and flag.
+fields (``field`` may be dotted to blame a field of a sub-group, ``"tls.cert"``).
+:func:`load_settings` parses, bounds-checks and runs every ``problems()`` and raises one
+:class:`SettingsError` listing every bad value by its variable and flag. While no token
+source or TLS is configured, nothing but loopback may be listened on (the health port
+excepted: it serves nothing but liveness and readiness).
 :class:`StartupError` is the general "this server cannot start" error: the CLI prints it
 as one line and exits 1.
 """
@@ -37,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import ipaddress
 import math
 import os
 import types
@@ -46,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from assay.server.assessment.settings import AssessmentSettings
+from assay.server.auth.settings import AuthSettings, TlsSettings
 from assay.server.kube.settings import KubeSettings
 from assay.server.workflow.settings import WorkflowSettings
 
@@ -65,12 +72,43 @@ class Settings:
         default=DEFAULT_LISTEN,
         metadata={"help": "HOST:PORT of the gRPC server (0.0.0.0:50051: every interface)."},
     )
-    http_port: int = field(
-        default=9090,
+    health_port: int = field(
+        default=8081,
         metadata={
-            "help": "Port of /healthz, /readyz and /metrics on the listen host (0: off).",
+            "help": "Port of /healthz and /readyz, without authentication (0: off).",
             "min": 0,
             "max": 65535,
+        },
+    )
+    health_host: str = field(
+        default="0.0.0.0",
+        metadata={
+            "help": "Address of the health port: the pod's (kubelet probes the pod IP), "
+            "not the gRPC listen host."
+        },
+    )
+    metrics_port: int = field(
+        default=9090,
+        metadata={
+            "help": "Port of /metrics; a bearer token is required when authentication is on "
+            "(0: off).",
+            "min": 0,
+            "max": 65535,
+        },
+    )
+    metrics_host: str = field(
+        default="",
+        metadata={
+            "help": "Address of the metrics port (empty: the gRPC listen host).",
+            "default_text": "the listen host",
+        },
+    )
+    health_poll_s: float = field(
+        default=5.0,
+        metadata={
+            "help": "Seconds between checks of storage (and the controller) that turn gRPC "
+            "health NOT_SERVING and back.",
+            "gt": 0,
         },
     )
     database_url: str = field(
@@ -103,15 +141,49 @@ class Settings:
     workflow: WorkflowSettings = field(
         default_factory=WorkflowSettings, metadata={"help": "Workflow executions."}
     )
+    auth: AuthSettings = field(
+        default_factory=AuthSettings,
+        metadata={"help": "Authentication and authorisation.", "prefix": ""},
+    )
+    tls: TlsSettings = field(
+        default_factory=TlsSettings, metadata={"help": "TLS of the gRPC port."}
+    )
 
     @property
     def listen_host(self) -> str:
         return self.listen.rpartition(":")[0]
 
+    @property
+    def auth_enabled(self) -> bool:
+        """Callers must authenticate: a token source or TLS is configured."""
+        return bool(self.auth.token_file or self.auth.token_review or self.tls.cert)
+
+    @property
+    def metrics_bind_host(self) -> str:
+        return self.metrics_host or self.listen_host
+
     def problems(self) -> Iterator[tuple[str, str]]:
         host, _, port = self.listen.rpartition(":")
         if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             yield "listen", f"expected HOST:PORT with a port up to 65535, got {self.listen!r}"
+        elif not self.auth_enabled and not is_loopback(host):
+            yield "listen", f"{host} is not loopback and authentication is off: {_AUTH_HOW}"
+        open_metrics = self.metrics_port and not self.auth_enabled and self.metrics_host
+        if open_metrics and not is_loopback(self.metrics_host):
+            yield (
+                "metrics_host",
+                (f"{self.metrics_host} is not loopback and authentication is off: {_AUTH_HOW}"),
+            )
+        if self.tls.cert and not (
+            self.tls.client_ca or self.auth.token_file or self.auth.token_review
+        ):
+            yield (
+                "tls.cert",
+                (
+                    "TLS alone authenticates no caller: also set ASSAY_TLS_CLIENT_CA, "
+                    "ASSAY_TOKEN_FILE or ASSAY_TOKEN_REVIEW"
+                ),
+            )
         if self.database_url:
             from sqlalchemy.exc import ArgumentError  # not loaded for `assay --help`
 
@@ -129,9 +201,23 @@ class Settings:
             yield "policy", f"{self.policy!r} is not a file"
 
 
+_AUTH_HOW = "set ASSAY_TOKEN_FILE, ASSAY_TOKEN_REVIEW or ASSAY_TLS_CERT, or listen on 127.0.0.1"
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is a loopback address (``127.0.0.1``, ``[::1]``) or ``localhost``."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 # -- the options of the tree --------------------------------------------------------------------
 
-_LEAF_TYPES = (bool, int, float, str)
+_LEAF_TYPES = (bool, int, float, str, tuple)
 _KNOWN_KEYS = frozenset(
     {"help", "min", "max", "gt", "env", "flags", "default_text", "secret", "prefix"}
 )
@@ -183,6 +269,8 @@ class Option:
             return "true" if value else "false"
         if isinstance(value, enum.Enum):
             return str(value.value)
+        if isinstance(value, tuple):
+            value = ",".join(value)
         if value == "":
             return '""'
         return str(value)
@@ -233,12 +321,16 @@ def _walk(cls: type, path: tuple[str, ...], prefix: str, group: str) -> Iterator
 
 
 def _unwrap(hint: Any) -> tuple[type, bool]:
-    """``X`` or ``X | None`` -> (X, optional)."""
+    """``X`` or ``X | None`` -> (X, optional); ``tuple[str, ...]`` -> (tuple, False)."""
     if typing.get_origin(hint) in (Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) != 1:
             raise TypeError(f"unsupported setting type {hint}")
         return args[0], True
+    if typing.get_origin(hint) is tuple:
+        if typing.get_args(hint) != (str, ...):
+            raise TypeError(f"unsupported setting type {hint}: lists are tuple[str, ...]")
+        return tuple, False
     return hint, False
 
 
@@ -339,6 +431,8 @@ def _parse(opt: Option, raw: Raw) -> Any:
             raise ValueError("expected a value")
         return raw
     text = raw.strip()
+    if opt.kind is tuple:
+        return tuple(item.strip() for item in text.split(",") if item.strip())
     if opt.optional and text.lower() == "none":
         return None
     if opt.kind is bool:
@@ -398,12 +492,14 @@ def _problems(settings: Settings) -> Iterator[Problem]:
         if rules is None:
             continue
         for name, message in rules():
-            yield Problem(by_path[(*path, name)], message)
+            yield Problem(by_path[(*path, *name.split("."))], message)
 
 
 def _bounds(opt: Option, value: Any) -> str:
     if value is None:
         return "" if opt.optional else "is required"
+    if isinstance(value, tuple):
+        value = ",".join(value)
     if isinstance(value, str):
         if any(ord(c) < 32 or ord(c) == 127 for c in value):
             return "must not contain control characters"

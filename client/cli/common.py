@@ -1,7 +1,8 @@
 """Shared CLI plumbing: connection state, error handling and option parsing.
 
-Every command opens the client through :func:`connect`, which turns a :class:`ClientError`
-into one readable line on stderr and exit code 1, never a traceback.
+Every command opens the client through :func:`connect`, which reads the credential files
+the root options name (token, CA, client certificate) and turns a :class:`ClientError`, or
+an unreadable file, into one readable line on stderr and exit code 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -19,15 +21,62 @@ from google.protobuf.message import Message
 from rich.console import Console
 from rich.markup import escape
 
-from assay.client.api import DEFAULT_SERVER, DEFAULT_TIMEOUT_S, AssayClient, ClientError
+from assay.client.api import (
+    DEFAULT_SERVER,
+    DEFAULT_TIMEOUT_S,
+    AssayClient,
+    ClientError,
+    Credentials,
+)
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import common_pb2 as cpb
+
+
+@dataclass(frozen=True)
+class CredentialOptions:
+    """The root options that say how to authenticate, as given (files not read yet)."""
+
+    token: str | None = None
+    token_file: Path | None = None
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    insecure: bool = False
+
+    def load(self) -> Credentials:
+        """Read the files; ValueError with one line when one is missing or unusable."""
+        if self.token and self.token_file:
+            raise ValueError("give the token with --token (ASSAY_TOKEN) or --token-file, not both")
+        token = self.token.strip() if self.token else None
+        if self.token_file is not None:
+            token = _read(self.token_file, "--token-file").decode("utf-8", "replace").strip()
+            if not token:
+                raise ValueError(f"--token-file {self.token_file}: the file is empty")
+        if self.insecure and (self.ca or self.cert):
+            raise ValueError("--insecure turns TLS off: it cannot go with --ca or --cert")
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("--cert and --key go together")
+        return Credentials(
+            token=token or None,
+            ca=_read(self.ca, "--ca") if self.ca else None,
+            cert=_read(self.cert, "--cert") if self.cert else None,
+            key=_read(self.key, "--key") if self.key else None,
+            insecure=self.insecure,
+        )
+
+
+def _read(path: Path, option: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: {exc.strerror or exc}") from None
 
 
 @dataclass
 class CliState:
     server: str = DEFAULT_SERVER
     timeout_s: float = DEFAULT_TIMEOUT_S
+    credentials: CredentialOptions = field(default_factory=CredentialOptions)
     console: Console = field(default_factory=Console)
     errors: Console = field(default_factory=lambda: Console(stderr=True))
 
@@ -49,7 +98,11 @@ def fail(ctx: typer.Context, message: str, code: int = 1) -> typer.Exit:
 @contextmanager
 def connect(ctx: typer.Context) -> Iterator[AssayClient]:
     st = state(ctx)
-    client = AssayClient(st.server, timeout_s=st.timeout_s)
+    try:
+        credentials = st.credentials.load()
+    except ValueError as error:
+        raise fail(ctx, str(error)) from None
+    client = AssayClient(st.server, timeout_s=st.timeout_s, credentials=credentials)
     try:
         yield client
     except ClientError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,8 +27,45 @@ def root(
     timeout: Annotated[
         float, typer.Option("--rpc-timeout", help="Seconds to wait for each RPC.")
     ] = DEFAULT_TIMEOUT_S,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="ASSAY_TOKEN",
+            help="Bearer token sent with every call.",
+            show_default=False,
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="File holding the bearer token (e.g. a projected ServiceAccount token).",
+        ),
+    ] = None,
+    ca: Annotated[
+        Path | None,
+        typer.Option("--ca", help="PEM CA bundle that signed the server's certificate."),
+    ] = None,
+    cert: Annotated[
+        Path | None, typer.Option("--cert", help="PEM client certificate (mutual TLS).")
+    ] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="PEM key of --cert.")] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Plaintext, no TLS (loopback servers are reached in plaintext anyway).",
+        ),
+    ] = False,
 ) -> None:
-    ctx.obj = common.CliState(server=server, timeout_s=timeout)
+    ctx.obj = common.CliState(
+        server=server,
+        timeout_s=timeout,
+        credentials=common.CredentialOptions(
+            token=token, token_file=token_file, ca=ca, cert=cert, key=key, insecure=insecure
+        ),
+    )
 
 
 app.command("serve")(serve.serve)

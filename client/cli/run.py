@@ -1,13 +1,16 @@
 """``assay run``, ``assay runs cancel`` and ``assay checks list``.
 
 ``assay run`` starts a run, follows it through the WatchRun stream with a progress bar, and
-prints the summary. Ctrl-C detaches: the run goes on on the server.
+prints the summary. Ctrl-C detaches: the run goes on on the server. With ``--path`` the
+manifests are read here (files, directories, ``-`` for stdin) and uploaded with the run;
+the server never reads a path the client names.
 """
 
 from __future__ import annotations
 
 import enum
-from pathlib import Path
+import sys
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
@@ -18,6 +21,7 @@ from assay.client import formatters as fmt
 from assay.client.api import AssayClient
 from assay.client.cli import common
 from assay.client.formatters import Output
+from assay.client.manifests import ManifestInputError, manifest_inputs, read_chunks
 from assay.v1 import assessment_pb2 as apb
 
 runs_app = typer.Typer(help="Manage assessment runs.", no_args_is_help=True)
@@ -40,10 +44,6 @@ class SeverityChoice(enum.StrEnum):
     CRITICAL = "critical"
 
 
-_SOURCES = {
-    SourceChoice.LIVE: apb.INVENTORY_SOURCE_LIVE,
-    SourceChoice.MANIFESTS: apb.INVENTORY_SOURCE_MANIFESTS,
-}
 _FAILED_STATES = (apb.RUN_PHASE_FAILED, apb.RUN_PHASE_CANCELLED)
 
 
@@ -60,8 +60,13 @@ def run(
         SourceChoice, typer.Option("--source", help="Assess the live cluster or manifest files.")
     ] = SourceChoice.LIVE,
     path: Annotated[
-        Path | None,
-        typer.Option("--path", help="Manifest file or directory (with --source manifests)."),
+        list[str] | None,
+        typer.Option(
+            "--path",
+            "-f",
+            help="Manifest file, directory (read recursively) or - for stdin; repeatable. "
+            "The files are uploaded with the run.",
+        ),
     ] = None,
     context: Annotated[
         str | None, typer.Option("--context", help="kubeconfig context (with --source live).")
@@ -86,16 +91,21 @@ def run(
     """Start an assessment run and follow its progress."""
     if check and pillar:
         raise typer.BadParameter("--check and --pillar exclude each other")
-    if source is SourceChoice.MANIFESTS and path is None:
+    if source is SourceChoice.MANIFESTS and not path:
         raise typer.BadParameter("--source manifests needs --path")
-    if path is not None and source is SourceChoice.LIVE:
-        source = SourceChoice.MANIFESTS
+    if path and context:
+        raise typer.BadParameter("--context assesses a cluster, --path manifests: pick one")
+    uploads: list[tuple[str, Iterable[bytes]]] = []
+    if path:
+        try:
+            inputs = manifest_inputs(path)
+        except ManifestInputError as error:
+            raise typer.BadParameter(str(error)) from None
+        stdin = sys.stdin.buffer
+        uploads = [(i.name, read_chunks(i, stdin)) for i in inputs]
     request = apb.StartRunRequest(
         pillars=common.pillars(pillar),
         check_id=check or "",
-        source=_SOURCES[source],
-        # The server reads the files: send an absolute path so the server's cwd does not matter.
-        path=str(path.resolve()) if path else "",
         context=context or "",
     )
     if timeout is not None:
@@ -104,7 +114,10 @@ def run(
         request.check_timeout_seconds = check_timeout
     st = common.state(ctx)
     with common.connect(ctx) as client:
-        started = client.start_run(request)
+        if uploads:
+            started = client.start_manifest_run(request, uploads)
+        else:
+            started = client.start_run(request)
         if no_wait:
             fmt.emit(st.console, output, started, lambda: fmt.run_table(started))
             return

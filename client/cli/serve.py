@@ -24,7 +24,15 @@ from assay.server.settings import Option, StartupError, load_settings, options
 
 def _help(option: Option) -> str:
     choices = f" One of: {', '.join(option.choices)}." if option.choices else ""
+    if option.kind is tuple:
+        choices = " Comma-separated."
     return f"{option.help}{choices} (default: {option.default_text}; env: {option.env})"
+
+
+def _metavar(option: Option) -> str:
+    if option.kind is tuple:
+        return "LIST"
+    return "|".join(option.choices) or option.kind.__name__.upper()
 
 
 def _parameter(option: Option) -> inspect.Parameter:
@@ -43,7 +51,7 @@ def _parameter(option: Option) -> inspect.Parameter:
                 *option.flags,
                 help=_help(option),
                 show_default=False,
-                metavar="|".join(option.choices) or option.kind.__name__.upper(),
+                metavar=_metavar(option),
                 rich_help_panel=panel,
             ),
         ]

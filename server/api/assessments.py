@@ -3,25 +3,30 @@
 Thin by design: queries go to the storage repository (in a worker thread, so the event loop
 never blocks on the database), runs to the runner, progress to the progress bus. Errors are
 raised as domain errors and mapped to statuses by ``interceptors.ErrorMappingInterceptor``.
+StartRun assesses the cluster (a kubeconfig context only from the policy's allow-list);
+StartManifestRun assesses manifests the client uploads (:mod:`.uploads`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import grpc
 
 from assay.server.api import convert
 from assay.server.api.streams import until_shutdown
+from assay.server.api.uploads import collect_manifests
 from assay.server.api.validation import Validator
 from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.runner import Runner
+from assay.server.auth.policy import RequestPolicy
 from assay.server.checks.kit.catalogue import Catalogue
-from assay.server.core.errors import FailedPrecondition
+from assay.server.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from assay.server.core.types import Pillar, ResultQuery, RunId, RunQuery, Source
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
@@ -51,6 +56,8 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
     runner: Runner
     catalogue: Catalogue
     shutdown: asyncio.Event
+    policy: RequestPolicy = field(default_factory=RequestPolicy)
+    upload_limit: int = 64 * 1024 * 1024
     # How often WatchRun re-reads a run that another replica executes.
     poll_interval_s: float = 1.0
 
@@ -58,28 +65,58 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         self, request: apb.StartRunRequest, context: grpc.aio.ServicerContext
     ) -> apb.StartRunResponse:
         v = Validator()
-        pillars = v.enums("pillars", request.pillars, convert.PILLARS_BY_VALUE)
         source = v.enum("source", request.source, convert.SOURCES_BY_VALUE, default=Source.LIVE)
+        if source is Source.MANIFESTS:
+            v.fail("source", "manifests are uploaded with StartManifestRun")
+        problem = self.policy.context_problem(request.context)
+        if problem:
+            v.fail("context", problem)
+        run_request = self._run_request(request, v, source=Source.LIVE)
         v.done()
-        # Everything past the proto's own vocabulary is validated once, by the runner.
-        run = await self.runner.start(
-            RunRequest(
-                source=source,
-                pillars=tuple(sorted(pillars, key=list(Pillar).index)),
-                check_id=request.check_id.strip(),
-                path=request.path,
-                context=request.context,
-                check_timeout_s=(
-                    request.check_timeout_seconds
-                    if request.HasField("check_timeout_seconds")
-                    else None
-                ),
-                run_timeout_s=(
-                    request.run_timeout_seconds if request.HasField("run_timeout_seconds") else None
-                ),
-            )
-        )
+        run = await self.runner.start(run_request)
         return apb.StartRunResponse(run=convert.run(run))
+
+    async def StartManifestRun(
+        self,
+        request_iterator: AsyncIterator[apb.StartManifestRunRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> apb.StartManifestRunResponse:
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "run":
+            raise InvalidArgument(FieldViolation("run", "the first message must carry the run"))
+        v = Validator("run.")
+        if first.run.source not in (
+            apb.INVENTORY_SOURCE_UNSPECIFIED,
+            apb.INVENTORY_SOURCE_MANIFESTS,
+        ):
+            v.fail("source", "a manifest run assesses the uploaded manifests")
+        if first.run.context:
+            v.fail("context", "a manifest run reaches no cluster")
+        run_request = self._run_request(first.run, v, source=Source.MANIFESTS)
+        v.done()
+        if not (run_request.check_id and run_request.pillars):
+            # An unknown or disabled check fails before the upload is read.
+            self.catalogue.select(pillars=run_request.pillars, check_id=run_request.check_id)
+        files = await collect_manifests(request_iterator, limit=self.upload_limit)
+        run = await self.runner.start(dataclasses.replace(run_request, manifests=files))
+        return apb.StartManifestRunResponse(run=convert.run(run))
+
+    @staticmethod
+    def _run_request(request: apb.StartRunRequest, v: Validator, *, source: Source) -> RunRequest:
+        """Everything past the proto's own vocabulary is validated once, by the runner."""
+        pillars = v.enums("pillars", request.pillars, convert.PILLARS_BY_VALUE)
+        return RunRequest(
+            source=source,
+            pillars=tuple(sorted(pillars, key=list(Pillar).index)),
+            check_id=request.check_id.strip(),
+            context=request.context,
+            check_timeout_s=(
+                request.check_timeout_seconds if request.HasField("check_timeout_seconds") else None
+            ),
+            run_timeout_s=(
+                request.run_timeout_seconds if request.HasField("run_timeout_seconds") else None
+            ),
+        )
 
     async def CancelRun(
         self, request: apb.CancelRunRequest, context: grpc.aio.ServicerContext

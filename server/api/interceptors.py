@@ -1,6 +1,8 @@
 """grpc.aio server interceptors: domain-error mapping and Prometheus RPC metrics.
 
-``create_grpc_server`` in ``server.api.server`` installs them. Domain errors
+``create_grpc_server`` in ``server.api.server`` installs them, outermost first: errors,
+metrics, then authentication (``server.api.auth``), so a refused call is counted and
+mapped like any other. Domain errors
 (``server.core.errors``) become gRPC statuses here and nowhere else; an unexpected exception
 becomes INTERNAL (logged with its traceback), never a bare UNKNOWN.
 """
@@ -26,13 +28,16 @@ from assay.server.core.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
     Unavailable,
 )
 
 log = logging.getLogger(__name__)
 
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
-UnaryBehaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+"""A coroutine behaviour: the request (or request iterator) and the context."""
 StreamBehaviour = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 _CODES: list[tuple[type[AssayError], grpc.StatusCode]] = [
@@ -40,7 +45,9 @@ _CODES: list[tuple[type[AssayError], grpc.StatusCode]] = [
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 
@@ -82,7 +89,7 @@ async def _abort_for(exc: Exception, context: grpc.aio.ServicerContext, method: 
 
 
 class _AroundInterceptor(grpc.aio.ServerInterceptor):
-    """Runs every unary-request behaviour (unary or streaming) inside :meth:`around`."""
+    """Runs every behaviour of a handler (any of the four kinds) inside :meth:`around`."""
 
     def around(
         self, method: str, ctx: grpc.aio.ServicerContext
@@ -96,23 +103,11 @@ class _AroundInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
-
-        async def around_unary(behaviour: UnaryBehaviour, request: Any, ctx: Any) -> Any:
-            async with self.around(method, ctx):
-                return await behaviour(request, ctx)
-
-        async def around_stream(
-            behaviour: StreamBehaviour, request: Any, ctx: Any
-        ) -> AsyncIterator[Any]:
-            async with self.around(method, ctx):
-                async for item in behaviour(request, ctx):
-                    yield item
-
-        return wrap_handler(handler, around_unary, around_stream)
+        return wrap_handler(handler, lambda ctx: self.around(method, ctx))
 
 
 class ErrorMappingInterceptor(_AroundInterceptor):
-    """Turns exceptions raised by unary-unary and unary-stream servicers into statuses."""
+    """Turns exceptions raised by servicers (and inner interceptors) into statuses."""
 
     @asynccontextmanager
     async def around(self, method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
@@ -183,36 +178,54 @@ class MetricsInterceptor(_AroundInterceptor):
 
 def wrap_handler(
     handler: grpc.RpcMethodHandler,
-    around_unary: Callable[[UnaryBehaviour, Any, Any], Awaitable[Any]],
-    around_stream: Callable[[StreamBehaviour, Any, Any], AsyncIterator[Any]],
+    around: Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]],
 ) -> grpc.RpcMethodHandler:
-    """A copy of ``handler`` whose unary-request behaviours run inside the given wrappers.
+    """A copy of ``handler`` whose behaviour runs inside ``around(context)``.
 
-    Client-streaming methods (only reflection has them) pass through unchanged.
+    Covers the four kinds of RPC: a streaming response written as an async generator is
+    wrapped as one, a coroutine that streams through ``context.write`` (grpc's health
+    Watch) as a coroutine. Synchronous handlers are not served by this grpc.aio server:
+    TypeError, so nothing can slip past an interceptor unwrapped.
     """
-    if handler.unary_unary is not None:
-        behaviour = handler.unary_unary
+    options = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    for kind, make in (
+        ("unary_unary", grpc.unary_unary_rpc_method_handler),
+        ("unary_stream", grpc.unary_stream_rpc_method_handler),
+        ("stream_unary", grpc.stream_unary_rpc_method_handler),
+        ("stream_stream", grpc.stream_stream_rpc_method_handler),
+    ):
+        behaviour = getattr(handler, kind)
+        if behaviour is None:
+            continue
+        if inspect.isasyncgenfunction(behaviour):
+            return make(_wrap_generator(behaviour, around), **options)
+        if inspect.iscoroutinefunction(behaviour):
+            return make(_wrap_coroutine(behaviour, around), **options)
+        raise TypeError(f"{kind} handler {behaviour!r} is neither a coroutine nor async")
+    raise TypeError("a method handler without a behaviour")
 
-        async def unary(request: Any, ctx: Any) -> Any:
-            return await around_unary(behaviour, request, ctx)
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-    # Streams written as async generators only; a coroutine that streams through
-    # ``context.write`` (grpc's own health Watch) passes through unchanged.
-    if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
-        stream_behaviour = handler.unary_stream
+def _wrap_coroutine(
+    behaviour: Behaviour,
+    around: Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]],
+) -> Behaviour:
+    async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+        async with around(ctx):
+            return await behaviour(request, ctx)
 
-        async def stream(request: Any, ctx: Any) -> AsyncIterator[Any]:
-            async for item in around_stream(stream_behaviour, request, ctx):
+    return wrapped
+
+
+def _wrap_generator(
+    behaviour: StreamBehaviour,
+    around: Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]],
+) -> StreamBehaviour:
+    async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async with around(ctx):
+            async for item in behaviour(request, ctx):
                 yield item
 
-        return grpc.unary_stream_rpc_method_handler(
-            stream,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-    return handler
+    return wrapped

@@ -1,14 +1,16 @@
 """The grpc.aio server: services, interceptors, health and reflection, bound to one address.
 
 The composition root (``server.app``) calls :func:`create_grpc_server` with the parts it
-built and drives the returned :class:`GrpcEndpoint` (start, serving state, graceful stop);
-it never touches ``grpc`` or ``assay.v1`` itself.
+built and drives the returned :class:`GrpcEndpoint` (start, health, graceful stop); it
+never touches ``grpc`` or ``assay.v1`` itself. :class:`EdgeSecurity` is what the edge
+enforces: who the caller is (authentication, TLS), what they may call (access rules) and
+what a write may ask for (the request policy).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -16,9 +18,16 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
 from assay.server.api.assessments import AssessmentServicer
+from assay.server.api.auth import AuthInterceptor
 from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
+from assay.server.api.tls import server_credentials
 from assay.server.api.workflows import WorkflowServicer
 from assay.server.assessment.runner import Runner
+from assay.server.auth.access import AccessRules
+from assay.server.auth.authn import Authenticator
+from assay.server.auth.policy import RequestPolicy
+from assay.server.auth.settings import DEFAULT_WRITER_GROUPS
+from assay.server.auth.tls import TlsFiles
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.storage.repository import Repository
 from assay.server.workflow.controller import WorkflowController
@@ -28,6 +37,18 @@ ASSESSMENT_SERVICE = assessment_pb2.DESCRIPTOR.services_by_name["AssessmentServi
 WORKFLOW_SERVICE = workflow_pb2.DESCRIPTOR.services_by_name["WorkflowExecutionService"].full_name
 HEALTH_SERVICE = health.SERVICE_NAME
 SERVICES = (ASSESSMENT_SERVICE, WORKFLOW_SERVICE)
+
+DEFAULT_UPLOAD_LIMIT = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EdgeSecurity:
+    authenticator: Authenticator = field(default_factory=Authenticator.open)
+    rules: AccessRules = field(
+        default_factory=lambda: AccessRules(frozenset(DEFAULT_WRITER_GROUPS))
+    )
+    policy: RequestPolicy = field(default_factory=RequestPolicy)
+    tls: TlsFiles | None = None
 
 
 @dataclass
@@ -41,14 +62,16 @@ class GrpcEndpoint:
     async def start(self) -> None:
         await self.server.start()
 
-    async def set_serving(self, serving: bool) -> None:
-        """Report every service (and the server as a whole, ``""``) SERVING or NOT_SERVING."""
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
+    async def set_serving(self, serving: bool, *, workflows: bool = True) -> None:
+        """Report the server (``""``) and every service SERVING or NOT_SERVING; the workflow
+        service only when ``workflows`` too (it is off, or its controller is not watching)."""
         for name in ("", *SERVICES):
+            up = serving and (workflows or name != WORKFLOW_SERVICE)
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if up
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
             await self.health.set(name, status)
 
     async def enter_graceful_shutdown(self) -> None:
@@ -68,15 +91,27 @@ def create_grpc_server(
     workflow_namespace: str,
     shutdown: asyncio.Event,
     metrics: CollectorRegistry,
+    security: EdgeSecurity,
+    upload_limit: int = DEFAULT_UPLOAD_LIMIT,
 ) -> GrpcEndpoint:
-    """Build the server with every service and bind ``listen``; ``OSError`` if it cannot."""
+    """Build the server with every service and bind ``listen`` (TLS when ``security.tls``);
+    ``OSError`` if it cannot bind, TlsError if the TLS files are unusable."""
     server = grpc.aio.server(
-        interceptors=[ErrorMappingInterceptor(), MetricsInterceptor(metrics)],
+        interceptors=[
+            ErrorMappingInterceptor(),
+            MetricsInterceptor(metrics),
+            AuthInterceptor(security.authenticator, security.rules),
+        ],
         options=[("grpc.so_reuseport", 0)],
     )
     assessment_pb2_grpc.add_AssessmentServiceServicer_to_server(
         AssessmentServicer(
-            repository=repository, runner=runner, catalogue=catalogue, shutdown=shutdown
+            repository=repository,
+            runner=runner,
+            catalogue=catalogue,
+            shutdown=shutdown,
+            policy=security.policy,
+            upload_limit=upload_limit,
         ),
         server,
     )
@@ -86,6 +121,7 @@ def create_grpc_server(
             controller=controller,
             default_namespace=workflow_namespace,
             shutdown=shutdown,
+            policy=security.policy,
         ),
         server,
     )
@@ -94,7 +130,10 @@ def create_grpc_server(
     reflection.enable_server_reflection(
         (*SERVICES, HEALTH_SERVICE, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(listen)
+    if security.tls is not None:
+        port = server.add_secure_port(listen, server_credentials(security.tls))
+    else:
+        port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     return GrpcEndpoint(server, health_servicer, port)

@@ -1,16 +1,19 @@
 """``WorkflowExecutionService`` servicer over the workflow controller and the audit store.
 
-Create validates the spec as the CRD schema does (the controller's validator, field paths
-like ``spec.targetResource``); Get/List read the API server; Watch follows the controller's
-phase-change fan-out; ListAuditEvents reads storage in a worker thread.
+Every namespace and name of a request is checked here to be a DNS label or subdomain
+(INVALID_ARGUMENT naming the field) before it can reach the Kubernetes client, which
+escapes it as one path segment besides. Create applies the request policy (the bundle's
+registry and the ServiceAccount must be allowed) and validates the spec as the CRD schema
+does (the controller's validator, field paths like ``spec.targetResource``); Get/List read
+the API server; Watch follows the controller's phase-change fan-out; ListAuditEvents reads
+storage in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import grpc
@@ -20,7 +23,10 @@ from assay.server.api.assessments import next_offset
 from assay.server.api.convert import timestamp
 from assay.server.api.streams import until_shutdown
 from assay.server.api.validation import Validator
+from assay.server.auth.policy import RequestPolicy
+from assay.server.auth.principal import Via, current_principal
 from assay.server.core.errors import FailedPrecondition
+from assay.server.kube.names import is_dns_label, is_dns_subdomain
 from assay.server.storage.repository import Repository
 from assay.server.workflow.audit import AuditQuery
 from assay.server.workflow.controller import WorkflowController
@@ -28,8 +34,18 @@ from assay.server.workflow.model import phase_of
 from assay.v1 import workflow_pb2 as wpb
 from assay.v1 import workflow_pb2_grpc as wpb_grpc
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+def _requester() -> str | None:
+    """The authenticated caller's user name (None when authentication is off)."""
+    principal = current_principal()
+    if principal is None or principal.via is Via.OPEN:
+        return None
+    return principal.user
+
+
+def _shown(value: str) -> str:
+    """A request value for an error message: quoted, escaped, and short."""
+    return repr(value if len(value) <= 80 else value[:77] + "...")
 
 
 @dataclass
@@ -38,6 +54,7 @@ class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
     controller: WorkflowController | None
     default_namespace: str
     shutdown: asyncio.Event
+    policy: RequestPolicy = field(default_factory=RequestPolicy)
 
     def _require_controller(self) -> WorkflowController:
         if self.controller is None:
@@ -50,24 +67,41 @@ class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
     def _namespace(self, v: Validator, namespace: str, *, default: str | None) -> str | None:
         if not namespace:
             return default
-        if not _DNS_LABEL.match(namespace):
-            v.fail("namespace", f"{namespace!r} is not a valid namespace name")
+        if not is_dns_label(namespace):
+            v.fail("namespace", f"{_shown(namespace)} is not a namespace name (a DNS label)")
         return namespace
+
+    def _name(self, v: Validator, name: str, *, field: str = "name", required: bool) -> str:
+        if not name:
+            if required:
+                v.fail(field, "is required")
+            return name
+        if not is_dns_subdomain(name):
+            v.fail(field, f"{_shown(name)} is not a resource name (a DNS subdomain)")
+        return name
 
     async def Create(
         self, request: wpb.CreateRequest, context: grpc.aio.ServicerContext
     ) -> wpb.CreateResponse:
         v = Validator()
         namespace = self._namespace(v, request.namespace, default=self.default_namespace)
-        if request.name and not _DNS_SUBDOMAIN.match(request.name):
-            v.fail("name", f"{request.name!r} is not a valid resource name")
+        self._name(v, request.name, required=False)
         v.done()
         controller = self._require_controller()
+        spec = request.spec
+        self.policy.check_bundle(
+            spec.workflow_ref.container_image, field="spec.workflowRef.containerImage"
+        )
+        self.policy.check_service_account(
+            spec.execution_config.service_account_name,
+            field="spec.executionConfig.serviceAccountName",
+        )
         created = await controller.create(
             namespace or self.default_namespace,
             wconv.spec_to_dict(request.spec),
             name=request.name or None,
             labels=dict(request.labels) or None,
+            requested_by=_requester(),
         )
         return wpb.CreateResponse(execution=wconv.execution(created))
 
@@ -76,7 +110,7 @@ class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
     ) -> wpb.GetResponse:
         v = Validator()
         namespace = self._namespace(v, request.namespace, default=self.default_namespace)
-        name = v.required("name", request.name)
+        name = self._name(v, request.name, required=True)
         v.done()
         found = await self._require_controller().get(namespace or self.default_namespace, name)
         return wpb.GetResponse(execution=wconv.execution(found))
@@ -109,6 +143,7 @@ class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
     ) -> AsyncIterator[wpb.WatchResponse]:
         v = Validator()
         namespace = self._namespace(v, request.namespace, default=None)
+        self._name(v, request.name, required=False)
         if request.name and not namespace:
             v.fail("namespace", "is required when name is set")
         v.done()
@@ -130,6 +165,7 @@ class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
     ) -> wpb.ListAuditEventsResponse:
         v = Validator()
         namespace = self._namespace(v, request.namespace, default=None)
+        self._name(v, request.execution_name, field="execution_name", required=False)
         event_type = (
             v.enum("event_type", request.event_type, wconv.AUDIT_TYPES_BY_VALUE, default=None)
             if request.event_type

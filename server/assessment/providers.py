@@ -1,4 +1,4 @@
-"""Where a run's inventory comes from: manifest files or the live cluster.
+"""Where a run's inventory comes from: manifests (uploaded, or the scheduler's) or the cluster.
 
 The runner asks the provider registered for the request's source; the composition root
 registers one per source (tests register fakes).
@@ -10,12 +10,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
-from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.requests import ManifestTree, RunRequest
 from assay.server.checks.kit import Check
 from assay.server.checks.kit.registry import required_groups, required_kinds
 from assay.server.inventory.limits import DEFAULT_LIMITS, ManifestLimits
 from assay.server.inventory.live import load_live_inventory
-from assay.server.inventory.manifests import load_manifests
+from assay.server.inventory.manifests import load_files, load_manifests
 from assay.server.inventory.model import Inventory
 from assay.server.kube.config import KubeClientFactory
 
@@ -26,13 +26,17 @@ class InventoryProvider(Protocol):
 
 
 class ManifestInventory:
-    """Reads ``request.path`` (file or directory) in a worker thread, within ``limits``."""
+    """Parses the uploaded files, or reads the scheduler's tree, in a worker thread, within
+    ``limits``."""
 
     def __init__(self, limits: ManifestLimits = DEFAULT_LIMITS) -> None:
         self._limits = limits
 
     async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
-        return await asyncio.to_thread(load_manifests, request.path, self._limits)
+        manifests = request.manifests
+        if isinstance(manifests, ManifestTree):
+            return await asyncio.to_thread(load_manifests, manifests.path, self._limits)
+        return await asyncio.to_thread(load_files, manifests, self._limits)
 
 
 class LiveInventory:

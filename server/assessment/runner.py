@@ -289,7 +289,11 @@ class Runner:
         budget = asyncio.timeout_at(deadline)
         try:
             async with budget:
-                inventory = await provider.load(execution.request, execution.checks)
+                try:
+                    inventory = await provider.load(execution.request, execution.checks)
+                finally:
+                    # Uploaded manifests can be large; the inventory is all the run needs.
+                    execution.request = dataclasses.replace(execution.request, manifests=())
         except TimeoutError as exc:
             if budget.expired():
                 return RunState.FAILED, (

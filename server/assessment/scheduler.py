@@ -42,13 +42,13 @@ from typing import Protocol
 
 from croniter import croniter
 
-from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.requests import Manifests, ManifestTree, RunRequest
 from assay.server.assessment.settings import AssessmentSettings
 from assay.server.assessment.tasks import cancel_and_wait
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
 from assay.server.core.errors import AlreadyExists, FieldViolation, InvalidArgument
 from assay.server.core.ids import scheduled_run_id
-from assay.server.core.types import Run, RunId
+from assay.server.core.types import Run, RunId, Source
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,10 @@ class ScheduleSpec:
         """The schedule the settings ask for; None when ``schedule`` is empty."""
         if not settings.schedule:
             return None
-        request = RunRequest(source=settings.schedule_source, path=settings.schedule_path)
+        manifests: Manifests = ()
+        if settings.schedule_source is Source.MANIFESTS:
+            manifests = ManifestTree(settings.schedule_path)
+        request = RunRequest(source=settings.schedule_source, manifests=manifests)
         return cls(settings.schedule, request, cluster_id=cluster_id)
 
 

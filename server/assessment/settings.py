@@ -58,7 +58,17 @@ class AssessmentSettings:
     )
     schedule_path: str = field(
         default="",
-        metadata={"help": "Manifest file or directory of scheduled runs (source manifests)."},
+        metadata={
+            "help": "Manifest file or directory of scheduled runs (source manifests); the "
+            "only manifests the server reads itself."
+        },
+    )
+    max_upload_bytes: int = field(
+        default=64 * 1024 * 1024,
+        metadata={
+            "help": "Bytes one run may upload: the files' contents and each chunk's file name.",
+            "min": 1,
+        },
     )
     run_heartbeat_s: float = field(
         default=15.0,

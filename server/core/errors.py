@@ -7,7 +7,10 @@ Hierarchy::
     ├── NotFound             an id names nothing
     ├── AlreadyExists        a create collides with an existing object
     ├── FailedPrecondition   the operation is not valid in the object's current state
-    ├── PermissionDenied     a dependency (the cluster) refused the server the operation
+    ├── Unauthenticated      the caller presented no credentials, or none that hold
+    ├── PermissionDenied     the caller may not do this, or a dependency (the cluster)
+    │                        refused the server the operation
+    ├── ResourceExhausted    a request went past a limit (an upload's size)
     └── Unavailable          a dependency (storage, the cluster) cannot be used right now
 
 Layers raise these (never gRPC errors) so that execution and storage stay free of the
@@ -53,7 +56,15 @@ class FailedPrecondition(AssayError):
     pass
 
 
+class Unauthenticated(AssayError):
+    """Never says why beyond "missing" or "not valid": no token or user in the text."""
+
+
 class PermissionDenied(AssayError):
+    pass
+
+
+class ResourceExhausted(AssayError):
     pass
 
 

@@ -2,9 +2,11 @@
 
 Called by the runner for ``--source manifests`` runs (and by tests and examples). The
 files come from :mod:`~assay.server.inventory.tree` (bounded, regular files only, sorted
-path order) and each is parsed by :func:`~assay.server.inventory.parse.parse_manifest`
-(YAML with several documents or JSON; ``List`` documents expanded). Across files an object
-defined twice (same kind, namespace and name) keeps its later definition, with a diagnostic.
+path order; the scheduler's path) or from a client that uploaded them (:func:`load_files`:
+names and bytes, never a path), and each is parsed by
+:func:`~assay.server.inventory.parse.parse_manifest` (YAML with several documents or JSON;
+``List`` documents expanded). Across files an object defined twice (same kind, namespace
+and name) keeps its later definition, with a diagnostic.
 Every problem is a :class:`Diagnostic`, at most ``limits.max_diagnostics`` of them kept for
 the run (the rest counted); only a path that does not exist is an error. Each object's
 :class:`Origin` (file, document, line) is kept on the inventory.
@@ -13,6 +15,7 @@ the run (the rest counted); only a path that does not exist is an error. Each ob
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +30,7 @@ from assay.server.inventory.model import (
 from assay.server.inventory.parse import ParsedObject, parse_manifest
 from assay.server.inventory.provenance import Diagnostic, DiagnosticLog, Origin
 from assay.server.inventory.raw import kind_of, name_of
-from assay.server.inventory.tree import iter_tree
+from assay.server.inventory.tree import ManifestFile, iter_tree
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +51,21 @@ def collect_manifests(
     not exist.
     """
     log = DiagnosticLog(limits.max_diagnostics)
+    return _collect(iter_tree(path, limits, log.add), limits, log, os.fspath(path))
+
+
+def collect_files(
+    files: Iterable[ManifestFile], limits: ManifestLimits = DEFAULT_LIMITS
+) -> Manifests:
+    """Parse files a client uploaded (names and bytes; nothing is read from disk)."""
+    return _collect(files, limits, DiagnosticLog(limits.max_diagnostics), "the uploaded files")
+
+
+def _collect(
+    files: Iterable[ManifestFile], limits: ManifestLimits, log: DiagnosticLog, label: str
+) -> Manifests:
     parsed: list[ParsedObject] = []
-    for file in iter_tree(path, limits, log.add):
+    for file in files:
         objects, problems = parse_manifest(file.name, file.data, limits)
         parsed.extend(objects)
         log.extend(problems)
@@ -68,7 +84,7 @@ def collect_manifests(
                 )
             )
         origins[key] = entry.origin
-    return Manifests([p.object for p in parsed], origins, log.result(os.fspath(path)))
+    return Manifests([p.object for p in parsed], origins, log.result(label))
 
 
 def read_manifests(
@@ -89,7 +105,15 @@ def load_manifests(
 ) -> Inventory:
     """An inventory (source ``manifests``) of every object under ``path``, each object's
     origin available through :meth:`Inventory.origin`."""
-    found = collect_manifests(path, limits)
+    return _inventory(collect_manifests(path, limits))
+
+
+def load_files(files: Iterable[ManifestFile], limits: ManifestLimits = DEFAULT_LIMITS) -> Inventory:
+    """An inventory (source ``manifests``) of the objects in uploaded ``files``."""
+    return _inventory(collect_files(files, limits))
+
+
+def _inventory(found: Manifests) -> Inventory:
     return Inventory.from_objects(
         found.objects,
         source=Source.MANIFESTS,

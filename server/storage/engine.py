@@ -8,6 +8,7 @@ supported.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from typing import Any
 import platformdirs
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, event, func, make_url, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -167,3 +170,14 @@ def migrate(engine: Engine) -> None:
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+
+@functools.cache
+def _head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def schema_is_current(connection: Connection) -> bool:
+    """The database's schema is at the newest revision this version ships (readiness)."""
+    current = MigrationContext.configure(connection).get_current_heads()
+    return frozenset(current) == _head_revisions()

@@ -49,7 +49,7 @@ from assay.server.core.types import (
     StatusCounts,
     Summary,
 )
-from assay.server.storage.engine import unavailable_on_connection_error
+from assay.server.storage.engine import schema_is_current, unavailable_on_connection_error
 from assay.server.storage.models import AssessmentRow, AuditEventRow, Base, HistoryRow, RunRow
 from assay.server.workflow.audit import AuditEvent, AuditEventType, AuditQuery
 
@@ -285,6 +285,11 @@ class Repository:
         """Round-trip to the database; Unavailable when it cannot be reached."""
         with self._transaction() as connection:
             connection.execute(text("SELECT 1"))
+
+    def schema_is_current(self) -> bool:
+        """Every migration of this version is applied; Unavailable when unreachable."""
+        with self._transaction() as connection:
+            return schema_is_current(connection)
 
     # -- helpers ------------------------------------------------------------------------
 

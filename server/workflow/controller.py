@@ -33,6 +33,7 @@ from assay.server.workflow.audit import AuditSink
 from assay.server.workflow.changes import PhaseChange, PhaseChanges
 from assay.server.workflow.lock import TargetLockManager
 from assay.server.workflow.model import (
+    ANNOTATION_REQUESTED_BY,
     API_VERSION,
     KIND,
     LABEL_MANAGED_BY,
@@ -142,6 +143,17 @@ class WorkflowController:
     @property
     def is_leader(self) -> bool:
         return self._leading
+
+    @property
+    def watching(self) -> bool:
+        """Started, both informers synced and still running (readiness)."""
+        informers = self._tasks[:2]
+        return (
+            len(informers) == 2
+            and not any(task.done() for task in informers)
+            and self.executions.synced.is_set()
+            and self.pipelineruns.synced.is_set()
+        )
 
     async def start(self, *, sync_timeout_s: float | None = None) -> None:
         """Check the cluster serves what the controller needs, start the informers, wait for
@@ -336,10 +348,12 @@ class WorkflowController:
         *,
         name: str | None = None,
         labels: Mapping[str, str] | None = None,
+        requested_by: str | None = None,
     ) -> KubeObject:
         """Validate and create a WorkflowExecution; returns the created object (a dict).
 
-        Without ``name`` the API server generates one (``wfe-xxxxx``).
+        Without ``name`` the API server generates one (``wfe-xxxxx``); ``requested_by``
+        (the authenticated caller) is recorded in an annotation.
         """
         ensure_valid_spec(spec)
         metadata: dict[str, Any] = {"namespace": namespace}
@@ -349,6 +363,8 @@ class WorkflowController:
             metadata["generateName"] = "wfe-"
         if labels:
             metadata["labels"] = dict(labels)
+        if requested_by:
+            metadata["annotations"] = {ANNOTATION_REQUESTED_BY: requested_by}
         body: KubeObject = {
             "apiVersion": API_VERSION,
             "kind": KIND,

@@ -52,6 +52,9 @@ ANNOTATION_TARGET = f"{GROUP}/target-resource"
 ANNOTATION_EXECUTION = f"{GROUP}/execution"
 ANNOTATION_WORKFLOW_ID = f"{GROUP}/workflow-id"
 ANNOTATION_STARTED_AT = f"{GROUP}/started-at"
+# Who asked for an execution through the gRPC API (the server creates it with its own
+# credentials, so the cluster's audit log would only show the server).
+ANNOTATION_REQUESTED_BY = f"{GROUP}/requested-by"
 
 TEKTON_PIPELINERUN_LABEL = "tekton.dev/pipelineRun"
 TEKTON_PIPELINE_TASK_LABEL = "tekton.dev/pipelineTask"

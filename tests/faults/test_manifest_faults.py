@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from assay.server.assessment.providers import ManifestInventory
-from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.requests import ManifestTree, RunRequest
 from assay.server.assessment.runner import Runner
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.types import RunState, Source, Status
@@ -367,7 +367,8 @@ async def _run(path: Path, limits: ManifestLimits | None = None) -> Any:
         sink=MemorySink(),
         inventories={Source.MANIFESTS: provider},
     )
-    started = await runner.start(RunRequest(source=Source.MANIFESTS, path=str(path)))
+    request = RunRequest(source=Source.MANIFESTS, manifests=ManifestTree(str(path)))
+    started = await runner.start(request)
     return await runner.wait(started.run_id)
 
 

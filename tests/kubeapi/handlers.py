@@ -25,6 +25,7 @@ from .faults import Faults, InternalError, RecordedRequest
 from .jsonutil import JsonObject
 from .operations import Operations
 from .pagination import Paginator
+from .reviews import AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, Reviews
 from .routing import ResourcePath, parse_resource_path, unknown_path
 from .selectors import parse_field_selector, parse_label_selector
 from .status import ApiError, bad_request, success_status
@@ -146,7 +147,9 @@ class ApiHandlers:
         bookmark_interval: float,
         watch_timeout_scale: float,
         server_address: Callable[[], str],
+        reviews: Reviews,
     ) -> None:
+        self.reviews = reviews
         self.ops = ops
         self.hub = hub
         self.paginator = paginator
@@ -208,6 +211,11 @@ class ApiHandlers:
             return await self._collection(request, target, verb)
         validation = _field_validation(request.query.get("fieldValidation"))
         warnings: list[str] = []
+        if verb == "create" and resource.group in (AUTHENTICATION_GROUP, AUTHORIZATION_GROUP):
+            body = await self._json_body(request)
+            if not isinstance(body, dict):
+                raise bad_request("the request body is not a JSON object")
+            return web.json_response(self.reviews.answer(resource.group, body), status=201)
         if verb == "create":
             body = await self._json_body(request)
             created = self.ops.create(

@@ -358,6 +358,23 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         short_names=("pc",),
     ),
     _grp("discovery.k8s.io", "endpointslices", "endpointslice", "EndpointSlice"),
+    # Create-only reviews, answered by `reviews.py` and never stored.
+    _grp(
+        "authentication.k8s.io",
+        "tokenreviews",
+        "tokenreview",
+        "TokenReview",
+        False,
+        verbs=("create",),
+    ),
+    _grp(
+        "authorization.k8s.io",
+        "subjectaccessreviews",
+        "subjectaccessreview",
+        "SubjectAccessReview",
+        False,
+        verbs=("create",),
+    ),
     _grp(
         "apiextensions.k8s.io",
         "customresourcedefinitions",

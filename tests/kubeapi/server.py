@@ -4,7 +4,8 @@ Start it inside the test's event loop (`async with KubeApiDouble() as api:`) for
 `kubernetes.aio` client, or with `KubeApiDouble.run_in_thread()` for the blocking
 `kubernetes.client`, which would otherwise stall the loop the double runs on. Tests then
 talk HTTP through the official clients and use the methods here to arrange state (`seed`,
-`load_crd`, `register_tekton`), break things (`inject`, `set_latency`, `compact`,
+`load_crd`, `register_tekton`; who holds which token and RBAC on non-resource URLs through
+`reviews`, see `reviews.py`), break things (`inject`, `set_latency`, `compact`,
 `disable_group`) and assert (`requests`, `wait_for_request`, `get_object`, `list_objects`,
 `wait_for_object`). Leaving the double raises `DoubleFailed` if a handler failed
 unexpectedly (see `check_internal_errors`).
@@ -45,6 +46,7 @@ from .jsonutil import JsonObject
 from .operations import Operations
 from .pagination import Paginator
 from .resources import ResourceRegistry, ResourceType
+from .reviews import Reviews
 from .selectors import parse_label_selector
 from .store import ObjectStore, StoredEvent
 from .tekton import tekton_crds
@@ -86,6 +88,8 @@ class KubeApiDouble:
         self.hub = WatchHub()
         # Handler exceptions the clients saw as 500s; any of them fails the test at exit.
         self.internal_errors: list[InternalError] = []
+        # Who holds which token, and the RBAC rules of SubjectAccessReviews.
+        self.reviews = Reviews()
         self._handlers = ApiHandlers(
             self.ops,
             self.hub,
@@ -94,6 +98,7 @@ class KubeApiDouble:
             bookmark_interval=bookmark_interval,
             watch_timeout_scale=watch_timeout_scale,
             server_address=lambda: f"{self._host}:{self._port}",
+            reviews=self.reviews,
         )
         self._runner: web.AppRunner | None = None
         self.seed(

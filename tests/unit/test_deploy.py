@@ -35,4 +35,12 @@ def test_the_deployment_settings_are_valid_and_listen_on_every_interface() -> No
     assert values["ASSAY_WORKFLOWS"] == "true"
     assert values["ASSAY_LEADER_ELECTION_IDENTITY"] == "pod-0"
     ports = {p["name"]: p["containerPort"] for p in spec["ports"]}
-    assert ports == {"grpc": 50051, "metrics": int(values["ASSAY_HTTP_PORT"])}
+    assert values["ASSAY_TOKEN_REVIEW"] == "true"  # beyond loopback only with authentication
+    assert ports == {
+        "grpc": 50051,
+        "health": int(values["ASSAY_HEALTH_PORT"]),
+        "metrics": int(values["ASSAY_METRICS_PORT"]),
+    }
+    assert values["ASSAY_HEALTH_HOST"] == "0.0.0.0"  # kubelet probes the pod IP
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        assert spec[probe]["httpGet"] == {"path": path, "port": "health"}

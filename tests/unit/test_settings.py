@@ -36,6 +36,19 @@ SAMPLES: dict[str, str] = {
     "kube.kubeconfig": str(Path(__file__)),
     "assessment.schedule": "*/5 * * * *",
     "assessment.schedule_path": str(Path(__file__).parent),
+    "metrics_host": "127.0.0.2",  # loopback: authentication is off in these samples
+    "auth.token_file": str(Path(__file__)),
+    "tls.cert": str(Path(__file__)),
+    "tls.key": str(Path(__file__)),
+    "tls.client_ca": str(Path(__file__)),
+}
+_FILE = str(Path(__file__))
+# Variables a sample needs beside its own to be valid (TLS comes in pairs, and alone
+# authenticates nobody).
+COMPANIONS: dict[str, dict[str, str]] = {
+    "tls.cert": {"ASSAY_TLS_KEY": _FILE, "ASSAY_TOKEN_FILE": _FILE},
+    "tls.key": {"ASSAY_TLS_CERT": _FILE, "ASSAY_TOKEN_FILE": _FILE},
+    "tls.client_ca": {"ASSAY_TLS_CERT": _FILE, "ASSAY_TLS_KEY": _FILE},
 }
 
 
@@ -75,7 +88,18 @@ def test_names_follow_the_rule_and_keep_todays_variables() -> None:
         "ASSAY_DATABASE_URL",
         "ASSAY_CLUSTER_ID",
         "ASSAY_KUBE_CONTEXT",
-        "ASSAY_HTTP_PORT",
+        "ASSAY_HEALTH_PORT",
+        "ASSAY_METRICS_PORT",
+        "ASSAY_TOKEN_FILE",
+        "ASSAY_TOKEN_REVIEW",
+        "ASSAY_TLS_CERT",
+        "ASSAY_TLS_KEY",
+        "ASSAY_TLS_CLIENT_CA",
+        "ASSAY_WRITER_GROUPS",
+        "ASSAY_ALLOWED_CONTEXTS",
+        "ASSAY_ALLOWED_REGISTRIES",
+        "ASSAY_ALLOWED_SERVICE_ACCOUNTS",
+        "ASSAY_MAX_UPLOAD_BYTES",
         "ASSAY_SHUTDOWN_GRACE",
         "ASSAY_POLICY",
         "ASSAY_CHECK_TIMEOUT",
@@ -117,7 +141,8 @@ def test_defaults() -> None:
 @pytest.mark.parametrize("opt", ALL)
 def test_every_setting_from_its_variable(opt: Option) -> None:
     text = sample(opt)
-    result = cli.invoke(app, ["serve", "--print-settings"], env={opt.env: text})
+    env = {**COMPANIONS.get(opt.dotted, {}), opt.env: text}
+    result = cli.invoke(app, ["serve", "--print-settings"], env=env)
     assert result.exit_code == 0, result.output
     assert printed(result.stdout)[opt.env] == expected(opt, text)
 
@@ -131,6 +156,7 @@ def test_every_setting_from_its_flag_over_its_variable(opt: Option) -> None:
     else:
         args = [opt.flags[0], text]
         env = {opt.env: text + "-ignored"} if opt.kind is str else {}
+    env.update(COMPANIONS.get(opt.dotted, {}))
     result = cli.invoke(app, ["serve", "--print-settings", *args], env=env)
     assert result.exit_code == 0, result.output
     assert printed(result.stdout)[opt.env] == expected(opt, text)
@@ -156,8 +182,17 @@ def test_secrets_are_never_printed() -> None:
 INVALID: list[tuple[str, str, str]] = [
     ("ASSAY_LISTEN", "nonsense", "expected HOST:PORT"),
     ("ASSAY_LISTEN", "127.0.0.1:70000", "expected HOST:PORT"),
-    ("ASSAY_HTTP_PORT", "65536", "at most 65535"),
-    ("ASSAY_HTTP_PORT", "eighty", "whole number"),
+    ("ASSAY_LISTEN", "0.0.0.0:50051", "not loopback and authentication is off"),
+    ("ASSAY_HEALTH_PORT", "65536", "at most 65535"),
+    ("ASSAY_METRICS_PORT", "eighty", "whole number"),
+    ("ASSAY_METRICS_HOST", "0.0.0.0", "not loopback and authentication is off"),
+    ("ASSAY_HEALTH_POLL", "0", "greater than 0"),
+    ("ASSAY_TOKEN_FILE", "/no/such/tokens.csv", "is not a file"),
+    ("ASSAY_TOKEN_CACHE_TTL", "-1", "at least 0"),
+    ("ASSAY_WRITER_GROUPS", "ops,a\x01b", "control characters"),
+    ("ASSAY_ALLOWED_REGISTRIES", "quay.io,quay.io/Bad Org", "not a registry or registry/path"),
+    ("ASSAY_ALLOWED_SERVICE_ACCOUNTS", "runner,Cluster_Admin", "not ServiceAccount names"),
+    ("ASSAY_MAX_UPLOAD_BYTES", "0", "at least 1"),
     ("ASSAY_DATABASE_URL", "mysql://x/y", "unsupported database"),
     ("ASSAY_DATABASE_URL", "not a url", "not a SQLAlchemy URL"),
     ("ASSAY_CLUSTER_ID", " ", "1 to 253"),
@@ -250,3 +285,55 @@ def test_assay_serve_with_a_bad_value_prints_one_line() -> None:
     )
     line = _one_line_failure([], env={"ASSAY_SCHEDULE_SOURCE": "git"})
     assert "ASSAY_SCHEDULE_SOURCE (--schedule-source): expected one of live, manifests" in line
+
+
+def test_lists_are_comma_separated_and_printed_back() -> None:
+    settings = load_settings({"ASSAY_WRITER_GROUPS": " ops , sre,,", "ASSAY_ALLOWED_CONTEXTS": ""})
+    assert settings.auth.writer_groups == ("ops", "sre")
+    assert settings.auth.allowed_contexts == ()
+    result = cli.invoke(app, ["serve", "--print-settings", "--allowed-contexts", "a,b"])
+    assert result.exit_code == 0, result.output
+    values = printed(result.stdout)
+    assert values["ASSAY_ALLOWED_CONTEXTS"] == "a,b"
+    assert values["ASSAY_WRITER_GROUPS"] == "assay:writers"
+
+
+def test_every_interface_needs_authentication() -> None:
+    token_file = {"ASSAY_TOKEN_FILE": _FILE}
+    for env in (
+        {"ASSAY_LISTEN": "0.0.0.0:50051", **token_file},
+        {"ASSAY_LISTEN": "[::]:50051", "ASSAY_TOKEN_REVIEW": "true"},
+        {"ASSAY_LISTEN": "[::1]:50051"},
+        {"ASSAY_LISTEN": "localhost:50051"},
+        {"ASSAY_METRICS_HOST": "0.0.0.0", **token_file},
+        {"ASSAY_METRICS_HOST": "0.0.0.0", "ASSAY_METRICS_PORT": "0"},
+    ):
+        load_settings(env)
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"ASSAY_LISTEN": "10.0.0.5:50051"})
+    assert "ASSAY_LISTEN (--listen): 10.0.0.5 is not loopback" in str(caught.value)
+    assert "ASSAY_TOKEN_FILE" in str(caught.value)
+
+
+def test_tls_settings_are_checked_together(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"ASSAY_TLS_KEY .*needs both a certificate and a key"):
+        load_settings({"ASSAY_TLS_CERT": _FILE, "ASSAY_TOKEN_FILE": _FILE})
+    with pytest.raises(SettingsError, match=r"ASSAY_TLS_CERT .*TLS alone authenticates no"):
+        load_settings({"ASSAY_TLS_CERT": _FILE, "ASSAY_TLS_KEY": _FILE})
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"ASSAY_TLS_CLIENT_CA": str(tmp_path / "absent.pem")})
+    assert [p.message for p in caught.value.problems] == [
+        "client certificates need TLS: set ASSAY_TLS_CERT and _KEY",
+        f"{str(tmp_path / 'absent.pem')!r} is not a file",
+    ]
+    settings = load_settings(
+        {"ASSAY_TLS_CERT": _FILE, "ASSAY_TLS_KEY": _FILE, "ASSAY_TLS_CLIENT_CA": _FILE}
+    )
+    assert settings.auth_enabled
+
+
+def test_lists_are_shown_as_comma_separated_in_help() -> None:
+    result = cli.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    line = next(x for x in result.stdout.splitlines() if "--allowed-contexts" in x)
+    assert "LIST" in line and "Comma-separated." in line

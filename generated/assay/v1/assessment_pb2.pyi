@@ -623,17 +623,17 @@ class StartRunRequest(_message.Message):
     PILLARS_FIELD_NUMBER: _builtins.int
     CHECK_ID_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
-    PATH_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
     CHECK_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     RUN_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     check_id: _builtins.str
     """Runs this single check; excludes pillars."""
     source: Global___InventorySource.ValueType
-    path: _builtins.str
-    """File or directory of manifests, read by the server (source MANIFESTS)."""
+    """LIVE (or unset) for StartRun; manifests are uploaded with StartManifestRun."""
     context: _builtins.str
-    """kubeconfig context (source LIVE); empty for the current one or in-cluster."""
+    """kubeconfig context (source LIVE), one of those the server allows; empty for the
+    server's own cluster.
+    """
     check_timeout_seconds: _builtins.float
     run_timeout_seconds: _builtins.float
     @_builtins.property
@@ -646,14 +646,13 @@ class StartRunRequest(_message.Message):
         pillars: _abc.Iterable[_common_pb2.Pillar.ValueType] | None = ...,
         check_id: _builtins.str = ...,
         source: Global___InventorySource.ValueType = ...,
-        path: _builtins.str = ...,
         context: _builtins.str = ...,
         check_timeout_seconds: _builtins.float | None = ...,
         run_timeout_seconds: _builtins.float | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_check_timeout_seconds", b"_check_timeout_seconds", "_run_timeout_seconds", b"_run_timeout_seconds", "check_timeout_seconds", b"check_timeout_seconds", "run_timeout_seconds", b"run_timeout_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_check_timeout_seconds", b"_check_timeout_seconds", "_run_timeout_seconds", b"_run_timeout_seconds", "check_id", b"check_id", "check_timeout_seconds", b"check_timeout_seconds", "context", b"context", "path", b"path", "pillars", b"pillars", "run_timeout_seconds", b"run_timeout_seconds", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_check_timeout_seconds", b"_check_timeout_seconds", "_run_timeout_seconds", b"_run_timeout_seconds", "check_id", b"check_id", "check_timeout_seconds", b"check_timeout_seconds", "context", b"context", "pillars", b"pillars", "run_timeout_seconds", b"run_timeout_seconds", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__check_timeout_seconds: _TypeAlias = _typing.Literal["check_timeout_seconds"]  # noqa: Y015
     _WhichOneofArgType__check_timeout_seconds: _TypeAlias = _typing.Literal["_check_timeout_seconds", b"_check_timeout_seconds"]  # noqa: Y015
@@ -685,6 +684,81 @@ class StartRunResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StartRunResponse: _TypeAlias = StartRunResponse  # noqa: Y015
+
+@_typing.final
+class ManifestChunk(_message.Message):
+    """A piece of an uploaded manifest file (YAML or JSON); a file's chunks are consecutive."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The file's name as the client knows it, for diagnostics and reports; never opened."""
+    data: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ManifestChunk: _TypeAlias = ManifestChunk  # noqa: Y015
+
+@_typing.final
+class StartManifestRunRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def run(self) -> Global___StartRunRequest:
+        """The run to start: the first message of the stream, and only it. Pillars, check and
+        timeouts as for StartRun; source and context stay unset.
+        """
+
+    @_builtins.property
+    def chunk(self) -> Global___ManifestChunk: ...
+    def __init__(
+        self,
+        *,
+        run: Global___StartRunRequest | None = ...,
+        chunk: Global___ManifestChunk | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "part", b"part", "run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "part", b"part", "run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["run", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___StartManifestRunRequest: _TypeAlias = StartManifestRunRequest  # noqa: Y015
+
+@_typing.final
+class StartManifestRunResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def run(self) -> Global___RunState: ...
+    def __init__(
+        self,
+        *,
+        run: Global___RunState | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartManifestRunResponse: _TypeAlias = StartManifestRunResponse  # noqa: Y015
 
 @_typing.final
 class GetRunRequest(_message.Message):

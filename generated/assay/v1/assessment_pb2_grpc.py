@@ -40,6 +40,11 @@ class AssessmentServiceStub:
                 request_serializer=assay_dot_v1_dot_assessment__pb2.StartRunRequest.SerializeToString,
                 response_deserializer=assay_dot_v1_dot_assessment__pb2.StartRunResponse.FromString,
                 _registered_method=True)
+        self.StartManifestRun = channel.stream_unary(
+                '/assay.v1.AssessmentService/StartManifestRun',
+                request_serializer=assay_dot_v1_dot_assessment__pb2.StartManifestRunRequest.SerializeToString,
+                response_deserializer=assay_dot_v1_dot_assessment__pb2.StartManifestRunResponse.FromString,
+                _registered_method=True)
         self.GetRun = channel.unary_unary(
                 '/assay.v1.AssessmentService/GetRun',
                 request_serializer=assay_dot_v1_dot_assessment__pb2.GetRunRequest.SerializeToString,
@@ -92,7 +97,16 @@ class AssessmentServiceServicer:
     """
 
     def StartRun(self, request, context):
-        """Starts a full, pillar-filtered or single-check run.
+        """Starts a full, pillar-filtered or single-check run of the live cluster.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartManifestRun(self, request_iterator, context):
+        """Starts a run over manifests the client uploads: first a message with `run`, then the
+        files in chunks. The server limits the total size (RESOURCE_EXHAUSTED beyond it) and
+        never reads files of its own for it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -163,6 +177,11 @@ def add_AssessmentServiceServicer_to_server(servicer, server):
                     servicer.StartRun,
                     request_deserializer=assay_dot_v1_dot_assessment__pb2.StartRunRequest.FromString,
                     response_serializer=assay_dot_v1_dot_assessment__pb2.StartRunResponse.SerializeToString,
+            ),
+            'StartManifestRun': grpc.stream_unary_rpc_method_handler(
+                    servicer.StartManifestRun,
+                    request_deserializer=assay_dot_v1_dot_assessment__pb2.StartManifestRunRequest.FromString,
+                    response_serializer=assay_dot_v1_dot_assessment__pb2.StartManifestRunResponse.SerializeToString,
             ),
             'GetRun': grpc.unary_unary_rpc_method_handler(
                     servicer.GetRun,
@@ -238,6 +257,33 @@ class AssessmentService:
             '/assay.v1.AssessmentService/StartRun',
             assay_dot_v1_dot_assessment__pb2.StartRunRequest.SerializeToString,
             assay_dot_v1_dot_assessment__pb2.StartRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartManifestRun(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/assay.v1.AssessmentService/StartManifestRun',
+            assay_dot_v1_dot_assessment__pb2.StartManifestRunRequest.SerializeToString,
+            assay_dot_v1_dot_assessment__pb2.StartManifestRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

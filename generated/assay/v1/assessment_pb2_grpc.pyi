@@ -34,7 +34,12 @@ class AssessmentServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AssessmentServiceAsyncStub: ...
     StartRun: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.StartRunRequest, _assessment_pb2.StartRunResponse]
-    """Starts a full, pillar-filtered or single-check run."""
+    """Starts a full, pillar-filtered or single-check run of the live cluster."""
+    StartManifestRun: _grpc.StreamUnaryMultiCallable[_assessment_pb2.StartManifestRunRequest, _assessment_pb2.StartManifestRunResponse]
+    """Starts a run over manifests the client uploads: first a message with `run`, then the
+    files in chunks. The server limits the total size (RESOURCE_EXHAUSTED beyond it) and
+    never reads files of its own for it.
+    """
     GetRun: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.GetRunRequest, _assessment_pb2.GetRunResponse]
     ListRuns: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.ListRunsRequest, _assessment_pb2.ListRunsResponse]
     """Runs, newest first."""
@@ -55,7 +60,12 @@ class AssessmentServiceAsyncStub(AssessmentServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartRun: _aio.UnaryUnaryMultiCallable[_assessment_pb2.StartRunRequest, _assessment_pb2.StartRunResponse]  # type: ignore[assignment]
-    """Starts a full, pillar-filtered or single-check run."""
+    """Starts a full, pillar-filtered or single-check run of the live cluster."""
+    StartManifestRun: _aio.StreamUnaryMultiCallable[_assessment_pb2.StartManifestRunRequest, _assessment_pb2.StartManifestRunResponse]  # type: ignore[assignment]
+    """Starts a run over manifests the client uploads: first a message with `run`, then the
+    files in chunks. The server limits the total size (RESOURCE_EXHAUSTED beyond it) and
+    never reads files of its own for it.
+    """
     GetRun: _aio.UnaryUnaryMultiCallable[_assessment_pb2.GetRunRequest, _assessment_pb2.GetRunResponse]  # type: ignore[assignment]
     ListRuns: _aio.UnaryUnaryMultiCallable[_assessment_pb2.ListRunsRequest, _assessment_pb2.ListRunsResponse]  # type: ignore[assignment]
     """Runs, newest first."""
@@ -79,7 +89,18 @@ class AssessmentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _assessment_pb2.StartRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_assessment_pb2.StartRunResponse, _abc.Awaitable[_assessment_pb2.StartRunResponse]]:
-        """Starts a full, pillar-filtered or single-check run."""
+        """Starts a full, pillar-filtered or single-check run of the live cluster."""
+
+    @_abc_1.abstractmethod
+    def StartManifestRun(
+        self,
+        request_iterator: _MaybeAsyncIterator[_assessment_pb2.StartManifestRunRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_assessment_pb2.StartManifestRunResponse, _abc.Awaitable[_assessment_pb2.StartManifestRunResponse]]:
+        """Starts a run over manifests the client uploads: first a message with `run`, then the
+        files in chunks. The server limits the total size (RESOURCE_EXHAUSTED beyond it) and
+        never reads files of its own for it.
+        """
 
     @_abc_1.abstractmethod
     def GetRun(

@@ -75,9 +75,11 @@ async def _cancel_leftovers() -> None:
 
 
 def server_settings(**groups: Any) -> Settings:
-    """Settings on 127.0.0.1:0 without the HTTP port; keyword arguments replace fields of
-    the top level or whole groups (``workflow=WorkflowSettings(...)``)."""
-    return dataclasses.replace(Settings(listen="127.0.0.1:0", http_port=0), **groups)
+    """Settings on 127.0.0.1:0 without the HTTP ports (health and metrics on loopback when a
+    test turns them on); keyword arguments replace fields of the top level or whole groups
+    (``workflow=WorkflowSettings(...)``)."""
+    base = Settings(listen="127.0.0.1:0", health_port=0, health_host="127.0.0.1", metrics_port=0)
+    return dataclasses.replace(base, **groups)
 
 
 @pytest.fixture

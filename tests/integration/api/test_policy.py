@@ -15,6 +15,7 @@ from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import common_pb2 as cpb
 from tests.integration.api.server_fixtures import ServerThread, server_settings
+from tests.integration.api.uploads import start_manifest_run
 
 POLICY = """\
 checks:
@@ -76,9 +77,7 @@ def results(client: AssayClient, run_id: str) -> list[apb.AssessmentResult]:
 
 
 def run(client: AssayClient, folder: Path, **fields: Any) -> str:
-    started = client.start_run(
-        apb.StartRunRequest(source=apb.INVENTORY_SOURCE_MANIFESTS, path=str(folder), **fields)
-    )
+    started = start_manifest_run(client, folder, **fields)
     list(client.watch_run(started.run_id))
     return started.run_id
 
@@ -111,10 +110,6 @@ def test_runs_apply_severity_switches_parameters_and_exemptions(
 
 def test_a_disabled_check_cannot_be_run_alone(client: AssayClient, manifests: Path) -> None:
     with pytest.raises(ClientError) as caught:
-        client.start_run(
-            apb.StartRunRequest(
-                source=apb.INVENTORY_SOURCE_MANIFESTS, path=str(manifests), check_id="REL-001"
-            )
-        )
+        start_manifest_run(client, manifests, check_id="REL-001")
     assert caught.value.code is grpc.StatusCode.FAILED_PRECONDITION
     assert "disabled by the policy file" in str(caught.value)

@@ -68,7 +68,7 @@ def cluster(kube_api: KubeApiDouble) -> KubeApiDouble:
 
 
 def workflow_server(
-    api: KubeApiDouble, repository: Repository, *, listen: str, http_port: int
+    api: KubeApiDouble, repository: Repository, *, listen: str, http_ports: tuple[int, int]
 ) -> tuple[AssayServer, list[KubeClient]]:
     clients: list[KubeClient] = []
 
@@ -76,7 +76,14 @@ def workflow_server(
         clients.append(kube_client(api))
         return clients[-1]
 
-    settings = Settings(listen=listen, http_port=http_port, workflow=fast_controller())
+    health, metrics = http_ports
+    settings = Settings(
+        listen=listen,
+        health_host="127.0.0.1",
+        health_port=health,
+        metrics_port=metrics,
+        workflow=fast_controller(),
+    )
     return AssayServer(settings, repository=repository, kube_client_factory=factory), clients
 
 
@@ -85,15 +92,16 @@ async def test_a_port_in_use_stops_what_had_started(
 ) -> None:
     engine = create_engine_from_url(f"sqlite:///{tmp_path / 'assay.db'}")
     migrate(engine)
-    http_port = free_port()
+    http_ports = (free_port(), free_port())
     server, clients = workflow_server(
-        cluster, Repository(engine), listen=f"127.0.0.1:{busy_port}", http_port=http_port
+        cluster, Repository(engine), listen=f"127.0.0.1:{busy_port}", http_ports=http_ports
     )
     with pytest.raises(StartupError) as caught:
         await server.start()
     assert str(caught.value).startswith("ASSAY_LISTEN (--listen): cannot listen on")
     assert "in use" in str(caught.value)
-    assert_free(http_port)  # the HTTP endpoints had started: stopped again
+    for port in http_ports:  # the HTTP endpoints had started: stopped again
+        assert_free(port)
     assert len(clients) == 1  # made, and closed (an unclosed session fails the test)
     assert our_tasks() == []
     await server.stop()  # nothing to stop: a no-op
@@ -106,22 +114,24 @@ async def test_a_failure_after_the_controller_started_stops_everything(
     # A database without tables: the liveness sweep, the step after the controller and the
     # gRPC server started, fails.
     engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    grpc_port, http_port = free_port(), free_port()
+    grpc_port, http_ports = free_port(), (free_port(), free_port())
     server, _ = workflow_server(
-        cluster, Repository(engine), listen=f"127.0.0.1:{grpc_port}", http_port=http_port
+        cluster, Repository(engine), listen=f"127.0.0.1:{grpc_port}", http_ports=http_ports
     )
     with pytest.raises(StartupError, match=r"^ASSAY_DATABASE_URL \(--database-url\): "):
         await server.start()
     assert server.controller is not None and not server.controller.is_leader
     assert our_tasks() == []
-    assert_free(grpc_port)
-    assert_free(http_port)
+    for port in (grpc_port, *http_ports):
+        assert_free(port)
     engine.dispose()
 
 
 async def test_invalid_settings_fail_before_anything_is_opened(tmp_path: Path) -> None:
     database = tmp_path / "never.db"
-    settings = Settings(listen="127.0.0.1:0", http_port=0, database_url=f"sqlite:///{database}")
+    settings = Settings(
+        listen="127.0.0.1:0", health_port=0, metrics_port=0, database_url=f"sqlite:///{database}"
+    )
     bad = dataclasses.replace(settings, workflow=dataclasses.replace(settings.workflow, workers=0))
     with pytest.raises(SettingsError, match="ASSAY_WORKFLOW_WORKERS"):
         await AssayServer(bad).start()
@@ -132,7 +142,11 @@ cli = CliRunner()
 
 
 def one_line_failure(args: list[str], tmp_path: Path) -> str:
-    env = {"ASSAY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "ASSAY_HTTP_PORT": "0"}
+    env = {
+        "ASSAY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "ASSAY_HEALTH_PORT": "0",
+        "ASSAY_METRICS_PORT": "0",
+    }
     result = cli.invoke(app, ["serve", *args], env=env)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from assay.server.assessment.liveness import CRASH_REASON, RunLiveness
 from assay.server.assessment.providers import ManifestInventory
-from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.requests import ManifestTree, RunRequest
 from assay.server.assessment.runner import Runner
 from assay.server.assessment.scheduler import Scheduler, ScheduleSpec
 from assay.server.assessment.settings import AssessmentSettings
@@ -75,7 +75,7 @@ async def test_builtin_catalogue_over_the_check_fixtures(repository: Repository)
         inventories={Source.MANIFESTS: ManifestInventory()},
         cluster_id="prod",
     )
-    request = RunRequest(source=Source.MANIFESTS, path=str(CHECK_FIXTURES))
+    request = RunRequest(source=Source.MANIFESTS, manifests=ManifestTree(str(CHECK_FIXTURES)))
     run = await runner.wait((await runner.start(request)).run_id)
 
     assert run.state is RunState.COMPLETED, run.error

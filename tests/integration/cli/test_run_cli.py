@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from assay.client.api import AssayClient
 from assay.client.cli.main import app
 from assay.server.app import AssayServer
+from assay.server.kube.settings import KubeSettings
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from tests.integration.api.server_fixtures import ServerThread, server_settings
@@ -74,10 +75,22 @@ def test_fail_on_passes_when_findings_are_below_the_threshold(
     assert code == 2
 
 
-def test_run_that_fails_exits_1(assay_server: ServerThread, tmp_path: Path) -> None:
-    code, out, _ = invoke(assay_server.target, "run", "--path", str(tmp_path / "missing"))
+def test_run_that_fails_exits_1(repository: Repository, tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
+    settings = server_settings(kube=KubeSettings(kubeconfig=str(kubeconfig)))
+    with ServerThread(AssayServer(settings, repository=repository)) as running:
+        code, out, _ = invoke(running.target, "run", "--check", "SEC-001")
     assert code == 1
     assert "failed" in out
+
+
+def test_a_missing_manifest_path_is_a_usage_error(
+    assay_server: ServerThread, tmp_path: Path
+) -> None:
+    code, _, err = invoke(assay_server.target, "run", "--path", str(tmp_path / "missing"))
+    assert code == 2
+    assert "no such file or directory" in err
 
 
 def test_no_wait_prints_the_queued_run(assay_server: ServerThread) -> None:
@@ -152,6 +165,9 @@ def test_ctrl_c_detaches_and_the_run_goes_on(repository: Repository, tmp_path: P
         assert "Detached from run" in err and "assay runs cancel" in err
         run_id = err.split("Detached from run ")[1].split(";")[0]
         with AssayClient(running.target, timeout_s=10) as client:
+            # The run goes on: it reaches running (its upload parsed) and waits at the gate.
+            states = (e.state_changed.state for e in client.watch_run(run_id))
+            assert apb.RUN_PHASE_RUNNING in states
             assert client.get_run(run_id).state == apb.RUN_PHASE_RUNNING
             gate.release.set()
             assert list(client.watch_run(run_id))[-1].run_finished.run.state == (

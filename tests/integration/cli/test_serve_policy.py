@@ -23,7 +23,9 @@ def test_a_bad_policy_file_stops_the_server_with_one_line(tmp_path: Path) -> Non
             f"sqlite:///{database}",
             "--listen",
             "127.0.0.1:0",
-            "--http-port",
+            "--health-port",
+            "0",
+            "--metrics-port",
             "0",
         ],
     )

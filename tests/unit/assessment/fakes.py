@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.requests import ManifestTree, RunRequest
 from assay.server.checks.kit.definition import Check, CheckDefinition, Context, Finding, check
 from assay.server.checks.kit.registry import Registry
 from assay.server.core.errors import AlreadyExists, Unavailable
@@ -205,4 +205,4 @@ class BlockedInventory:
         return self.inventory
 
 
-MANIFESTS = RunRequest(source=Source.MANIFESTS, path="/unused")
+MANIFESTS = RunRequest(source=Source.MANIFESTS, manifests=ManifestTree("/unused"))

@@ -17,7 +17,7 @@ from assay.server.assessment.progress import (
     RunStateChanged,
 )
 from assay.server.assessment.providers import ManifestInventory
-from assay.server.assessment.requests import RunRequest
+from assay.server.assessment.requests import ManifestTree, RunRequest
 from assay.server.assessment.runner import SHUTTING_DOWN, Runner
 from assay.server.assessment.settings import AssessmentSettings
 from assay.server.checks.kit.catalogue import Catalogue
@@ -203,7 +203,7 @@ async def test_missing_manifest_path_fails_the_run_with_the_error(tmp_path: Path
         inventories={Source.MANIFESTS: ManifestInventory()},
     )
     missing = tmp_path / "nowhere"
-    request = RunRequest(source=Source.MANIFESTS, path=str(missing))
+    request = RunRequest(source=Source.MANIFESTS, manifests=ManifestTree(str(missing)))
     run = await runner.wait((await runner.start(request)).run_id)
     assert run.state is RunState.FAILED
     assert str(missing) in run.error and run.error.startswith("inventory:")
@@ -222,7 +222,7 @@ async def test_inventory_diagnostics_are_recorded_on_the_run(tmp_path: Path) -> 
         sink=MemorySink(),
         inventories={Source.MANIFESTS: ManifestInventory()},
     )
-    request = RunRequest(source=Source.MANIFESTS, path=str(tmp_path))
+    request = RunRequest(source=Source.MANIFESTS, manifests=ManifestTree(str(tmp_path)))
     run = await runner.wait((await runner.start(request)).run_id)
     assert run.state is RunState.COMPLETED
     assert len(run.diagnostics) == 1 and "bad.yaml" in run.diagnostics[0]
@@ -396,12 +396,13 @@ async def test_unknown_check_is_not_found_and_nothing_is_created() -> None:
             dataclasses.replace(MANIFESTS, check_id="SEC-001", pillars=(Pillar.SECURITY,)),
             ["check_id"],
         ),
-        (RunRequest(source=Source.MANIFESTS), ["path"]),
+        (RunRequest(source=Source.MANIFESTS), ["manifests"]),
         (
             dataclasses.replace(MANIFESTS, check_timeout_s=0, run_timeout_s=-1),
             ["check_timeout_seconds", "run_timeout_seconds"],
         ),
         (RunRequest(source=Source.LIVE), ["source"]),
+        (RunRequest(source=Source.LIVE, manifests=ManifestTree("/unused")), ["source"]),
     ],
 )
 async def test_bad_requests_are_invalid_and_nothing_is_created(

@@ -25,7 +25,9 @@ from assay.server.inventory import (
     read_manifests,
 )
 from assay.server.inventory.errors import InventoryError as ErrorsModuleBase
+from assay.server.inventory.manifests import load_files
 from assay.server.inventory.provenance import DiagnosticLog
+from assay.server.inventory.tree import ManifestFile
 
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: shop\n"
 
@@ -560,3 +562,19 @@ def test_run_diagnostics_are_capped(tmp_path: Path) -> None:
     objects, diagnostics = read_manifests(tmp_path, ManifestLimits(max_diagnostics=10))
     assert objects == [] and len(diagnostics) == 11
     assert diagnostics[-1].message.startswith("and 190 more problems not shown")
+
+
+def test_uploaded_files_are_parsed_like_files_on_disk_under_their_given_names() -> None:
+    pod = b"apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {}\n"
+    inventory = load_files(
+        [
+            ManifestFile("<stdin>", pod),
+            ManifestFile("dir/again.yaml", pod),
+            ManifestFile("/etc/passwd", b"kind: [broken\n"),  # a label: never opened
+        ]
+    )
+    assert [o["metadata"]["name"] for o in inventory.objects("Pod")] == ["web"]
+    shown = sorted(str(d) for d in inventory.diagnostics)
+    assert shown[0].startswith("/etc/passwd:2 (document 1): does not parse")
+    assert shown[1].startswith("dir/again.yaml:1 (document 1): duplicate Pod shop/web")
+    assert "(also at <stdin>:1" in shown[1]

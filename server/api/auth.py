@@ -1,0 +1,78 @@
+"""The authentication interceptor: who is calling, may they, and binding them for the call.
+
+Installed innermost by ``create_grpc_server`` (inside error mapping and metrics, so refused
+calls are counted and get proper statuses). For every method outside the open services
+(:mod:`.access`) it reads the ``authorization`` metadata and, with mutual TLS, the client
+certificate TLS verified; asks the :class:`~assay.server.auth.authn.Authenticator`
+(Unauthenticated otherwise); checks the method's :class:`~assay.server.auth.access.Access`
+against the rules (PermissionDenied); and binds the principal
+(:func:`~assay.server.auth.principal.bound`) while the servicer runs. Logs name the method
+and the peer, never a token or a user.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import grpc
+
+from assay.server.api.access import METHOD_ACCESS, OPEN_SERVICES, service_of
+from assay.server.api.interceptors import Continuation, wrap_handler
+from assay.server.auth.access import Access, AccessRules
+from assay.server.auth.authn import Authenticator, Credentials
+from assay.server.auth.principal import bound
+from assay.server.core.errors import PermissionDenied, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+
+def credentials_of(ctx: grpc.aio.ServicerContext) -> Credentials:
+    metadata = ctx.invocation_metadata() or ()
+    authorization = tuple(
+        value for key, value in metadata if key == "authorization" and isinstance(value, str)
+    )
+    certificates = (ctx.auth_context() or {}).get("x509_pem_cert") or []
+    return Credentials(authorization, certificates[0] if certificates else None)
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        rules: AccessRules,
+        *,
+        access: Mapping[str, Access] = METHOD_ACCESS,
+    ) -> None:
+        self._authenticator = authenticator
+        self._rules = rules
+        self._access = access
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or service_of(method) in OPEN_SERVICES:
+            return handler
+        return wrap_handler(handler, lambda ctx: self._guard(method, ctx))
+
+    @asynccontextmanager
+    async def _guard(self, method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        try:
+            principal = await self._authenticator.authenticate(credentials_of(ctx))
+        except Unauthenticated:
+            log.info("unauthenticated call to %s from %s refused", method, ctx.peer())
+            raise
+        access = self._access.get(method)
+        if access is None:
+            log.error("%s is not classified as a read or a write: refused", method)
+            raise PermissionDenied(f"{method} is not open to callers on this server")
+        try:
+            self._rules.check(principal, access)
+        except PermissionDenied:
+            log.info("%s call to %s from %s refused: not a writer", access, method, ctx.peer())
+            raise
+        with bound(principal):
+            yield
