@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import make_url
 
 from assay.server.settings import Settings, options
@@ -53,6 +54,21 @@ def test_kubectl_renders_with_kustomize_5() -> None:
 
 def test_the_root_kustomization_is_the_base() -> None:
     assert rendered(".").text == rendered("base").text
+
+
+@variants
+def test_every_crd_of_the_repository_is_installed(variant: str) -> None:
+    shipped = {
+        crd["metadata"]["name"]
+        for path in (DEPLOY / "crds").glob("*.yaml")
+        if path.stem != "kustomization"
+        for crd in yaml.safe_load_all(path.read_text())
+        if crd
+    }
+    installed = {
+        crd["metadata"]["name"] for crd in rendered(variant).all("CustomResourceDefinition")
+    }
+    assert installed == shipped
 
 
 @variants
