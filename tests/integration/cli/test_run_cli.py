@@ -22,7 +22,6 @@ from assay.server.app import AssayServer
 from assay.server.kube.settings import KubeSettings
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
-from assay.v1 import assessment_pb2_grpc as apb_grpc
 from tests.integration.api.server_fixtures import ServerThread, server_settings
 from tests.unit.assessment.fakes import Gate, fake_check, pod, registry
 
@@ -199,27 +198,37 @@ def test_runs_watch_follows_a_run_started_elsewhere(repository: Repository, tmp_
         assert "completed" in out and f"Summary of run {started.run_id}" in out
 
 
-class EndsEarly(apb_grpc.AssessmentServiceServicer):
-    """A server that ends WatchRun after one event, as a server shutting down might."""
-
-    def WatchRun(self, request: Any, context: Any) -> Iterator[apb.WatchRunResponse]:
-        yield apb.WatchRunResponse(
-            event=apb.RunEvent(
-                run_id=request.run_id,
-                sequence=1,
-                state_changed=apb.RunStateChanged(state=apb.RUN_PHASE_RUNNING),
-            )
+def ends_early(request: apb.WatchRunRequest, context: Any) -> Iterator[apb.WatchRunResponse]:
+    """WatchRun that ends after one event, as a server shutting down might."""
+    yield apb.WatchRunResponse(
+        event=apb.RunEvent(
+            run_id=request.run_id,
+            sequence=1,
+            state_changed=apb.RunStateChanged(state=apb.RUN_PHASE_RUNNING),
         )
+    )
 
-    def GetRun(self, request: Any, context: Any) -> apb.GetRunResponse:
-        return apb.GetRunResponse(
-            run=apb.RunState(run_id=request.run_id, state=apb.RUN_PHASE_RUNNING)
-        )
+
+def still_running(request: apb.GetRunRequest, context: Any) -> apb.GetRunResponse:
+    return apb.GetRunResponse(run=apb.RunState(run_id=request.run_id, state=apb.RUN_PHASE_RUNNING))
 
 
 def test_a_stream_that_ends_before_the_run_finished_is_an_error() -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    apb_grpc.add_AssessmentServiceServicer_to_server(EndsEarly(), server)
+    methods = {
+        "WatchRun": grpc.unary_stream_rpc_method_handler(
+            ends_early,
+            request_deserializer=apb.WatchRunRequest.FromString,
+            response_serializer=apb.WatchRunResponse.SerializeToString,
+        ),
+        "GetRun": grpc.unary_unary_rpc_method_handler(
+            still_running,
+            request_deserializer=apb.GetRunRequest.FromString,
+            response_serializer=apb.GetRunResponse.SerializeToString,
+        ),
+    }
+    service = apb.DESCRIPTOR.services_by_name["AssessmentService"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, methods),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
