@@ -25,7 +25,7 @@ from tests.fixtures.fresh_cluster import (
     serve_builtin_apis,
 )
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.live import live_inventory, manifest_inventory
+from tests.unit.checks.runs import live_inventory, manifest_inventory
 
 QUIET = (
     "COST-002",

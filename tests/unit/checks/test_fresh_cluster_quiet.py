@@ -15,10 +15,10 @@ import kubernetes.aio.client
 
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Status
+from tests.fixtures.fresh_cluster import serve_metrics_api
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.live import live_inventory
-from tests.unit.checks.perf_helpers import REGISTRY, meta, node, node_metrics, pod_metrics
-from tests.unit.checks.test_metrics_live import serve_metrics_api
+from tests.unit.checks.objects import meta, node, node_metrics, pod_metrics
+from tests.unit.checks.runs import REGISTRY, live_inventory
 
 Client = kubernetes.aio.client.ApiClient
 CHECKS = (  # noqa: SIM905 - one readable line of ids
