@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from assay.server.checks.kit.images import ImageRef
 from assay.server.checks.kit.params import build_params
-from assay.server.checks.reliability.containers import ImageParams, ImageRef
+from assay.server.checks.reliability.containers import ImageParams
 from assay.server.core.types import Severity, Status
 from tests.unit.checks.objects import pod
 from tests.unit.checks.runs import container_statuses, only, run

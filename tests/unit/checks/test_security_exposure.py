@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from assay.server.checks.kit.images import ImageRef
 from assay.server.checks.kit.params import build_params
 from assay.server.checks.security.exposure import ExposureParams, IngressTlsParams, host_covered
-from assay.server.checks.security.images import ImageRef, ProvenanceParams
+from assay.server.checks.security.images import ProvenanceParams
 from assay.server.checks.security.namespaces import PodSecurityParams
 from assay.server.core.types import Severity, Status
 from tests.unit.checks.objects import container, pod
