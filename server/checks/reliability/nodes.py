@@ -22,6 +22,7 @@ from assay.server.checks.kit import (
     param,
     per_object,
 )
+from assay.server.checks.kit.text import listed
 from assay.server.checks.reliability.texts import condition_text
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, labels_of, name_of
@@ -140,11 +141,6 @@ def zone_of(node: KubeObject, keys: Sequence[str]) -> str | None:
     return next((labels[k] for k in keys if labels.get(k)), None)
 
 
-def _names(nodes: Sequence[KubeObject]) -> str:
-    shown = ", ".join(name_of(n) for n in nodes[:5])
-    return shown + (f" and {len(nodes) - 5} more" if len(nodes) > 5 else "")
-
-
 @check(REL_027)
 def failure_domains(ctx: Context[FailureDomainParams]) -> Iterator[Finding]:
     params = ctx.params
@@ -157,7 +153,10 @@ def failure_domains(ctx: Context[FailureDomainParams]) -> Iterator[Finding]:
     problems, facts = [], []
     noun = "worker node" if len(workers) == 1 else "worker nodes"
     if len(workers) < params.min_worker_nodes:
-        problems.append(f"{len(workers)} {noun}" + (f" ({_names(workers)})" if workers else ""))
+        problems.append(
+            f"{len(workers)} {noun}"
+            + (f" ({listed([name_of(n) for n in workers])})" if workers else "")
+        )
     else:
         facts.append(f"{len(workers)} {noun}")
     if not zones:
