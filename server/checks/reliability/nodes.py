@@ -22,6 +22,7 @@ from assay.server.checks.kit import (
     param,
     per_object,
 )
+from assay.server.checks.kit.scheduling import CONTROL_PLANE_ROLES, is_control_plane
 from assay.server.checks.kit.text import listed
 from assay.server.checks.reliability.texts import condition_text
 from assay.server.core.types import Pillar, Severity
@@ -30,7 +31,6 @@ from assay.server.inventory.raw import KubeObject, as_mappings, dig, labels_of, 
 NODE = "Node"
 PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 _REPELLING = ("NoSchedule", "NoExecute")
-CONTROL_PLANE_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 
 REL_026 = CheckDefinition(
     id="REL-026",
@@ -119,11 +119,6 @@ REL_027 = CheckDefinition(
         "count unjudged.",
     ),
 )
-
-
-def is_control_plane(node: KubeObject) -> bool:
-    labels = labels_of(node)
-    return any(role in labels for role in CONTROL_PLANE_ROLES)
 
 
 def takes_workloads(node: KubeObject) -> bool:
