@@ -6,6 +6,7 @@ live from the Kubernetes API test double through the server's own client and loa
     statuses(findings)["web"]                                     # -> Status, by object name
     container_statuses(findings)[("web", "app")]                  # by (name, container)
     async with cluster(objects, "OPS-004", version="v1.36.2") as inventory: ...   # live
+    fixture_objects("REL-025", "failure.yaml")    # a fixture file's objects, to run live
 
 Parameters go through a real policy file (``parse_policy``), so the tests also show the
 keys and value types a user writes. Results about no object (a cluster-wide one, or a
@@ -17,6 +18,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from assay.server.checks import builtin_registry
@@ -27,13 +29,17 @@ from assay.server.checks.kit.policy import parse_policy
 from assay.server.checks.kit.registry import required_groups, required_kinds
 from assay.server.checks.operations.versions import minor_of
 from assay.server.core.types import Source, Status
-from assay.server.inventory import Inventory
+from assay.server.inventory import Inventory, read_manifests
 from assay.server.inventory.live import load_live_inventory
+from assay.server.inventory.raw import KubeObject, as_mapping
 from tests.fixtures.fresh_cluster import serve_builtin_apis
 from tests.integration.kube.fixtures import kube_client
 from tests.kubeapi import KubeApiDouble
 
 REGISTRY = builtin_registry()
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "checks"
+"""The fixture folders, one per check (tests/fixtures/checks/<ID>/)."""
+TEST_MARK = "assay.test/"
 
 Row = tuple[Status, str, str, str]
 """(status, object name or "", container, message)"""
@@ -62,6 +68,29 @@ def catalogue(policy_yaml: str) -> Catalogue:
 def _params(check_id: str, policy: str, params: object | None) -> object | None:
     assert not (policy and params is not None), "give a policy or params, not both"
     return policy_params(check_id, policy) if policy else params
+
+
+# -- fixture files ------------------------------------------------------------------------
+
+
+def strip_test_marks(obj: KubeObject) -> dict[str, str]:
+    """Remove and return the ``assay.test/*`` annotations of a fixture object."""
+    annotations = as_mapping(as_mapping(obj.get("metadata")).get("annotations"))
+    marks = {k: str(v) for k, v in annotations.items() if k.startswith(TEST_MARK)}
+    if marks and isinstance(annotations, dict):
+        for key in marks:
+            del annotations[key]
+    return marks
+
+
+def fixture_objects(check_id: str, name: str) -> list[dict[str, Any]]:
+    """The objects of the fixture file ``name`` of ``check_id``, without their test marks,
+    for tests that run them another way (live, or with parameters)."""
+    objects, diagnostics = read_manifests(FIXTURES / check_id / name)
+    assert not diagnostics, [str(d) for d in diagnostics]
+    for obj in objects:
+        strip_test_marks(obj)
+    return objects
 
 
 # -- running ------------------------------------------------------------------------------

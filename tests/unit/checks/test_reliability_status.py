@@ -14,7 +14,6 @@ from tests.unit.checks.cluster_state import (
     ago,
     claim,
     crash_looping,
-    deployment,
     node,
     pod,
     pulling,
@@ -26,6 +25,7 @@ from tests.unit.checks.runs import (
     REGISTRY,
     assert_skipped_offline,
     catalogue,
+    fixture_objects,
     live_inventory,
     outcomes,
     run,
@@ -178,36 +178,21 @@ def test_rel023_without_timestamps_judges_only_what_needs_no_age() -> None:
 
 
 async def test_rel024_controllers_with_unavailable_replicas(kube_api: KubeApiDouble) -> None:
-    stuck = deployment(
-        "checkout",
-        "shop",
-        replicas=3,
-        available=1,
-        conditions=[
-            {
-                "type": "Progressing",
-                "status": "False",
-                "reason": "ProgressDeadlineExceeded",
-                "message": 'ReplicaSet "checkout-7b9f6" has timed out progressing.',
-            }
-        ],
-    )
+    """The fixture files' controllers, served by the double and loaded live."""
     objects = [
-        deployment("storefront", "shop", replicas=2, available=2),
-        pod("storefront-1", "shop", labels={"app": "storefront"}, owner=("ReplicaSet", "sf-1")),
-        pod("storefront-2", "shop", labels={"app": "storefront"}, owner=("ReplicaSet", "sf-1")),
-        stuck,
-        pod("checkout-1", "shop", labels={"app": "checkout"}, owner=("ReplicaSet", "co-1")),
-        deployment("orphaned", "shop", replicas=2, available=2),
+        *fixture_objects("REL-024", "success.yaml"),
+        *fixture_objects("REL-024", "failure.yaml"),
     ]
     found = outcomes(await run_live(kube_api, "REL-024", objects))
     assert found["storefront"] == (Status.PASSING, "2 of 2 replicas available")
+    assert found["holiday-banner"] == (Status.PASSING, "scaled to zero")
     assert found["checkout"] == (
         Status.FAILING,
         "1 of 3 replicas available; Progressing (ProgressDeadlineExceeded: "
         'ReplicaSet "checkout-7b9f6" has timed out progressing.)',
     )
-    assert found["orphaned"] == (Status.FAILING, "its selector matches no pod")
+    assert found["node-exporter"] == (Status.FAILING, "2 of 3 replicas available")
+    assert found["pricing"] == (Status.FAILING, "its selector matches no pod")
     assert_skipped_offline("REL-024", objects)
 
 

@@ -22,8 +22,8 @@ from assay.server.core.types import Status
 from assay.server.inventory import read_manifests, workload_of
 from assay.server.inventory.raw import as_mapping, as_mappings
 from tests.unit.checks.objects import container, pod
-from tests.unit.checks.runs import only, policy_params, run
-from tests.unit.checks.test_fixtures import FIXTURES, run_fixture
+from tests.unit.checks.runs import FIXTURES, only, policy_params, run
+from tests.unit.checks.test_fixtures import run_fixture
 
 HEURISTICS = Heuristics.of(CredentialParams())
 FIXTURE_SECRETS = (
