@@ -47,7 +47,7 @@ from tests.unit.checks.cluster_state import (  # noqa: E402
     running,
     service,
 )
-from tests.unit.checks.live import live_inventory  # noqa: E402
+from tests.unit.checks.runs import live_inventory  # noqa: E402
 
 NAMESPACES = 50
 PODS_PER_APP = 5

@@ -12,10 +12,11 @@ TLS with the system's trust store.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -29,6 +30,7 @@ from assay.v1 import workflow_pb2 as wpb
 from assay.v1 import workflow_pb2_grpc as wpb_grpc
 
 R = TypeVar("R", bound=Message)
+T = TypeVar("T")
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 DEFAULT_TIMEOUT_S = 30.0
@@ -132,6 +134,38 @@ def _field_violations(error: grpc.RpcError) -> str:
     return "; ".join(found)
 
 
+class Stream(Generic[T]):
+    """A server stream being read: iterate it in one thread, cancel it from any other.
+
+    Iteration ends quietly when the stream is cancelled (by :meth:`cancel`, or by the server
+    shutting it down with CANCELLED); any other failure is a :class:`ClientError`.
+    """
+
+    def __init__(self, call: Any, convert: Callable[[Any], T], target: str) -> None:
+        self._call = call
+        self._convert = convert
+        self._target = target
+        self._cancelled = threading.Event()
+
+    def __iter__(self) -> Iterator[T]:
+        try:
+            for item in self._call:
+                yield self._convert(item)
+        except grpc.RpcError as error:
+            if isinstance(error, grpc.Call) and error.code() is grpc.StatusCode.CANCELLED:
+                return
+            raise ClientError.from_rpc_error(error, self._target) from None
+
+    def cancel(self) -> None:
+        """Stop the stream; safe from any thread, and more than once."""
+        self._cancelled.set()
+        self._call.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+
 class AssayClient:
     """Synchronous client of both services; use as a context manager to close the channel."""
 
@@ -178,16 +212,8 @@ class AssayClient:
             raise TypeError(f"expected {response_type.__name__}, got {type(response).__name__}")
         return response
 
-    def _stream(self, method: Any, request: Message, item_type: type[R]) -> Iterator[R]:
-        try:
-            for item in method(request, metadata=self._metadata):
-                if not isinstance(item, item_type):
-                    raise TypeError(f"expected {item_type.__name__}, got {type(item).__name__}")
-                yield item
-        except grpc.RpcError as error:
-            if isinstance(error, grpc.Call) and error.code() is grpc.StatusCode.CANCELLED:
-                return
-            raise ClientError.from_rpc_error(error, self.target) from None
+    def _stream(self, method: Any, request: Message, convert: Callable[[object], T]) -> Stream[T]:
+        return Stream(method(request, metadata=self._metadata), convert, self.target)
 
     # Assessments
 
@@ -227,11 +253,10 @@ class AssayClient:
         )
         return response.run
 
-    def watch_run(self, run_id: str) -> Iterator[apb.RunEvent]:
-        for item in self._stream(
-            self._assessments.WatchRun, apb.WatchRunRequest(run_id=run_id), apb.WatchRunResponse
-        ):
-            yield item.event
+    def watch_run(self, run_id: str) -> Stream[apb.RunEvent]:
+        return self._stream(
+            self._assessments.WatchRun, apb.WatchRunRequest(run_id=run_id), _run_event
+        )
 
     def list_checks(self, pillars: list[cpb.Pillar.ValueType]) -> list[apb.CheckDefinition]:
         response = self._unary(
@@ -280,8 +305,22 @@ class AssayClient:
     def list_workflows(self, request: wpb.ListRequest) -> wpb.ListResponse:
         return self._unary(self._workflows.List, request, wpb.ListResponse)
 
-    def watch_workflows(self, request: wpb.WatchRequest) -> Iterator[wpb.WatchResponse]:
-        yield from self._stream(self._workflows.Watch, request, wpb.WatchResponse)
+    def watch_workflows(self, request: wpb.WatchRequest) -> Stream[wpb.WatchResponse]:
+        return self._stream(self._workflows.Watch, request, _expect(wpb.WatchResponse))
 
     def list_audit_events(self, request: wpb.ListAuditEventsRequest) -> wpb.ListAuditEventsResponse:
         return self._unary(self._workflows.ListAuditEvents, request, wpb.ListAuditEventsResponse)
+
+
+def _expect(item_type: type[R]) -> Callable[[object], R]:
+    def checked(item: object) -> R:
+        if not isinstance(item, item_type):
+            raise TypeError(f"expected {item_type.__name__}, got {type(item).__name__}")
+        return item
+
+    return checked
+
+
+def _run_event(item: object) -> apb.RunEvent:
+    event: apb.RunEvent = _expect(apb.WatchRunResponse)(item).event
+    return event

@@ -8,12 +8,14 @@ an unreadable file, into one readable line on stderr and exit code 1, never a tr
 from __future__ import annotations
 
 import re
+import signal
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import typer
 from google.protobuf import timestamp_pb2
@@ -202,3 +204,60 @@ def paged(request: M, *, limit: int | None, since_text: str | None = None) -> M:
     if ts is not None:
         request.since.CopyFrom(ts)  # type: ignore[attr-defined]
     return request
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+C = TypeVar("C", bound=Cancellable)
+
+
+class Interrupt:
+    """Ctrl-C while following a stream: a flag, and the stream cancelled from a helper
+    thread (see :func:`interruptible`)."""
+
+    def __init__(self) -> None:
+        self.hit = threading.Event()
+        self._lock = threading.Lock()
+        self._stream: Cancellable | None = None
+
+    def follow(self, stream: C) -> C:
+        """Cancel ``stream`` on Ctrl-C (at once if Ctrl-C came before it existed)."""
+        with self._lock:
+            self._stream = stream
+        if self.hit.is_set():
+            stream.cancel()
+        return stream
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.hit.set()
+        threading.Thread(target=self._cancel, name="assay-interrupt", daemon=True).start()
+
+    def _cancel(self) -> None:
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            stream.cancel()
+
+
+@contextmanager
+def interruptible() -> Iterator[Interrupt]:
+    """While the block runs, Ctrl-C sets ``Interrupt.hit`` and cancels the stream given to
+    ``Interrupt.follow`` instead of raising KeyboardInterrupt.
+
+    The default Ctrl-C raises KeyboardInterrupt wherever the main thread happens to be; inside
+    the gRPC library that can leave one of its locks held and hang the channel's close. Here
+    the signal only sets a flag and cancels the stream from a helper thread, and the main
+    thread leaves the stream the ordinary way. The handler is installed before the stream
+    starts, so no Ctrl-C falls between the two. Outside the main thread nothing is installed.
+    """
+    interrupt = Interrupt()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupt
+        return
+    previous = signal.signal(signal.SIGINT, interrupt._handle)
+    try:
+        yield interrupt
+    finally:
+        signal.signal(signal.SIGINT, previous)

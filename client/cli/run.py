@@ -121,29 +121,48 @@ def run(
         if no_wait:
             fmt.emit(st.console, output, started, lambda: fmt.run_table(started))
             return
-        try:
-            finished = _follow(client, started, quiet=output is not Output.TABLE)
-        except KeyboardInterrupt:
-            st.errors.print(
-                f"Detached from run {started.run_id}; it goes on on the server "
-                f"(stop it with: assay runs cancel {started.run_id})."
-            )
-            raise typer.Exit(EXIT_DETACHED) from None
-        final = finished.run if finished is not None else client.get_run(started.run_id)
-        summary = (
-            finished.summary
-            if finished is not None
-            else client.get_summary(apb.AssessmentQuery(run_id=started.run_id))
+        _follow_and_report(ctx, client, started, output=output, fail_on=fail_on)
+
+
+def _follow_and_report(
+    ctx: typer.Context,
+    client: AssayClient,
+    run: apb.RunState,
+    *,
+    output: Output,
+    fail_on: SeverityChoice | None,
+) -> None:
+    """Follow ``run`` to its end, print the outcome, and exit as a CI gate expects."""
+    st = common.state(ctx)
+    with common.interruptible() as interrupt:
+        stream = interrupt.follow(client.watch_run(run.run_id))
+        finished = _follow(stream, run, quiet=output is not Output.TABLE)
+    if interrupt.hit.is_set():
+        st.errors.print(
+            f"Detached from run {run.run_id}; it goes on on the server (follow it again "
+            f"with: assay runs watch {run.run_id}; stop it with: assay runs cancel "
+            f"{run.run_id}).",
+            markup=False,
         )
-    _report(st, output, final, summary)
-    if final.state in _FAILED_STATES:
+        raise typer.Exit(EXIT_DETACHED)
+    if finished is None:
+        st.errors.print(
+            f"the server ended the progress of run {run.run_id} before the run finished "
+            f"(it may be shutting down); follow it with: assay runs watch {run.run_id}",
+            markup=False,
+        )
         raise typer.Exit(1)
-    if fail_on is not None and _has_failures_at(summary, common.SEVERITIES[fail_on.value]):
+    _report(st, output, finished.run, finished.summary)
+    if finished.run.state in _FAILED_STATES:
+        raise typer.Exit(1)
+    if fail_on is not None and _has_failures_at(finished.summary, common.SEVERITIES[fail_on.value]):
         st.errors.print(f"failing results at or above severity {fail_on.value}")
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _follow(client: AssayClient, run: apb.RunState, *, quiet: bool) -> apb.RunFinished | None:
+def _follow(
+    events: Iterable[apb.RunEvent], run: apb.RunState, *, quiet: bool
+) -> apb.RunFinished | None:
     """Render progress from WatchRun until the run finishes; the RunFinished event if seen."""
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -153,7 +172,7 @@ def _follow(client: AssayClient, run: apb.RunState, *, quiet: bool) -> apb.RunFi
     )
     with Progress(*columns, disable=quiet, transient=True) as progress:
         task = progress.add_task(f"run {run.run_id}", total=run.check_count or None)
-        for event in client.watch_run(run.run_id):
+        for event in events:
             kind = event.WhichOneof("event")
             if kind == "state_changed" and event.state_changed.total_checks:
                 progress.update(task, total=event.state_changed.total_checks)
@@ -180,6 +199,24 @@ def _report(st: common.CliState, output: Output, run: apb.RunState, summary: apb
 
 def _has_failures_at(summary: apb.Summary, threshold: int) -> bool:
     return any(s.severity >= threshold and s.count > 0 for s in summary.by_severity)
+
+
+@runs_app.command("watch")
+def watch(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    fail_on: Annotated[
+        SeverityChoice | None,
+        typer.Option(
+            "--fail-on", help="Exit 2 when a failing result at or above this severity exists."
+        ),
+    ] = None,
+    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
+) -> None:
+    """Follow a run (started here or elsewhere) to its end, as assay run does."""
+    with common.connect(ctx) as client:
+        run = client.get_run(run_id)
+        _follow_and_report(ctx, client, run, output=output, fail_on=fail_on)
 
 
 @runs_app.command("cancel")

@@ -17,7 +17,12 @@ from assay.server.checks.kit import (
     param,
 )
 from assay.server.checks.kit.applies import CRITICAL_PRIORITY_CLASSES, is_cluster_addon
-from assay.server.checks.kit.metrics import METRICS_KINDS, ContainerSample, workload_samples
+from assay.server.checks.kit.metrics import (
+    METRICS_KINDS,
+    ContainerSample,
+    unsampled,
+    workload_samples,
+)
 from assay.server.checks.kit.owners import workload_by_ref
 from assay.server.checks.kit.params import ParamError
 from assay.server.checks.kit.quantity import format_amount, quantity_param
@@ -159,10 +164,7 @@ def over_provisioned(ctx: Context[Any]) -> Iterator[Finding]:
         if subject is None or not COST_001.applies_to.applies(subject, ctx):
             continue
         if not workload.sampled_pods:
-            yield Finding.skipped(
-                workload.ref,
-                f"no metrics sample for its {workload.running_pods} running pods (not scraped yet)",
-            )
+            yield unsampled(workload)
             continue
         for container, samples in sorted(workload.containers.items()):
             settled = tuple(s for s in samples if _settled(s, params.min_pod_age_seconds))

@@ -17,6 +17,7 @@ Import from here; the submodules are the implementation::
     registry     validation and plug-in loading (entry-point group ``assay.checks``)
     catalogue    the registry as configured by the policy
     podspec, quantity   readings of pod specs and Kubernetes quantities shared by checks
+    images       container image references: name, tag, digest, registry
     references   who refers to which ConfigMap, Secret, claim or ServiceAccount
     system_objects   objects Kubernetes itself creates in every cluster
     text         counts and short lists in messages

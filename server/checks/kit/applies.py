@@ -11,21 +11,32 @@ from typing import Any
 
 from assay.server.checks.kit.definition import Applicability, Context
 from assay.server.checks.kit.podspec import is_windows
-from assay.server.checks.kit.system_objects import created_by_kubernetes
+from assay.server.checks.kit.system_objects import MIRROR_POD_ANNOTATION, created_by_kubernetes
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import dig, int_or_none
 from assay.server.inventory.workloads import Workload
 
 REPLICATED_KINDS = ("Deployment", "StatefulSet")
+CONTROLLER_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+"""Controllers that select their pods by labels and report how many are available."""
 CRITICAL_PRIORITY_CLASSES = frozenset({"system-cluster-critical", "system-node-critical"})
 SYSTEM_CRITICAL_PRIORITY = 2_000_000_000
 """Pods at or above this priority are critical: the kubelet never evicts them for node
 pressure (the value of system-cluster-critical; system-node-critical is above it)."""
-MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 def _long_running(workload: Workload, ctx: Context[Any]) -> bool:
     return not workload.is_batch
+
+
+def _controller(workload: Workload, ctx: Context[Any]) -> bool:
+    return workload.kind in CONTROLLER_KINDS
+
+
+def controllers(description: str) -> Applicability:
+    """The workloads of :data:`CONTROLLER_KINDS` (no bare pods or Jobs), as ``description``
+    says in the docs."""
+    return Applicability(description, _controller)
 
 
 def _linux(workload: Workload, ctx: Context[Any]) -> bool:

@@ -9,6 +9,7 @@ inventory::
     usage = pod_usage(inventory, "shop", "web-7d9f-x2")     # PodUsage | None
     usage.containers["app"].cpu                              # Decimal cores | None
     node_usage(inventory, "node-a").usage.memory             # Decimal bytes | None
+    node_shares(inventory, node)                             # usage against allocatable
     for workload in workload_samples(inventory): ...         # usage next to requests/limits
 
 A sample is one point in time (CPU averaged over a window of seconds, memory the working
@@ -24,9 +25,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from assay.server.checks.kit.definition import Finding
 from assay.server.checks.kit.owners import pods_by_workload
-from assay.server.checks.kit.quantity import QuantityError, parse_quantity, shown
-from assay.server.checks.kit.resources import Resources, container_resources
+from assay.server.checks.kit.quantity import QuantityError, format_amount, parse_quantity, shown
+from assay.server.checks.kit.resources import COMPUTE, Resources, container_resources
+from assay.server.checks.kit.scheduling import allocatable
 from assay.server.core.types import ObjectRef
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import (
@@ -180,6 +183,52 @@ def pod_usage(inventory: Inventory, namespace: str, name: str) -> PodUsage | Non
 
 def node_usage(inventory: Inventory, name: str) -> NodeUsage | None:
     return _node_index(inventory).get(name)
+
+
+def unsampled(workload: WorkloadSamples) -> Finding:
+    """The skipped result of a workload whose running pods have no sample yet."""
+    return Finding.skipped(
+        workload.ref,
+        f"no metrics sample for its {workload.running_pods} running pods (not scraped yet)",
+    )
+
+
+NO_NODE_SAMPLE = "no NodeMetrics sample (node not ready or not scraped)"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeShare:
+    """One resource of a node's sampled usage against its allocatable amount."""
+
+    resource: str
+    used: Decimal
+    allocatable: Decimal
+
+    @property
+    def ratio(self) -> Decimal:
+        return self.used / self.allocatable
+
+    def text(self, of: str = "") -> str:
+        """``cpu 310m of 8 (4%)``, with ``of`` said after the allocatable amount."""
+        used, total = (format_amount(self.resource, n) for n in (self.used, self.allocatable))
+        return f"{self.resource} {used} of {total}{of} ({self.ratio:.0%})"
+
+
+def node_shares(
+    inventory: Inventory, node: KubeObject
+) -> tuple[NodeUsage, tuple[NodeShare, ...]] | None:
+    """The node's sample and the share of its allocatable CPU and memory in use (a resource
+    without usable usage or allocatable is left out); ``None`` without a sample."""
+    measured = node_usage(inventory, name_of(node))
+    if measured is None:
+        return None
+    capacity = allocatable(node)
+    shares = tuple(
+        NodeShare(resource, used, capacity[resource])
+        for resource in COMPUTE
+        if (used := measured.usage.get(resource)) is not None and capacity[resource]
+    )
+    return measured, shares
 
 
 def has_metrics(inventory: Inventory) -> bool:

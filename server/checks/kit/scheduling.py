@@ -191,6 +191,16 @@ def _integer(text: str) -> int | None:
     return value if -(2**63) <= value < 2**63 else None
 
 
+CONTROL_PLANE_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+"""Node role labels (and taint keys) of control-plane nodes; master is the pre-1.24 name."""
+
+
+def is_control_plane(node: KubeObject) -> bool:
+    """A node labelled with a control-plane role."""
+    labels = labels_of(node)
+    return any(role in labels for role in CONTROL_PLANE_ROLES)
+
+
 def is_schedulable(node: KubeObject) -> bool:
     """Not cordoned (``spec.unschedulable``)."""
     return dig(node, "spec").get("unschedulable") is not True

@@ -24,7 +24,10 @@ from assay.server.inventory.raw import (
     namespace_of,
 )
 
-BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+"""The built-in namespaces Kubernetes' own components and state live in (all but default):
+checks that judge namespaces leave them out by default."""
+BUILTIN_NAMESPACES = SYSTEM_NAMESPACES | {"default"}
 """Created by the API server at start-up."""
 
 CONTROL_PLANE_WRITTEN_KINDS = frozenset(

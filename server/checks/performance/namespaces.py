@@ -24,12 +24,12 @@ from assay.server.checks.kit.resources import (
     container_defaults,
     container_resources,
 )
+from assay.server.checks.kit.system_objects import SYSTEM_NAMESPACES
 from assay.server.core.types import ObjectRef, Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Inventory
 from assay.server.inventory.raw import as_mapping, dig, name_of
 from assay.server.inventory.workloads import ContainerKind
 
-KUBERNETES_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 _WITH_RESOURCES = frozenset({ContainerKind.CONTAINER, ContainerKind.INIT})
 IGNORED_HELP = (
     "namespaces not judged; Kubernetes' own hold add-ons sized by the cluster's vendor, "
@@ -63,7 +63,7 @@ class LimitRangeParams:
     resources: frozenset[str] = param(
         frozenset(COMPUTE), "resources a LimitRange must give containers a default request for"
     )
-    ignored_namespaces: frozenset[str] = param(KUBERNETES_NAMESPACES, IGNORED_HELP)
+    ignored_namespaces: frozenset[str] = param(SYSTEM_NAMESPACES, IGNORED_HELP)
 
 
 PERF_011 = CheckDefinition(
@@ -154,7 +154,7 @@ class QuotaParams:
         Decimal("0.9"),
         "a quota whose status.used reaches this share of hard for any resource fails",
     )
-    ignored_namespaces: frozenset[str] = param(KUBERNETES_NAMESPACES, IGNORED_HELP)
+    ignored_namespaces: frozenset[str] = param(SYSTEM_NAMESPACES, IGNORED_HELP)
 
     def __post_init__(self) -> None:
         if not 0 < self.fill_ratio <= 1:

@@ -26,6 +26,7 @@ from assay.server.checks.kit.scheduling import (
     taints_of,
     tolerated,
 )
+from assay.server.checks.kit.text import listed
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Inventory, Workload
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, name_of, namespace_of
@@ -100,11 +101,6 @@ def _counts(taint: Taint) -> bool:
     )
 
 
-def _listed(items: Sequence[str]) -> str:
-    shown = ", ".join(items[:_MAX_LISTED])
-    return shown + (f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else "")
-
-
 def _static_problem(placement: Placement, nodes: Sequence[KubeObject], daemon: bool) -> str:
     candidates = [n for n in nodes if daemon or is_schedulable(n)]
     if not candidates:
@@ -124,7 +120,7 @@ def _static_problem(placement: Placement, nodes: Sequence[KubeObject], daemon: b
         which = "the only node it selects has"
     else:
         which = f"each of the {len(selected)} nodes it selects has"
-    return f"{which} a taint it does not tolerate ({_listed(sorted(blocked))})"
+    return f"{which} a taint it does not tolerate ({listed(sorted(blocked), _MAX_LISTED)})"
 
 
 def _failed_scheduling(inventory: Inventory) -> dict[tuple[str, str], str]:
@@ -231,11 +227,13 @@ def _idle_taints(
         if idle:
             yield Finding.failing(
                 ref,
-                f"no workload other than DaemonSets tolerates {_listed(idle)}: the node runs "
-                "only DaemonSet pods",
+                f"no workload other than DaemonSets tolerates {listed(idle, _MAX_LISTED)}: "
+                "the node runs only DaemonSet pods",
             )
         else:
-            yield Finding.passing(ref, f"workloads tolerate {_listed([str(t) for t in taints])}")
+            yield Finding.passing(
+                ref, f"workloads tolerate {listed([str(t) for t in taints], _MAX_LISTED)}"
+            )
 
 
 CHECKS = (unschedulable_placement,)

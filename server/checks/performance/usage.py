@@ -19,14 +19,15 @@ from assay.server.checks.kit import (
 )
 from assay.server.checks.kit.metrics import (
     METRICS_KINDS,
+    NO_NODE_SAMPLE,
     ContainerSample,
-    node_usage,
+    node_shares,
+    unsampled,
     workload_samples,
 )
 from assay.server.checks.kit.params import ParamError
 from assay.server.checks.kit.quantity import format_amount
 from assay.server.checks.kit.resources import COMPUTE
-from assay.server.checks.kit.scheduling import allocatable
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS
 
@@ -169,10 +170,7 @@ def container_saturation(ctx: Context[Any]) -> Iterator[Finding]:
     params: SaturationParams = ctx.params
     for workload in workload_samples(ctx.inventory):
         if not workload.sampled_pods:
-            yield Finding.skipped(
-                workload.ref,
-                f"no metrics sample for its {workload.running_pods} running pods (not scraped yet)",
-            )
+            yield unsampled(workload)
             continue
         for container, samples in sorted(workload.containers.items()):
             message, severity, failing = _saturation(samples, params)
@@ -231,31 +229,23 @@ def node_saturation(ctx: Context[Any]) -> Iterator[Finding]:
     thresholds = {"cpu": params.cpu_threshold, "memory": params.memory_threshold}
     for node in ctx.inventory.objects("Node"):
         ref = ref_of("Node", node)
-        measured = node_usage(ctx.inventory, ref.name)
+        measured = node_shares(ctx.inventory, node)
         if measured is None:
-            yield Finding.skipped(ref, "no NodeMetrics sample (node not ready or not scraped)")
+            yield Finding.skipped(ref, NO_NODE_SAMPLE)
             continue
-        capacity = allocatable(node)
-        shares = []
-        hot = []
-        for resource in COMPUTE:
-            used = measured.usage.get(resource)
-            if used is None or not capacity[resource]:
-                continue
-            ratio = used / capacity[resource]
-            text = (
-                f"{resource} {format_amount(resource, used)} of "
-                f"{format_amount(resource, capacity[resource])} allocatable ({ratio:.0%})"
-            )
-            shares.append(text)
-            if ratio >= thresholds[resource]:
-                hot.append(f"{text}, at or above {thresholds[resource]:.0%}")
+        usage, node_use = measured
+        shares = [share.text(" allocatable") for share in node_use]
+        hot = [
+            f"{share.text(' allocatable')}, at or above {thresholds[share.resource]:.0%}"
+            for share in node_use
+            if share.ratio >= thresholds[share.resource]
+        ]
         if not shares:
             yield Finding.skipped(ref, "no usable cpu or memory usage or allocatable")
         elif hot:
-            yield Finding.failing(ref, f"{'; '.join(hot)} ({measured.sample.caveat})")
+            yield Finding.failing(ref, f"{'; '.join(hot)} ({usage.sample.caveat})")
         else:
-            yield Finding.passing(ref, f"{'; '.join(shares)} ({measured.sample.caveat})")
+            yield Finding.passing(ref, f"{'; '.join(shares)} ({usage.sample.caveat})")
 
 
 CHECKS = (container_saturation, node_saturation)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from assay.server.checks.kit import Applicability, CheckDefinition, Context, Finding, check, param
 from assay.server.checks.kit.observed import unlisted_kinds
+from assay.server.checks.kit.system_objects import SYSTEM_NAMESPACES
 from assay.server.core.types import ObjectRef, Pillar, Severity
 from assay.server.inventory import Inventory, Selector
 from assay.server.inventory.raw import (
@@ -36,7 +37,7 @@ FAILED_BACKUP_PHASES = frozenset({"Failed", "FailedValidation"})
 @dataclass(frozen=True)
 class BackupParams:
     ignored_namespaces: frozenset[str] = param(
-        frozenset({"kube-system", "kube-public", "kube-node-lease"}),
+        SYSTEM_NAMESPACES,
         "namespaces never judged (the cluster rebuilds their state rather than restoring it)",
     )
 

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from assay.server.checks.kit import (
@@ -20,6 +19,7 @@ from assay.server.checks.kit import (
     skip,
     warn,
 )
+from assay.server.checks.kit.images import ImageRef
 from assay.server.checks.kit.quantity import quantity_or_none
 from assay.server.checks.kit.text import shown
 from assay.server.core.types import Pillar, Severity
@@ -129,26 +129,6 @@ REL_013 = CheckDefinition(
     ),
 )
 
-_DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    """An image reference split into its name, tag and digest (empty when absent)."""
-
-    name: str
-    tag: str
-    digest: str
-
-    @classmethod
-    def parse(cls, image: str) -> ImageRef:
-        name, _, digest = image.partition("@")
-        repository, colon, tag = name.rpartition(":")
-        if not colon or "/" in tag:  # no tag, or the ':' was a registry's port
-            return cls(name, "", digest)
-        return cls(repository, tag, digest)
-
-
 PULL_POLICIES = frozenset({"Always", "IfNotPresent", "Never"})
 
 
@@ -166,7 +146,7 @@ def mutable_image_tag(
         return skip(f"{container.role} sets no image (a tool such as kustomize may set it)")
     ref = ImageRef.parse(image.strip())
     if ref.digest:
-        if _DIGEST.match(ref.digest):
+        if ref.pinned:
             return ok("pinned by digest")
         return fail(f"image {shown(image)} has a malformed digest")
     explicit = container.spec.get("imagePullPolicy")

@@ -27,7 +27,7 @@ from assay.server.checks.kit import (
     warn,
 )
 from assay.server.checks.kit.applies import expected_replicas
-from assay.server.checks.kit.text import shown
+from assay.server.checks.kit.text import listed, shown
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Inventory, Workload
 from assay.server.inventory.raw import (
@@ -170,11 +170,6 @@ def pdb_selector(pdb: KubeObject) -> Selector:
     return Selector.from_label_selector(dig(pdb, "spec").get("selector"))
 
 
-def _names(labels: tuple[str, ...] | list[str], limit: int = 3) -> str:
-    shown_names = ", ".join(labels[:limit])
-    return shown_names + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
-
-
 REL_006 = CheckDefinition(
     id="REL-006",
     pillar=Pillar.RELIABILITY,
@@ -230,20 +225,22 @@ def pdb_blocks_evictions(pdb: KubeObject, ctx: Context[NoParams]) -> Verdict:
         return skip("selects no workload in the inventory: no replica count to compare with")
     pods = pods_of(ctx.inventory, workloads)
     if pods.unknown:
-        return skip(f"the pod count of {_names(pods.unknown)} is not known")
+        return skip(f"the pod count of {listed(pods.unknown, 3)} is not known")
     needed, total = least.of(pods.total), pods.total
     said = f"minAvailable {least}" + (f" (= {needed})" if least.percent else "")
     if total == 0:
         return ok(f"{said}, but the selected workloads are scaled to 0: nothing to evict")
     if pods.autoscaled:
         plural = "s" if total != 1 else ""
-        at_minimum = f"{total} pod{plural} at the autoscaler minimum of {_names(pods.autoscaled)}"
+        at_minimum = (
+            f"{total} pod{plural} at the autoscaler minimum of {listed(pods.autoscaled, 3)}"
+        )
         if needed > total:
             return fail(f"{said} is more than the {at_minimum}: evictions stop at low load")
         if needed == total:
             return warn(f"{said} equals the {at_minimum}: evictions stop whenever it is there")
         return ok(f"{said} lets {total - needed} of the {at_minimum} go at a time")
-    owners = _names([f"{w.kind}/{w.name}" for w in workloads])
+    owners = listed([f"{w.kind}/{w.name}" for w in workloads], 3)
     if needed >= total:
         return fail(
             f"{said} with {total} pod{'s' if total != 1 else ''} ({owners}): none may be evicted"
@@ -327,7 +324,7 @@ def _overlaps(inventory: Inventory, pdb: KubeObject, workloads: list[Workload]) 
             if other is not pdb:
                 shared.setdefault(name_of(other), []).append(f"{workload.kind}/{workload.name}")
     return "; ".join(
-        f"PDB {shown(name, 60)} ({_names(owners)})" for name, owners in sorted(shared.items())
+        f"PDB {shown(name, 60)} ({listed(owners, 3)})" for name, owners in sorted(shared.items())
     )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from assay.server.checks.kit import (
     Applicability,
@@ -26,6 +25,7 @@ from assay.server.checks.kit import (
     per_workload,
     problems_or_ok,
 )
+from assay.server.checks.kit.applies import CONTROLLER_KINDS, controllers
 from assay.server.checks.kit.observed import (
     OBSERVED_AT_NOTE,
     OBSERVED_KINDS,
@@ -230,13 +230,6 @@ def pod_health(pod: KubeObject, ctx: Context[PodHealthParams]) -> Verdict:
     return problems_or_ok(dict.fromkeys(problems), state)
 
 
-AVAILABILITY_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
-
-
-def _controllers(workload: Workload, ctx: Context[Any]) -> bool:
-    return workload.kind in AVAILABILITY_KINDS
-
-
 REL_024 = CheckDefinition(
     id="REL-024",
     pillar=Pillar.RELIABILITY,
@@ -253,10 +246,9 @@ REL_024 = CheckDefinition(
         "and Progressing conditions: quota, admission, a stuck rollout) and on its pods "
         "(scheduling, image, crash loops); roll back a rollout that cannot progress."
     ),
-    kinds=(*AVAILABILITY_KINDS, "Pod"),
-    applies_to=Applicability(
-        "Deployments, StatefulSets, DaemonSets and ReplicaSets not owned by a Deployment",
-        _controllers,
+    kinds=(*CONTROLLER_KINDS, "Pod"),
+    applies_to=controllers(
+        "Deployments, StatefulSets, DaemonSets and ReplicaSets not owned by a Deployment"
     ),
     notes=(
         "Desired is spec.replicas (1 when unset) for Deployments, StatefulSets and "

@@ -22,6 +22,8 @@ from assay.server.checks.kit import (
     param,
     per_object,
 )
+from assay.server.checks.kit.scheduling import CONTROL_PLANE_ROLES, is_control_plane
+from assay.server.checks.kit.text import listed
 from assay.server.checks.reliability.texts import condition_text
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, labels_of, name_of
@@ -29,7 +31,6 @@ from assay.server.inventory.raw import KubeObject, as_mappings, dig, labels_of, 
 NODE = "Node"
 PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 _REPELLING = ("NoSchedule", "NoExecute")
-CONTROL_PLANE_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 
 REL_026 = CheckDefinition(
     id="REL-026",
@@ -120,11 +121,6 @@ REL_027 = CheckDefinition(
 )
 
 
-def is_control_plane(node: KubeObject) -> bool:
-    labels = labels_of(node)
-    return any(role in labels for role in CONTROL_PLANE_ROLES)
-
-
 def takes_workloads(node: KubeObject) -> bool:
     """A worker node, or a control-plane node that is not tainted against ordinary pods."""
     if not is_control_plane(node):
@@ -140,11 +136,6 @@ def zone_of(node: KubeObject, keys: Sequence[str]) -> str | None:
     return next((labels[k] for k in keys if labels.get(k)), None)
 
 
-def _names(nodes: Sequence[KubeObject]) -> str:
-    shown = ", ".join(name_of(n) for n in nodes[:5])
-    return shown + (f" and {len(nodes) - 5} more" if len(nodes) > 5 else "")
-
-
 @check(REL_027)
 def failure_domains(ctx: Context[FailureDomainParams]) -> Iterator[Finding]:
     params = ctx.params
@@ -157,7 +148,10 @@ def failure_domains(ctx: Context[FailureDomainParams]) -> Iterator[Finding]:
     problems, facts = [], []
     noun = "worker node" if len(workers) == 1 else "worker nodes"
     if len(workers) < params.min_worker_nodes:
-        problems.append(f"{len(workers)} {noun}" + (f" ({_names(workers)})" if workers else ""))
+        problems.append(
+            f"{len(workers)} {noun}"
+            + (f" ({listed([name_of(n) for n in workers])})" if workers else "")
+        )
     else:
         facts.append(f"{len(workers)} {noun}")
     if not zones:

@@ -21,7 +21,7 @@ from assay.server.checks.kit import (
     per_workload,
     skip,
 )
-from assay.server.checks.kit.applies import expected_replicas
+from assay.server.checks.kit.applies import CONTROLLER_KINDS, controllers, expected_replicas
 from assay.server.checks.kit.text import shown
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import Workload
@@ -145,13 +145,6 @@ def _owner(reference: KubeObject) -> str:
     return f"{kind if plain else shown(kind, 40)} {shown(reference.get('name'), 60)}"
 
 
-SELECTOR_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
-
-
-def _controllers(workload: Workload, ctx: Context[Any]) -> bool:
-    return workload.kind in SELECTOR_KINDS
-
-
 REL_014 = CheckDefinition(
     id="REL-014",
     pillar=Pillar.RELIABILITY,
@@ -168,8 +161,8 @@ REL_014 = CheckDefinition(
         "same stable labels, e.g. app.kubernetes.io/name and instance, never a version); on "
         "an existing object, delete and recreate it, since the selector is immutable."
     ),
-    kinds=SELECTOR_KINDS,
-    applies_to=Applicability("Deployments, StatefulSets, DaemonSets and ReplicaSets", _controllers),
+    kinds=CONTROLLER_KINDS,
+    applies_to=controllers("Deployments, StatefulSets, DaemonSets and ReplicaSets"),
     notes=(
         "Like kube-linter's mismatching-selector, plus absent and empty selectors (both "
         "rejected by apps/v1) and matchExpressions.",

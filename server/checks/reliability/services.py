@@ -20,7 +20,7 @@ from assay.server.checks.kit import (
     check,
     ref_of,
 )
-from assay.server.checks.kit.text import shown
+from assay.server.checks.kit.text import listed, shown
 from assay.server.checks.reliability.endpoints import (
     ENDPOINT_SLICE,
     ENDPOINTS_NOTE,
@@ -69,10 +69,8 @@ def backends(inventory: Inventory, service: KubeObject) -> list[Workload]:
     return [pod for pod in pods if pod is not None]
 
 
-def _names(workloads: Sequence[Workload], limit: int = 3) -> str:
-    shown = ", ".join(f"{w.kind}/{w.name}" for w in workloads[:limit])
-    more = len(workloads) - limit
-    return shown + (f" and {more} more" if more > 0 else "")
+def _names(workloads: Sequence[Workload]) -> str:
+    return listed([f"{w.kind}/{w.name}" for w in workloads], 3)
 
 
 def _services(ctx: Context[Any], definition: CheckDefinition) -> Iterator[KubeObject]:

@@ -1,15 +1,12 @@
 """Security check on where container images come from: an allow-list of registries, digest
 pinning and deprecated registries (SEC-029).
 
-Image references are read as the container runtimes resolve them: a first path component
-with a dot, a colon or ``localhost`` is a registry, anything else lives on Docker Hub
-(``nginx`` is ``docker.io/library/nginx``).
+Image references are read by the kit's ``images`` module, as the container runtimes
+resolve them (``nginx`` is ``docker.io/library/nginx``).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from dataclasses import dataclass
 
 from assay.server.checks.kit import (
@@ -22,53 +19,9 @@ from assay.server.checks.kit import (
     per_container,
     skip,
 )
+from assay.server.checks.kit.images import ImageRef
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Container, Workload
-
-DOCKER_HUB = "docker.io"
-_HUB_ALIASES = frozenset({"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
-_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}")
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    """A parsed image reference: ``registry/path[:tag][@digest]``."""
-
-    registry: str
-    path: str
-    tag: str
-    digest: str
-
-    @classmethod
-    def parse(cls, image: str) -> ImageRef:
-        name, _, digest = image.strip().partition("@")
-        tag = ""
-        colon = name.rfind(":")
-        if colon > name.rfind("/"):
-            name, tag = name[:colon], name[colon + 1 :]
-        first, _, rest = name.partition("/")
-        if rest and ("." in first or ":" in first or first == "localhost"):
-            registry, path = first.lower(), rest
-        else:
-            registry, path = DOCKER_HUB, name if "/" in name else f"library/{name}"
-        if registry in _HUB_ALIASES:
-            registry = DOCKER_HUB
-        return cls(registry, path, tag, digest)
-
-    @property
-    def pinned(self) -> bool:
-        return bool(_DIGEST.fullmatch(self.digest))
-
-    def within(self, entry: str) -> bool:
-        """In the registry (glob, ``*.dkr.ecr.*.amazonaws.com``) and path prefix of ``entry``
-        (``ghcr.io/acme`` covers ``ghcr.io/acme/api`` but not ``ghcr.io/acme-labs/api``)."""
-        host, _, prefix = entry.strip().lower().partition("/")
-        if host in _HUB_ALIASES:
-            host = DOCKER_HUB
-        if not fnmatch.fnmatchcase(self.registry, host):
-            return False
-        path = self.path.lower()
-        return not prefix or path == prefix.rstrip("/") or path.startswith(prefix.rstrip("/") + "/")
 
 
 @dataclass(frozen=True)

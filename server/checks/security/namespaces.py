@@ -20,6 +20,7 @@ from assay.server.checks.kit import (
     param,
     per_object,
 )
+from assay.server.checks.kit.system_objects import SYSTEM_NAMESPACES
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory.raw import KubeObject, labels_of, name_of
 
@@ -30,7 +31,7 @@ ENFORCED_LEVELS = ("baseline", "restricted")
 @dataclass(frozen=True)
 class PodSecurityParams:
     exempt_namespaces: frozenset[str] = param(
-        frozenset({"kube-system", "kube-public", "kube-node-lease"}),
+        SYSTEM_NAMESPACES,
         "namespaces not judged: the control plane's own, which run privileged node agents",
     )
 

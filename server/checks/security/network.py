@@ -30,6 +30,7 @@ from assay.server.checks.kit import (
     problems_or_ok,
     ref_of,
 )
+from assay.server.checks.kit.system_objects import SYSTEM_NAMESPACES
 from assay.server.core.types import ObjectRef, Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Inventory, Selector, Workload
 from assay.server.inventory.raw import (
@@ -45,7 +46,6 @@ from assay.server.inventory.selectors import LabelIndex, SelectorIndex
 
 INGRESS, EGRESS = "Ingress", "Egress"
 NAME_LABEL = "kubernetes.io/metadata.name"
-SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 
 
 def pod_selector(policy: KubeObject) -> Selector:

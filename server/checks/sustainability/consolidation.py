@@ -18,10 +18,10 @@ from assay.server.checks.kit import (
 from assay.server.checks.kit.params import ParamError
 from assay.server.checks.kit.quantity import quantity_param
 from assay.server.checks.kit.resources import limit_range_defaults, pod_requests
+from assay.server.checks.kit.system_objects import SYSTEM_NAMESPACES
 from assay.server.core.types import ObjectRef, Pillar, Severity
 from assay.server.inventory import Inventory, Workload
 
-KUBERNETES_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 _LISTED = 5
 
 
@@ -39,7 +39,7 @@ class SprawlParams:
         "per-pod memory request (a quantity) up to which a Deployment is tiny, with tiny_cpu",
     )
     ignored_namespaces: frozenset[str] = param(
-        KUBERNETES_NAMESPACES, "namespaces not judged (cluster add-ons sized by their vendor)"
+        SYSTEM_NAMESPACES, "namespaces not judged (cluster add-ons sized by their vendor)"
     )
 
     def __post_init__(self) -> None:

@@ -16,16 +16,13 @@ from assay.server.checks.kit import (
     param,
     ref_of,
 )
-from assay.server.checks.kit.metrics import node_usage
+from assay.server.checks.kit.metrics import NO_NODE_SAMPLE, node_shares
 from assay.server.checks.kit.params import ParamError
-from assay.server.checks.kit.quantity import format_amount
 from assay.server.checks.kit.resources import COMPUTE
-from assay.server.checks.kit.scheduling import allocatable, is_schedulable
+from assay.server.checks.kit.scheduling import is_control_plane, is_schedulable
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import Inventory
-from assay.server.inventory.raw import KubeObject, labels_of
-
-CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+from assay.server.inventory.raw import KubeObject
 
 
 @dataclass(frozen=True)
@@ -53,11 +50,7 @@ class LowUtilizationParams:
 
 def worker_nodes(inventory: Inventory) -> list[KubeObject]:
     """Uncordoned nodes that are not control-plane nodes."""
-    return [
-        n
-        for n in inventory.objects("Node")
-        if is_schedulable(n) and not any(label in labels_of(n) for label in CONTROL_PLANE_LABELS)
-    ]
+    return [n for n in inventory.objects("Node") if is_schedulable(n) and not is_control_plane(n)]
 
 
 def _enough_workers(inventory: Inventory, ctx: Context[Any]) -> bool:
@@ -104,31 +97,21 @@ def low_node_utilization(ctx: Context[Any]) -> Iterator[Finding]:
     thresholds = {"cpu": params.cpu_threshold, "memory": params.memory_threshold}
     for node in worker_nodes(inventory):
         ref = ref_of("Node", node)
-        measured = node_usage(inventory, ref.name)
+        measured = node_shares(inventory, node)
         if measured is None:
-            yield Finding.skipped(ref, "no NodeMetrics sample (node not ready or not scraped)")
+            yield Finding.skipped(ref, NO_NODE_SAMPLE)
             continue
-        capacity = allocatable(node)
-        shares: dict[str, Decimal] = {}
-        for resource in COMPUTE:
-            used = measured.usage.get(resource)
-            if used is not None and capacity[resource]:
-                shares[resource] = used / capacity[resource]
+        usage, shares = measured
         if len(shares) < len(COMPUTE):
             yield Finding.skipped(ref, "no usable cpu and memory usage or allocatable")
             continue
-        text = " and ".join(
-            f"{r} {format_amount(r, measured.usage.get(r) or Decimal(0))} of "
-            f"{format_amount(r, capacity[r])} ({shares[r]:.0%})"
-            for r in COMPUTE
-        )
-        if all(shares[r] < thresholds[r] for r in COMPUTE):
+        text = " and ".join(share.text() for share in shares)
+        if all(share.ratio < thresholds[share.resource] for share in shares):
             yield Finding.failing(
-                ref,
-                f"uses {text}: a consolidation candidate ({measured.sample.caveat})",
+                ref, f"uses {text}: a consolidation candidate ({usage.sample.caveat})"
             )
         else:
-            yield Finding.passing(ref, f"uses {text} ({measured.sample.caveat})")
+            yield Finding.passing(ref, f"uses {text} ({usage.sample.caveat})")
 
 
 CHECKS = (low_node_utilization,)

@@ -6,8 +6,12 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -90,7 +94,8 @@ def test_a_missing_manifest_path_is_a_usage_error(
 ) -> None:
     code, _, err = invoke(assay_server.target, "run", "--path", str(tmp_path / "missing"))
     assert code == 2
-    assert "no such file or directory" in err
+    words = " ".join(err.replace("│", " ").split())  # the usage box wraps at the terminal width
+    assert "no such file or directory" in words
 
 
 def test_no_wait_prints_the_queued_run(assay_server: ServerThread) -> None:
@@ -164,6 +169,7 @@ def test_ctrl_c_detaches_and_the_run_goes_on(repository: Repository, tmp_path: P
         assert code == 130
         assert "Detached from run" in err and "assay runs cancel" in err
         run_id = err.split("Detached from run ")[1].split(";")[0]
+        assert f"assay runs watch {run_id}" in err
         with AssayClient(running.target, timeout_s=10) as client:
             # The run goes on: it reaches running (its upload parsed) and waits at the gate.
             states = (e.state_changed.state for e in client.watch_run(run_id))
@@ -173,3 +179,62 @@ def test_ctrl_c_detaches_and_the_run_goes_on(repository: Repository, tmp_path: P
             assert list(client.watch_run(run_id))[-1].run_finished.run.state == (
                 apb.RUN_PHASE_COMPLETED
             )
+
+
+def test_runs_watch_follows_a_run_started_elsewhere(repository: Repository, tmp_path: Path) -> None:
+    gate = Gate()
+    server = AssayServer(
+        server_settings(), repository=repository, registry=registry(fake_check("OPS-001", gate))
+    )
+    (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod("web")))
+    with ServerThread(server) as running:
+        code, _, err = invoke(running.target, "run", "--path", str(tmp_path), "--no-wait")
+        assert code == 0, err
+        with AssayClient(running.target, timeout_s=10) as client:
+            [started] = client.list_runs(apb.ListRunsRequest()).runs
+        gate.release.set()
+        code, out, err = invoke(running.target, "runs", "watch", started.run_id)
+        assert code == 0, err
+        assert "completed" in out and f"Summary of run {started.run_id}" in out
+
+
+def ends_early(request: apb.WatchRunRequest, context: Any) -> Iterator[apb.WatchRunResponse]:
+    """WatchRun that ends after one event, as a server shutting down might."""
+    yield apb.WatchRunResponse(
+        event=apb.RunEvent(
+            run_id=request.run_id,
+            sequence=1,
+            state_changed=apb.RunStateChanged(state=apb.RUN_PHASE_RUNNING),
+        )
+    )
+
+
+def still_running(request: apb.GetRunRequest, context: Any) -> apb.GetRunResponse:
+    return apb.GetRunResponse(run=apb.RunState(run_id=request.run_id, state=apb.RUN_PHASE_RUNNING))
+
+
+def test_a_stream_that_ends_before_the_run_finished_is_an_error() -> None:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    methods = {
+        "WatchRun": grpc.unary_stream_rpc_method_handler(
+            ends_early,
+            request_deserializer=apb.WatchRunRequest.FromString,
+            response_serializer=apb.WatchRunResponse.SerializeToString,
+        ),
+        "GetRun": grpc.unary_unary_rpc_method_handler(
+            still_running,
+            request_deserializer=apb.GetRunRequest.FromString,
+            response_serializer=apb.GetRunResponse.SerializeToString,
+        ),
+    }
+    service = apb.DESCRIPTOR.services_by_name["AssessmentService"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, methods),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        code, _, err = invoke(f"127.0.0.1:{port}", "runs", "watch", "run_x")
+    finally:
+        server.stop(None)
+    assert code == 1
+    assert "ended the progress of run run_x before the run finished" in err
+    assert "assay runs watch run_x" in err

@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+from tests.unit.checks import objects
 
-Obj = dict[str, Any]
+Obj = objects.Obj
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def ago(*, minutes: float = 0, hours: float = 0, days: float = 0) -> str:
@@ -22,10 +24,9 @@ def ago(*, minutes: float = 0, hours: float = 0, days: float = 0) -> str:
 
 
 def meta(name: str, namespace: str | None = None, **extra: Any) -> Obj:
-    found: Obj = {"name": name, "creationTimestamp": ago(days=10), **extra}
-    if namespace is not None:
-        found["namespace"] = namespace
-    return found
+    """Metadata of an object created ten days before :data:`NOW` (cluster-scoped unless
+    ``namespace`` is given)."""
+    return objects.meta(name, namespace, **{"creationTimestamp": ago(days=10), **extra})
 
 
 def node(

@@ -5,30 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from assay.server.checks import builtin_registry
-from assay.server.checks.kit.evaluate import evaluate
 from assay.server.checks.kit.podspec import pod_request
 from assay.server.core.types import Source, Status
-from assay.server.inventory import Inventory
-
-REGISTRY = builtin_registry()
-
-
-def results(check_id: str, objects: list[Any], source: Source = Source.MANIFESTS) -> list[Any]:
-    inventory = Inventory.from_objects(objects, source=source)
-    return [
-        (f.status, f.object.name if f.object else "", f.container, f.message)
-        for f in evaluate(REGISTRY.get(check_id), inventory)
-    ]
-
-
-def pod(name: str, spec: dict[str, Any], namespace: str = "shop", **metadata: Any) -> Any:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, **metadata},
-        "spec": spec,
-    }
+from tests.unit.checks.objects import pod
+from tests.unit.checks.runs import rows, run
 
 
 def test_sec003_low_uid_is_a_warning_not_a_failure() -> None:
@@ -36,7 +16,7 @@ def test_sec003_low_uid_is_a_warning_not_a_failure() -> None:
         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
         "containers": [{"name": "a"}],
     }
-    [(status, _, container, message)] = results("SEC-003", [pod("p", spec)])
+    [(status, _, container, message)] = rows(run("SEC-003", [pod("p", spec=spec)]))
     assert (status, container) == (Status.WARNING, "a") and "UID 1000" in message
 
 
@@ -45,7 +25,7 @@ def test_sec003_container_overrides_pod_level_setting() -> None:
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001},
         "containers": [{"name": "a", "securityContext": {"runAsNonRoot": False}}],
     }
-    [(status, _, _, message)] = results("SEC-003", [pod("p", spec)])
+    [(status, _, _, message)] = rows(run("SEC-003", [pod("p", spec=spec)]))
     assert status is Status.FAILING and "runAsNonRoot is false" in message
 
 
@@ -57,7 +37,7 @@ def test_sec001_container_can_opt_out_of_pod_level_host_process() -> None:
             {"name": "isolated", "securityContext": {"windowsOptions": {"hostProcess": False}}},
         ],
     }
-    statuses = {c: s for s, _, c, _ in results("SEC-001", [pod("p", spec)])}
+    statuses = {c: s for s, _, c, _ in rows(run("SEC-001", [pod("p", spec=spec)]))}
     assert statuses == {"host": Status.FAILING, "isolated": Status.PASSING}
 
 
@@ -78,17 +58,13 @@ def test_live_pods_of_a_deployment_give_one_result_through_the_deployment() -> N
         },
         "spec": deployment["spec"],
     }
-    owned_pod = pod(
-        "web-1-x",
-        {"containers": [{"name": "app"}]},
-        ownerReferences=[{"kind": "ReplicaSet", "name": "web-1", "controller": True}],
-    )
-    found = results("REL-001", [deployment, replica_set, owned_pod], Source.LIVE)
+    owned_pod = pod("web-1-x", {"name": "app"}, owner=("ReplicaSet", "web-1"))
+    found = rows(run("REL-001", [deployment, replica_set, owned_pod], source=Source.LIVE))
     assert [(s, name) for s, name, _, _ in found] == [(Status.FAILING, "web")]
 
 
 def test_rel001_ignores_run_to_completion_pods() -> None:
-    found = results("REL-001", [pod("once", {"restartPolicy": "Never", "containers": [{}]})])
+    found = rows(run("REL-001", [pod("once", {}, restartPolicy="Never")]))
     [(status, _, _, message)] = found
     assert status is Status.SKIPPED and "nothing to assess" in message
 
@@ -104,7 +80,7 @@ def test_ops005_skips_objects_kubernetes_creates_in_default() -> None:
         {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e.1", "namespace": "default"}},
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}},
     ]
-    [(status, _, _, _)] = results("OPS-005", objects)
+    [(status, _, _, _)] = rows(run("OPS-005", objects))
     assert status is Status.SKIPPED
 
 
@@ -123,7 +99,7 @@ def test_cost003_ignores_configmaps_read_through_the_api() -> None:
         configmap("kube-root-ca.crt"),
         configmap("stale"),
     ]
-    assert [(s, n) for s, n, _, _ in results("COST-003", objects)] == [(Status.FAILING, "stale")]
+    assert [(s, n) for s, n, _, _ in rows(run("COST-003", objects))] == [(Status.FAILING, "stale")]
 
 
 def test_perf006_container_resource_metric_checks_only_that_container() -> None:
@@ -160,11 +136,11 @@ def test_perf006_container_resource_metric_checks_only_that_container() -> None:
             ],
         },
     }
-    [(status, _, _, _)] = results("PERF-006", [deployment, hpa])
+    [(status, _, _, _)] = rows(run("PERF-006", [deployment, hpa]))
     assert status is Status.PASSING
     orphan_hpa = {**hpa, "metadata": {"name": "lost", "namespace": "shop"}}
     orphan_hpa["spec"] = {"scaleTargetRef": {"kind": "Deployment", "name": "gone"}}
-    [(status, _, _, message)] = results("PERF-006", [orphan_hpa])
+    [(status, _, _, message)] = rows(run("PERF-006", [orphan_hpa]))
     assert status is Status.SKIPPED and "not in the inventory" in message
 
 
@@ -190,5 +166,5 @@ def test_pod_request_counts_sidecars_init_peaks_and_overhead() -> None:
 
 
 def test_sus001_live_only_is_skipped_on_manifests() -> None:
-    [(status, _, _, message)] = results("SUS-001", [])
+    [(status, _, _, message)] = rows(run("SUS-001", []))
     assert status is Status.SKIPPED and "live" in message

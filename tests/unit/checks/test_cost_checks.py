@@ -14,12 +14,12 @@ from assay.server.checks.kit.references import SECRET, used_names
 from assay.server.core.types import Severity, Source, Status
 from assay.server.inventory import Inventory
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.live import live_inventory, manifest_inventory
+from tests.unit.checks.objects import container, deployment, namespace, obj, pod
 from tests.unit.checks.runs import (
     REGISTRY,
     by_name,
-    deployment,
-    obj,
+    live_inventory,
+    manifest_inventory,
     run,
     run_on,
     statuses,
@@ -28,9 +28,15 @@ from tests.unit.checks.runs import (
 Client = kubernetes.aio.client.ApiClient
 
 
-def sized(name: str, namespace: str = "shop", **resources: Any) -> dict[str, Any]:
-    container = {"name": "app", "image": "registry.example.com/a:1", "resources": resources}
-    return deployment(name, namespace, containers=[container])
+def sized(
+    name: str,
+    namespace: str = "shop",
+    *,
+    requests: dict[str, str] | None = None,
+    limits: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    app = container(requests=requests, limits=limits)
+    return deployment(name, app, namespace=namespace, replicas=1)
 
 
 # -- COST-002 ------------------------------------------------------------------------------
@@ -202,19 +208,9 @@ def test_cost006_threshold_is_a_parameter() -> None:
 # -- COST-007 ------------------------------------------------------------------------------
 
 
-def pod(name: str, namespace: str, phase: str, **spec: Any) -> dict[str, Any]:
-    return obj(
-        "Pod",
-        name,
-        namespace,
-        labels={"app": name.rsplit("-", 1)[0]},
-        spec={"containers": [{"name": "app", "image": "registry.example.com/a:1"}], **spec},
-        status={"phase": phase},
-    )
-
-
-def namespace(name: str, **fields: Any) -> dict[str, Any]:
-    return obj("Namespace", name, "", **fields)
+def app_pod(name: str, namespace: str, phase: str, **spec: Any) -> dict[str, Any]:
+    app = name.rsplit("-", 1)[0]
+    return pod(name, namespace=namespace, labels={"app": app}, phase=phase, **spec)
 
 
 IDLE_CLUSTER = [
@@ -224,9 +220,9 @@ IDLE_CLUSTER = [
     namespace("nightly"),
     namespace("empty"),
     namespace("leaving", status={"phase": "Terminating"}),
-    pod("web-1", "busy", "Running"),
-    pod("web-2", "waiting", "Pending"),
-    pod("job-1", "finished", "Succeeded"),
+    app_pod("web-1", "busy", "Running"),
+    app_pod("web-2", "waiting", "Pending"),
+    app_pod("job-1", "finished", "Succeeded"),
     obj(
         "CronJob",
         "report",
@@ -321,9 +317,9 @@ async def test_cost010_live_placement_on_spot_nodes(
         deployment("web", replicas=3),
         deployment("api", replicas=2),
         deployment("solo", replicas=1),
-        pod("web-1", "shop", "Running", nodeName="spot-a"),
-        pod("web-2", "shop", "Running", nodeName="on-demand-a"),
-        pod("api-1", "shop", "Running", nodeName="on-demand-a"),
+        app_pod("web-1", "shop", "Running", nodeName="spot-a"),
+        app_pod("web-2", "shop", "Running", nodeName="on-demand-a"),
+        app_pod("api-1", "shop", "Running", nodeName="on-demand-a"),
     ]
     check = REGISTRY.get("COST-010")
     inventory = await live_inventory(kube_api, objects, checks=[check])
@@ -342,7 +338,7 @@ def test_cost010_spot_labels_are_a_parameter() -> None:
     objects = [
         obj("Node", "n1", "", labels={"lifecycle": "Ec2Spot"}),
         deployment("web", replicas=2),
-        pod("web-1", "shop", "Running", nodeName="n1"),
+        app_pod("web-1", "shop", "Running", nodeName="n1"),
     ]
     [finding] = run("COST-010", objects, source=Source.LIVE)
     assert finding.status is Status.FAILING and finding.object is None
@@ -353,7 +349,7 @@ def test_cost010_spot_labels_are_a_parameter() -> None:
 def test_cost010_an_autoscaler_minimum_makes_a_candidate() -> None:
     objects = [
         obj("Node", "n1", ""),
-        deployment("web", replicas=None),
+        deployment("web"),
         obj(
             "HorizontalPodAutoscaler",
             "web",

@@ -16,20 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from assay.server.checks import BUILTIN_CHECKS, builtin_registry
+from assay.server.checks import BUILTIN_CHECKS
 from assay.server.checks.kit import Check, Finding
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.checks.kit.registry import validate
 from assay.server.core.types import Source, Status
 from assay.server.inventory import Inventory, read_manifests
-from assay.server.inventory.raw import as_mapping, kind_of, name_of, namespace_of
+from assay.server.inventory.raw import kind_of, name_of, namespace_of
+from tests.unit.checks.runs import FIXTURES, REGISTRY, strip_test_marks
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "checks"
-REGISTRY = builtin_registry()
 EXPECT = "assay.test/expect"
 EXPECT_CONTAINERS = "assay.test/expect-containers"
 
@@ -40,22 +38,12 @@ def fixture_files() -> list[Path]:
     return sorted(p for p in FIXTURES.glob("*/*.yaml"))
 
 
-def _strip_test_annotations(obj: dict[str, Any]) -> dict[str, str]:
-    """Remove and return the ``assay.test/*`` annotations of ``obj``."""
-    annotations = as_mapping(as_mapping(obj.get("metadata")).get("annotations"))
-    marks = {k: str(v) for k, v in annotations.items() if k.startswith("assay.test/")}
-    if marks and isinstance(annotations, dict):
-        for key in marks:
-            del annotations[key]
-    return marks
-
-
 def load_fixture(path: Path) -> tuple[Check, Inventory, dict[ObjectKey, Mapping[str, str]]]:
     check = REGISTRY.get(path.parent.name)
     objects, diagnostics = read_manifests(path)
     assert not diagnostics, [str(d) for d in diagnostics]
     source = Source.LIVE if check.definition.parsed_scope.live_only else Source.MANIFESTS
-    marked = [(obj, marks) for obj in objects if (marks := _strip_test_annotations(obj))]
+    marked = [(obj, marks) for obj in objects if (marks := strip_test_marks(obj))]
     inventory = Inventory.from_objects(objects, source=source)
     # keyed once the inventory has given namespaced objects without one "default"
     expected: dict[ObjectKey, Mapping[str, str]] = {

@@ -34,6 +34,7 @@ from assay.server.checks.kit.registry import RegistrationError, Registry
 from assay.server.core.types import Pillar, Severity, Status
 from assay.server.inventory import Container, Inventory, Workload
 from assay.server.inventory.raw import KubeObject, name_of
+from tests.unit.checks.objects import pod
 
 DOCS = Path(__file__).parents[3] / "docs" / "checks.md"
 
@@ -148,15 +149,6 @@ def test_the_registry_refuses_bad_parameter_classes() -> None:
 
     with pytest.raises(RegistrationError, match="parameter x has no help text"):
         Registry([rule])
-
-
-def pod(name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "shop"},
-        "spec": {**spec, "containers": list(containers)},
-    }
 
 
 def test_per_container_visits_selected_containers_of_applicable_workloads() -> None:

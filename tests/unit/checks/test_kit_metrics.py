@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from assay.server.checks.kit.metrics import (
 )
 from assay.server.core.types import ObjectRef, Source
 from assay.server.inventory import Inventory
+from tests.unit.checks.objects import pod_metrics
 
 
 @pytest.mark.parametrize(
@@ -67,17 +67,6 @@ def test_the_caveat_names_time_and_window() -> None:
         "a point in time, not a trend"
     )
     assert "point in time" in Sample(None, None).caveat
-
-
-def pod_metrics(name: str, **containers: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "metrics.k8s.io/v1beta1",
-        "kind": "PodMetrics",
-        "metadata": {"name": name, "namespace": "shop"},
-        "timestamp": "2025-03-04T10:15:30Z",
-        "window": "30s",
-        "containers": [{"name": n, "usage": u} for n, u in containers.items()],
-    }
 
 
 def test_malformed_usage_becomes_problems() -> None:

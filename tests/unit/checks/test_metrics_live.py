@@ -2,8 +2,9 @@
 the performance and sustainability pillars over the Kubernetes API test double.
 
 The double serves ``metrics.k8s.io/v1beta1`` ``pods`` and ``nodes`` once the test registers
-them (as CustomResourceDefinitions: to a client, an aggregated API such as metrics-server's
-looks the same); a cluster without metrics-server simply does not serve the group.
+them with the fixtures' ``serve_metrics_api`` (read-only resources without a CRD, as
+metrics-server's aggregated API is); a cluster without metrics-server simply does not serve
+the group.
 """
 
 from __future__ import annotations
@@ -12,44 +13,26 @@ from typing import Any
 
 import kubernetes.aio.client
 
-from assay.server.checks import builtin_registry
-from assay.server.checks.kit import Finding
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Status
+from tests.fixtures.fresh_cluster import serve_metrics_api
 from tests.kubeapi import KubeApiDouble
-from tests.kubeapi.resources import ResourceType
-from tests.unit.checks.live import live_inventory, manifest_inventory
-from tests.unit.checks.perf_helpers import (
+from tests.unit.checks.objects import (
     container,
     deployment,
     hpa,
     meta,
     node,
     node_metrics,
+    obj,
+    owned_by,
     pod,
     pod_metrics,
 )
+from tests.unit.checks.runs import REGISTRY, container_statuses, live_inventory, manifest_inventory
 
 Client = kubernetes.aio.client.ApiClient
-REGISTRY = builtin_registry()
 METRICS_CHECKS = ("PERF-009", "PERF-010", "COST-001", "SUS-002")
-
-
-def serve_metrics_api(api: KubeApiDouble) -> None:
-    """Serve metrics.k8s.io/v1beta1 pods and nodes, read-only, as metrics-server's aggregated
-    API does (no CRD: the group is an APIService on a real cluster)."""
-    for plural, kind, namespaced in (("pods", "PodMetrics", True), ("nodes", "NodeMetrics", False)):
-        api.register_resource(
-            ResourceType(
-                group="metrics.k8s.io",
-                version="v1beta1",
-                plural=plural,
-                singular=kind.lower(),
-                kind=kind,
-                namespaced=namespaced,
-                verbs=("get", "list"),
-            )
-        )
 
 
 def cluster() -> list[dict[str, Any]]:
@@ -61,26 +44,19 @@ def cluster() -> list[dict[str, Any]]:
     )
     uid = "9c0d1e2f-0005-4000-8000-000000000005"
     api_deployment = deployment("api", app, replicas=2, uid=uid)
-    replica_set = {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": meta(
-            "api-5d8f",
-            ownerReferences=[
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "name": "api",
-                    "controller": True,
-                    "uid": uid,
-                }
-            ],
-        ),
-        "spec": api_deployment["spec"],
-    }
+    replica_set = obj(
+        "ReplicaSet",
+        "api-5d8f",
+        ownerReferences=[owned_by("Deployment", "api")[0] | {"uid": uid}],
+        spec=api_deployment["spec"],
+    )
     pods = [
         pod(
-            f"api-5d8f-{i}", app, owner=("ReplicaSet", "api-5d8f"), startTime="2025-03-01T00:00:00Z"
+            f"api-5d8f-{i}",
+            app,
+            owner=("ReplicaSet", "api-5d8f"),
+            phase="Running",
+            status={"startTime": "2025-03-01T00:00:00Z"},
         )
         for i in (1, 2)
     ]
@@ -99,10 +75,6 @@ def cluster() -> list[dict[str, Any]]:
     ]
 
 
-def by_object(findings: list[Finding]) -> dict[tuple[str, str], Status]:
-    return {(f.object.name if f.object else "", f.container): f.status for f in findings}
-
-
 async def test_metrics_checks_judge_samples_served_by_the_metrics_api(
     kube_api: KubeApiDouble,
 ) -> None:
@@ -113,11 +85,11 @@ async def test_metrics_checks_judge_samples_served_by_the_metrics_api(
 
     saturation = evaluate(REGISTRY.get("PERF-009"), inventory)
     # one result for the Deployment's container, not one per pod or ReplicaSet
-    assert by_object(saturation) == {("api", "api"): Status.FAILING}
+    assert container_statuses(saturation) == {("api", "api"): Status.FAILING}
     assert "990Mi of limit 1Gi (97%) in pod api-5d8f-1" in saturation[0].message
     assert "one metrics-server sample" in saturation[0].message
 
-    assert by_object(evaluate(REGISTRY.get("PERF-010"), inventory)) == {
+    assert container_statuses(evaluate(REGISTRY.get("PERF-010"), inventory)) == {
         ("node-a", ""): Status.FAILING,
         ("node-b", ""): Status.PASSING,
         ("node-c", ""): Status.PASSING,
@@ -125,7 +97,7 @@ async def test_metrics_checks_judge_samples_served_by_the_metrics_api(
     [over] = evaluate(REGISTRY.get("COST-001"), inventory)
     assert (over.status, over.object and over.object.kind) == (Status.FAILING, "Deployment")
     assert "cpu 150m of request 1 (15%)" in over.message and "point in time" in over.message
-    assert by_object(evaluate(REGISTRY.get("SUS-002"), inventory)) == {
+    assert container_statuses(evaluate(REGISTRY.get("SUS-002"), inventory)) == {
         ("node-a", ""): Status.PASSING,
         ("node-b", ""): Status.PASSING,
         ("node-c", ""): Status.FAILING,
@@ -189,7 +161,9 @@ async def test_placement_capacity_and_leftovers_from_live_status(
         "message": "0/3 nodes are available: 3 Insufficient memory.",
         "lastTimestamp": "2025-03-04T10:14:02Z",
     }
-    evicted = pod("api-5d8f-0", owner=("ReplicaSet", "api-5d8f"), phase="Failed", reason="Evicted")
+    evicted = pod(
+        "api-5d8f-0", owner=("ReplicaSet", "api-5d8f"), phase="Failed", status={"reason": "Evicted"}
+    )
     objects = [
         *(o for o in cluster() if "metrics" not in o["apiVersion"]),
         pending,
@@ -201,9 +175,11 @@ async def test_placement_capacity_and_leftovers_from_live_status(
     inventory = await live_inventory(kube_api, objects, checks=checks, page_size=2)
 
     capacity = evaluate(REGISTRY.get("PERF-008"), inventory)
-    assert by_object(capacity) == {("api", ""): Status.FAILING}  # 20 cores on 12 allocatable
+    assert container_statuses(capacity) == {
+        ("api", ""): Status.FAILING
+    }  # 20 cores on 12 allocatable
     placement = evaluate(REGISTRY.get("PERF-013"), inventory)
-    assert by_object(placement) == {("api", ""): Status.FAILING}
+    assert container_statuses(placement) == {("api", ""): Status.FAILING}
     assert "3 Insufficient memory" in placement[0].message
     [leftover] = evaluate(REGISTRY.get("SUS-006"), inventory)
     assert (leftover.status, leftover.object and leftover.object.name) == (Status.FAILING, "api")

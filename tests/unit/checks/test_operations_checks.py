@@ -12,13 +12,15 @@ import pytest
 from assay.server.checks.operations.ports import port_name_problem
 from assay.server.core.types import Status
 from tests.fixtures.fresh_cluster import crd
-from tests.unit.checks.live import manifest_inventory
-from tests.unit.checks.runs import by_name, cluster, deployment, obj, run, run_on, statuses
-
-
-def namespace(name: str, **fields: Any) -> dict[str, Any]:
-    return obj("Namespace", name, "", **fields)
-
+from tests.unit.checks.objects import deployment, namespace, obj
+from tests.unit.checks.runs import (
+    by_name,
+    cluster,
+    manifest_inventory,
+    run,
+    run_on,
+    statuses,
+)
 
 # -- OPS-002 ------------------------------------------------------------------------------
 
@@ -26,7 +28,7 @@ def namespace(name: str, **fields: Any) -> dict[str, Any]:
 def test_ops002_keys_and_inheritance_are_parameters() -> None:
     objects = [
         namespace("payments", labels={"cost-center": "fin-42"}),
-        deployment("ledger", "payments"),
+        deployment("ledger", namespace="payments"),
     ]
     assert set(statuses(run("OPS-002", objects)).values()) == {Status.FAILING}
     owned = run("OPS-002", objects, "owner_labels: [cost-center]")

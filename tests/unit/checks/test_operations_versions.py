@@ -15,13 +15,8 @@ from assay.server.checks.operations.deprecations import (
 )
 from assay.server.checks.operations.versions import minor_of
 from assay.server.core.types import Severity, Source, Status
-from tests.unit.checks.live import manifest_inventory
-from tests.unit.checks.runs import by_name, cluster, obj, run, run_on, statuses
-
-
-def namespace(name: str, **fields: Any) -> dict[str, Any]:
-    return obj("Namespace", name, "", **fields)
-
+from tests.unit.checks.objects import namespace, obj
+from tests.unit.checks.runs import by_name, cluster, manifest_inventory, run, run_on, statuses
 
 # -- OPS-003 ------------------------------------------------------------------------------
 

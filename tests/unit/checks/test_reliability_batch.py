@@ -8,19 +8,20 @@ from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Source, Status
 from assay.server.inventory import Diagnostic, Inventory
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.check_runs import (
-    REGISTRY,
-    catalogue,
-    offline,
-    outcomes,
-    results,
-)
 from tests.unit.checks.cluster_state import (
-    Obj,
     ago,
     claim,
     meta,
     warning,
+)
+from tests.unit.checks.objects import Obj
+from tests.unit.checks.runs import (
+    REGISTRY,
+    catalogue,
+    outcomes,
+    run,
+    run_live,
+    statuses,
 )
 
 
@@ -104,7 +105,7 @@ async def test_rel028_live_part_reads_cronjob_history_and_warnings(kube_api: Kub
             'Error creating job: jobs.batch "export-1" is forbidden: exceeded quota',
         ),
     ]
-    found = await outcomes(kube_api, "REL-028", objects)
+    found = outcomes(await run_live(kube_api, "REL-028", objects))
     assert found["export"] == (
         Status.FAILING,
         f"never succeeded (last scheduled {ago(hours=9)}); warning event FailedCreate: "
@@ -117,10 +118,10 @@ async def test_rel028_live_part_reads_cronjob_history_and_warnings(kube_api: Kub
     )
     assert found["cleanup"] == (Status.PASSING, "valid spec, no failed run or warning")
     # offline, the same objects only have their spec judged: all valid
-    assert {(status, name) for status, name, _ in offline("REL-028", objects)} == {
-        (Status.PASSING, "export"),
-        (Status.PASSING, "report"),
-        (Status.PASSING, "cleanup"),
+    assert statuses(run("REL-028", objects)) == {
+        "export": Status.PASSING,
+        "report": Status.PASSING,
+        "cleanup": Status.PASSING,
     }
 
 
@@ -129,11 +130,11 @@ def test_rel029_ignored_namespaces_from_the_policy() -> None:
         claim("etcd-snapshots", "kube-system", phase="Bound", created=ago(days=1)),
         claim("data", "tools", phase="Bound", created=ago(days=1)),
     ]
-    assert set(results("REL-029", objects, source=Source.MANIFESTS)) == {"tools"}
+    assert set(outcomes(run("REL-029", objects))) == {"tools"}
     params = catalogue("checks: {REL-029: {params: {ignored_namespaces: [tools]}}}").params(
         REGISTRY.get("REL-029")
     )
-    found = results("REL-029", objects, source=Source.MANIFESTS, params=params)
+    found = outcomes(run("REL-029", objects, params=params))
     assert found == {
         "kube-system": (
             Status.FAILING,
@@ -150,7 +151,7 @@ def test_rel029_k10_policy_without_selector_covers_every_namespace() -> None:
         "spec": {"actions": [{"action": "backup"}]},
     }
     objects = [policy, claim("data", "tools", phase="Bound", created=ago(days=1))]
-    assert results("REL-029", objects, source=Source.MANIFESTS)["tools"] == (
+    assert outcomes(run("REL-029", objects))["tools"] == (
         Status.PASSING,
         "holds 1 PersistentVolumeClaim; covered by Kasten K10 Policy kasten-io/everything",
     )

@@ -14,8 +14,15 @@ from assay.server.checks.kit.params import build_params
 from assay.server.checks.reliability.disruption import Budget, HygieneParams, budget
 from assay.server.core.types import Status
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.live import live_inventory, manifest_inventory
-from tests.unit.checks.objects import REGISTRY, obj, only, pdb, statuses, workload
+from tests.unit.checks.objects import container, namespace, obj, pdb, workload
+from tests.unit.checks.runs import (
+    REGISTRY,
+    live_inventory,
+    manifest_inventory,
+    only,
+    run,
+    statuses,
+)
 
 
 @pytest.mark.parametrize(
@@ -37,39 +44,35 @@ def test_values_the_api_rejects_are_not_budgets(raw: object) -> None:
 
 
 def test_budget_over_a_daemonset_cannot_be_judged_offline() -> None:
-    agents = workload("DaemonSet", "agent", {"containers": [{"name": "a"}]})
-    finding = only("REL-006", [agents, pdb("agent", minAvailable=2)])
+    agents = workload("DaemonSet", "agent", container("a"))
+    finding = only(run("REL-006", [agents, pdb("agent", minAvailable=2)]))
     assert finding.status is Status.SKIPPED
     assert finding.message == "the pod count of DaemonSet/agent is not known"
 
 
 def test_keda_counts_at_its_minimum_replica_count_but_never_below_one() -> None:
-    consumer = workload("Deployment", "consumer", {}, replicas=5)
-    scaled = obj("ScaledObject", "consumer", {"scaleTargetRef": {"name": "consumer"}})
-    finding = only("REL-006", [consumer, scaled, pdb("consumer", minAvailable=1)])
+    consumer = workload("Deployment", "consumer", replicas=5)
+    scaled = obj("ScaledObject", "consumer", spec={"scaleTargetRef": {"name": "consumer"}})
+    finding = only(run("REL-006", [consumer, scaled, pdb("consumer", minAvailable=1)]))
     assert finding.status is Status.WARNING
     assert "equals the 1 pod at the autoscaler minimum of Deployment/consumer" in finding.message
 
 
 def test_budget_over_workloads_scaled_to_zero_blocks_nothing() -> None:
-    idle = workload("Deployment", "idle", {}, replicas=0)
-    assert only("REL-006", [idle, pdb("idle", minAvailable=1)]).status is Status.PASSING
+    idle = workload("Deployment", "idle", replicas=0)
+    assert only(run("REL-006", [idle, pdb("idle", minAvailable=1)])).status is Status.PASSING
 
 
 def test_budget_with_a_value_the_api_rejects_is_skipped_by_rel006() -> None:
-    finding = only("REL-006", [pdb("web", minAvailable="1")])
+    finding = only(run("REL-006", [pdb("web", minAvailable="1")]))
     assert finding.status is Status.SKIPPED and "'1' is neither an integer nor" in finding.message
 
 
 def test_the_eviction_policy_requirement_can_be_switched_off() -> None:
-    objects = [workload("Deployment", "two", {}, replicas=2), pdb("two", maxUnavailable=1)]
-    assert statuses("REL-007", objects) == {"two/": Status.FAILING}
+    objects = [workload("Deployment", "two", replicas=2), pdb("two", maxUnavailable=1)]
+    assert statuses(run("REL-007", objects)) == {"two": Status.FAILING}
     params = build_params(HygieneParams, {"require_unhealthy_pod_eviction_policy": False})
-    assert statuses("REL-007", objects, params) == {"two/": Status.PASSING}
-
-
-def namespace(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    assert statuses(run("REL-007", objects, params=params)) == {"two": Status.PASSING}
 
 
 def statefulset_pods(name: str, count: int) -> list[dict[str, Any]]:
@@ -79,7 +82,7 @@ def statefulset_pods(name: str, count: int) -> list[dict[str, Any]]:
         obj(
             "Pod",
             f"{name}-{index}",
-            {"containers": [{"name": "db", "image": "postgres:16.4"}]},
+            spec={"containers": [{"name": "db", "image": "postgres:16.4"}]},
             labels={
                 "app": name,
                 "statefulset.kubernetes.io/pod-name": f"{name}-{index}",
@@ -96,11 +99,11 @@ async def test_a_budget_on_one_live_pod_selects_it_though_no_template_matches(
 ) -> None:
     """Operators guard a primary with a budget on its pod-name label: the StatefulSet's
     template does not carry that label, its pod does."""
-    db = workload("StatefulSet", "db", {"containers": [{"name": "db"}]}, replicas=3)
+    db = workload("StatefulSet", "db", container("db"), replicas=3)
     primary = obj(
         "PodDisruptionBudget",
         "db-primary",
-        {
+        spec={
             "maxUnavailable": 0,
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
             "selector": {"matchLabels": {"statefulset.kubernetes.io/pod-name": "db-0"}},
@@ -118,7 +121,7 @@ async def test_a_budget_on_one_live_pod_selects_it_though_no_template_matches(
 async def test_a_live_daemonset_is_as_large_as_its_status_says(
     kube_api: KubeApiDouble,
 ) -> None:
-    agents = workload("DaemonSet", "agent", {"containers": [{"name": "agent"}]})
+    agents = workload("DaemonSet", "agent", container("agent"))
     agents["status"] = {"desiredNumberScheduled": 3, "numberReady": 3, "currentNumberScheduled": 3}
     budget_of_all = pdb("agent", minAvailable=3)
     check = REGISTRY.get("REL-006")
@@ -126,9 +129,7 @@ async def test_a_live_daemonset_is_as_large_as_its_status_says(
     inventory = await live_inventory(kube_api, objects, checks=[check])
     [live] = evaluate(check, inventory)
     assert live.status is Status.FAILING and "with 3 pods (DaemonSet/agent)" in live.message
-    [offline] = evaluate(
-        check, manifest_inventory([workload("DaemonSet", "agent", {}), budget_of_all])
-    )
+    [offline] = evaluate(check, manifest_inventory([workload("DaemonSet", "agent"), budget_of_all]))
     assert offline.status is Status.SKIPPED
 
 
@@ -147,7 +148,7 @@ async def test_clusters_before_v1_27_are_not_asked_for_an_eviction_policy(
 ) -> None:
     objects = [
         namespace("shop"),
-        workload("Deployment", "web", {}, replicas=3),
+        workload("Deployment", "web", replicas=3),
         pdb("web", maxUnavailable=1),
     ]
     check = REGISTRY.get("REL-007")

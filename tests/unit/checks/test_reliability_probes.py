@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from assay.server.core.types import Status
-from tests.unit.checks.objects import findings, only, pod
+from tests.unit.checks.objects import pod
+from tests.unit.checks.runs import only, run
 
 
 @pytest.mark.parametrize(
@@ -34,7 +35,7 @@ def test_liveness_repeating_readiness_is_found_for_every_handler(
         "readinessProbe": readiness,
         "livenessProbe": handler,
     }
-    finding = only("REL-003", [pod("p", container)])
+    finding = only(run("REL-003", [pod("p", container)]))
     assert (finding.status is Status.FAILING) is same, finding.message
 
 
@@ -45,9 +46,9 @@ def test_liveness_that_waits_longer_than_readiness_is_the_documented_pattern() -
         "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5},
         "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}, "failureThreshold": 3},
     }
-    assert only("REL-003", [pod("p", container)]).status is Status.PASSING
+    assert only(run("REL-003", [pod("p", container)])).status is Status.PASSING
     container["livenessProbe"]["periodSeconds"] = 5
-    finding = only("REL-003", [pod("p", container)])
+    finding = only(run("REL-003", [pod("p", container)]))
     assert finding.status is Status.FAILING
     assert "gives up after 15s, no later than readiness (15s)" in finding.message
 
@@ -63,7 +64,7 @@ def test_liveness_that_waits_longer_than_readiness_is_the_documented_pattern() -
 )
 def test_probe_port_problems_name_the_field_and_value(probe: dict[str, Any], message: str) -> None:
     container = {"name": "app", "ports": [{"containerPort": 9090}], "livenessProbe": probe}
-    finding = only("REL-003", [pod("p", container)])
+    finding = only(run("REL-003", [pod("p", container)]))
     assert finding.status is Status.FAILING and message in finding.message
     assert len(finding.message) < 200
 
@@ -74,7 +75,7 @@ def test_containers_without_probes_give_nothing_to_assess() -> None:
         {"name": "app", "image": "example/app:1.0"},
         initContainers=[{"name": "setup", "image": "example/setup:1.0"}],
     )
-    [finding] = findings("REL-003", [spec])
+    [finding] = run("REL-003", [spec])
     assert finding.status is Status.SKIPPED and finding.object is None
 
 
@@ -84,6 +85,4 @@ def test_liveness_is_required_of_neither_init_nor_sidecar_containers() -> None:
         {"name": "app", "livenessProbe": {"tcpSocket": {"port": 8080}}},
         initContainers=[{"name": "setup"}, {"name": "proxy", "restartPolicy": "Always"}],
     )
-    assert [(f.container, f.status) for f in findings("REL-002", [spec])] == [
-        ("app", Status.PASSING)
-    ]
+    assert [(f.container, f.status) for f in run("REL-002", [spec])] == [("app", Status.PASSING)]

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from assay.server.checks.kit.evaluate import evaluate
-from assay.server.core.types import Source, Status
+from assay.server.core.types import Status
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.check_runs import REGISTRY, results
-from tests.unit.checks.cluster_state import (
-    Obj,
-    meta,
-)
-from tests.unit.checks.live import live_inventory
+from tests.unit.checks.cluster_state import meta
+from tests.unit.checks.objects import Obj
+from tests.unit.checks.runs import REGISTRY, live_inventory, outcomes, run
 
 
 def _app_with_secret() -> list[Obj]:
@@ -68,11 +65,8 @@ def test_rel021_secrets_made_by_external_secrets_and_certificates_count_as_prese
             "metadata": {"name": "billing-config", "namespace": "billing"},
         },
     ]
-    found = results("REL-021", [*_app_with_secret(), *makers], source=Source.MANIFESTS)
+    found = outcomes(run("REL-021", [*_app_with_secret(), *makers]))
     assert found == {"billing": (Status.PASSING, "3 references resolve")}
     # an object of the same kind from another API group creates nothing
     makers[0]["apiVersion"] = "example.com/v1"
-    assert (
-        results("REL-021", [*_app_with_secret(), *makers], source=Source.MANIFESTS)["billing"][0]
-        is Status.FAILING
-    )
+    assert outcomes(run("REL-021", [*_app_with_secret(), *makers]))["billing"][0] is Status.FAILING

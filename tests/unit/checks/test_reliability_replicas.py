@@ -3,21 +3,14 @@ cannot show."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
-from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.checks.kit.params import ParamError, build_params
 from assay.server.checks.kit.policy import PolicyError, parse_policy
 from assay.server.checks.reliability.replicas import MinimumReplicas, SpreadParams
 from assay.server.core.types import Severity, Status
-from tests.unit.checks.objects import REGISTRY, findings, hpa, obj, only, statuses, workload
-
-
-def policy_params(check_id: str, text: str) -> object:
-    policy = parse_policy(textwrap.dedent(text), REGISTRY, source="p.yaml")
-    return Catalogue(REGISTRY, policy).params(REGISTRY.get(check_id))
+from tests.unit.checks.objects import hpa, obj, workload
+from tests.unit.checks.runs import REGISTRY, catalogue, only, policy_params, run, statuses
 
 
 def test_minimum_replicas_from_the_policy_file_apply_to_rel004_and_rel020() -> None:
@@ -26,18 +19,28 @@ def test_minimum_replicas_from_the_policy_file_apply_to_rel004_and_rel020() -> N
           REL-004: {params: {min_replicas: 3}}
           REL-020: {params: {min_replicas: 3}}
         """
-    rel004, rel020 = policy_params("REL-004", text), policy_params("REL-020", text)
+    policy = catalogue(text)
+    rel004, rel020 = policy.params(REGISTRY.get("REL-004")), policy.params(REGISTRY.get("REL-020"))
     assert rel004 == rel020 == MinimumReplicas(min_replicas=3)
-    two = workload("Deployment", "two", {}, replicas=2)
-    three = workload("Deployment", "three", {}, replicas=3)
-    assert statuses("REL-004", [two, three], rel004) == {
-        "three/": Status.PASSING,
-        "two/": Status.FAILING,
+    two = workload("Deployment", "two", replicas=2)
+    three = workload("Deployment", "three", replicas=3)
+    assert statuses(run("REL-004", [two, three], params=rel004)) == {
+        "three": Status.PASSING,
+        "two": Status.FAILING,
     }
-    assert statuses("REL-004", [two, three]) == {"three/": Status.PASSING, "two/": Status.PASSING}
-    assert statuses("REL-020", [hpa("a", 2), hpa("b", 3)], rel020) == {
-        "a/": Status.FAILING,
-        "b/": Status.PASSING,
+    assert statuses(run("REL-004", [two, three])) == {
+        "three": Status.PASSING,
+        "two": Status.PASSING,
+    }
+    assert statuses(
+        run(
+            "REL-020",
+            [hpa("a", minReplicas=2, maxReplicas=10), hpa("b", minReplicas=3, maxReplicas=10)],
+            params=rel020,
+        )
+    ) == {
+        "a": Status.FAILING,
+        "b": Status.PASSING,
     }
 
 
@@ -57,22 +60,15 @@ def test_topology_keys_decide_what_counts_as_spreading() -> None:
         "whenUnsatisfiable": "ScheduleAnyway",
         "labelSelector": {"matchLabels": {"app": "racked"}},
     }
-    racked = workload(
-        "Deployment", "racked", {"topologySpreadConstraints": [constraint]}, replicas=3
-    )
-    assert statuses("REL-008", [racked]) == {"racked/": Status.FAILING}
+    racked = workload("Deployment", "racked", topologySpreadConstraints=[constraint], replicas=3)
+    assert statuses(run("REL-008", [racked])) == {"racked": Status.FAILING}
     params = policy_params(
         "REL-008",
-        """
-        checks:
-          REL-008:
-            params:
-              topology_keys: [kubernetes.io/hostname, topology.example.com/rack]
-        """,
+        "topology_keys: [kubernetes.io/hostname, topology.example.com/rack]",
     )
     keys = frozenset({"kubernetes.io/hostname", "topology.example.com/rack"})
     assert params == SpreadParams(topology_keys=keys)
-    assert statuses("REL-008", [racked], params) == {"racked/": Status.PASSING}
+    assert statuses(run("REL-008", [racked], params=params)) == {"racked": Status.PASSING}
 
 
 def test_invalid_spread_constraints_fail_with_severity_high() -> None:
@@ -83,15 +79,15 @@ def test_invalid_spread_constraints_fail_with_severity_high() -> None:
         "minDomains": 0,
         "labelSelector": {"matchLabels": {"app": "web"}},
     }
-    web = workload("Deployment", "web", {"topologySpreadConstraints": [constraint]}, replicas=3)
-    finding = only("REL-008", [web])
+    web = workload("Deployment", "web", topologySpreadConstraints=[constraint], replicas=3)
+    finding = only(run("REL-008", [web]))
     assert finding.status is Status.FAILING and finding.severity is Severity.HIGH
     assert "minDomains 0 is not at least 1" in finding.message
     assert "whenUnsatisfiable 'Sometimes' is neither" in finding.message
 
 
 def test_missing_spread_fails_with_the_check_severity() -> None:
-    finding = only("REL-008", [workload("Deployment", "web", {}, replicas=2)])
+    finding = only(run("REL-008", [workload("Deployment", "web", replicas=2)]))
     assert finding.status is Status.FAILING and finding.severity is None
 
 
@@ -102,22 +98,22 @@ def test_anti_affinity_limited_to_other_namespaces_does_not_spread_the_workload(
         "namespaces": ["other"],
     }
     anti = {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
-    web = workload("Deployment", "web", {"affinity": {"podAntiAffinity": anti}}, replicas=2)
-    finding = only("REL-008", [web])
+    web = workload("Deployment", "web", affinity={"podAntiAffinity": anti}, replicas=2)
+    finding = only(run("REL-008", [web]))
     assert finding.status is Status.FAILING and "looks only at namespaces other" in finding.message
     term["namespaces"] = ["other", "shop"]
-    assert only("REL-008", [web]).status is Status.PASSING
+    assert only(run("REL-008", [web])).status is Status.PASSING
 
 
 def test_hpa_managed_workloads_are_left_to_rel020() -> None:
-    web = workload("Deployment", "web", {})
-    [finding] = findings("REL-004", [web, hpa("web", 4)])
+    web = workload("Deployment", "web")
+    [finding] = run("REL-004", [web, hpa("web", minReplicas=4, maxReplicas=10)])
     assert finding.status is Status.SKIPPED and finding.object is None
     assert "no HorizontalPodAutoscaler or KEDA ScaledObject scales" in finding.message
 
 
 def test_hpa_min_replicas_that_is_not_a_number_fails() -> None:
-    scaler = obj("HorizontalPodAutoscaler", "web", {"minReplicas": "two", "maxReplicas": 4})
-    finding = only("REL-020", [scaler])
+    scaler = obj("HorizontalPodAutoscaler", "web", spec={"minReplicas": "two", "maxReplicas": 4})
+    finding = only(run("REL-020", [scaler]))
     assert finding.status is Status.FAILING
     assert "minReplicas 'two' is not a number" in finding.message

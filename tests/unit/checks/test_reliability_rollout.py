@@ -8,26 +8,26 @@ from typing import Any
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Status
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.live import live_inventory, manifest_inventory
-from tests.unit.checks.objects import REGISTRY, hpa, obj, only, workload
+from tests.unit.checks.objects import hpa, obj, workload
+from tests.unit.checks.runs import REGISTRY, live_inventory, manifest_inventory, only, run
 
 
 def test_an_hpa_minimum_is_the_replica_count_of_a_rollout() -> None:
-    web = workload("Deployment", "web", {}, strategy={"rollingUpdate": {"maxUnavailable": 2}})
-    finding = only("REL-010", [web, hpa("web", 4)])
+    web = workload("Deployment", "web", spec={"strategy": {"rollingUpdate": {"maxUnavailable": 2}}})
+    finding = only(run("REL-010", [web, hpa("web", minReplicas=4, maxReplicas=10)]))
     assert finding.status is Status.PASSING and "keeps 2 of 4 replicas up" in finding.message
-    finding = only("REL-010", [web, hpa("web", 2)])
+    finding = only(run("REL-010", [web, hpa("web", minReplicas=2, maxReplicas=10)]))
     assert (
         finding.status is Status.FAILING and "maxUnavailable 2 with 2 replicas" in finding.message
     )
 
 
 def test_unknown_strategy_and_operator_are_reported_not_guessed() -> None:
-    odd = workload("Deployment", "odd", {}, replicas=2, strategy={"type": "BlueGreen"})
-    finding = only("REL-010", [odd])
+    odd = workload("Deployment", "odd", replicas=2, spec={"strategy": {"type": "BlueGreen"}})
+    finding = only(run("REL-010", [odd]))
     assert finding.status is Status.SKIPPED and "'BlueGreen'" in finding.message
     odd["spec"]["selector"] = {"matchExpressions": [{"key": "app", "operator": "Like"}]}
-    finding = only("REL-014", [odd])
+    finding = only(run("REL-014", [odd]))
     assert finding.status is Status.FAILING
     assert "operator 'Like' on app is not In, NotIn, Exists or DoesNotExist" in finding.message
 
@@ -44,13 +44,13 @@ async def test_live_pods_of_a_replicaset_pass_and_a_naked_pod_fails(
         obj(
             "Pod",
             f"web-5d8c7-{suffix}",
-            {"containers": [{"name": "web", "image": "example/web:1.0"}]},
+            spec={"containers": [{"name": "web", "image": "example/web:1.0"}]},
             labels={"app": "web"},
             ownerReferences=[owned("ReplicaSet", "web", "web-5d8c7", "4f1c0e2a")],
         )
         for suffix in ("a1b2c", "d3e4f")
     ]
-    naked = obj("Pod", "debug", {"containers": [{"name": "sh", "image": "busybox:1.36"}]})
+    naked = obj("Pod", "debug", spec={"containers": [{"name": "sh", "image": "busybox:1.36"}]})
     objects = [namespace, *replica_pods, naked]
     check = REGISTRY.get("REL-011")
     inventory = await live_inventory(kube_api, objects, checks=[check])

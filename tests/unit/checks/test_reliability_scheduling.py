@@ -8,7 +8,8 @@ from assay.server.checks.kit.params import build_params
 from assay.server.checks.kit.policy import PolicyError, parse_policy
 from assay.server.checks.reliability.scheduling import PriorityParams
 from assay.server.core.types import Status
-from tests.unit.checks.objects import REGISTRY, statuses, workload
+from tests.unit.checks.objects import workload
+from tests.unit.checks.runs import REGISTRY, run, statuses
 
 
 def test_critical_workloads_are_chosen_by_label_or_annotation_entries() -> None:
@@ -16,24 +17,24 @@ def test_critical_workloads_are_chosen_by_label_or_annotation_entries() -> None:
         PriorityParams,
         {"critical_labels": ["tier=critical", "pci"], "critical_annotations": ["team/oncall"]},
     )
-    tiered = workload("Deployment", "tiered", {})
+    tiered = workload("Deployment", "tiered")
     tiered["metadata"]["labels"] = {"tier": "critical"}
-    other_tier = workload("Deployment", "other-tier", {})
+    other_tier = workload("Deployment", "other-tier")
     other_tier["metadata"]["labels"] = {"tier": "web"}
-    pci = workload("Deployment", "pci", {})
+    pci = workload("Deployment", "pci")
     pci["spec"]["template"]["metadata"]["labels"]["pci"] = ""
-    paged = workload("Deployment", "paged", {})
+    paged = workload("Deployment", "paged")
     paged["spec"]["template"]["metadata"]["annotations"] = {"team/oncall": "payments"}
-    marked = workload("Deployment", "marked", {})
+    marked = workload("Deployment", "marked")
     marked["metadata"]["labels"] = {"assay.kubernaut.ai/critical": "true"}
     objects = [tiered, other_tier, pci, paged, marked]
     # Workloads that are not critical and name no class are not judged at all.
-    assert statuses("REL-009", objects, params) == {
-        "tiered/": Status.FAILING,
-        "pci/": Status.FAILING,
-        "paged/": Status.FAILING,
+    assert statuses(run("REL-009", objects, params=params)) == {
+        "tiered": Status.FAILING,
+        "pci": Status.FAILING,
+        "paged": Status.FAILING,
     }
-    assert statuses("REL-009", objects) == {"marked/": Status.FAILING}
+    assert statuses(run("REL-009", objects)) == {"marked": Status.FAILING}
 
 
 @pytest.mark.parametrize("entry", ["=true", " tier=critical", ""])
@@ -46,12 +47,12 @@ def test_critical_entries_without_a_key_are_refused(entry: str) -> None:
 
 
 def test_a_missing_class_fails_once_the_manifests_define_any_class() -> None:
-    named = workload("Deployment", "web", {"priorityClassName": "platform-high"})
-    assert statuses("REL-009", [named]) == {"web/": Status.WARNING}
+    named = workload("Deployment", "web", priorityClassName="platform-high")
+    assert statuses(run("REL-009", [named])) == {"web": Status.WARNING}
     other = {
         "apiVersion": "scheduling.k8s.io/v1",
         "kind": "PriorityClass",
         "metadata": {"name": "platform-low"},
         "value": 10,
     }
-    assert statuses("REL-009", [named, other]) == {"web/": Status.FAILING}
+    assert statuses(run("REL-009", [named, other])) == {"web": Status.FAILING}

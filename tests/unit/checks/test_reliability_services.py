@@ -3,16 +3,9 @@ Kubernetes API test double, Services they leave out, autoscalers they still judg
 
 from __future__ import annotations
 
-from assay.server.core.types import Source, Status
+from assay.server.core.types import Status
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.check_runs import (
-    assert_skipped_offline,
-    offline,
-    outcomes,
-    results,
-)
 from tests.unit.checks.cluster_state import (
-    Obj,
     deployment,
     endpoint_slice,
     kubernetes_service_slice,
@@ -20,6 +13,8 @@ from tests.unit.checks.cluster_state import (
     replica_set,
     service,
 )
+from tests.unit.checks.objects import Obj
+from tests.unit.checks.runs import assert_skipped_offline, outcomes, run, run_live
 
 
 async def test_rel017_service_with_one_ready_endpoint(kube_api: KubeApiDouble) -> None:
@@ -31,7 +26,7 @@ async def test_rel017_service_with_one_ready_endpoint(kube_api: KubeApiDouble) -
         endpoint_slice("web", "shop", {"web-1": True, "web-2": True}),
         service("external-db", "shop", None),
     ]
-    found = await outcomes(kube_api, "REL-017", objects)
+    found = outcomes(await run_live(kube_api, "REL-017", objects))
     assert found == {
         "cart": (Status.FAILING, "exactly one ready endpoint (Pod/shop/cart-1)"),
         "web": (Status.PASSING, "2 ready endpoints"),
@@ -44,8 +39,8 @@ async def test_rel017_is_skipped_when_the_cluster_serves_no_endpointslices(
 ) -> None:
     kube_api.disable_group("discovery.k8s.io")
     objects = [service("cart", "shop", {"app": "cart"})]
-    found = await outcomes(kube_api, "REL-017", objects)
-    assert found == {"cluster": (Status.SKIPPED, "the cluster does not serve discovery.k8s.io/v1")}
+    found = outcomes(await run_live(kube_api, "REL-017", objects))
+    assert found == {"": (Status.SKIPPED, "the cluster does not serve discovery.k8s.io/v1")}
 
 
 def _web_backend(available: int) -> list[Obj]:
@@ -66,28 +61,27 @@ async def test_rel015_live_part_needs_a_ready_endpoint(kube_api: KubeApiDouble) 
         kubernetes_service_slice(),
         service("typo", "shop", {"app": "wbe"}),
     ]
-    found = await outcomes(kube_api, "REL-015", objects)
+    found = outcomes(await run_live(kube_api, "REL-015", objects))
     assert found["web"] == (
         Status.FAILING,
         "selector 'app=web' matches Deployment/web but no endpoint is ready (1 endpoint, 0 ready)",
     )
     assert found["typo"][0] is Status.FAILING
     assert found["typo"][1].startswith("selector 'app=wbe' matches no pod or pod template")
-    assert offline("REL-015", objects) == [
-        (
+    assert outcomes(run("REL-015", objects)) == {
+        "typo": (
             Status.FAILING,
-            "typo",
             "selector 'app=wbe' matches no pod or pod template in namespace shop",
         ),
-        (Status.PASSING, "web", "selector 'app=web' matches Deployment/web"),
-    ]
+        "web": (Status.PASSING, "selector 'app=web' matches Deployment/web"),
+    }
 
 
 async def test_rel015_live_part_is_not_judged_when_endpointslices_cannot_be_listed(
     kube_api: KubeApiDouble,
 ) -> None:
     kube_api.inject(method="GET", path_regex="/endpointslices$", status=403, times=None)
-    found = await outcomes(kube_api, "REL-015", _web_backend(available=0))
+    found = outcomes(await run_live(kube_api, "REL-015", _web_backend(available=0)))
     assert found["web"] == (
         Status.PASSING,
         "selector 'app=web' matches Deployment/web (ready endpoints not judged: "
@@ -103,7 +97,7 @@ def test_service_checks_leave_out_services_without_selector_and_external_names()
         ),
     ]
     for check_id in ("REL-015", "REL-016"):
-        [(status, message)] = results(check_id, objects, source=Source.MANIFESTS).values()
+        [(status, message)] = outcomes(run(check_id, objects)).values()
         assert status is Status.SKIPPED and message.startswith("nothing to assess")
 
 
@@ -126,7 +120,7 @@ def test_rel019_judges_hpas_that_keda_owns() -> None:
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "worker"}
         },
     }
-    found = results("REL-019", [scaled_object, hpa], source=Source.MANIFESTS)
+    found = outcomes(run("REL-019", [scaled_object, hpa]))
     assert found == {
         "keda-hpa-worker": (
             Status.FAILING,

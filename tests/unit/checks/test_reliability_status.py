@@ -8,29 +8,30 @@ from assay.server.checks.kit.params import build_params
 from assay.server.checks.reliability.health import PodHealthParams
 from assay.server.checks.reliability.nodes import FailureDomainParams
 from assay.server.checks.reliability.texts import one_line
-from assay.server.core.types import Severity, Status
+from assay.server.core.types import Severity, Source, Status
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.check_runs import (
-    REGISTRY,
-    assert_skipped_offline,
-    catalogue,
-    outcomes,
-    results,
-    statuses,
-)
 from tests.unit.checks.cluster_state import (
-    Obj,
     ago,
     claim,
     crash_looping,
-    deployment,
     node,
     pod,
     pulling,
     running,
     warning,
 )
-from tests.unit.checks.live import live_inventory
+from tests.unit.checks.objects import Obj
+from tests.unit.checks.runs import (
+    REGISTRY,
+    assert_skipped_offline,
+    catalogue,
+    fixture_objects,
+    live_inventory,
+    outcomes,
+    run,
+    run_live,
+    statuses,
+)
 
 
 async def test_rel023_pod_health_from_live_pod_status(kube_api: KubeApiDouble) -> None:
@@ -59,8 +60,9 @@ async def test_rel023_pod_health_from_live_pod_status(kube_api: KubeApiDouble) -
             ],
         ),
     ]
-    found = await outcomes(kube_api, "REL-023", objects)
-    assert statuses(found) == {
+    findings = await run_live(kube_api, "REL-023", objects)
+    found = outcomes(findings)
+    assert statuses(findings) == {
         "web-ok": Status.PASSING,
         "api-crash": Status.FAILING,
         "img-pull": Status.FAILING,
@@ -85,7 +87,7 @@ async def test_rel023_ages_are_measured_from_the_newest_heartbeat(kube_api: Kube
     fresh["status"]["conditions"][1]["lastTransitionTime"] = ago(minutes=4)
     stale = pod("stale", "shop", ready=False)
     stale["status"]["conditions"][1]["lastTransitionTime"] = ago(minutes=20)
-    found = await outcomes(kube_api, "REL-023", [node("worker-a1"), fresh, stale])
+    found = outcomes(await run_live(kube_api, "REL-023", [node("worker-a1"), fresh, stale]))
     assert found["fresh"] == (
         Status.PASSING,
         "phase Running, not ready for 4m, within the grace period",
@@ -101,7 +103,7 @@ def _restarted(name: str, restarts: int, hours_ago: float) -> Obj:
 
 def test_rel023_restart_threshold_and_window_come_from_the_policy() -> None:
     objects = [node("worker-a1"), _restarted("recent", 8, 2), _restarted("old", 40, 72)]
-    by_default = results("REL-023", objects)
+    by_default = outcomes(run("REL-023", objects, source=Source.LIVE))
     assert by_default["recent"][0] is Status.FAILING
     assert by_default["old"][0] is Status.PASSING  # last restart outside the 24h window
 
@@ -114,7 +116,9 @@ def test_rel023_restart_threshold_and_window_come_from_the_policy() -> None:
     )
     params = policy.params(REGISTRY.get("REL-023"))
     assert params == PodHealthParams(restart_threshold=10, restart_window_hours=0)
-    tuned = results("REL-023", [node("worker-a1"), *objects[1:]], params=params)
+    tuned = outcomes(
+        run("REL-023", [node("worker-a1"), *objects[1:]], params=params, source=Source.LIVE)
+    )
     assert tuned["recent"][0] is Status.PASSING
     assert tuned["old"] == (
         Status.FAILING,
@@ -126,9 +130,9 @@ def test_rel023_grace_minutes_decides_when_not_ready_fails() -> None:
     slow = pod("slow", "shop", ready=False)
     slow["status"]["conditions"][1]["lastTransitionTime"] = ago(minutes=20)
     objects = [node("worker-a1"), slow]
-    assert results("REL-023", objects)["slow"][0] is Status.FAILING
+    assert outcomes(run("REL-023", objects, source=Source.LIVE))["slow"][0] is Status.FAILING
     lenient = build_params(PodHealthParams, {"grace_minutes": 30})
-    assert results("REL-023", objects, params=lenient)["slow"] == (
+    assert outcomes(run("REL-023", objects, params=lenient, source=Source.LIVE))["slow"] == (
         Status.PASSING,
         "phase Running, not ready for 20m, within the grace period",
     )
@@ -162,7 +166,7 @@ def test_rel023_without_timestamps_judges_only_what_needs_no_age() -> None:
             ],
         },
     }
-    found = results("REL-023", [waiting, crashing])
+    found = outcomes(run("REL-023", [waiting, crashing], source=Source.LIVE))
     assert found["waiting"] == (
         Status.PASSING,
         "phase Pending (ages not judged: the inventory holds no timestamp)",
@@ -174,36 +178,21 @@ def test_rel023_without_timestamps_judges_only_what_needs_no_age() -> None:
 
 
 async def test_rel024_controllers_with_unavailable_replicas(kube_api: KubeApiDouble) -> None:
-    stuck = deployment(
-        "checkout",
-        "shop",
-        replicas=3,
-        available=1,
-        conditions=[
-            {
-                "type": "Progressing",
-                "status": "False",
-                "reason": "ProgressDeadlineExceeded",
-                "message": 'ReplicaSet "checkout-7b9f6" has timed out progressing.',
-            }
-        ],
-    )
+    """The fixture files' controllers, served by the double and loaded live."""
     objects = [
-        deployment("storefront", "shop", replicas=2, available=2),
-        pod("storefront-1", "shop", labels={"app": "storefront"}, owner=("ReplicaSet", "sf-1")),
-        pod("storefront-2", "shop", labels={"app": "storefront"}, owner=("ReplicaSet", "sf-1")),
-        stuck,
-        pod("checkout-1", "shop", labels={"app": "checkout"}, owner=("ReplicaSet", "co-1")),
-        deployment("orphaned", "shop", replicas=2, available=2),
+        *fixture_objects("REL-024", "success.yaml"),
+        *fixture_objects("REL-024", "failure.yaml"),
     ]
-    found = await outcomes(kube_api, "REL-024", objects)
+    found = outcomes(await run_live(kube_api, "REL-024", objects))
     assert found["storefront"] == (Status.PASSING, "2 of 2 replicas available")
+    assert found["holiday-banner"] == (Status.PASSING, "scaled to zero")
     assert found["checkout"] == (
         Status.FAILING,
         "1 of 3 replicas available; Progressing (ProgressDeadlineExceeded: "
         'ReplicaSet "checkout-7b9f6" has timed out progressing.)',
     )
-    assert found["orphaned"] == (Status.FAILING, "its selector matches no pod")
+    assert found["node-exporter"] == (Status.FAILING, "2 of 3 replicas available")
+    assert found["pricing"] == (Status.FAILING, "its selector matches no pod")
     assert_skipped_offline("REL-024", objects)
 
 
@@ -221,8 +210,9 @@ async def test_rel025_pending_and_lost_claims(kube_api: KubeApiDouble) -> None:
         claim("ledger", "billing", phase="Lost", created=ago(days=90)),
         claim("new", "shop", phase="Pending", created=ago(minutes=1)),
     ]
-    found = await outcomes(kube_api, "REL-025", objects)
-    assert statuses(found) == {
+    findings = await run_live(kube_api, "REL-025", objects)
+    found = outcomes(findings)
+    assert statuses(findings) == {
         "uploads": Status.PASSING,
         "search-index": Status.FAILING,
         "ledger": Status.FAILING,
@@ -237,11 +227,14 @@ async def test_rel025_pending_and_lost_claims(kube_api: KubeApiDouble) -> None:
 
 def test_rel025_grace_minutes_from_the_policy() -> None:
     objects = [node("worker-a1"), claim("new", "shop", phase="Pending", created=ago(minutes=8))]
-    assert results("REL-025", objects)["new"] == (Status.FAILING, "claim Pending for 8m")
+    assert outcomes(run("REL-025", objects, source=Source.LIVE))["new"] == (
+        Status.FAILING,
+        "claim Pending for 8m",
+    )
     params = catalogue("checks: {REL-025: {params: {grace_minutes: 15}}}").params(
         REGISTRY.get("REL-025")
     )
-    assert results("REL-025", objects, params=params)["new"] == (
+    assert outcomes(run("REL-025", objects, params=params, source=Source.LIVE))["new"] == (
         Status.PASSING,
         "claim Pending for 8m, within the grace period",
     )
@@ -279,9 +272,9 @@ async def test_rel026_unhealthy_and_cordoned_nodes(kube_api: KubeApiDouble) -> N
 async def test_rel027_single_zone_cluster(kube_api: KubeApiDouble) -> None:
     objects = [node(f"worker-{i}", zone="eu-west-1a") for i in range(3)]
     objects.append(node("cp-0", zone="eu-west-1a", control_plane=True))
-    found = await outcomes(kube_api, "REL-027", objects)
+    found = outcomes(await run_live(kube_api, "REL-027", objects))
     assert found == {
-        "cluster": (
+        "": (
             Status.FAILING,
             "worker nodes span 1 zone (eu-west-1a); single control-plane node cp-0; 3 worker nodes",
         )
@@ -293,7 +286,7 @@ def test_rel027_zone_label_keys_and_minimums_come_from_the_policy() -> None:
     racks = [node(f"worker-{i}") for i in range(3)]
     for index, item in enumerate(racks):
         item["metadata"]["labels"]["example.com/rack"] = f"rack-{index % 2}"
-    by_default = results("REL-027", racks)["cluster"]
+    by_default = outcomes(run("REL-027", racks, source=Source.LIVE))[""]
     assert (
         by_default[0] is Status.PASSING and "no worker node carries a zone label" in by_default[1]
     )
@@ -306,7 +299,7 @@ def test_rel027_zone_label_keys_and_minimums_come_from_the_policy() -> None:
         """
     ).params(REGISTRY.get("REL-027"))
     assert params == FailureDomainParams(("example.com/rack",), min_worker_nodes=4, min_zones=3)
-    assert results("REL-027", racks, params=params)["cluster"] == (
+    assert outcomes(run("REL-027", racks, params=params, source=Source.LIVE))[""] == (
         Status.FAILING,
         "3 worker nodes (worker-0, worker-1, worker-2); worker nodes span 2 zones "
         "(rack-0, rack-1); control plane not visible (managed)",
@@ -318,7 +311,7 @@ def test_status_texts_from_the_cluster_become_one_bounded_line() -> None:
     assert one_line("x" * 500, 50) == "x" * 47 + "..."
     evicted = pod("evicted", "shop", phase="Failed", containers=[])
     evicted["status"].update(reason="Evicted", message="low on memory\x00" + "y" * 5000)
-    [(status, message)] = results("REL-023", [evicted]).values()
+    [(status, message)] = outcomes(run("REL-023", [evicted], source=Source.LIVE)).values()
     assert status is Status.FAILING
     assert message.startswith("phase Failed (Evicted: low on memory\\x00yyy")
     assert len(message) < 300 and "\x00" not in message

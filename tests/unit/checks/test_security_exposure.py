@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 
+from assay.server.checks.kit.images import ImageRef
 from assay.server.checks.kit.params import build_params
 from assay.server.checks.security.exposure import ExposureParams, IngressTlsParams, host_covered
-from assay.server.checks.security.images import ImageRef, ProvenanceParams
+from assay.server.checks.security.images import ProvenanceParams
 from assay.server.checks.security.namespaces import PodSecurityParams
 from assay.server.core.types import Severity, Status
-from tests.unit.checks.security import container, only, outcome, pod, policy_params, run
+from tests.unit.checks.objects import container, pod
+from tests.unit.checks.runs import container_statuses, only, policy_params, run
 
 
 def ingress(
@@ -148,8 +150,8 @@ def test_sec029_allow_list_from_the_policy_is_high() -> None:
         "initContainers": [container("init", image="ghcr.io/acme/init:1" + digest)],
         "containers": [container("app", image="docker.io/someone/app:1" + digest)],
     }
-    objects = [pod("p", spec)]
-    assert set(outcome(run("SEC-029", objects)).values()) == {Status.PASSING}
+    objects = [pod("p", spec=spec)]
+    assert set(container_statuses(run("SEC-029", objects)).values()) == {Status.PASSING}
     params = policy_params("SEC-029", "allowed_registries: [ghcr.io/acme]")
     assert params == ProvenanceParams(allowed_registries=frozenset({"ghcr.io/acme"}))
     findings = {f.container: f for f in run("SEC-029", objects, params=params)}
@@ -159,7 +161,7 @@ def test_sec029_allow_list_from_the_policy_is_high() -> None:
 
 
 def test_sec029_digest_requirement_can_be_switched_off() -> None:
-    objects = [pod("p", {"containers": [container(image="registry.example.com/a:1")]})]
+    objects = [pod("p", container(image="registry.example.com/a:1"))]
     assert only(run("SEC-029", objects)).status is Status.FAILING
     params = build_params(ProvenanceParams, {"require_digest": False})
     assert only(run("SEC-029", objects, params=params)).status is Status.PASSING

@@ -10,7 +10,8 @@ import pytest
 from assay.server.checks.kit.params import build_params
 from assay.server.checks.security.host import HostPathParams, SocketParams, contains, normalise
 from assay.server.core.types import Severity, Status
-from tests.unit.checks.security import container, only, pod, policy_params, run
+from tests.unit.checks.objects import container, pod
+from tests.unit.checks.runs import only, policy_params, run
 
 
 def host_path_pod(path: str, *, read_only: bool = True, mounted: bool = True) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def host_path_pod(path: str, *, read_only: bool = True, mounted: bool = True) ->
         "containers": [container(volumeMounts=mounts)],
         "volumes": [{"name": "host", "hostPath": {"path": path}}],
     }
-    return pod("p", spec)
+    return pod("p", spec=spec)
 
 
 @pytest.mark.parametrize(
@@ -90,9 +91,9 @@ def test_sec012_socket_names_and_custom_locations() -> None:
 
 def test_sec010_reports_both_namespaces() -> None:
     spec = {"hostPID": True, "hostIPC": True, "containers": [container()]}
-    assert only(run("SEC-010", [pod("p", spec)])).message == "hostPID is true; hostIPC is true"
+    assert only(run("SEC-010", [pod("p", spec=spec)])).message == "hostPID is true; hostIPC is true"
 
 
 def test_sec013_zero_host_port_is_unset() -> None:
     spec = {"containers": [container(ports=[{"containerPort": 80, "hostPort": 0}])]}
-    assert only(run("SEC-013", [pod("p", spec)])).status is Status.PASSING
+    assert only(run("SEC-013", [pod("p", spec=spec)])).status is Status.PASSING

@@ -9,8 +9,7 @@ from typing import Any
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.core.types import Severity, Status
 from tests.kubeapi import KubeApiDouble
-from tests.unit.checks.live import live_inventory, manifest_inventory
-from tests.unit.checks.security import REGISTRY
+from tests.unit.checks.runs import REGISTRY, live_inventory, manifest_inventory
 
 RBAC = "rbac.authorization.k8s.io"
 

@@ -10,24 +10,16 @@ import pytest
 from assay.server.checks.security.network import DefaultDenyParams, policy_types
 from assay.server.core.types import ObjectRef, Status
 from assay.server.inventory import Selector
-from tests.unit.checks.security import container, deployment, only, outcome, policy_params, run
+from tests.unit.checks.objects import container, deployment, namespace, obj
+from tests.unit.checks.runs import container_statuses, only, policy_params, run
 
 
 def policy(name: str, namespace: str = "shop", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
-
-
-def namespace(name: str, **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+    return obj("NetworkPolicy", name, namespace, spec=spec)
 
 
 def web(namespace: str = "shop", **labels: str) -> dict[str, Any]:
-    return deployment("web", {"containers": [container()]}, namespace, labels or {"app": "web"})
+    return deployment("web", container(), namespace=namespace, pod_labels=labels or {"app": "web"})
 
 
 @pytest.mark.parametrize(
@@ -91,7 +83,7 @@ def test_sec026_namespace_labels_and_implicit_name_label() -> None:
         },
     ]
     allow = policy("p", podSelector={}, ingress=[{"from": peers}])
-    objects = [web(), web("payments"), namespace("payments", team="payments"), allow]
+    objects = [web(), web("payments"), namespace("payments", labels={"team": "payments"}), allow]
     assert only(run("SEC-026", objects)).status is Status.PASSING
     without_label = [web(), web("payments"), allow]
     finding = only(run("SEC-026", without_label))
@@ -142,7 +134,7 @@ def test_policies_and_pods_are_matched_through_indexes(
             )
         )
     calls = _counting(monkeypatch)
-    found = outcome(run(check_id, objects))
+    found = container_statuses(run(check_id, objects))
     assert len(found) >= size * 0.9 and set(found.values()) == {Status.PASSING, Status.FAILING}
     # every policy against every pod would be size**2 = 90,000 selector matches
     assert calls[0] < 10 * size

@@ -15,13 +15,14 @@ from assay.server.checks.security.kernel import (
     sysctl_name,
 )
 from assay.server.core.types import Status
-from tests.unit.checks.security import container, deployment, only, outcome, pod, policy_params, run
+from tests.unit.checks.objects import container, deployment, pod
+from tests.unit.checks.runs import container_statuses, only, policy_params, run
 
 
 def test_sec002_windows_pods_by_node_selector_are_not_judged() -> None:
     spec = {"nodeSelector": {"kubernetes.io/os": "windows"}, "containers": [container()]}
     assert is_windows(spec)
-    finding = only(run("SEC-002", [pod("iis", spec)]))
+    finding = only(run("SEC-002", [pod("iis", spec=spec)]))
     assert finding.status is Status.SKIPPED and "Linux pods" in finding.message
 
 
@@ -40,14 +41,14 @@ def test_sec005_default_list_and_policy_override() -> None:
             container("b", securityContext={"capabilities": {"add": ["bpf"]}}),
         ]
     }
-    objects = [pod("p", spec)]
-    assert outcome(run("SEC-005", objects)) == {
+    objects = [pod("p", spec=spec)]
+    assert container_statuses(run("SEC-005", objects)) == {
         ("p", "a"): Status.PASSING,
         ("p", "b"): Status.FAILING,
     }
     params = policy_params("SEC-005", "capabilities: [CAP_SYS_RAWIO]")
     assert params == DangerousCapabilityParams(capabilities=frozenset({"CAP_SYS_RAWIO"}))
-    assert outcome(run("SEC-005", objects, params=params)) == {
+    assert container_statuses(run("SEC-005", objects, params=params)) == {
         ("p", "a"): Status.FAILING,
         ("p", "b"): Status.PASSING,
     }
@@ -65,12 +66,12 @@ def test_sec006_require_all_false_accepts_the_minimum() -> None:
             container("nothing-dropped"),
         ]
     }
-    objects = [pod("p", spec)]
-    default = outcome(run("SEC-006", objects))
+    objects = [pod("p", spec=spec)]
+    default = container_statuses(run("SEC-006", objects))
     assert set(default.values()) == {Status.FAILING}
     relaxed = policy_params("SEC-006", "require_all: false")
     assert relaxed == DropParams(require_all=False)
-    assert outcome(run("SEC-006", objects, params=relaxed)) == {
+    assert container_statuses(run("SEC-006", objects, params=relaxed)) == {
         ("p", "raw-dropped"): Status.PASSING,
         ("p", "nothing-dropped"): Status.FAILING,
     }
@@ -90,7 +91,7 @@ def test_sec007_unconfined_seccomp_with_apparmor_is_a_warning() -> None:
             )
         ]
     }
-    finding = only(run("SEC-007", [pod("p", spec)]))
+    finding = only(run("SEC-007", [pod("p", spec=spec)]))
     assert finding.status is Status.WARNING and "seccompProfile is Unconfined" in finding.message
 
 
@@ -99,8 +100,8 @@ def test_sec007_pod_level_apparmor_is_inherited_and_unconfined_annotation_fails(
         "securityContext": {"appArmorProfile": {"type": "RuntimeDefault"}},
         "containers": [container("a")],
     }
-    assert only(run("SEC-007", [pod("p", spec)])).status is Status.PASSING
-    annotated = deployment("d", {"containers": [container("a")]})
+    assert only(run("SEC-007", [pod("p", spec=spec)])).status is Status.PASSING
+    annotated = deployment("d", container("a"))
     annotated["spec"]["template"]["metadata"]["annotations"] = {
         "container.apparmor.security.beta.kubernetes.io/a": "unconfined"
     }
@@ -127,7 +128,7 @@ def test_sec008_safe_set_is_the_kubelet_one_and_patterns_extend_it() -> None:
         "securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "65536"}]},
         "containers": [container()],
     }
-    objects = [pod("p", spec)]
+    objects = [pod("p", spec=spec)]
     assert only(run("SEC-008", objects)).status is Status.FAILING
     params = policy_params("SEC-008", "safe_sysctls: [kernel.shm_rmid_forced, 'kernel.msg*']")
     assert params == KernelParams(safe_sysctls=frozenset({"kernel.shm_rmid_forced", "kernel.msg*"}))
@@ -139,6 +140,6 @@ def test_sec008_ephemeral_container_with_unmasked_proc_is_named() -> None:
         "containers": [container("app")],
         "ephemeralContainers": [{"name": "debug", "securityContext": {"procMount": "Unmasked"}}],
     }
-    finding = only(run("SEC-008", [pod("p", spec)]))
+    finding = only(run("SEC-008", [pod("p", spec=spec)]))
     assert finding.status is Status.FAILING
     assert finding.message == "ephemeral container debug sets procMount: Unmasked"

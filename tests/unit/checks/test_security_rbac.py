@@ -14,7 +14,7 @@ from assay.server.checks.security.authz import RoleRef, Rule, Subject, authz, se
 from assay.server.checks.security.rbac import EscalationParams, SensitiveAccessParams
 from assay.server.core.types import Source, Status
 from assay.server.inventory import Inventory
-from tests.unit.checks.security import REGISTRY, only, policy_params, run
+from tests.unit.checks.runs import REGISTRY, only, policy_params, run
 
 RBAC = "rbac.authorization.k8s.io"
 

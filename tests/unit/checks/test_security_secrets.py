@@ -21,8 +21,9 @@ from assay.server.checks.security.credentials import (
 from assay.server.core.types import Status
 from assay.server.inventory import read_manifests, workload_of
 from assay.server.inventory.raw import as_mapping, as_mappings
-from tests.unit.checks.security import container, only, pod, policy_params, run
-from tests.unit.checks.test_fixtures import FIXTURES, run_fixture
+from tests.unit.checks.objects import container, pod
+from tests.unit.checks.runs import FIXTURES, only, policy_params, run
+from tests.unit.checks.test_fixtures import run_fixture
 
 HEURISTICS = Heuristics.of(CredentialParams())
 FIXTURE_SECRETS = (
@@ -146,10 +147,10 @@ def test_parameters_from_the_policy_file() -> None:
             )
         ]
     }
-    default = only(run("SEC-016", [pod("p", spec)]))
+    default = only(run("SEC-016", [pod("p", spec=spec)]))
     assert "DB_PASSWORD" in default.message and "SIGNING" in default.message
     assert "DOOR_PASSCODE" not in default.message
-    custom = only(run("SEC-016", [pod("p", spec)], params=params))
+    custom = only(run("SEC-016", [pod("p", spec=spec)], params=params))
     assert "DOOR_PASSCODE" in custom.message
     assert "DB_PASSWORD" not in custom.message and "SIGNING" not in custom.message
 
@@ -199,8 +200,8 @@ def test_sec017_and_sec016_ignore_values_from_references() -> None:
             )
         ]
     }
-    assert only(run("SEC-016", [pod("p", spec)])).status is Status.PASSING
-    assert only(run("SEC-017", [pod("p", spec)])).status is Status.FAILING
+    assert only(run("SEC-016", [pod("p", spec=spec)])).status is Status.PASSING
+    assert only(run("SEC-017", [pod("p", spec=spec)])).status is Status.FAILING
 
 
 @pytest.mark.parametrize(
