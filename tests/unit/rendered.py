@@ -1,4 +1,5 @@
-"""deploy/ as a cluster would receive it, and the image it runs, for the deployment tests.
+"""deploy/ as a cluster would receive it, and the image it runs: what test_deploy,
+test_deploy_access and test_image read.
 
 The manifests are rendered by ``kubectl kustomize`` (the kustomize built into kubectl;
 .ci/run installs kubectl when the machine has none), never by code of ours; the Dockerfile

@@ -34,6 +34,8 @@ PRE_STOP_SLEEP = 5
 # Between the grace the server gives runs and calls and the pod's deadline: the controller
 # handing over its Lease and the database closing.
 STOP_MARGIN = (5, 15)
+# What the image sets besides the server's settings: the process's own environment.
+PROCESS_ENV = {"PATH", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"}
 # Volume types the restricted Pod Security Standard allows.
 RESTRICTED_VOLUMES = {"configMap", "emptyDir", "projected", "secret", "persistentVolumeClaim"}
 
@@ -78,9 +80,7 @@ def test_every_variable_is_a_setting_of_the_server(variant: str) -> None:
     assert len(names) == len(set(names)), "a variable set twice"
     # The loader ignores variables it does not know: a misspelt one would be lost silently.
     assert set(names) <= known, set(names) - known
-    assert set(IMAGE.env) - known <= {"PATH", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE"} | {
-        "PYTHONUNBUFFERED"
-    }
+    assert set(IMAGE.env) - known <= PROCESS_ENV
 
 
 @variants

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -36,12 +35,19 @@ from assay.server.checks.kit.registry import required_kinds
 from assay.server.core.types import Status
 from assay.server.inventory.kinds import KNOWN_RESOURCES, WORKLOAD_KINDS
 from assay.server.inventory.manifests import load_files
-from assay.server.inventory.model import Inventory
+from assay.server.inventory.model import Inventory, ObjectKey
 from assay.server.inventory.tree import ManifestFile
 from assay.server.kube.resources import EVENTS, LEASES, Resource
 from assay.server.settings import Settings
 from assay.server.workflow.model import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
-from tests.unit.rendered import DEPLOY, SERVER_NAMESPACE, VARIANTS, effective_settings, rendered
+from tests.unit.rendered import (
+    DEPLOY,
+    SERVER_NAMESPACE,
+    VARIANTS,
+    Rendered,
+    effective_settings,
+    rendered,
+)
 
 variants = pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.strip("."))
 READ = frozenset({"get", "list", "watch"})
@@ -67,7 +73,7 @@ class Grant:
         )
 
 
-def grants(found: Any, account: str) -> list[Grant]:
+def grants(found: Rendered, account: str) -> list[Grant]:
     """Every rule bound to ServiceAccount ``account`` of the server's namespace."""
     roles = {
         (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o.get("rules", [])
@@ -238,25 +244,31 @@ def run_catalogue(
     ]
 
 
-def annotated(found: Any) -> dict[tuple[str, str, str], tuple[dict[str, frozenset[str]], str]]:
-    """Each object's exemptions: ids per container ("" for the object), and the reason."""
+def annotated(found: Rendered) -> dict[ObjectKey, tuple[dict[str, frozenset[str]], str]]:
+    """Each object's exemptions, from it and its pod template: ids per container ("" for the
+    object), and the reason (the object's first, as the server reads them)."""
     result = {}
     for obj in found.objects:
-        notes = dict(obj["metadata"].get("annotations", {}))
+        sources = [obj["metadata"].get("annotations", {})]
         if obj["kind"] in WORKLOAD_KINDS and obj["kind"] != "Pod":
             template = obj["spec"].get("template", obj["spec"].get("jobTemplate", {}))
-            notes.update(template.get("metadata", {}).get("annotations", {}))
-        ids = {"": parse_ids(notes.get(EXEMPT_ANNOTATION))}
-        for key, value in notes.items():
-            if key.startswith(CONTAINER_PREFIX):
-                ids[key.removeprefix(CONTAINER_PREFIX)] = parse_ids(value)
+            sources.append(template.get("metadata", {}).get("annotations", {}))
+        ids: dict[str, frozenset[str]] = {}
+        reason = ""
+        for notes in sources:
+            ids[""] = ids.get("", frozenset()) | parse_ids(notes.get(EXEMPT_ANNOTATION))
+            for key, value in notes.items():
+                if key.startswith(CONTAINER_PREFIX):
+                    name = key.removeprefix(CONTAINER_PREFIX)
+                    ids[name] = ids.get(name, frozenset()) | parse_ids(value)
+            reason = reason or str(notes.get(EXEMPT_REASON_ANNOTATION, ""))
         if any(ids.values()):
             key = (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-            result[key] = (ids, str(notes.get(EXEMPT_REASON_ANNOTATION, "")))
+            result[key] = (ids, reason)
     return result
 
 
-def _where(finding: Finding) -> tuple[str, str, str] | None:
+def _where(finding: Finding) -> ObjectKey | None:
     ref = finding.object
     return None if ref is None else (ref.kind, ref.namespace, ref.name)
 
