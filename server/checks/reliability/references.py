@@ -29,12 +29,12 @@ from assay.server.checks.kit.references import (
     Reference,
     pod_references,
 )
+from assay.server.checks.kit.system_objects import PER_NAMESPACE
 from assay.server.core.types import Pillar, Severity
 from assay.server.inventory import WORKLOAD_KINDS, Inventory, Workload
 from assay.server.inventory.raw import as_mappings, dig, name_of, namespace_of
 
 SERVICE = "Service"
-DEFAULT_ACCOUNT = "default"
 PULL_SECRETS = "imagePullSecrets"
 """The walker's ``via`` for pod imagePullSecrets: it marks them optional because the kubelet
 still tries an anonymous pull, but a missing pull secret breaks every private image."""
@@ -99,7 +99,8 @@ REL_021 = CheckDefinition(
         "pod's ServiceAccount; ServiceAccount imagePullSecrets; StatefulSet serviceName.",
         "References marked optional: true pass when their target is missing, as the "
         "kubelet tolerates them; imagePullSecrets always count. The default ServiceAccount "
-        "is created in every namespace and is never missing.",
+        "and the kube-root-ca.crt ConfigMap (which projected API tokens mount) are created "
+        "in every namespace and are never missing.",
         "On manifests, a Secret counts as present when a SealedSecret (bitnami.com), "
         "ExternalSecret (external-secrets.io) or cert-manager Certificate in the files will "
         "create it; on a live cluster, kinds Assay could not list (Secrets are often "
@@ -114,7 +115,7 @@ def _missing(
     inventory: Inventory, namespace: str, ref: Reference, unreadable: frozenset[str]
 ) -> str | None:
     """Why ``ref`` is dangling, or ``None``."""
-    if ref.kind == SERVICE_ACCOUNT and ref.name == DEFAULT_ACCOUNT:
+    if (ref.kind, ref.name) in PER_NAMESPACE:  # the default ServiceAccount, kube-root-ca.crt
         return None
     if ref.kind in unreadable or inventory.get(ref.kind, namespace, ref.name) is not None:
         return None

@@ -2,9 +2,10 @@
 
 A value is suspect when it has the shape of a known credential (a PEM private key, a cloud or
 forge token, a JWT, a URL with a password), when its name says it holds one (a word of the
-name such as PASSWORD or TOKEN, unless the last word only describes it: ``SECRET_NAME``,
-``TOKEN_TTL``), or when it looks like a random token (no spaces, letters and digits, Shannon
-entropy above a threshold). Reasons never quote the value: :func:`masked` describes it.
+name such as PASSWORD or TOKEN, unless the last word only describes it, ``SECRET_NAME``,
+``TOKEN_TTL``, or the value is an absolute file path, ``TLS_KEY=/etc/tls/tls.key``), or when
+it looks like a random token (no spaces, letters and digits, Shannon entropy above a
+threshold). Reasons never quote the value: :func:`masked` describes it.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ _CONFIG_FILE = re.compile(
     r"|sql|hcl|rules|policy)$",
     re.IGNORECASE,
 )
+# An absolute path of two or more components: where a credential is read from (TLS_KEY=
+# /etc/tls/tls.key), which a credential word in the name does not make a credential.
+_FILE_PATH = re.compile(r"(?:/[\w.\-]++){2,}+")
 _ASSIGNMENT = re.compile(r"""\s*(?:export\s+)?["']?([A-Za-z_][\w.\-]*+)["']?\s*+[:=](.*)""")
 
 
@@ -228,6 +232,8 @@ class Heuristics:
         reason = self.format_reason(value)
         if reason or trivial(value):
             return reason
+        if _FILE_PATH.fullmatch(value.strip()):
+            return None
         reason = self.name_reason(name)
         if reason or self.describes(name):
             return reason

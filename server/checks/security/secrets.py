@@ -33,9 +33,9 @@ from assay.server.inventory.raw import KubeObject, as_mapping, as_mappings, dig
 HEURISTICS_NOTE = (
     "A value counts when it has the shape of a known credential (PEM private key, AWS, "
     "GitHub, GitLab, Slack, Google or Stripe key, JWT, URL with a password), when its name "
-    "contains a credential word and the value is not empty, a boolean, a number or a "
-    "$(VAR) reference, or when it is a random-looking token; the value itself is never "
-    "stored in a result."
+    "contains a credential word and the value is not empty, a boolean, a number, an "
+    "absolute file path (TLS_KEY=/etc/tls/tls.key) or a $(VAR) reference, or when it is a "
+    "random-looking token; the value itself is never stored in a result."
 )
 
 SEC_016 = CheckDefinition(
