@@ -122,6 +122,7 @@ class AssayServer:
             workflow_namespace=settings.workflow.namespace,
             shutdown=self._shutdown,
             metrics=self.metrics,
+            cluster_id=settings.cluster_id,
         )
         self.port = endpoint.port
         await endpoint.start()

@@ -27,20 +27,33 @@ from assay.v1 import assessment_pb2 as apb
 from assay.v1 import assessment_pb2_grpc as apb_grpc
 
 
-def next_offset(offset: int, returned: int, total: int) -> int | None:
-    end = offset + returned
-    return end if returned and end < total else None
-
-
-def result_query(query: apb.AssessmentQuery, v: Validator) -> ResultQuery:
+def result_query(
+    query: apb.AssessmentQuery,
+    v: Validator,
+    *,
+    cluster_id: str,
+    page_size: int = 0,
+    page_token: str = "",
+    include_total: bool = False,
+) -> ResultQuery:
+    """The domain query of an AssessmentQuery: one run, every run, or (by default) the
+    latest finished run of ``query.cluster_id`` or else of the server's own cluster."""
+    run_id = v.identifier("run_id", query.run_id)
+    if run_id and query.all_runs:
+        v.fail("all_runs", "excludes run_id")
+    latest_of = None
+    if not run_id and not query.all_runs:
+        latest_of = v.identifier("cluster_id", query.cluster_id) or cluster_id
     return ResultQuery(
-        run_id=RunId(query.run_id) if query.run_id else None,
+        run_id=RunId(run_id) if run_id else None,
         pillars=v.enums("pillars", query.pillars, convert.PILLARS_BY_VALUE),
         statuses=v.enums("statuses", query.statuses, convert.STATUSES_BY_VALUE),
-        check_id=query.check_id or None,
+        check_id=v.identifier("check_id", query.check_id) or None,
         since=v.since(query),
-        limit=v.limit(query),
-        offset=v.offset(query.offset),
+        latest_run_of=latest_of,
+        limit=page_size,
+        page_token=page_token,
+        include_total=include_total,
     )
 
 
@@ -50,6 +63,8 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
     runner: Runner
     registry: Registry
     shutdown: asyncio.Event
+    # The cluster whose latest run result queries read by default.
+    cluster_id: str = ""
     # How often WatchRun re-reads a run that another replica executes.
     poll_interval_s: float = 1.0
 
@@ -167,7 +182,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         self, request: apb.GetRunRequest, context: grpc.aio.ServicerContext
     ) -> apb.GetRunResponse:
         v = Validator()
-        run_id = v.required("run_id", request.run_id)
+        run_id = v.required("run_id", v.identifier("run_id", request.run_id))
         v.done()
         run = await asyncio.to_thread(self.repository.get_run, RunId(run_id))
         return apb.GetRunResponse(run=convert.run(run))
@@ -179,35 +194,55 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         query = RunQuery(
             states=v.enums("states", request.states, convert.RUN_STATES_BY_VALUE),
             since=v.since(request),
-            limit=v.limit(request),
-            offset=v.offset(request.offset),
+            limit=v.page_size(request.page_size),
+            page_token=v.page_token(request.page_token),
+            include_total=request.include_total,
         )
         v.done()
-        page = await asyncio.to_thread(self.repository.list_runs, query)
+        return await asyncio.to_thread(self._list_runs, query)
+
+    def _list_runs(self, query: RunQuery) -> apb.ListRunsResponse:
+        page = self.repository.list_runs(query)
         return apb.ListRunsResponse(
             runs=[convert.run(r) for r in page.items],
-            total_count=page.total,
-            next_offset=next_offset(query.offset, len(page.items), page.total),
+            next_page_token=page.next_page_token,
+            total_size=page.total,
         )
 
     async def ListAssessments(
         self, request: apb.ListAssessmentsRequest, context: grpc.aio.ServicerContext
     ) -> apb.ListAssessmentsResponse:
-        v = Validator("query.")
-        query = result_query(request.query, v)
-        v.done()
-        page = await asyncio.to_thread(self.repository.list_results, query)
-        return apb.ListAssessmentsResponse(
-            results=[convert.result(r) for r in page.items],
-            total_count=page.total,
-            next_offset=next_offset(query.offset, len(page.items), page.total),
+        v = Validator()
+        page_size = v.page_size(request.page_size)
+        page_token = v.page_token(request.page_token)
+        query = result_query(
+            request.query,
+            v.nested("query."),
+            cluster_id=self.cluster_id,
+            page_size=page_size,
+            page_token=page_token,
+            include_total=request.include_total,
         )
+        v.done()
+        # Reading and converting both happen in the worker thread: the event loop only
+        # sends the finished message.
+        return await asyncio.to_thread(self._list_assessments, query)
+
+    def _list_assessments(self, query: ResultQuery) -> apb.ListAssessmentsResponse:
+        page = self.repository.list_result_rows(query)
+        response = apb.ListAssessmentsResponse(
+            next_page_token=page.next_page_token, run_id=page.run_id or ""
+        )
+        convert.add_result_rows(response.results, page.rows)
+        if page.total is not None:
+            response.total_size = page.total
+        return response
 
     async def GetAssessment(
         self, request: apb.GetAssessmentRequest, context: grpc.aio.ServicerContext
     ) -> apb.GetAssessmentResponse:
         v = Validator()
-        result_id = v.required("id", request.id)
+        result_id = v.required("id", v.identifier("id", request.id))
         v.done()
         result = await asyncio.to_thread(self.repository.get_result, result_id)
         return apb.GetAssessmentResponse(result=convert.result(result))
@@ -216,7 +251,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         self, request: apb.GetSummaryRequest, context: grpc.aio.ServicerContext
     ) -> apb.GetSummaryResponse:
         v = Validator("query.")
-        query = result_query(request.query, v)
+        query = result_query(request.query, v, cluster_id=self.cluster_id)
         v.done()
         summary = await asyncio.to_thread(self.repository.summary, query)
         return apb.GetSummaryResponse(summary=convert.summary(summary))
@@ -225,19 +260,38 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         self, request: apb.GetHistoryRequest, context: grpc.aio.ServicerContext
     ) -> apb.GetHistoryResponse:
         v = Validator()
+        cluster_id = v.identifier("cluster_id", request.cluster_id)
         since = v.since(request)
-        limit = v.limit(request)
-        offset = v.offset(request.offset)
+        page_size = v.page_size(request.page_size)
+        page_token = v.page_token(request.page_token)
         v.done()
-        page = await asyncio.to_thread(
-            self.repository.history,
-            cluster_id=request.cluster_id or None,
+        return await asyncio.to_thread(
+            self._history,
+            cluster_id=cluster_id or None,
             since=since,
-            limit=limit,
-            offset=offset,
+            page_size=page_size,
+            page_token=page_token,
+            include_total=request.include_total,
+        )
+
+    def _history(
+        self,
+        *,
+        cluster_id: str | None,
+        since: datetime | None,
+        page_size: int,
+        page_token: str,
+        include_total: bool,
+    ) -> apb.GetHistoryResponse:
+        page = self.repository.history(
+            cluster_id=cluster_id,
+            since=since,
+            limit=page_size,
+            page_token=page_token,
+            include_total=include_total,
         )
         return apb.GetHistoryResponse(
             entries=[convert.history(e) for e in page.items],
-            total_count=page.total,
-            next_offset=next_offset(offset, len(page.items), page.total),
+            next_page_token=page.next_page_token,
+            total_size=page.total,
         )

@@ -1,14 +1,17 @@
 """Conversion between the domain types of ``core.types`` and ``assay.v1`` messages.
 
-Used by the servicers in ``server.api``; nothing else sees proto messages.
+Used by the servicers in ``server.api``; nothing else sees proto messages. Result listings
+take the fast path :func:`add_result_rows`: storage rows straight into the response's
+repeated field, in the worker thread that read them, with no domain object in between.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from assay.server.assessment import progress
 from assay.server.checks.kit.definition import CheckDefinition
@@ -25,6 +28,7 @@ from assay.server.core.types import (
     StatusCounts,
     Summary,
 )
+from assay.server.storage.results import ResultRow
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import common_pb2 as cpb
 
@@ -52,6 +56,9 @@ STATUSES_BY_VALUE = {v: k for k, v in STATUSES.items()}
 SEVERITIES_BY_VALUE = {v: k for k, v in SEVERITIES.items()}
 RUN_STATES_BY_VALUE = {v: k for k, v in RUN_STATES.items()}
 SOURCES_BY_VALUE = {v: k for k, v in SOURCES.items()}
+# Keyed by the stored text, for rows that skip the domain types.
+_STATUS_OF_TEXT: dict[str, cpb.Status.ValueType] = {s.value: v for s, v in STATUSES.items()}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -60,6 +67,14 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     ts = timestamp_pb2.Timestamp()
     ts.FromDatetime(value.astimezone(UTC))
     return ts
+
+
+def set_timestamp(ts: timestamp_pb2.Timestamp, value: datetime) -> None:
+    """Fill ``ts`` from an aware datetime with integer arithmetic (exact, and cheaper than
+    ``FromDatetime``)."""
+    delta = value - _EPOCH
+    ts.seconds = delta.days * 86_400 + delta.seconds
+    ts.nanos = delta.microseconds * 1000
 
 
 def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
@@ -106,6 +121,39 @@ def result(value: AssessmentResult) -> apb.AssessmentResult:
         assessed_at=timestamp(value.assessed_at),
         duration_ms=value.duration_ms,
     )
+
+
+def add_result_rows(
+    target: RepeatedCompositeFieldContainer[apb.AssessmentResult], rows: Iterable[ResultRow]
+) -> None:
+    """Append one message per stored row to a repeated AssessmentResult field.
+
+    Equal to ``result(row.to_domain())`` field for field (a test holds them together), at
+    about half the cost: no domain object, fields set in place inside the parent message.
+    """
+    statuses = _STATUS_OF_TEXT
+    for row in rows:
+        check = row.check
+        message = target.add(
+            id=row.id,
+            run_id=row.run_id,
+            pillar=PILLARS[check.pillar],
+            check_id=check.check_id,
+            check_name=check.name,
+            status=statuses[row.status],
+            severity=SEVERITIES[check.severity],
+            container=row.container,
+            message=row.message,
+            remediation=check.remediation,
+            duration_ms=row.duration_ms,
+        )
+        if row.object_kind is not None:
+            ref = message.object
+            ref.SetInParent()
+            ref.kind = row.object_kind
+            ref.namespace = row.object_namespace or ""
+            ref.name = row.object_name or ""
+        set_timestamp(message.assessed_at, row.assessed_at)
 
 
 def run(value: Run) -> apb.RunState:

@@ -68,6 +68,7 @@ def create_grpc_server(
     workflow_namespace: str,
     shutdown: asyncio.Event,
     metrics: CollectorRegistry,
+    cluster_id: str = "",
 ) -> GrpcEndpoint:
     """Build the server with every service and bind ``listen``; ``OSError`` if it cannot."""
     server = grpc.aio.server(
@@ -76,7 +77,11 @@ def create_grpc_server(
     )
     assessment_pb2_grpc.add_AssessmentServiceServicer_to_server(
         AssessmentServicer(
-            repository=repository, runner=runner, registry=registry, shutdown=shutdown
+            repository=repository,
+            runner=runner,
+            registry=registry,
+            shutdown=shutdown,
+            cluster_id=cluster_id,
         ),
         server,
     )

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 import grpc
 
 from assay.server.api import workflow_convert as wconv
-from assay.server.api.assessments import next_offset
 from assay.server.api.convert import timestamp
 from assay.server.api.streams import until_shutdown
 from assay.server.api.validation import Validator
@@ -30,6 +29,11 @@ from assay.v1 import workflow_pb2_grpc as wpb_grpc
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def next_offset(offset: int, returned: int, total: int) -> int | None:
+    end = offset + returned
+    return end if returned and end < total else None
 
 
 @dataclass
@@ -136,18 +140,22 @@ class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
             else None
         )
         query = AuditQuery(
-            execution_name=request.execution_name or None,
+            execution_name=v.identifier("execution_name", request.execution_name) or None,
             execution_namespace=namespace,
-            target=request.target_resource or None,
+            target=v.identifier("target_resource", request.target_resource, max_len=512) or None,
             event_type=event_type,
             since=v.since(request),
-            limit=v.limit(request),
-            offset=v.offset(request.offset),
+            limit=v.page_size(request.page_size),
+            page_token=v.page_token(request.page_token),
+            include_total=request.include_total,
         )
         v.done()
-        page = await asyncio.to_thread(self.repository.list_audit_events, query)
+        return await asyncio.to_thread(self._list_audit_events, query)
+
+    def _list_audit_events(self, query: AuditQuery) -> wpb.ListAuditEventsResponse:
+        page = self.repository.list_audit_events(query)
         return wpb.ListAuditEventsResponse(
             events=[wconv.audit_event(e) for e in page.items],
-            total_count=page.total,
-            next_offset=next_offset(query.offset, len(page.items), page.total),
+            next_page_token=page.next_page_token,
+            total_size=page.total,
         )

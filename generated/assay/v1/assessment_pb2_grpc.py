@@ -105,7 +105,7 @@ class AssessmentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListRuns(self, request, context):
-        """Runs, newest first.
+        """Runs, newest first (by request time), a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,7 +131,8 @@ class AssessmentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAssessments(self, request, context):
-        """Results, newest first.
+        """Results of the latest finished run of the cluster (or of the run or runs the query
+        names), newest first, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -144,13 +145,14 @@ class AssessmentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetSummary(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Counts over the results the query selects (the same runs ListAssessments reads).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetHistory(self, request, context):
-        """One entry per finished run, newest first.
+        """One entry per finished run, newest first, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -44,8 +44,10 @@ def test_full_run_streams_progress_and_persists_results(client: AssayClient) -> 
     stored = client.get_run(run.run_id)
     assert stored.state == apb.RUN_PHASE_COMPLETED
     assert stored.counts.total == sum(f.counts.total for f in finished_checks) > 0
-    page = client.list_assessments(apb.AssessmentQuery(run_id=run.run_id, limit=1000))
-    assert page.total_count == stored.counts.total
+    page = client.list_assessments(
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(run_id=run.run_id), page_size=1000)
+    )
+    assert page.total_size == stored.counts.total == len(page.results)
     assert {r.check_id for r in page.results} == {c.id for c in checks}
     history = client.get_history(apb.GetHistoryRequest())
     assert history.entries[0].run_id == run.run_id
@@ -62,12 +64,16 @@ def test_late_watcher_gets_the_replay(client: AssayClient) -> None:
 def test_pillar_and_single_check_runs_execute_exactly_those(client: AssayClient) -> None:
     run = start(client, pillars=[cpb.PILLAR_RELIABILITY, cpb.PILLAR_COST_OPTIMIZATION])
     follow(client, run.run_id)
-    page = client.list_assessments(apb.AssessmentQuery(run_id=run.run_id, limit=1000))
+    page = client.list_assessments(
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(run_id=run.run_id), page_size=1000)
+    )
     assert {r.check_id.split("-")[0] for r in page.results} == {"REL", "COST"}
     single = start(client, check_id="SEC-001")
     assert single.scope == apb.RUN_SCOPE_SINGLE
     follow(client, single.run_id)
-    page = client.list_assessments(apb.AssessmentQuery(run_id=single.run_id, limit=1000))
+    page = client.list_assessments(
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(run_id=single.run_id), page_size=1000)
+    )
     assert {r.check_id for r in page.results} == {"SEC-001"}
 
 
@@ -128,7 +134,7 @@ def test_bad_start_requests_create_nothing(
         client.start_run(request_message)
     assert caught.value.code is code
     assert text in str(caught.value)
-    assert client.list_runs(apb.ListRunsRequest()).total_count == 0
+    assert not client.list_runs(apb.ListRunsRequest()).runs
 
 
 def test_cancel_rules(client: AssayClient) -> None:
