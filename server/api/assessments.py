@@ -1,17 +1,22 @@
 """``AssessmentService`` servicer: validates requests, calls the domain, converts replies.
 
-Thin by design: queries go to the storage repository (in a worker thread, so the event loop
-never blocks on the database), runs to the runner, progress to the progress bus. Errors are
-raised as domain errors and mapped to statuses by ``interceptors.ErrorMappingInterceptor``.
+Thin by design: queries go to the storage repository, runs to the runner, progress to the
+progress bus. A query is read *and* converted to its reply in a read thread (``reads``), so
+the event loop never blocks on the database nor spends its time building messages; storage
+rows of results become protobuf without a domain object in between. Errors are raised as
+domain errors and mapped to statuses by ``interceptors.ErrorMappingInterceptor``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
 
 import grpc
 
@@ -25,6 +30,8 @@ from assay.server.core.types import Pillar, ResultQuery, RunId, RunQuery, Source
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import assessment_pb2_grpc as apb_grpc
+
+T = TypeVar("T")
 
 
 def result_query(
@@ -65,8 +72,16 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
     shutdown: asyncio.Event
     # The cluster whose latest run result queries read by default.
     cluster_id: str = ""
+    # Threads that read storage and build replies (None: asyncio's default executor).
+    reads: Executor | None = None
     # How often WatchRun re-reads a run that another replica executes.
     poll_interval_s: float = 1.0
+
+    async def _off_loop(self, work: Callable[[], T]) -> T:
+        """``work()`` in a read thread: the event loop only sends what it returns."""
+        if self.reads is None:
+            return await asyncio.to_thread(work)
+        return await asyncio.get_running_loop().run_in_executor(self.reads, work)
 
     async def StartRun(
         self, request: apb.StartRunRequest, context: grpc.aio.ServicerContext
@@ -104,7 +119,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         run_id = RunId(v.required("run_id", request.run_id))
         v.done()
         if self.runner.get(run_id) is None:
-            stored = await asyncio.to_thread(self.repository.get_run, run_id)
+            stored = await self._off_loop(partial(self.repository.get_run, run_id))
             if stored.state.terminal:
                 raise FailedPrecondition(f"run {run_id} already ended {stored.state}")
             raise FailedPrecondition(
@@ -134,7 +149,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         sequence = 0
         last_state = None
         while True:
-            run = await asyncio.to_thread(self.repository.get_run, run_id)
+            run = await self._off_loop(partial(self.repository.get_run, run_id))
             now = convert.timestamp(datetime.now(UTC))
             if run.state is not last_state:
                 sequence += 1
@@ -151,8 +166,8 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
                     ),
                 )
             if run.state.terminal:
-                summary = await asyncio.to_thread(
-                    self.repository.summary, ResultQuery(run_id=run_id)
+                summary = await self._off_loop(
+                    partial(self.repository.summary, ResultQuery(run_id=run_id))
                 )
                 yield apb.RunEvent(
                     run_id=run_id,
@@ -184,8 +199,10 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         v = Validator()
         run_id = v.required("run_id", v.identifier("run_id", request.run_id))
         v.done()
-        run = await asyncio.to_thread(self.repository.get_run, RunId(run_id))
-        return apb.GetRunResponse(run=convert.run(run))
+        return await self._off_loop(partial(self._get_run, RunId(run_id)))
+
+    def _get_run(self, run_id: RunId) -> apb.GetRunResponse:
+        return apb.GetRunResponse(run=convert.run(self.repository.get_run(run_id)))
 
     async def ListRuns(
         self, request: apb.ListRunsRequest, context: grpc.aio.ServicerContext
@@ -199,7 +216,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
             include_total=request.include_total,
         )
         v.done()
-        return await asyncio.to_thread(self._list_runs, query)
+        return await self._off_loop(partial(self._list_runs, query))
 
     def _list_runs(self, query: RunQuery) -> apb.ListRunsResponse:
         page = self.repository.list_runs(query)
@@ -224,9 +241,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
             include_total=request.include_total,
         )
         v.done()
-        # Reading and converting both happen in the worker thread: the event loop only
-        # sends the finished message.
-        return await asyncio.to_thread(self._list_assessments, query)
+        return await self._off_loop(partial(self._list_assessments, query))
 
     def _list_assessments(self, query: ResultQuery) -> apb.ListAssessmentsResponse:
         page = self.repository.list_result_rows(query)
@@ -244,7 +259,10 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         v = Validator()
         result_id = v.required("id", v.identifier("id", request.id))
         v.done()
-        result = await asyncio.to_thread(self.repository.get_result, result_id)
+        return await self._off_loop(partial(self._get_assessment, result_id))
+
+    def _get_assessment(self, result_id: str) -> apb.GetAssessmentResponse:
+        result = self.repository.get_result(result_id)
         return apb.GetAssessmentResponse(result=convert.result(result))
 
     async def GetSummary(
@@ -253,8 +271,10 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         v = Validator("query.")
         query = result_query(request.query, v, cluster_id=self.cluster_id)
         v.done()
-        summary = await asyncio.to_thread(self.repository.summary, query)
-        return apb.GetSummaryResponse(summary=convert.summary(summary))
+        return await self._off_loop(partial(self._summary, query))
+
+    def _summary(self, query: ResultQuery) -> apb.GetSummaryResponse:
+        return apb.GetSummaryResponse(summary=convert.summary(self.repository.summary(query)))
 
     async def GetHistory(
         self, request: apb.GetHistoryRequest, context: grpc.aio.ServicerContext
@@ -265,13 +285,15 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         page_size = v.page_size(request.page_size)
         page_token = v.page_token(request.page_token)
         v.done()
-        return await asyncio.to_thread(
-            self._history,
-            cluster_id=cluster_id or None,
-            since=since,
-            page_size=page_size,
-            page_token=page_token,
-            include_total=request.include_total,
+        return await self._off_loop(
+            partial(
+                self._history,
+                cluster_id=cluster_id or None,
+                since=since,
+                page_size=page_size,
+                page_token=page_token,
+                include_total=request.include_total,
+            )
         )
 
     def _history(

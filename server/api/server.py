@@ -8,6 +8,7 @@ it never touches ``grpc`` or ``assay.v1`` itself.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
@@ -20,6 +21,7 @@ from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterc
 from assay.server.api.workflows import WorkflowServicer
 from assay.server.assessment.runner import Runner
 from assay.server.checks.kit.registry import Registry
+from assay.server.storage.engine import READ_POOL_SIZE
 from assay.server.storage.repository import Repository
 from assay.server.workflow.controller import WorkflowController
 from assay.v1 import assessment_pb2, assessment_pb2_grpc, workflow_pb2, workflow_pb2_grpc
@@ -37,6 +39,8 @@ class GrpcEndpoint:
     server: grpc.aio.Server
     health: health.aio.HealthServicer
     port: int
+    # The threads query RPCs read storage in; released once the server has stopped.
+    reads: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
         await self.server.start()
@@ -56,6 +60,8 @@ class GrpcEndpoint:
 
     async def stop(self, grace: float | None) -> None:
         await self.server.stop(grace)
+        if self.reads is not None:
+            self.reads.shutdown(wait=False, cancel_futures=True)
 
 
 def create_grpc_server(
@@ -71,6 +77,8 @@ def create_grpc_server(
     cluster_id: str = "",
 ) -> GrpcEndpoint:
     """Build the server with every service and bind ``listen``; ``OSError`` if it cannot."""
+    # As many threads as the storage read pool has connections, so none waits for one.
+    reads = ThreadPoolExecutor(max_workers=READ_POOL_SIZE, thread_name_prefix="assay-read")
     server = grpc.aio.server(
         interceptors=[ErrorMappingInterceptor(), MetricsInterceptor(metrics)],
         options=[("grpc.so_reuseport", 0)],
@@ -82,6 +90,7 @@ def create_grpc_server(
             registry=registry,
             shutdown=shutdown,
             cluster_id=cluster_id,
+            reads=reads,
         ),
         server,
     )
@@ -102,4 +111,4 @@ def create_grpc_server(
     port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
-    return GrpcEndpoint(server, health_servicer, port)
+    return GrpcEndpoint(server, health_servicer, port, reads)

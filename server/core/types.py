@@ -231,7 +231,7 @@ class ResultQuery:
     limit: int = 50
     # Opaque token of the next page, from Page.next_page_token; "" for the first page.
     page_token: str = ""
-    # Count every match even where that costs a scan (see Page.total).
+    # Count every match into Page.total (from the stored counts where they hold it).
     include_total: bool = False
 
 

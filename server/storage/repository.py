@@ -1,8 +1,10 @@
 """Synchronous repository of runs, results, history and audit events over a SQLAlchemy engine.
 
 The API's query handlers call it (from a worker thread), and ``storage.sink.StorageSink``
-wraps its write methods for the runner and the workflow reconciler. Every public method is
-one short transaction; a lost or refused connection surfaces as ``errors.Unavailable``.
+wraps its write methods for the runner and the workflow reconciler. Every write is one short
+transaction; reads go through a second pool (``engine.reader_engine``: autocommit, retried
+once on a dropped connection). A lost or refused connection surfaces as
+``errors.Unavailable``.
 
 Listings are keyset pages with signed page tokens (``storage.tokens``): results through
 ``storage.results`` (the hot path, driver-level SQL), the small tables through
@@ -12,12 +14,13 @@ Listings are keyset pages with signed page tokens (``storage.tokens``): results 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, insert, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from assay.server.core.errors import AlreadyExists, NotFound
 from assay.server.core.types import (
@@ -34,13 +37,19 @@ from assay.server.core.types import (
 from assay.server.storage import mapping
 from assay.server.storage.checks import CheckCatalog
 from assay.server.storage.dialect import dialect_insert
-from assay.server.storage.engine import unavailable_on_connection_error
+from assay.server.storage.engine import (
+    reader_engine,
+    unavailable_on_connection_error,
+    write_transaction,
+)
 from assay.server.storage.models import AuditEventRow, HistoryRow, RunRow, SecretRow
 from assay.server.storage.pages import Listing, PageRequest, keyset_page
 from assay.server.storage.results import ResultPage, ResultReader, ResultRow
 from assay.server.storage.tokens import PageTokens
 from assay.server.storage.writes import insert_results
 from assay.server.workflow.audit import AuditEvent, AuditQuery
+
+T = TypeVar("T")
 
 _UNFINISHED = (RunState.QUEUED.value, RunState.RUNNING.value)
 TOKEN_KEY_NAME = "page_token_key"
@@ -57,12 +66,18 @@ class Repository:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reads = reader_engine(engine)
         self._checks = CheckCatalog()
         self._tokens: PageTokens | None = None
 
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine reads use (``engine`` itself on SQLite)."""
+        return self._reads
 
     # -- runs ---------------------------------------------------------------------------
 
@@ -100,11 +115,13 @@ class Repository:
             )
 
     def get_run(self, run_id: str) -> Run:
-        with self._transaction() as connection:
+        def read(connection: Connection) -> Run:
             row = connection.execute(select(RunRow).where(RunRow.run_id == run_id)).first()
-        if row is None:
-            raise NotFound("run", run_id)
-        return mapping.run_from_row(row._mapping)
+            if row is None:
+                raise NotFound("run", run_id)
+            return mapping.run_from_row(row._mapping)
+
+        return self._read(read)
 
     def list_runs(self, query: RunQuery) -> Page[Run]:
         """Runs newest first (by requested_at, then run id)."""
@@ -123,9 +140,9 @@ class Repository:
             page_token=query.page_token,
             include_total=query.include_total,
         )
-        with self._transaction() as connection:
-            tokens = self._page_tokens(connection)
-            return keyset_page(connection, tokens, RUNS, request, mapping.run_from_row)
+        return self._read(
+            lambda c: keyset_page(c, self._page_tokens(c), RUNS, request, mapping.run_from_row)
+        )
 
     def heartbeat(self, run_ids: Sequence[RunId], now: datetime) -> None:
         """Record that the calling process is still executing these runs."""
@@ -183,8 +200,7 @@ class Repository:
         return self.get_result_row(result_id).to_domain()
 
     def get_result_row(self, result_id: str) -> ResultRow:
-        with self._transaction() as connection:
-            return ResultReader(connection, self._checks).get(result_id)
+        return self._read(lambda c: ResultReader(c, self._checks).get(result_id))
 
     def list_results(self, query: ResultQuery) -> Page[AssessmentResult]:
         """Results matching the query, newest first (see ``storage.results``).
@@ -201,9 +217,7 @@ class Repository:
 
     def list_result_rows(self, query: ResultQuery) -> ResultPage:
         """:meth:`list_results` as rows, with the run the query was resolved to."""
-        with self._transaction() as connection:
-            tokens = self._page_tokens(connection)
-            return ResultReader(connection, self._checks).page(query, tokens)
+        return self._read(lambda c: ResultReader(c, self._checks).page(query, self._page_tokens(c)))
 
     def summary(self, query: ResultQuery) -> Summary:
         """Counts of the results matching the query (page fields ignored), from the stored
@@ -212,8 +226,7 @@ class Repository:
         ``by_pillar`` and ``by_severity`` hold only the pillars and severities that occur;
         ``by_severity`` counts failing results. NotFound when ``query.run_id`` names no run.
         """
-        with self._transaction() as connection:
-            return ResultReader(connection, self._checks).summary(query)
+        return self._read(lambda c: ResultReader(c, self._checks).summary(query))
 
     # -- history ------------------------------------------------------------------------
 
@@ -239,9 +252,11 @@ class Repository:
             page_token=page_token,
             include_total=include_total,
         )
-        with self._transaction() as connection:
-            tokens = self._page_tokens(connection)
-            return keyset_page(connection, tokens, HISTORY, request, mapping.history_from_row)
+        return self._read(
+            lambda c: keyset_page(
+                c, self._page_tokens(c), HISTORY, request, mapping.history_from_row
+            )
+        )
 
     # -- workflow audit -----------------------------------------------------------------
 
@@ -284,42 +299,52 @@ class Repository:
             page_token=query.page_token,
             include_total=query.include_total,
         )
-        with self._transaction() as connection:
-            tokens = self._page_tokens(connection)
-            return keyset_page(connection, tokens, AUDIT, request, mapping.audit_from_row)
+        return self._read(
+            lambda c: keyset_page(c, self._page_tokens(c), AUDIT, request, mapping.audit_from_row)
+        )
 
     # -- health -------------------------------------------------------------------------
 
     def ping(self) -> None:
         """Round-trip to the database; Unavailable when it cannot be reached."""
-        with self._transaction() as connection:
+        with unavailable_on_connection_error(), self._engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
     # -- helpers ------------------------------------------------------------------------
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
-        with unavailable_on_connection_error(), self._engine.begin() as connection:
+        with unavailable_on_connection_error(), write_transaction(self._engine) as connection:
             yield connection
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        """``work`` over a connection of the read engine (see ``engine.reader_engine``),
+        once more on a fresh connection if the first one turned out dead."""
+        with unavailable_on_connection_error():
+            try:
+                with self._reads.connect() as connection:
+                    return work(connection)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            with self._reads.connect() as connection:
+                return work(connection)
 
     def _page_tokens(self, connection: Connection) -> PageTokens:
         """The token codec, its key read from the database once (created if missing)."""
         if self._tokens is None:
-            self._tokens = PageTokens(bytes.fromhex(_token_key(connection)))
+            lookup = select(SecretRow.value).where(SecretRow.name == TOKEN_KEY_NAME)
+            key = connection.execute(lookup).scalar()
+            if key is None:  # the migration creates it; a database restored without it
+                with self._transaction() as writer:
+                    writer.execute(
+                        dialect_insert(writer, SecretRow)
+                        .values(name=TOKEN_KEY_NAME, value=secrets.token_hex(32))
+                        .on_conflict_do_nothing(index_elements=[SecretRow.name])
+                    )
+                    key = writer.execute(lookup).scalar_one()
+            self._tokens = PageTokens(bytes.fromhex(key))
         return self._tokens
-
-
-def _token_key(connection: Connection) -> str:
-    lookup = select(SecretRow.value).where(SecretRow.name == TOKEN_KEY_NAME)
-    key = connection.execute(lookup).scalar()
-    if key is None:  # the migration creates it; a database restored without it gets one
-        connection.execute(
-            dialect_insert(connection, SecretRow)
-            .values(name=TOKEN_KEY_NAME, value=secrets.token_hex(32))
-            .on_conflict_do_nothing(index_elements=[SecretRow.name])
-        )
-        key = connection.execute(lookup).scalar_one()
-    return key
 
 
 def _update_run(connection: Connection, run: Run) -> None:

@@ -110,10 +110,12 @@ class ResultRow(NamedTuple):
 
 @dataclass(frozen=True)
 class Scope:
-    """Which runs a query reads: one run, or every run from ``floor`` on (None: all)."""
+    """Which runs a query reads: one run; the latest run of a cluster, not yet resolved;
+    or every run from ``floor`` on (None: all)."""
 
     run_id: str | None
     floor: str | None = None
+    latest_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,16 +143,25 @@ class ResultReader:
             position = tokens.read(query.page_token, LISTING, query_key)
             scope = Scope(run_id=position[0], floor=position[1])
             after = tuple(position[2:])
+        elif query.run_id is not None:
+            scope = Scope(run_id=query.run_id)
+        elif query.latest_run_of is not None:
+            # Resolved inside the listing statement: one round trip for the common case.
+            scope = Scope(run_id=None, latest_of=query.latest_run_of)
+        elif query.since is not None:
+            scope = Scope(run_id=None, floor=self._floor(query.since))
         else:
-            resolved = self.scope(query)
-            if resolved is None:
-                return ResultPage([], "", 0, None)
-            scope = resolved
+            scope = Scope(run_id=None)
         branches = self._branches(query)
         rows: Sequence[Any] = []
         if branches:
             sql, params = self._listing_sql(query, scope, branches, after)
             rows = self._connection.exec_driver_sql(sql, tuple(params)).all()
+        if scope.latest_of is not None:
+            run_id = rows[0][1] if rows else self.latest_run(scope.latest_of)
+            if run_id is None:
+                return ResultPage([], "", 0 if query.include_total else None, None)
+            scope = Scope(run_id=run_id)
         token = ""
         if len(rows) > query.limit:
             rows = rows[: query.limit]
@@ -160,12 +171,12 @@ class ResultReader:
                 LISTING, query_key, [scope.run_id, scope.floor, last[1], at, last[0]]
             )
         total = None
-        if query.include_total or (scope.run_id is not None and query.since is None):
+        if query.include_total:
             total = sum(self.grouped_counts(query, scope).values())
         return ResultPage(self._result_rows(rows), token, total, scope.run_id)
 
     def scope(self, query: ResultQuery) -> Scope | None:
-        """The runs a query's first page reads; None when the latest run does not exist."""
+        """The runs a query reads, resolved; None when the latest run does not exist."""
         if query.run_id is not None:
             return Scope(run_id=query.run_id)
         if query.latest_run_of is not None:
@@ -177,17 +188,17 @@ class ResultReader:
 
     def latest_run(self, cluster_id: str) -> str | None:
         """The run of ``cluster_id`` that last ended with every check executed."""
-        statement = (
-            select(RunRow.run_id)
-            .where(
-                RunRow.cluster_id == cluster_id,
-                RunRow.completed_at.is_not(None),
-                RunRow.state.in_(FINISHED_WHOLE),
-            )
-            .order_by(RunRow.completed_at.desc(), RunRow.run_id.desc())
-            .limit(1)
+        sql, params = self._latest_sql(cluster_id)
+        latest: str | None = self._connection.exec_driver_sql(sql, tuple(params)).scalar()
+        return latest
+
+    def _latest_sql(self, cluster_id: str) -> tuple[str, list[Any]]:
+        mark = self._mark
+        return (
+            f"SELECT run_id FROM runs WHERE cluster_id = {mark} AND completed_at IS NOT NULL "
+            f"AND state IN ({mark}, {mark}) ORDER BY completed_at DESC, run_id DESC LIMIT 1",
+            [cluster_id, *FINISHED_WHOLE],
         )
-        return self._connection.execute(statement).scalar()
 
     def _floor(self, since: datetime) -> str:
         """The lowest run id that can hold a result assessed at or after ``since``.
@@ -233,6 +244,10 @@ class ResultReader:
             if scope.run_id is not None:
                 where.append(f"run_id = {mark}")
                 params.append(scope.run_id)
+            elif scope.latest_of is not None:
+                latest, latest_params = self._latest_sql(scope.latest_of)
+                where.append(f"run_id = ({latest})")
+                params.extend(latest_params)
             elif scope.floor is not None:
                 where.append(f"run_id >= {mark}")
                 params.append(scope.floor)
@@ -242,7 +257,7 @@ class ResultReader:
             if after is not None:
                 # With the run fixed, compare the rest of the key: SQLite ranges an index
                 # only on a row value that follows the equality columns.
-                if scope.run_id is not None:
+                if scope.run_id is not None or scope.latest_of is not None:
                     where.append(f"(assessed_at, id) < ({mark}, {mark})")
                     params.extend([self._cursor_time(after[1]), after[2]])
                 else:

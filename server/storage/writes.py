@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
+from assay.server.core.errors import NotFound
 from assay.server.core.types import AssessmentResult, ObjectRef, Pillar, Severity, Status
 from assay.server.storage.checks import CheckCatalog, CheckMeta
 from assay.server.storage.dialect import (
@@ -25,7 +26,7 @@ from assay.server.storage.dialect import (
     is_sqlite,
     sqlite_timestamp,
 )
-from assay.server.storage.models import CountRow
+from assay.server.storage.models import CountRow, RunRow
 
 COLUMNS = (
     "id",
@@ -60,6 +61,7 @@ def insert_results(
 
     Returns the check versions it resolved, for ``catalog.remember`` once committed.
     """
+    _hold_runs(connection, {r.run_id for r in results})
     metas = _metas(results)
     refs = catalog.resolve(connection, set(metas.values()))
     sqlite = is_sqlite(connection)
@@ -77,6 +79,16 @@ def insert_results(
         cursor.close()
     _add_counts(connection, tally)
     return [(ref, meta) for meta, ref in refs.items()]
+
+
+def _hold_runs(connection: Connection, run_ids: set[str]) -> None:
+    """What a foreign key would check per row, once per batch: the runs exist (NotFound
+    otherwise), and stay until this transaction ends (PostgreSQL: FOR KEY SHARE, as a
+    foreign key check locks; SQLite: the write transaction excludes every other writer)."""
+    statement = select(RunRow.run_id).where(RunRow.run_id.in_(sorted(run_ids)))
+    found = set(connection.execute(statement.with_for_update(read=True, key_share=True)).scalars())
+    for run_id in sorted(run_ids - found):
+        raise NotFound("run", run_id)
 
 
 _MetaKey = tuple[str, str, Pillar, Severity, str]

@@ -76,7 +76,7 @@ def test_every_result_reads_back_identically(client: AssayClient, seeded: Seeded
     expected = sorted(seeded["results"], key=lambda r: (r.run_id, r.assessed_at, r.id))[::-1]
     assert list(listed.results) == [convert.result(r) for r in expected]
     assert listed.next_page_token == ""
-    assert not listed.HasField("total_size")  # every run: only when asked for
+    assert not listed.HasField("total_size")  # only when asked for
     assert listed.run_id == ""
 
 
@@ -87,7 +87,9 @@ def test_the_default_is_the_latest_run_of_the_servers_cluster(
 
     assert page.run_id == "run_b"
     assert [r.id for r in page.results] == _order(seeded["second"])
-    assert page.total_size == 3  # one run: free from the stored counts
+    assert not page.HasField("total_size")  # not asked for
+    counted = client.list_assessments(apb.ListAssessmentsRequest(include_total=True))
+    assert counted.total_size == 3
     staging = client.list_assessments(apb.AssessmentQuery(cluster_id="staging"))
     assert (staging.run_id, [r.id for r in staging.results]) == (
         "run_c",
@@ -102,7 +104,11 @@ def test_the_default_is_the_latest_run_of_the_servers_cluster(
 def test_a_cluster_without_finished_runs_has_no_results(
     client: AssayClient, seeded: Seeded
 ) -> None:
-    page = client.list_assessments(apb.AssessmentQuery(cluster_id="nowhere"))
+    page = client.list_assessments(
+        apb.ListAssessmentsRequest(
+            query=apb.AssessmentQuery(cluster_id="nowhere"), include_total=True
+        )
+    )
 
     assert (list(page.results), page.run_id, page.total_size) == ([], "", 0)
     summary = client.get_summary(apb.AssessmentQuery(cluster_id="nowhere"))

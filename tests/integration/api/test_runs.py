@@ -45,7 +45,9 @@ def test_full_run_streams_progress_and_persists_results(client: AssayClient) -> 
     assert stored.state == apb.RUN_PHASE_COMPLETED
     assert stored.counts.total == sum(f.counts.total for f in finished_checks) > 0
     page = client.list_assessments(
-        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(run_id=run.run_id), page_size=1000)
+        apb.ListAssessmentsRequest(
+            query=apb.AssessmentQuery(run_id=run.run_id), page_size=1000, include_total=True
+        )
     )
     assert page.total_size == stored.counts.total == len(page.results)
     assert {r.check_id for r in page.results} == {c.id for c in checks}

@@ -240,7 +240,7 @@ async def test_unreachable_storage_refuses_the_run() -> None:
 
 
 def _all_results(repository: Repository, run_id: RunId) -> list[AssessmentResult]:
-    page = repository.list_results(ResultQuery(run_id=run_id, limit=1000))
+    page = repository.list_results(ResultQuery(run_id=run_id, limit=1000, include_total=True))
     assert page.total <= 1000
     return page.items
 

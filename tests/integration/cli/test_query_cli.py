@@ -55,6 +55,7 @@ def test_assessments_list(target: str, output: str) -> None:
         "failing",
         "--status",
         "warning",
+        "--total",
         "--output",
         output,
     )
@@ -112,7 +113,7 @@ def test_assessments_list_pages_with_tokens(target: str) -> None:
     assert "next_page_token" not in every  # empty: proto3 JSON leaves it out
 
     code, out, err = invoke(
-        target, "query", "assessments", "list", "--run-id", "run_a", "--limit", "3"
+        target, "query", "assessments", "list", "--run-id", "run_a", "--limit", "3", "--total"
     )
     assert code == 0, err
     assert "more: --page-token" in out and f"(3 of {len(ROWS)})" in out

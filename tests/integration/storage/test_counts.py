@@ -78,7 +78,7 @@ def assert_counts_hold(repository: Repository, run_id: RunId) -> Summary:
     assert stored.counts == run.counts
     [entry] = [e for e in repository.history().items if e.run_id == run_id]
     assert entry.by_pillar == stored.by_pillar
-    total = repository.list_results(ResultQuery(run_id=run_id, limit=1)).total
+    total = repository.list_results(ResultQuery(run_id=run_id, limit=1, include_total=True)).total
     assert total == stored.counts.total
     return stored
 

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, event
 
 from assay.server.core.types import Pillar, ResultQuery, RunId, RunQuery, RunState, Status
 from assay.server.storage.engine import create_engine_from_url, migrate
@@ -124,8 +124,9 @@ def _seed(repository: Repository) -> Repository:
 
 
 @contextmanager
-def recorded(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+def recorded(repository: Repository) -> Iterator[list[tuple[str, Any]]]:
     statements: list[tuple[str, Any]] = []
+    engines = {repository.engine, repository.read_engine}
 
     def record(
         conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
@@ -133,11 +134,13 @@ def recorded(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
         if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             statements.append((statement, parameters))
 
-    event.listen(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def _token(call: Callable[[str], Any]) -> str:
@@ -290,7 +293,7 @@ def _check(
     statement is one range.
     """
     engine = repository.engine
-    with recorded(engine) as statements:
+    with recorded(repository) as statements:
         for call in calls:
             call()
     if isinstance(expected, str):

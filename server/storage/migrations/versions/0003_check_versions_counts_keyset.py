@@ -10,6 +10,8 @@ Create Date: 2026-12-01
   ``check_id``, ``check_name``, ``severity`` and ``remediation``.
 - ``assessment_counts``: results per (run, check version, status), filled here from the
   existing results and from then on in the transaction that stores them.
+- ``assessments`` loses its foreign key to ``runs``: a per-row check that cost a fifth of
+  the write rate; the write path checks each batch's runs once.
 - Indexes that end in each listing's sort key, so pages are keyset range reads.
 - ``server_secrets`` with a random key that signs page tokens (shared by all replicas).
 
@@ -97,9 +99,8 @@ def upgrade() -> None:
         op.drop_index(name, table_name="assessments")
     with op.batch_alter_table("assessments") as batch:
         batch.alter_column("check_ref", existing_type=sa.Integer(), nullable=False)
-        batch.create_foreign_key(
-            "fk_assessments_check_ref", "assessment_checks", ["check_ref"], ["id"]
-        )
+        # The write path checks runs and check versions once per batch instead.
+        batch.drop_constraint("fk_assessments_run_id", type_="foreignkey")
         for column in ("check_id", "check_name", "severity", "remediation"):
             batch.drop_column(column)
     op.create_index("ix_assessments_listing", "assessments", RESULT_ORDER)
@@ -213,8 +214,10 @@ def downgrade() -> None:
             f"(SELECT c.{column} FROM assessment_checks c WHERE c.id = assessments.check_ref)"
         )
     with op.batch_alter_table("assessments") as batch:
-        batch.drop_constraint("fk_assessments_check_ref", type_="foreignkey")
         batch.drop_column("check_ref")
+        batch.create_foreign_key(
+            "fk_assessments_run_id", "runs", ["run_id"], ["run_id"], ondelete="CASCADE"
+        )
         batch.alter_column("check_id", existing_type=ID, nullable=False)
         batch.alter_column("check_name", existing_type=sa.String(255), nullable=False)
         batch.alter_column("severity", existing_type=ENUM, nullable=False)
