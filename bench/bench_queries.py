@@ -170,8 +170,21 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Served:
+    target: str
+    pid: int
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used so far (user + system)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serving(url: str, extra: list[str]) -> Iterator[str]:
+def serving(url: str, extra: list[str]) -> Iterator[Served]:
+    """``assay serve`` on a free port in a process of its own; its log goes to a file that
+    is printed if the server fails to stop."""
     port = free_port()
     command = [
         sys.executable,
@@ -186,18 +199,20 @@ def serving(url: str, extra: list[str]) -> Iterator[str]:
         "0",
         *extra,
     ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ}
-    )
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log, env={**os.environ})
         try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            yield Served(f"127.0.0.1:{port}", process.pid)
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.returncode not in (0, -15):
+                log.seek(0)
+                print(log.read().decode(errors="replace")[-4000:], file=sys.stderr)
 
 
 async def ready(target: str, timeout_s: float = 60) -> None:
@@ -348,8 +363,8 @@ def main() -> None:
             engine.dispose()
         results = args.runs * args.per_run
         print(f"built {results:,} results over {args.runs:,} runs in {built_s:.1f} s", flush=True)
-        with serving(url, args.serve_arg) as target:
-            figures = asyncio.run(load(target, args.seconds, args.shape))
+        with serving(url, args.serve_arg) as served:
+            figures = asyncio.run(load(served.target, args.seconds, args.shape))
     backend = "postgresql" if args.database_url else "sqlite"
     summary: dict[str, Any] = {
         "backend": backend,

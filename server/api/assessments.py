@@ -10,19 +10,19 @@ domain errors and mapped to statuses by ``interceptors.ErrorMappingInterceptor``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
 import grpc
 
 from assay.server.api import convert
-from assay.server.api.streams import until_shutdown
+from assay.server.api.streams import shared_bytes
 from assay.server.api.validation import Validator
+from assay.server.api.watch import RunWatch
 from assay.server.assessment.runner import Runner, RunRequest
 from assay.server.checks.kit.registry import Registry
 from assay.server.core.errors import FailedPrecondition
@@ -76,6 +76,16 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
     reads: Executor | None = None
     # How often WatchRun re-reads a run that another replica executes.
     poll_interval_s: float = 1.0
+    watch: RunWatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watch = RunWatch(
+            bus=self.runner.bus,
+            shutdown=self.shutdown,
+            get_run=lambda run_id: self._off_loop(partial(self.repository.get_run, run_id)),
+            get_summary=lambda query: self._off_loop(partial(self.repository.summary, query)),
+            poll_interval_s=self.poll_interval_s,
+        )
 
     async def _off_loop(self, work: Callable[[], T]) -> T:
         """``work()`` in a read thread: the event loop only sends what it returns."""
@@ -116,7 +126,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         self, request: apb.CancelRunRequest, context: grpc.aio.ServicerContext
     ) -> apb.CancelRunResponse:
         v = Validator()
-        run_id = RunId(v.required("run_id", request.run_id))
+        run_id = RunId(v.required("run_id", v.identifier("run_id", request.run_id)))
         v.done()
         if self.runner.get(run_id) is None:
             stored = await self._off_loop(partial(self.repository.get_run, run_id))
@@ -128,59 +138,16 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         run = await self.runner.cancel(run_id)
         return apb.CancelRunResponse(run=convert.run(run))
 
-    async def WatchRun(
+    async def WatchRun(  # type: ignore[override]  # bytes: see add_assessment_service
         self, request: apb.WatchRunRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[apb.WatchRunResponse]:
+    ) -> AsyncIterator[bytes]:
         v = Validator()
-        run_id = RunId(v.required("run_id", request.run_id))
+        run_id = RunId(v.required("run_id", v.identifier("run_id", request.run_id)))
         v.done()
-        bus = self.runner.bus
-        if bus.has(run_id):
-            async with bus.subscribe(run_id) as events:
-                async for event in until_shutdown(events, self.shutdown):
-                    yield apb.WatchRunResponse(event=convert.run_event(event))
-            return
-        # Not executed here (finished before a restart, evicted, or on another replica):
-        # follow the stored state instead.
-        async for message in self._watch_stored(run_id):
-            yield apb.WatchRunResponse(event=message)
-
-    async def _watch_stored(self, run_id: RunId) -> AsyncIterator[apb.RunEvent]:
-        sequence = 0
-        last_state = None
-        while True:
-            run = await self._off_loop(partial(self.repository.get_run, run_id))
-            now = convert.timestamp(datetime.now(UTC))
-            if run.state is not last_state:
-                sequence += 1
-                last_state = run.state
-                yield apb.RunEvent(
-                    run_id=run_id,
-                    sequence=sequence,
-                    at=now,
-                    state_changed=apb.RunStateChanged(
-                        state=convert.RUN_STATES[run.state],
-                        error=run.error,
-                        diagnostics=list(run.diagnostics),
-                        total_checks=run.check_count,
-                    ),
-                )
-            if run.state.terminal:
-                summary = await self._off_loop(
-                    partial(self.repository.summary, ResultQuery(run_id=run_id))
-                )
-                yield apb.RunEvent(
-                    run_id=run_id,
-                    sequence=sequence + 1,
-                    at=now,
-                    run_finished=convert.run_finished(run, summary),
-                )
-                return
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval_s):
-                    await self.shutdown.wait()
-            if self.shutdown.is_set():
-                return
+        # Serialized WatchRunResponses, shared by every subscriber of the run; see
+        # add_assessment_service for the serializer that lets them through.
+        async for message in self.watch.follow(run_id):
+            yield message
 
     async def ListChecks(
         self, request: apb.ListChecksRequest, context: grpc.aio.ServicerContext
@@ -317,3 +284,29 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
             next_page_token=page.next_page_token,
             total_size=page.total,
         )
+
+
+def add_assessment_service(servicer: AssessmentServicer, server: grpc.aio.Server) -> None:
+    """Register the servicer as the generated ``add_AssessmentServiceServicer_to_server``
+    would, except that WatchRun's responses may be bytes serialized once for all of a
+    run's subscribers (``streams.shared_bytes``)."""
+    service = apb.DESCRIPTOR.services_by_name["AssessmentService"]
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for method in service.methods:
+        request_type = getattr(apb, method.input_type.name)
+        response_type = getattr(apb, method.output_type.name)
+        serializer = shared_bytes if method.name == "WatchRun" else response_type.SerializeToString
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make(
+            getattr(servicer, method.name),
+            request_deserializer=request_type.FromString,
+            response_serializer=serializer,
+        )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(service.full_name, handlers)

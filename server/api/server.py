@@ -16,7 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
-from assay.server.api.assessments import AssessmentServicer
+from assay.server.api.assessments import AssessmentServicer, add_assessment_service
 from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
 from assay.server.api.workflows import WorkflowServicer
 from assay.server.assessment.runner import Runner
@@ -24,7 +24,7 @@ from assay.server.checks.kit.registry import Registry
 from assay.server.storage.engine import READ_POOL_SIZE
 from assay.server.storage.repository import Repository
 from assay.server.workflow.controller import WorkflowController
-from assay.v1 import assessment_pb2, assessment_pb2_grpc, workflow_pb2, workflow_pb2_grpc
+from assay.v1 import assessment_pb2, workflow_pb2, workflow_pb2_grpc
 
 ASSESSMENT_SERVICE = assessment_pb2.DESCRIPTOR.services_by_name["AssessmentService"].full_name
 WORKFLOW_SERVICE = workflow_pb2.DESCRIPTOR.services_by_name["WorkflowExecutionService"].full_name
@@ -83,7 +83,7 @@ def create_grpc_server(
         interceptors=[ErrorMappingInterceptor(), MetricsInterceptor(metrics)],
         options=[("grpc.so_reuseport", 0)],
     )
-    assessment_pb2_grpc.add_AssessmentServiceServicer_to_server(
+    add_assessment_service(
         AssessmentServicer(
             repository=repository,
             runner=runner,

@@ -591,7 +591,9 @@ class RunEvent(_message.Message):
     RUN_FINISHED_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     sequence: _builtins.int
-    """Position in the run's event log, from 1."""
+    """Position in the run's event log, from 1; increasing within a stream, with gaps where
+    progress was conflated.
+    """
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property

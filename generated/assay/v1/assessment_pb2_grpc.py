@@ -119,6 +119,10 @@ class AssessmentServiceServicer:
 
     def WatchRun(self, request, context):
         """Progress of one run: first what already happened, then live events; ends with the run.
+        Every state change and the final events always arrive. Per-check progress
+        (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
+        reader, a late one, or a server busy with many): it gets the newest such event, a few
+        times a second at most, and RunEvent.sequence shows what it skipped.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -40,7 +40,12 @@ class AssessmentServiceStub:
     """Runs, newest first (by request time), a page at a time."""
     CancelRun: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.CancelRunRequest, _assessment_pb2.CancelRunResponse]
     WatchRun: _grpc.UnaryStreamMultiCallable[_assessment_pb2.WatchRunRequest, _assessment_pb2.WatchRunResponse]
-    """Progress of one run: first what already happened, then live events; ends with the run."""
+    """Progress of one run: first what already happened, then live events; ends with the run.
+    Every state change and the final events always arrive. Per-check progress
+    (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
+    reader, a late one, or a server busy with many): it gets the newest such event, a few
+    times a second at most, and RunEvent.sequence shows what it skipped.
+    """
     ListChecks: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.ListChecksRequest, _assessment_pb2.ListChecksResponse]
     ListAssessments: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.ListAssessmentsRequest, _assessment_pb2.ListAssessmentsResponse]
     """Results of the latest finished run of the cluster (or of the run or runs the query
@@ -64,7 +69,12 @@ class AssessmentServiceAsyncStub(AssessmentServiceStub):
     """Runs, newest first (by request time), a page at a time."""
     CancelRun: _aio.UnaryUnaryMultiCallable[_assessment_pb2.CancelRunRequest, _assessment_pb2.CancelRunResponse]  # type: ignore[assignment]
     WatchRun: _aio.UnaryStreamMultiCallable[_assessment_pb2.WatchRunRequest, _assessment_pb2.WatchRunResponse]  # type: ignore[assignment]
-    """Progress of one run: first what already happened, then live events; ends with the run."""
+    """Progress of one run: first what already happened, then live events; ends with the run.
+    Every state change and the final events always arrive. Per-check progress
+    (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
+    reader, a late one, or a server busy with many): it gets the newest such event, a few
+    times a second at most, and RunEvent.sequence shows what it skipped.
+    """
     ListChecks: _aio.UnaryUnaryMultiCallable[_assessment_pb2.ListChecksRequest, _assessment_pb2.ListChecksResponse]  # type: ignore[assignment]
     ListAssessments: _aio.UnaryUnaryMultiCallable[_assessment_pb2.ListAssessmentsRequest, _assessment_pb2.ListAssessmentsResponse]  # type: ignore[assignment]
     """Results of the latest finished run of the cluster (or of the run or runs the query
@@ -115,7 +125,12 @@ class AssessmentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _assessment_pb2.WatchRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_assessment_pb2.WatchRunResponse], _abc.AsyncIterator[_assessment_pb2.WatchRunResponse]]:
-        """Progress of one run: first what already happened, then live events; ends with the run."""
+        """Progress of one run: first what already happened, then live events; ends with the run.
+        Every state change and the final events always arrive. Per-check progress
+        (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
+        reader, a late one, or a server busy with many): it gets the newest such event, a few
+        times a second at most, and RunEvent.sequence shows what it skipped.
+        """
 
     @_abc_1.abstractmethod
     def ListChecks(
