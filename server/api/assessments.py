@@ -215,7 +215,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         response = apb.ListAssessmentsResponse(
             next_page_token=page.next_page_token, run_id=page.run_id or ""
         )
-        convert.add_result_rows(response.results, page.rows)
+        convert.add_result_rows(response.results, page)
         if page.total is not None:
             response.total_size = page.total
         return response
@@ -272,7 +272,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         page_token: str,
         include_total: bool,
     ) -> apb.GetHistoryResponse:
-        page = self.repository.history(
+        page = self.repository.history_records(
             cluster_id=cluster_id,
             since=since,
             limit=page_size,
@@ -280,7 +280,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
             include_total=include_total,
         )
         return apb.GetHistoryResponse(
-            entries=[convert.history(e) for e in page.items],
+            entries=[convert.history_record(record) for record in page.items],
             next_page_token=page.next_page_token,
             total_size=page.total,
         )

@@ -7,7 +7,8 @@ repeated field, in the worker thread that read them, with no domain object in be
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
@@ -28,7 +29,9 @@ from assay.server.core.types import (
     StatusCounts,
     Summary,
 )
-from assay.server.storage.results import ResultRow
+from assay.server.storage.dialect import epoch
+from assay.server.storage.mapping import HistoryRecord
+from assay.server.storage.results import ResultPage
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import common_pb2 as cpb
 
@@ -58,6 +61,10 @@ RUN_STATES_BY_VALUE = {v: k for k, v in RUN_STATES.items()}
 SOURCES_BY_VALUE = {v: k for k, v in SOURCES.items()}
 # Keyed by the stored text, for rows that skip the domain types.
 _STATUS_OF_TEXT: dict[str, cpb.Status.ValueType] = {s.value: v for s, v in STATUSES.items()}
+_PILLAR_OF_TEXT: dict[str, cpb.Pillar.ValueType] = {p.value: v for p, v in PILLARS.items()}
+_RUN_STATE_OF_TEXT: dict[str, apb.RunPhase.ValueType] = {s.value: v for s, v in RUN_STATES.items()}
+_STATUS_ORDER = tuple(s.value for s in Status)
+_STATUS_VALUES = operator.itemgetter(*_STATUS_ORDER)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -82,14 +89,12 @@ def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
 
 
 def counts(value: StatusCounts) -> cpb.StatusCounts:
+    # Fields read once and added here: StatusCounts.total walks the Status enum, which
+    # dominated GetHistory's conversion (seven counts per entry).
+    p, f, w = value.passing, value.failing, value.warning
+    s, e, t = value.skipped, value.error, value.timeout
     return cpb.StatusCounts(
-        passing=value.passing,
-        failing=value.failing,
-        warning=value.warning,
-        skipped=value.skipped,
-        error=value.error,
-        timeout=value.timeout,
-        total=value.total,
+        passing=p, failing=f, warning=w, skipped=s, error=e, timeout=t, total=p + f + w + s + e + t
     )
 
 
@@ -124,36 +129,49 @@ def result(value: AssessmentResult) -> apb.AssessmentResult:
 
 
 def add_result_rows(
-    target: RepeatedCompositeFieldContainer[apb.AssessmentResult], rows: Iterable[ResultRow]
+    target: RepeatedCompositeFieldContainer[apb.AssessmentResult], page: ResultPage
 ) -> None:
-    """Append one message per stored row to a repeated AssessmentResult field.
+    """Append one message per row of ``page`` to a repeated AssessmentResult field.
 
-    Equal to ``result(row.to_domain())`` field for field (a test holds them together), at
-    about half the cost: no domain object, fields set in place inside the parent message.
+    Equal to ``result(...)`` of the domain results field for field (a test holds them
+    together), at about half the cost: rows as the driver returned them, no domain object,
+    the check's fields looked up once per version and the timestamp converted once per
+    distinct time (a check's results share one), fields set in place inside the parent.
     """
     statuses = _STATUS_OF_TEXT
-    for row in rows:
-        check = row.check
+    checks = {
+        ref: (PILLARS[c.pillar], c.check_id, c.name, SEVERITIES[c.severity], c.remediation)
+        for ref, c in page.checks.items()
+    }
+    last_at: object = None
+    seconds = nanos = 0
+    for id_, run_id, ref, status, kind, namespace, name, container, text, at, ms in page.rows:
+        pillar, check_id, check_name, severity, remediation = checks[ref]
         message = target.add(
-            id=row.id,
-            run_id=row.run_id,
-            pillar=PILLARS[check.pillar],
-            check_id=check.check_id,
-            check_name=check.name,
-            status=statuses[row.status],
-            severity=SEVERITIES[check.severity],
-            container=row.container,
-            message=row.message,
-            remediation=check.remediation,
-            duration_ms=row.duration_ms,
+            id=id_,
+            run_id=run_id,
+            pillar=pillar,
+            check_id=check_id,
+            check_name=check_name,
+            status=statuses[status],
+            severity=severity,
+            container=container,
+            message=text,
+            remediation=remediation,
+            duration_ms=ms,
         )
-        if row.object_kind is not None:
-            ref = message.object
-            ref.SetInParent()
-            ref.kind = row.object_kind
-            ref.namespace = row.object_namespace or ""
-            ref.name = row.object_name or ""
-        set_timestamp(message.assessed_at, row.assessed_at)
+        if kind is not None:
+            ref_message = message.object
+            ref_message.SetInParent()
+            ref_message.kind = kind
+            ref_message.namespace = namespace or ""
+            ref_message.name = name or ""
+        if at != last_at:
+            last_at = at
+            seconds, nanos = epoch(at)
+        stamp = message.assessed_at
+        stamp.seconds = seconds
+        stamp.nanos = nanos
 
 
 def run(value: Run) -> apb.RunState:
@@ -187,6 +205,51 @@ def summary(value: Summary) -> apb.Summary:
         ],
         score=value.score,
     )
+
+
+def history_record(record: HistoryRecord) -> apb.HistoryEntry:
+    """A stored history row straight to its message (GetHistory's read thread); equal to
+    ``history(record.to_domain())`` (a test holds them together)."""
+    entry = apb.HistoryEntry(
+        run_id=record.run_id,
+        cluster_id=record.cluster_id,
+        state=_RUN_STATE_OF_TEXT[record.state],
+    )
+    set_timestamp(entry.completed_at, record.completed_at)
+    _fill_counts(entry.counts, record.counts)
+    score = _score(record.counts)
+    if score is not None:
+        entry.score = score
+    tallies = [
+        (_PILLAR_OF_TEXT[pillar], _in_status_order(tally))
+        for pillar, tally in record.by_pillar.items()
+    ]
+    for pillar, tally in sorted(tallies):
+        counts_message = entry.pillars.add(pillar=pillar)
+        _fill_counts(counts_message.counts, tally)
+        pillar_score = _score(tally)
+        if pillar_score is not None:
+            counts_message.score = pillar_score
+    return entry
+
+
+def _in_status_order(tally: Mapping[str, int]) -> tuple[int, ...]:
+    try:
+        values: tuple[int, ...] = _STATUS_VALUES(tally)  # rows store every status
+    except KeyError:
+        values = tuple(tally.get(status, 0) for status in _STATUS_ORDER)
+    return values
+
+
+def _fill_counts(target: cpb.StatusCounts, values: tuple[int, ...]) -> None:
+    p, f, w, s, e, t = values
+    target.passing, target.failing, target.warning = p, f, w
+    target.skipped, target.error, target.timeout = s, e, t
+    target.total = p + f + w + s + e + t
+
+
+def _score(values: tuple[int, ...]) -> float | None:
+    return StatusCounts(*values).score
 
 
 def history(value: HistoryEntry) -> apb.HistoryEntry:

@@ -77,3 +77,16 @@ def driver_errors(connection: Connection, statement: str) -> Iterator[None]:
         raise DBAPIError.instance(
             statement, None, exc, dbapi_error, dialect=connection.dialect
         ) from exc
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch(value: datetime | str) -> tuple[int, int]:
+    """A timestamp column as the driver returned it, as (seconds, nanoseconds) since the
+    epoch: exact integer arithmetic, for the protobuf Timestamp of the read path."""
+    moment = from_driver_timestamp(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    return delta.days * 86_400 + delta.seconds, delta.microseconds * 1000

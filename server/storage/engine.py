@@ -27,7 +27,7 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # Page cache per connection (KiB); SQLite's default is 2 MiB.
 SQLITE_CACHE_KIB = 32 * 1024
 # Connections of the PostgreSQL read pool: one per thread of the API's read executor.
-READ_POOL_SIZE = 16
+READ_POOL_SIZE = 8
 # Fail fast instead of the OS TCP timeout (minutes) when a PostgreSQL host is unreachable.
 POSTGRES_CONNECT_TIMEOUT_S = 10
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")

@@ -6,7 +6,9 @@ Used by the Repository; the results table has its own write and read paths
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import RowMapping
 
@@ -29,7 +31,24 @@ def count_values(counts: StatusCounts) -> dict[str, int]:
 
 
 def counts_from_row(row: RowMapping) -> StatusCounts:
-    return StatusCounts.from_mapping({status: row[f"{status.value}_count"] for status in Status})
+    # Column by column rather than through the Status enum: reading runs and history pages
+    # builds several of these per row.
+    return StatusCounts(
+        passing=row["passing_count"],
+        failing=row["failing_count"],
+        warning=row["warning_count"],
+        skipped=row["skipped_count"],
+        error=row["error_count"],
+        timeout=row["timeout_count"],
+    )
+
+
+def _counts_from_json(tally: Mapping[str, int]) -> StatusCounts:
+    """A stored {status: count} object; statuses absent from it count zero."""
+    return StatusCounts(**{key: int(count) for key, count in tally.items() if key in _STATUSES})
+
+
+_STATUSES = frozenset(status.value for status in Status)
 
 
 def run_values(run: Run) -> dict[str, Any]:
@@ -85,18 +104,50 @@ def history_values(entry: HistoryEntry) -> dict[str, Any]:
     }
 
 
-def history_from_row(row: RowMapping) -> HistoryEntry:
-    return HistoryEntry(
-        run_id=RunId(row["run_id"]),
-        cluster_id=row["cluster_id"],
-        state=RunState(row["state"]),
-        completed_at=row["completed_at"],
-        counts=counts_from_row(row),
-        by_pillar={
-            Pillar(pillar): StatusCounts.from_mapping(tally)
-            for pillar, tally in row["by_pillar"].items()
-        },
+class HistoryRecord(NamedTuple):
+    """A history row as the read path hands it out: counts in ``Status`` order, the
+    per-pillar counts as stored ({pillar: {status: count}}). ``to_domain`` for the rest."""
+
+    run_id: str
+    cluster_id: str
+    state: str
+    completed_at: datetime
+    counts: tuple[int, int, int, int, int, int]
+    by_pillar: Mapping[str, Mapping[str, int]]
+
+    def to_domain(self) -> HistoryEntry:
+        return HistoryEntry(
+            run_id=RunId(self.run_id),
+            cluster_id=self.cluster_id,
+            state=RunState(self.state),
+            completed_at=self.completed_at,
+            counts=StatusCounts(*self.counts),
+            by_pillar={
+                Pillar(pillar): _counts_from_json(tally) for pillar, tally in self.by_pillar.items()
+            },
+        )
+
+
+def history_record(row: RowMapping) -> HistoryRecord:
+    return HistoryRecord(
+        row["run_id"],
+        row["cluster_id"],
+        row["state"],
+        row["completed_at"],
+        (
+            row["passing_count"],
+            row["failing_count"],
+            row["warning_count"],
+            row["skipped_count"],
+            row["error_count"],
+            row["timeout_count"],
+        ),
+        row["by_pillar"],
     )
+
+
+def history_from_row(row: RowMapping) -> HistoryEntry:
+    return history_record(row).to_domain()
 
 
 def audit_values(event: AuditEvent) -> dict[str, Any]:

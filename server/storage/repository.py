@@ -13,6 +13,7 @@ Listings are keyset pages with signed page tokens (``storage.tokens``): results 
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,15 +37,17 @@ from assay.server.core.types import (
 )
 from assay.server.storage import mapping
 from assay.server.storage.checks import CheckCatalog
+from assay.server.storage.counts import CountReader
 from assay.server.storage.dialect import dialect_insert
 from assay.server.storage.engine import (
     reader_engine,
     unavailable_on_connection_error,
     write_transaction,
 )
+from assay.server.storage.mapping import HistoryRecord
 from assay.server.storage.models import AuditEventRow, HistoryRow, RunRow, SecretRow
 from assay.server.storage.pages import Listing, PageRequest, keyset_page
-from assay.server.storage.results import ResultPage, ResultReader, ResultRow
+from assay.server.storage.results import ResultPage, ResultReader
 from assay.server.storage.tokens import PageTokens
 from assay.server.storage.writes import insert_results
 from assay.server.workflow.audit import AuditEvent, AuditQuery
@@ -197,9 +200,6 @@ class Repository:
         self._checks.remember(resolved)
 
     def get_result(self, result_id: str) -> AssessmentResult:
-        return self.get_result_row(result_id).to_domain()
-
-    def get_result_row(self, result_id: str) -> ResultRow:
         return self._read(lambda c: ResultReader(c, self._checks).get(result_id))
 
     def list_results(self, query: ResultQuery) -> Page[AssessmentResult]:
@@ -209,15 +209,20 @@ class Repository:
         stored counts give it for free).
         """
         page = self.list_result_rows(query)
-        return Page(
-            items=[row.to_domain() for row in page.rows],
-            total=page.total,
-            next_page_token=page.next_page_token,
-        )
+        return Page(items=page.results(), total=page.total, next_page_token=page.next_page_token)
 
     def list_result_rows(self, query: ResultQuery) -> ResultPage:
         """:meth:`list_results` as rows, with the run the query was resolved to."""
-        return self._read(lambda c: ResultReader(c, self._checks).page(query, self._page_tokens(c)))
+
+        def read(connection: Connection) -> ResultPage:
+            page = ResultReader(connection, self._checks).page(query, self._page_tokens(connection))
+            if not query.include_total:
+                return page
+            counts = CountReader(connection, self._checks)
+            total = counts.total(query, page.scope) if page.scope is not None else 0
+            return dataclasses.replace(page, total=total)
+
+        return self._read(read)
 
     def summary(self, query: ResultQuery) -> Summary:
         """Counts of the results matching the query (page fields ignored), from the stored
@@ -226,7 +231,7 @@ class Repository:
         ``by_pillar`` and ``by_severity`` hold only the pillars and severities that occur;
         ``by_severity`` counts failing results. NotFound when ``query.run_id`` names no run.
         """
-        return self._read(lambda c: ResultReader(c, self._checks).summary(query))
+        return self._read(lambda c: CountReader(c, self._checks).summary(query))
 
     # -- history ------------------------------------------------------------------------
 
@@ -240,6 +245,25 @@ class Repository:
         include_total: bool = False,
     ) -> Page[HistoryEntry]:
         """Finished runs newest first (by completed_at), optionally of one cluster."""
+        page = self.history_records(
+            cluster_id, since, limit, page_token=page_token, include_total=include_total
+        )
+        return Page(
+            items=[record.to_domain() for record in page.items],
+            total=page.total,
+            next_page_token=page.next_page_token,
+        )
+
+    def history_records(
+        self,
+        cluster_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        *,
+        page_token: str = "",
+        include_total: bool = False,
+    ) -> Page[HistoryRecord]:
+        """:meth:`history` as records, for the API's conversion without domain objects."""
         conditions: list[ColumnElement[bool]] = []
         if cluster_id is not None:
             conditions.append(HistoryRow.cluster_id == cluster_id)
@@ -253,9 +277,7 @@ class Repository:
             include_total=include_total,
         )
         return self._read(
-            lambda c: keyset_page(
-                c, self._page_tokens(c), HISTORY, request, mapping.history_from_row
-            )
+            lambda c: keyset_page(c, self._page_tokens(c), HISTORY, request, mapping.history_record)
         )
 
     # -- workflow audit -----------------------------------------------------------------

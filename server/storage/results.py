@@ -1,5 +1,5 @@
-"""Result reads that never scan: keyset pages over the listing indexes, counts from the table
-of per-run counts. Called by the Repository inside one read transaction.
+"""Result listings that never scan: keyset pages over the listing indexes, rows handed out
+as the driver returns them. Called by the Repository inside one read.
 
 Listing order
 -------------
@@ -13,26 +13,19 @@ filter fixes (``models.AssessmentRow``), so a page is read as::
 
 Filters that name several values (pillars, statuses, the versions of a check) become one such
 branch per combination, merged with ``UNION ALL``; each branch reads at most a page from its
-index, so a page costs O(branches x page size) wherever it starts (at most 36 branches).
-
-Counts
-------
-``assessment_counts`` holds, per run, check version and status, how many results were
-stored. Summaries and totals add those up (O(checks x statuses) per run). Only ``since``
-needs result rows, and only for a run that straddles it (requested before, still producing
-results after): runs requested at or after ``since`` count in full, runs that ended before
-it not at all.
+index, so a page costs O(branches x page size) wherever it starts (at most 36 branches). The
+default scope, the latest finished run of a cluster, is resolved inside that statement, so a
+first page is one round trip. Totals and summaries come from ``storage.counts``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, select
 
 from assay.server.core.errors import NotFound
 from assay.server.core.types import (
@@ -43,10 +36,7 @@ from assay.server.core.types import (
     ResultQuery,
     RunId,
     RunState,
-    Severity,
     Status,
-    StatusCounts,
-    Summary,
 )
 from assay.server.storage.checks import CheckCatalog, CheckMeta
 from assay.server.storage.dialect import (
@@ -55,57 +45,54 @@ from assay.server.storage.dialect import (
     placeholder,
     to_driver_timestamp,
 )
-from assay.server.storage.models import AssessmentRow, CountRow, RunRow
+from assay.server.storage.models import RunRow
 from assay.server.storage.tokens import PageTokens, fingerprint
 
 LISTING = "assessments"
 # States of a run that executed every selected check: what "the latest run" means.
 FINISHED_WHOLE = (RunState.COMPLETED.value, RunState.PARTIAL.value)
-_SELECT = (
-    "id, run_id, check_ref, status, object_kind, object_namespace, object_name, container, "
-    "message, assessed_at, duration_ms"
-)
 _ORDER = "ORDER BY run_id DESC, assessed_at DESC, id DESC"
 
 
-class ResultRow(NamedTuple):
-    """A stored result as the read path hands it out (to the API's protobuf conversion)."""
+# The columns of a result row as the read path hands it out, in this order.
+RESULT_COLUMNS = (
+    "id",
+    "run_id",
+    "check_ref",
+    "status",
+    "object_kind",
+    "object_namespace",
+    "object_name",
+    "container",
+    "message",
+    "assessed_at",
+    "duration_ms",
+)
+_SELECT = ", ".join(RESULT_COLUMNS)
+RawResult = tuple[Any, ...]
 
-    id: str
-    run_id: str
-    check: CheckMeta
-    status: str
-    object_kind: str | None
-    object_namespace: str | None
-    object_name: str | None
-    container: str
-    message: str
-    assessed_at: datetime
-    duration_ms: int
 
-    def to_domain(self) -> AssessmentResult:
-        ref = None
-        if self.object_kind is not None:
-            ref = ObjectRef(
-                kind=self.object_kind,
-                name=self.object_name or "",
-                namespace=self.object_namespace or "",
-            )
-        return AssessmentResult(
-            id=ResultId(self.id),
-            run_id=RunId(self.run_id),
-            pillar=self.check.pillar,
-            check_id=self.check.check_id,
-            check_name=self.check.name,
-            status=Status(self.status),
-            severity=self.check.severity,
-            object=ref,
-            container=self.container,
-            message=self.message,
-            remediation=self.check.remediation,
-            assessed_at=self.assessed_at,
-            duration_ms=self.duration_ms,
-        )
+def result_of(row: Sequence[Any], check: CheckMeta) -> AssessmentResult:
+    """The domain result of a raw row (see RESULT_COLUMNS) and its check version."""
+    id_, run_id, _, status, kind, namespace, name, container, message, at, duration = row
+    ref = None
+    if kind is not None:
+        ref = ObjectRef(kind=kind, name=name or "", namespace=namespace or "")
+    return AssessmentResult(
+        id=ResultId(id_),
+        run_id=RunId(run_id),
+        pillar=check.pillar,
+        check_id=check.check_id,
+        check_name=check.name,
+        status=Status(status),
+        severity=check.severity,
+        object=ref,
+        container=container,
+        message=message,
+        remediation=check.remediation,
+        assessed_at=from_driver_timestamp(at),
+        duration_ms=duration,
+    )
 
 
 @dataclass(frozen=True)
@@ -120,10 +107,20 @@ class Scope:
 
 @dataclass(frozen=True)
 class ResultPage:
-    rows: list[ResultRow]
+    """A page of results as the driver returned them (``RESULT_COLUMNS``; ``assessed_at``
+    as the backend stores it, see ``dialect.epoch``), with the check versions they use.
+    ``run_id`` is the run the query read (None for every run, or no run to read)."""
+
+    rows: Sequence[RawResult]
+    checks: Mapping[int, CheckMeta]
     next_page_token: str
     total: int | None
     run_id: str | None
+    # The runs the query was resolved to; None when there was none to read.
+    scope: Scope | None = None
+
+    def results(self) -> list[AssessmentResult]:
+        return [result_of(row, self.checks[row[2]]) for row in self.rows]
 
 
 class ResultReader:
@@ -153,14 +150,14 @@ class ResultReader:
         else:
             scope = Scope(run_id=None)
         branches = self._branches(query)
-        rows: Sequence[Any] = []
+        rows: Sequence[RawResult] = []
         if branches:
             sql, params = self._listing_sql(query, scope, branches, after)
-            rows = self._connection.exec_driver_sql(sql, tuple(params)).all()
+            rows = self._fetch(sql, params)
         if scope.latest_of is not None:
             run_id = rows[0][1] if rows else self.latest_run(scope.latest_of)
             if run_id is None:
-                return ResultPage([], "", 0 if query.include_total else None, None)
+                return ResultPage([], {}, "", None, None, None)
             scope = Scope(run_id=run_id)
         token = ""
         if len(rows) > query.limit:
@@ -170,10 +167,7 @@ class ResultReader:
             token = tokens.issue(
                 LISTING, query_key, [scope.run_id, scope.floor, last[1], at, last[0]]
             )
-        total = None
-        if query.include_total:
-            total = sum(self.grouped_counts(query, scope).values())
-        return ResultPage(self._result_rows(rows), token, total, scope.run_id)
+        return ResultPage(rows, self._checks_of(rows), token, None, scope.run_id, scope)
 
     def scope(self, query: ResultQuery) -> Scope | None:
         """The runs a query reads, resolved; None when the latest run does not exist."""
@@ -189,8 +183,8 @@ class ResultReader:
     def latest_run(self, cluster_id: str) -> str | None:
         """The run of ``cluster_id`` that last ended with every check executed."""
         sql, params = self._latest_sql(cluster_id)
-        latest: str | None = self._connection.exec_driver_sql(sql, tuple(params)).scalar()
-        return latest
+        rows = self._fetch(sql, params)
+        return str(rows[0][0]) if rows else None
 
     def _latest_sql(self, cluster_id: str) -> tuple[str, list[Any]]:
         mark = self._mark
@@ -221,7 +215,7 @@ class ResultReader:
         if query.check_id is not None:
             refs = self._catalog.refs_of(self._connection, query.check_id)
             if query.pillars:
-                refs = [r for r in refs if self._meta(r).pillar in query.pillars]
+                refs = [r for r in refs if self.meta(r).pillar in query.pillars]
             return [[("check_ref", ref), ("status", s)] for ref in refs for s in statuses]
         if not query.pillars and not query.statuses:
             return [[]]
@@ -280,145 +274,40 @@ class ResultReader:
 
     # -- single rows ---------------------------------------------------------------------
 
-    def get(self, result_id: str) -> ResultRow:
+    def get(self, result_id: str) -> AssessmentResult:
         sql = f"SELECT {_SELECT} FROM assessments WHERE id = {self._mark}"
-        rows = self._connection.exec_driver_sql(sql, (result_id,)).all()
+        rows = self._fetch(sql, [result_id])
         if not rows:
             raise NotFound("result", result_id)
-        return self._result_rows(rows)[0]
+        return result_of(rows[0], self.meta(rows[0][2]))
 
-    def _result_rows(self, rows: Sequence[Sequence[Any]]) -> list[ResultRow]:
-        self._catalog.load(self._connection, (row[2] for row in rows))
-        meta = self._catalog.meta
-        return [
-            ResultRow(
-                row[0],
-                row[1],
-                meta(row[2]),  # type: ignore[arg-type]
-                row[3],
-                row[4],
-                row[5],
-                row[6],
-                row[7],
-                row[8],
-                from_driver_timestamp(row[9]),
-                row[10],
-            )
-            for row in rows
-        ]
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[RawResult]:
+        """Rows straight from the driver's cursor.
 
-    def _meta(self, ref: int) -> CheckMeta:
+        ``Connection._cursor_execute`` is SQLAlchemy's path for statements outside its
+        result machinery (its dialects use it): it still fires the cursor events and turns
+        driver errors, dropped connections included, into SQLAlchemy's, but skips the
+        result object, a third of a page's cost on the driver side.
+        """
+        cursor = self._connection.connection.cursor()
+        try:
+            self._connection._cursor_execute(cursor, sql, tuple(params))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def _checks_of(self, rows: Sequence[RawResult]) -> dict[int, CheckMeta]:
+        refs = {row[2] for row in rows}
+        self._catalog.load(self._connection, refs)
+        return {ref: self.meta(ref) for ref in refs}
+
+    def meta(self, ref: int) -> CheckMeta:
         meta = self._catalog.meta(ref)
         if meta is None:
             self._catalog.load(self._connection, [ref])
             meta = self._catalog.meta(ref)
         assert meta is not None, f"check version {ref} vanished"
         return meta
-
-    # -- counts --------------------------------------------------------------------------
-
-    def summary(self, query: ResultQuery) -> Summary:
-        """Counts of the results a query selects (its page fields ignored)."""
-        if query.run_id is not None:
-            self._require_run(query.run_id)
-        scope = self.scope(query)
-        grouped = {} if scope is None else self.grouped_counts(query, scope)
-        per_pillar: defaultdict[Pillar, defaultdict[Status, int]] = defaultdict(
-            lambda: defaultdict(int)
-        )
-        by_severity: defaultdict[Severity, int] = defaultdict(int)
-        for (ref, status), count in grouped.items():
-            meta = self._meta(ref)
-            per_pillar[meta.pillar][Status(status)] += count
-            if status == Status.FAILING:
-                by_severity[meta.severity] += count
-        by_pillar = {p: StatusCounts.from_mapping(tally) for p, tally in per_pillar.items()}
-        return Summary(
-            counts=sum(by_pillar.values(), StatusCounts()),
-            by_pillar=by_pillar,
-            by_severity=dict(by_severity),
-            run_id=RunId(scope.run_id) if scope is not None and scope.run_id else None,
-        )
-
-    def grouped_counts(self, query: ResultQuery, scope: Scope) -> dict[tuple[int, str], int]:
-        """Matching results per (check ref, status), from the stored counts where exact."""
-        refs: list[int] | None = None
-        if query.check_id is not None:
-            refs = self._catalog.refs_of(self._connection, query.check_id)
-            if not refs:
-                return {}
-        totals: defaultdict[tuple[int, str], int] = defaultdict(int)
-        for (ref, status), count in self._counts(query, scope, refs):
-            if query.pillars and self._meta(ref).pillar not in query.pillars:
-                continue
-            totals[(ref, status)] += count
-        return {key: count for key, count in totals.items() if count}
-
-    def _counts(
-        self, query: ResultQuery, scope: Scope, refs: list[int] | None
-    ) -> Iterable[tuple[tuple[int, str], int]]:
-        filters = []
-        if query.statuses:
-            filters.append(CountRow.status.in_(sorted(s.value for s in query.statuses)))
-        if refs is not None:
-            filters.append(CountRow.check_ref.in_(refs))
-        whole: list[str] | None  # runs counted in full (None: every run)
-        straddling: list[str] = []
-        if query.since is None:
-            whole = None if scope.run_id is None else [scope.run_id]
-        else:
-            whole, straddling = self._split_at(query.since, scope)
-        if whole is None or whole:
-            statement = select(CountRow.check_ref, CountRow.status, func.sum(CountRow.count))
-            if whole is not None:
-                statement = statement.where(CountRow.run_id.in_(whole))
-            statement = statement.where(*filters).group_by(CountRow.check_ref, CountRow.status)
-            for ref, status, count in self._connection.execute(statement):
-                yield (ref, status), int(count)
-        for run_id in straddling:
-            yield from self._counted_rows(query, run_id, refs)
-
-    def _split_at(self, since: datetime, scope: Scope) -> tuple[list[str], list[str]]:
-        """Runs in scope whose results are all at or after ``since``, and runs with some."""
-        statement = select(RunRow.run_id, RunRow.requested_at, RunRow.completed_at).where(
-            or_(RunRow.completed_at.is_(None), RunRow.completed_at >= since)
-        )
-        if scope.run_id is not None:
-            statement = select(RunRow.run_id, RunRow.requested_at, RunRow.completed_at).where(
-                RunRow.run_id == scope.run_id
-            )
-        whole: list[str] = []
-        straddling: list[str] = []
-        for run_id, requested_at, completed_at in self._connection.execute(statement):
-            if requested_at >= since:
-                whole.append(run_id)
-            elif completed_at is None or completed_at >= since:
-                straddling.append(run_id)
-        return whole, straddling
-
-    def _counted_rows(
-        self, query: ResultQuery, run_id: str, refs: list[int] | None
-    ) -> Iterable[tuple[tuple[int, str], int]]:
-        assert query.since is not None
-        statement = select(AssessmentRow.check_ref, AssessmentRow.status, func.count()).where(
-            AssessmentRow.run_id == run_id, AssessmentRow.assessed_at >= query.since
-        )
-        if query.statuses:
-            statement = statement.where(
-                AssessmentRow.status.in_(sorted(s.value for s in query.statuses))
-            )
-        if refs is not None:
-            statement = statement.where(AssessmentRow.check_ref.in_(refs))
-        statement = statement.group_by(AssessmentRow.check_ref, AssessmentRow.status)
-        for ref, status, count in self._connection.execute(statement):
-            yield (ref, status), int(count)
-
-    def _require_run(self, run_id: str) -> None:
-        found = self._connection.execute(
-            select(RunRow.run_id).where(RunRow.run_id == run_id)
-        ).first()
-        if found is None:
-            raise NotFound("run", run_id)
 
 
 def _query_parts(query: ResultQuery) -> list[Any]:

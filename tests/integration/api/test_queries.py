@@ -263,13 +263,24 @@ def test_the_fast_conversion_equals_the_domain_conversion(
 ) -> None:
     page = repository.list_result_rows(ResultQuery(limit=1000))
     fast = apb.ListAssessmentsResponse()
-    convert.add_result_rows(fast.results, page.rows)
+    convert.add_result_rows(fast.results, page)
 
     assert len(page.rows) == len(seeded["results"])
-    assert list(fast.results) == [convert.result(row.to_domain()) for row in page.rows]
+    assert list(fast.results) == [convert.result(result) for result in page.results()]
     assert (
         fast.SerializeToString()
         == apb.ListAssessmentsResponse(
-            results=[convert.result(row.to_domain()) for row in page.rows]
+            results=[convert.result(result) for result in page.results()]
         ).SerializeToString()
     )
+
+
+def test_the_fast_history_conversion_equals_the_domain_conversion(
+    repository: Repository, seeded: Seeded
+) -> None:
+    seed_run(repository, "run_empty", T0 + timedelta(days=1), [])
+    records = repository.history_records(limit=100).items
+
+    assert len(records) == 4
+    for record in records:
+        assert convert.history_record(record) == convert.history(record.to_domain())

@@ -99,10 +99,10 @@ def test_the_latest_run_is_pinned_by_the_first_page(repository: Repository) -> N
     while token:
         page = repository.list_result_rows(dataclasses.replace(query, page_token=token))
         assert page.run_id == "run_2"
-        rest.extend(row.id for row in page.rows)
+        rest.extend(result.id for result in page.results())
         token = page.next_page_token
 
-    assert [row.id for row in first.rows] + rest == _order(second)
+    assert [result.id for result in first.results()] + rest == _order(second)
     assert repository.list_result_rows(query).run_id == "run_3"
 
 
@@ -124,7 +124,7 @@ def test_the_latest_run_skips_failed_cancelled_and_other_clusters(
     assert repository.list_result_rows(ResultQuery(latest_run_of="prod")).run_id == "run_1"
     assert repository.list_result_rows(ResultQuery(latest_run_of="staging")).run_id == "run_4"
     nothing = repository.list_result_rows(ResultQuery(latest_run_of="dev", include_total=True))
-    assert (nothing.rows, nothing.run_id, nothing.total) == ([], None, 0)
+    assert (list(nothing.rows), nothing.run_id, nothing.total) == ([], None, 0)
     filtered_out = ResultQuery(latest_run_of="prod", statuses=frozenset({Status.TIMEOUT}))
     assert repository.list_result_rows(filtered_out).run_id == "run_1"  # an empty page of it
 

@@ -1,0 +1,149 @@
+"""Counts of results without counting rows: summaries and totals from the per-run counts.
+
+``assessment_counts`` holds, per run, check version and status, how many results were
+stored (written with them, so always equal to them). Summaries and totals add those up:
+O(checks x statuses) per run. Only ``since`` needs result rows, and only for a run that
+straddles it (requested before, still producing results after): runs requested at or after
+``since`` count in full, runs that ended before it not at all. Called by the Repository and
+by ``storage.results`` (a listing's total), inside one read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from assay.server.core.errors import NotFound
+from assay.server.core.types import (
+    Pillar,
+    ResultQuery,
+    RunId,
+    Severity,
+    Status,
+    StatusCounts,
+    Summary,
+)
+from assay.server.storage.checks import CheckCatalog
+from assay.server.storage.models import AssessmentRow, CountRow, RunRow
+from assay.server.storage.results import ResultReader, Scope
+
+
+class CountReader:
+    """Summaries and totals over one connection; see the module docstring."""
+
+    def __init__(self, connection: Connection, catalog: CheckCatalog) -> None:
+        self._connection = connection
+        self._catalog = catalog
+        self._results = ResultReader(connection, catalog)
+
+    def summary(self, query: ResultQuery) -> Summary:
+        """Counts of the results a query selects (its page fields ignored)."""
+        if query.run_id is not None:
+            self._require_run(query.run_id)
+        scope = self._results.scope(query)
+        grouped = {} if scope is None else self.grouped_counts(query, scope)
+        per_pillar: defaultdict[Pillar, defaultdict[Status, int]] = defaultdict(
+            lambda: defaultdict(int)
+        )
+        by_severity: defaultdict[Severity, int] = defaultdict(int)
+        for (ref, status), count in grouped.items():
+            meta = self._results.meta(ref)
+            per_pillar[meta.pillar][Status(status)] += count
+            if status == Status.FAILING:
+                by_severity[meta.severity] += count
+        by_pillar = {p: StatusCounts.from_mapping(tally) for p, tally in per_pillar.items()}
+        return Summary(
+            counts=sum(by_pillar.values(), StatusCounts()),
+            by_pillar=by_pillar,
+            by_severity=dict(by_severity),
+            run_id=RunId(scope.run_id) if scope is not None and scope.run_id else None,
+        )
+
+    def total(self, query: ResultQuery, scope: Scope) -> int:
+        """How many results a query selects in the runs it was resolved to."""
+        return sum(self.grouped_counts(query, scope).values())
+
+    def grouped_counts(self, query: ResultQuery, scope: Scope) -> dict[tuple[int, str], int]:
+        """Matching results per (check ref, status), from the stored counts where exact."""
+        refs: list[int] | None = None
+        if query.check_id is not None:
+            refs = self._catalog.refs_of(self._connection, query.check_id)
+            if not refs:
+                return {}
+        totals: defaultdict[tuple[int, str], int] = defaultdict(int)
+        for (ref, status), count in self._counts(query, scope, refs):
+            if query.pillars and self._results.meta(ref).pillar not in query.pillars:
+                continue
+            totals[(ref, status)] += count
+        return {key: count for key, count in totals.items() if count}
+
+    def _counts(
+        self, query: ResultQuery, scope: Scope, refs: list[int] | None
+    ) -> Iterable[tuple[tuple[int, str], int]]:
+        filters = []
+        if query.statuses:
+            filters.append(CountRow.status.in_(sorted(s.value for s in query.statuses)))
+        if refs is not None:
+            filters.append(CountRow.check_ref.in_(refs))
+        whole: list[str] | None  # runs counted in full (None: every run)
+        straddling: list[str] = []
+        if query.since is None:
+            whole = None if scope.run_id is None else [scope.run_id]
+        else:
+            whole, straddling = self._split_at(query.since, scope)
+        if whole is None or whole:
+            statement = select(CountRow.check_ref, CountRow.status, func.sum(CountRow.count))
+            if whole is not None:
+                statement = statement.where(CountRow.run_id.in_(whole))
+            statement = statement.where(*filters).group_by(CountRow.check_ref, CountRow.status)
+            for ref, status, count in self._connection.execute(statement):
+                yield (ref, status), int(count)
+        for run_id in straddling:
+            yield from self._counted_rows(query, run_id, refs)
+
+    def _split_at(self, since: datetime, scope: Scope) -> tuple[list[str], list[str]]:
+        """Runs in scope whose results are all at or after ``since``, and runs with some."""
+        columns = select(RunRow.run_id, RunRow.requested_at, RunRow.completed_at)
+        if scope.run_id is not None:
+            statements = [columns.where(RunRow.run_id == scope.run_id)]
+        else:  # two ranges of the completed_at index, not an OR
+            statements = [
+                columns.where(RunRow.completed_at.is_(None)),
+                columns.where(RunRow.completed_at >= since),
+            ]
+        found = [row for statement in statements for row in self._connection.execute(statement)]
+        whole: list[str] = []
+        straddling: list[str] = []
+        for run_id, requested_at, completed_at in found:
+            if requested_at >= since:
+                whole.append(run_id)
+            elif completed_at is None or completed_at >= since:
+                straddling.append(run_id)
+        return whole, straddling
+
+    def _counted_rows(
+        self, query: ResultQuery, run_id: str, refs: list[int] | None
+    ) -> Iterable[tuple[tuple[int, str], int]]:
+        assert query.since is not None
+        statement = select(AssessmentRow.check_ref, AssessmentRow.status, func.count()).where(
+            AssessmentRow.run_id == run_id, AssessmentRow.assessed_at >= query.since
+        )
+        if query.statuses:
+            statement = statement.where(
+                AssessmentRow.status.in_(sorted(s.value for s in query.statuses))
+            )
+        if refs is not None:
+            statement = statement.where(AssessmentRow.check_ref.in_(refs))
+        statement = statement.group_by(AssessmentRow.check_ref, AssessmentRow.status)
+        for ref, status, count in self._connection.execute(statement):
+            yield (ref, status), int(count)
+
+    def _require_run(self, run_id: str) -> None:
+        found = self._connection.execute(
+            select(RunRow.run_id).where(RunRow.run_id == run_id)
+        ).first()
+        if found is None:
+            raise NotFound("run", run_id)
