@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -28,7 +29,7 @@ from assay.server.core.types import (
 )
 from assay.server.storage.checks import CheckCatalog
 from assay.server.storage.models import AssessmentRow, CountRow, RunRow
-from assay.server.storage.results import ResultReader, Scope
+from assay.server.storage.results import FINISHED_WHOLE, ResultReader, Scope
 
 
 class CountReader:
@@ -41,15 +42,64 @@ class CountReader:
 
     def summary(self, query: ResultQuery) -> Summary:
         """Counts of the results a query selects (its page fields ignored)."""
+        quick = self._one_run_counts(query)
+        if quick is not None:
+            run_id, grouped = quick
+            return self._summarize(grouped, run_id)
         if query.run_id is not None:
             self._require_run(query.run_id)
         scope = self._results.scope(query)
         grouped = {} if scope is None else self.grouped_counts(query, scope)
+        return self._summarize(grouped, scope.run_id if scope is not None else None)
+
+    def _one_run_counts(self, query: ResultQuery) -> tuple[str, dict[tuple[int, str], int]] | None:
+        """The common case in one statement: one run (named, or the latest, resolved in the
+        statement), no ``since``, no check; None when it does not apply or found nothing
+        (the general path then tells an empty run from a missing one)."""
+        if query.since is not None or query.check_id is not None:
+            return None
+        if query.run_id is not None:
+            run: Any = query.run_id
+        elif query.latest_run_of is not None:
+            run = (
+                select(RunRow.run_id)
+                .where(
+                    RunRow.cluster_id == query.latest_run_of,
+                    RunRow.completed_at.is_not(None),
+                    RunRow.state.in_(FINISHED_WHOLE),
+                )
+                .order_by(RunRow.completed_at.desc(), RunRow.run_id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+        else:
+            return None
+        statement = select(
+            CountRow.run_id, CountRow.check_ref, CountRow.status, func.sum(CountRow.count)
+        ).where(CountRow.run_id == run)
+        if query.statuses:
+            statement = statement.where(
+                CountRow.status.in_(sorted(s.value for s in query.statuses))
+            )
+        statement = statement.group_by(CountRow.run_id, CountRow.check_ref, CountRow.status)
+        rows = self._connection.execute(statement).all()
+        if not rows:
+            return None
+        grouped = {
+            (ref, status): int(count)
+            for _, ref, status, count in rows
+            if not query.pillars or self._results.meta(ref).pillar in query.pillars
+        }
+        return rows[0][0], grouped
+
+    def _summarize(self, grouped: dict[tuple[int, str], int], run_id: str | None) -> Summary:
         per_pillar: defaultdict[Pillar, defaultdict[Status, int]] = defaultdict(
             lambda: defaultdict(int)
         )
         by_severity: defaultdict[Severity, int] = defaultdict(int)
         for (ref, status), count in grouped.items():
+            if not count:
+                continue
             meta = self._results.meta(ref)
             per_pillar[meta.pillar][Status(status)] += count
             if status == Status.FAILING:
@@ -59,7 +109,7 @@ class CountReader:
             counts=sum(by_pillar.values(), StatusCounts()),
             by_pillar=by_pillar,
             by_severity=dict(by_severity),
-            run_id=RunId(scope.run_id) if scope is not None and scope.run_id else None,
+            run_id=RunId(run_id) if run_id else None,
         )
 
     def total(self, query: ResultQuery, scope: Scope) -> int:
