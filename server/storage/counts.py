@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -28,8 +27,9 @@ from assay.server.core.types import (
     Summary,
 )
 from assay.server.storage.checks import CheckCatalog
+from assay.server.storage.dialect import placeholder
 from assay.server.storage.models import AssessmentRow, CountRow, RunRow
-from assay.server.storage.results import FINISHED_WHOLE, ResultReader, Scope
+from assay.server.storage.results import ResultReader, Scope
 
 
 class CountReader:
@@ -58,31 +58,26 @@ class CountReader:
         (the general path then tells an empty run from a missing one)."""
         if query.since is not None or query.check_id is not None:
             return None
+        mark = placeholder(self._connection)
+        params: list[str]
         if query.run_id is not None:
-            run: Any = query.run_id
+            run, params = mark, [query.run_id]
         elif query.latest_run_of is not None:
-            run = (
-                select(RunRow.run_id)
-                .where(
-                    RunRow.cluster_id == query.latest_run_of,
-                    RunRow.completed_at.is_not(None),
-                    RunRow.state.in_(FINISHED_WHOLE),
-                )
-                .order_by(RunRow.completed_at.desc(), RunRow.run_id.desc())
-                .limit(1)
-                .scalar_subquery()
-            )
+            latest, params = self._results.latest_sql(query.latest_run_of)
+            run = f"({latest})"
         else:
             return None
-        statement = select(
-            CountRow.run_id, CountRow.check_ref, CountRow.status, func.sum(CountRow.count)
-        ).where(CountRow.run_id == run)
+        where = f"run_id = {run}"
         if query.statuses:
-            statement = statement.where(
-                CountRow.status.in_(sorted(s.value for s in query.statuses))
-            )
-        statement = statement.group_by(CountRow.run_id, CountRow.check_ref, CountRow.status)
-        rows = self._connection.execute(statement).all()
+            statuses = sorted(s.value for s in query.statuses)
+            where += f" AND status IN ({', '.join([mark] * len(statuses))})"
+            params = [*params, *statuses]
+        # Written out, not built with Core: this is GetSummary's whole cost on the driver.
+        rows = self._results.fetch(
+            f"SELECT run_id, check_ref, status, SUM(count) FROM assessment_counts "
+            f"WHERE {where} GROUP BY run_id, check_ref, status",
+            params,
+        )
         if not rows:
             return None
         grouped = {
@@ -90,25 +85,27 @@ class CountReader:
             for _, ref, status, count in rows
             if not query.pillars or self._results.meta(ref).pillar in query.pillars
         }
-        return rows[0][0], grouped
+        return str(rows[0][0]), grouped
 
     def _summarize(self, grouped: dict[tuple[int, str], int], run_id: str | None) -> Summary:
-        per_pillar: defaultdict[Pillar, defaultdict[Status, int]] = defaultdict(
-            lambda: defaultdict(int)
-        )
-        by_severity: defaultdict[Severity, int] = defaultdict(int)
+        per_pillar: dict[Pillar, dict[str, int]] = {}
+        by_severity: dict[Severity, int] = {}
         for (ref, status), count in grouped.items():
             if not count:
                 continue
             meta = self._results.meta(ref)
-            per_pillar[meta.pillar][Status(status)] += count
+            tally = per_pillar.setdefault(meta.pillar, {})
+            tally[status] = tally.get(status, 0) + count
             if status == Status.FAILING:
-                by_severity[meta.severity] += count
-        by_pillar = {p: StatusCounts.from_mapping(tally) for p, tally in per_pillar.items()}
+                by_severity[meta.severity] = by_severity.get(meta.severity, 0) + count
+        total: dict[str, int] = {}
+        for tally in per_pillar.values():
+            for status, count in tally.items():
+                total[status] = total.get(status, 0) + count
         return Summary(
-            counts=sum(by_pillar.values(), StatusCounts()),
-            by_pillar=by_pillar,
-            by_severity=dict(by_severity),
+            counts=StatusCounts(**total),
+            by_pillar={pillar: StatusCounts(**tally) for pillar, tally in per_pillar.items()},
+            by_severity=by_severity,
             run_id=RunId(run_id) if run_id else None,
         )
 

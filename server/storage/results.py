@@ -153,7 +153,7 @@ class ResultReader:
         rows: Sequence[RawResult] = []
         if branches:
             sql, params = self._listing_sql(query, scope, branches, after)
-            rows = self._fetch(sql, params)
+            rows = self.fetch(sql, params)
         if scope.latest_of is not None:
             run_id = rows[0][1] if rows else self.latest_run(scope.latest_of)
             if run_id is None:
@@ -182,11 +182,11 @@ class ResultReader:
 
     def latest_run(self, cluster_id: str) -> str | None:
         """The run of ``cluster_id`` that last ended with every check executed."""
-        sql, params = self._latest_sql(cluster_id)
-        rows = self._fetch(sql, params)
+        sql, params = self.latest_sql(cluster_id)
+        rows = self.fetch(sql, params)
         return str(rows[0][0]) if rows else None
 
-    def _latest_sql(self, cluster_id: str) -> tuple[str, list[Any]]:
+    def latest_sql(self, cluster_id: str) -> tuple[str, list[Any]]:
         mark = self._mark
         return (
             f"SELECT run_id FROM runs WHERE cluster_id = {mark} AND completed_at IS NOT NULL "
@@ -239,7 +239,7 @@ class ResultReader:
                 where.append(f"run_id = {mark}")
                 params.append(scope.run_id)
             elif scope.latest_of is not None:
-                latest, latest_params = self._latest_sql(scope.latest_of)
+                latest, latest_params = self.latest_sql(scope.latest_of)
                 where.append(f"run_id = ({latest})")
                 params.extend(latest_params)
             elif scope.floor is not None:
@@ -276,12 +276,12 @@ class ResultReader:
 
     def get(self, result_id: str) -> AssessmentResult:
         sql = f"SELECT {_SELECT} FROM assessments WHERE id = {self._mark}"
-        rows = self._fetch(sql, [result_id])
+        rows = self.fetch(sql, [result_id])
         if not rows:
             raise NotFound("result", result_id)
         return result_of(rows[0], self.meta(rows[0][2]))
 
-    def _fetch(self, sql: str, params: Sequence[Any]) -> list[RawResult]:
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[RawResult]:
         """Rows straight from the driver's cursor.
 
         ``Connection._cursor_execute`` is SQLAlchemy's path for statements outside its
