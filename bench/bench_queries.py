@@ -289,7 +289,7 @@ async def deep_token(target: str, query: apb.AssessmentQuery, fraction: float) -
         request = apb.ListAssessmentsRequest(query=query, page_size=1000, include_total=True)
         first = await stub.ListAssessments(request, timeout=600)
         pages = int(first.total_size / 1000 * fraction)
-        token = first.next_page_token
+        token: str = first.next_page_token
         for _ in range(max(0, pages - 1)):
             request = apb.ListAssessmentsRequest(query=query, page_size=1000, page_token=token)
             token = (await stub.ListAssessments(request, timeout=60)).next_page_token

@@ -111,7 +111,12 @@ def floor_rows(repository: Repository, results: list[AssessmentResult]) -> list[
     """The rows ours would write, built outside the timing: the floor only inserts."""
     sqlite = repository.engine.dialect.name == "sqlite"
     with repository.engine.connect() as connection:
-        refs = dict(connection.exec_driver_sql("SELECT check_id, id FROM assessment_checks").all())
+        refs: dict[str, int] = {
+            check_id: ref
+            for check_id, ref in connection.exec_driver_sql(
+                "SELECT check_id, id FROM assessment_checks"
+            )
+        }
     rows = []
     for r in results:
         assert r.object is not None
@@ -239,7 +244,9 @@ def main() -> None:
     args = parser.parse_args()
 
     figures: dict[str, Any] = {"rows": args.rows, "repeat": args.repeat}
-    backends = {"sqlite": lambda: bench_sqlite(args.rows, args.repeat)}
+    backends: dict[str, Callable[[], dict[str, float]]] = {
+        "sqlite": lambda: bench_sqlite(args.rows, args.repeat)
+    }
     if not args.no_postgres:
         backends["postgres"] = lambda: bench_postgres(args.postgres_url, args.rows, args.repeat)
     for name, run in backends.items():
