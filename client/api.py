@@ -266,12 +266,13 @@ class AssayClient:
         )
         return list(response.checks)
 
-    def list_assessments(self, query: apb.AssessmentQuery) -> apb.ListAssessmentsResponse:
-        return self._unary(
-            self._assessments.ListAssessments,
-            apb.ListAssessmentsRequest(query=query),
-            apb.ListAssessmentsResponse,
-        )
+    def list_assessments(
+        self, request: apb.ListAssessmentsRequest | apb.AssessmentQuery
+    ) -> apb.ListAssessmentsResponse:
+        """One page of results; an AssessmentQuery alone asks for the first page."""
+        if isinstance(request, apb.AssessmentQuery):
+            request = apb.ListAssessmentsRequest(query=request)
+        return self._unary(self._assessments.ListAssessments, request, apb.ListAssessmentsResponse)
 
     def get_assessment(self, result_id: str) -> apb.AssessmentResult:
         response = self._unary(

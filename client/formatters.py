@@ -103,8 +103,20 @@ def obj_ref(ref: cpb.ObjectReference) -> str:
     return "/".join(p for p in parts if p) or "-"
 
 
-def results_table(results: Sequence[apb.AssessmentResult], total: int) -> Table:
-    table = Table(title=f"Assessment results ({len(results)} of {total})")
+def _paged_table(title: str, shown: int, page: Message) -> Table:
+    """A table titled with how many rows it shows (of how many, when the page says), and
+    the token of the next page as its caption."""
+    total = page.total_size if page.HasField("total_size") else None  # type: ignore[attr-defined]
+    count = f"{shown} of {total}" if total is not None else f"{shown}"
+    token: str = page.next_page_token  # type: ignore[attr-defined]
+    caption = f"more: --page-token {token}" if token else None
+    return Table(title=f"{title} ({count})", caption=caption, caption_justify="left")
+
+
+def results_table(page: apb.ListAssessmentsResponse) -> Table:
+    results = page.results
+    title = f"Assessment results of {page.run_id}" if page.run_id else "Assessment results"
+    table = _paged_table(title, len(results), page)
     for column in ("ID", "Check", "Pillar", "Status", "Severity", "Object", "Message"):
         table.add_column(column, overflow="fold")
     for r in results:
@@ -162,8 +174,9 @@ def summary_table(summary: apb.Summary) -> Table:
     return table
 
 
-def history_table(entries: Sequence[apb.HistoryEntry], total: int) -> Table:
-    table = Table(title=f"History ({len(entries)} of {total})")
+def history_table(page: apb.GetHistoryResponse) -> Table:
+    entries = page.entries
+    table = _paged_table("History", len(entries), page)
     table.add_column("Run")
     table.add_column("Completed")
     table.add_column("State")
@@ -181,8 +194,9 @@ def history_table(entries: Sequence[apb.HistoryEntry], total: int) -> Table:
     return table
 
 
-def runs_table(runs: Sequence[apb.RunState], total: int) -> Table:
-    table = Table(title=f"Runs ({len(runs)} of {total})")
+def runs_table(page: apb.ListRunsResponse) -> Table:
+    runs = page.runs
+    table = _paged_table("Runs", len(runs), page)
     for column in ("Run", "State", "Scope", "Requested", "Checks", "Failing", "Score"):
         table.add_column(column)
     for r in runs:
@@ -303,8 +317,9 @@ def workflow_table(e: wpb.WorkflowExecution) -> Table:
     return table
 
 
-def audit_table(events: Sequence[wpb.AuditEvent], total: int) -> Table:
-    table = Table(title=f"Audit events ({len(events)} of {total})")
+def audit_table(page: wpb.ListAuditEventsResponse) -> Table:
+    events = page.events
+    table = _paged_table("Audit events", len(events), page)
     for column in ("When", "Event", "Execution", "Workflow", "Target", "Phase", "Reason"):
         table.add_column(column, overflow="fold")
     for ev in events:

@@ -222,6 +222,7 @@ class AssayServer:
                     tls=auth.tls,
                 ),
                 upload_limit=settings.assessment.max_upload_bytes,
+                cluster_id=settings.cluster_id,
             )
             self._grpc = endpoint
             await endpoint.start()

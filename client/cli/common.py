@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+import grpc
 import typer
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
@@ -193,17 +194,54 @@ def since(value: str | None, *, now: datetime | None = None) -> timestamp_pb2.Ti
 
 
 M = TypeVar("M", bound=Message)
+R = TypeVar("R", bound=Message)
 
 
 def paged(request: M, *, limit: int | None, since_text: str | None = None) -> M:
-    """Set the optional ``limit`` and ``since`` fields of a list request (absent: server
-    defaults); returns the request."""
+    """Set the optional ``limit`` and ``since`` fields of an offset-paged list request
+    (absent: server defaults); returns the request."""
     if limit is not None:
         request.limit = limit  # type: ignore[attr-defined]
     ts = since(since_text)
     if ts is not None:
         request.since.CopyFrom(ts)  # type: ignore[attr-defined]
     return request
+
+
+def token_paged(
+    request: M,
+    *,
+    limit: int | None,
+    page_token: str | None,
+    total: bool,
+    since_text: str | None = None,
+) -> M:
+    """Set the page fields (AIP-158) and ``since`` of a token-paged list request; returns it."""
+    if limit is not None:
+        request.page_size = limit  # type: ignore[attr-defined]
+    if page_token:
+        request.page_token = page_token  # type: ignore[attr-defined]
+    request.include_total = total  # type: ignore[attr-defined]
+    ts = since(since_text)
+    if ts is not None:
+        request.since.CopyFrom(ts)  # type: ignore[attr-defined]
+    return request
+
+
+def pages(request: M, call: Callable[[M], R], items: str, *, follow: bool) -> R:
+    """``call(request)``; with ``follow``, every further page too, their ``items`` appended
+    to the first response (which then has no next_page_token)."""
+    response = call(request)
+    seen: set[str] = set()
+    while follow and (token := response.next_page_token):  # type: ignore[attr-defined]
+        if token in seen:  # a server bug must not loop the CLI forever
+            raise ClientError(grpc.StatusCode.INTERNAL, "the server repeated a page token", "")
+        seen.add(token)
+        request.page_token = token  # type: ignore[attr-defined]
+        page = call(request)
+        getattr(response, items).extend(getattr(page, items))
+        response.next_page_token = page.next_page_token  # type: ignore[attr-defined]
+    return response
 
 
 class Cancellable(Protocol):

@@ -1,4 +1,10 @@
-"""``assay query assessments|runs ...``: read results, summaries, history and runs."""
+"""``assay query assessments|runs ...``: read results, summaries, history and runs.
+
+Listings come a page at a time (``--limit``, 50 by default); the table's caption and the
+json/yaml ``next_page_token`` give the token that ``--page-token`` continues from, and
+``--all`` follows every page. Result queries read the latest finished run of the cluster
+unless ``--run-id`` or ``--all-runs`` says otherwise.
+"""
 
 from __future__ import annotations
 
@@ -28,9 +34,25 @@ StatusOpt = Annotated[
 SinceOpt = Annotated[
     str | None, typer.Option("--since", help="ISO 8601 time, or an age such as 30m, 24h, 7d.")
 ]
-RunIdOpt = Annotated[str | None, typer.Option("--run-id", help="Only this run.")]
+RunIdOpt = Annotated[
+    str | None, typer.Option("--run-id", help="Only this run (default: the latest finished run).")
+]
+AllRunsOpt = Annotated[
+    bool, typer.Option("--all-runs", help="Every run's results, not only the latest run's.")
+]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option("--cluster", help="The cluster whose latest run to read (default: the server's)."),
+]
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="Page size, 1..1000 (50).")]
-OffsetOpt = Annotated[int, typer.Option("--offset", help="Items to skip.")]
+PageTokenOpt = Annotated[
+    str | None,
+    typer.Option("--page-token", help="Continue after a page: its next page token, same filters."),
+]
+AllPagesOpt = Annotated[bool, typer.Option("--all", help="Fetch every page, not only one.")]
+TotalOpt = Annotated[
+    bool, typer.Option("--total", help="Count every match (costs a scan with --all-runs/--since).")
+]
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="Output format.")]
 
 
@@ -40,18 +62,24 @@ def _query(
     status: list[str] | None,
     since: str | None,
     run_id: str | None,
-    limit: int | None,
-    offset: int,
+    all_runs: bool,
+    cluster: str | None,
     check: str | None = None,
 ) -> apb.AssessmentQuery:
+    if run_id and all_runs:
+        raise typer.BadParameter("--run-id and --all-runs exclude each other")
     query = apb.AssessmentQuery(
         run_id=run_id or "",
         pillars=common.pillars(pillar),
         statuses=common.statuses(status),
-        offset=offset,
         check_id=check or "",
+        all_runs=all_runs,
+        cluster_id=cluster or "",
     )
-    return common.paged(query, limit=limit, since_text=since)
+    ts = common.since(since)
+    if ts is not None:
+        query.since.CopyFrom(ts)
+    return query
 
 
 @assessments.command("list")
@@ -61,29 +89,30 @@ def list_assessments(
     status: StatusOpt = None,
     since: SinceOpt = None,
     run_id: RunIdOpt = None,
+    all_runs: AllRunsOpt = False,
+    cluster: ClusterOpt = None,
     check: Annotated[str | None, typer.Option("--check", help="Only this check id.")] = None,
     limit: LimitOpt = None,
-    offset: OffsetOpt = 0,
+    page_token: PageTokenOpt = None,
+    all_pages: AllPagesOpt = False,
+    total: TotalOpt = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """List results, newest first."""
+    """List results, newest first (run by run, then by time)."""
     query = _query(
         pillar=pillar,
         status=status,
         since=since,
         run_id=run_id,
-        limit=limit,
-        offset=offset,
+        all_runs=all_runs,
+        cluster=cluster,
         check=check,
     )
+    request = apb.ListAssessmentsRequest(query=query)
+    common.token_paged(request, limit=limit, page_token=page_token, total=total)
     with common.connect(ctx) as client:
-        page = client.list_assessments(query)
-    fmt.emit(
-        common.state(ctx).console,
-        output,
-        page,
-        lambda: fmt.results_table(page.results, page.total_count),
-    )
+        page = common.pages(request, client.list_assessments, "results", follow=all_pages)
+    fmt.emit(common.state(ctx).console, output, page, lambda: fmt.results_table(page))
 
 
 @assessments.command("get")
@@ -105,10 +134,19 @@ def summary(
     status: StatusOpt = None,
     since: SinceOpt = None,
     run_id: RunIdOpt = None,
+    all_runs: AllRunsOpt = False,
+    cluster: ClusterOpt = None,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Counts per status and pillar, and the score."""
-    query = _query(pillar=pillar, status=status, since=since, run_id=run_id, limit=None, offset=0)
+    query = _query(
+        pillar=pillar,
+        status=status,
+        since=since,
+        run_id=run_id,
+        all_runs=all_runs,
+        cluster=cluster,
+    )
     with common.connect(ctx) as client:
         result = client.get_summary(query)
     fmt.emit(common.state(ctx).console, output, result, lambda: fmt.summary_table(result))
@@ -120,20 +158,17 @@ def history(
     cluster: Annotated[str | None, typer.Option("--cluster", help="Only this cluster id.")] = None,
     since: SinceOpt = None,
     limit: LimitOpt = None,
-    offset: OffsetOpt = 0,
+    page_token: PageTokenOpt = None,
+    all_pages: AllPagesOpt = False,
+    total: TotalOpt = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """One line per finished run, newest first."""
-    request = apb.GetHistoryRequest(cluster_id=cluster or "", offset=offset)
-    common.paged(request, limit=limit, since_text=since)
+    request = apb.GetHistoryRequest(cluster_id=cluster or "")
+    common.token_paged(request, limit=limit, page_token=page_token, total=total, since_text=since)
     with common.connect(ctx) as client:
-        page = client.get_history(request)
-    fmt.emit(
-        common.state(ctx).console,
-        output,
-        page,
-        lambda: fmt.history_table(page.entries, page.total_count),
-    )
+        page = common.pages(request, client.get_history, "entries", follow=all_pages)
+    fmt.emit(common.state(ctx).console, output, page, lambda: fmt.history_table(page))
 
 
 @runs.command("list")
@@ -144,17 +179,17 @@ def list_runs(
     ] = None,
     since: SinceOpt = None,
     limit: LimitOpt = None,
-    offset: OffsetOpt = 0,
+    page_token: PageTokenOpt = None,
+    all_pages: AllPagesOpt = False,
+    total: TotalOpt = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """List runs, newest first."""
-    request = apb.ListRunsRequest(states=common.run_phases(state), offset=offset)
-    common.paged(request, limit=limit, since_text=since)
+    request = apb.ListRunsRequest(states=common.run_phases(state))
+    common.token_paged(request, limit=limit, page_token=page_token, total=total, since_text=since)
     with common.connect(ctx) as client:
-        page = client.list_runs(request)
-    fmt.emit(
-        common.state(ctx).console, output, page, lambda: fmt.runs_table(page.runs, page.total_count)
-    )
+        page = common.pages(request, client.list_runs, "runs", follow=all_pages)
+    fmt.emit(common.state(ctx).console, output, page, lambda: fmt.runs_table(page))
 
 
 @runs.command("get")

@@ -212,8 +212,12 @@ def audit(
     target: Annotated[str, typer.Option("--target")] = "",
     event_type: Annotated[str, typer.Option("--type", help="e.g. skipped, failed.")] = "",
     since: Annotated[str | None, typer.Option("--since")] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    offset: Annotated[int, typer.Option("--offset")] = 0,
+    limit: Annotated[int | None, typer.Option("--limit", help="Page size, 1..1000 (50).")] = None,
+    page_token: Annotated[
+        str | None, typer.Option("--page-token", help="Continue after a page (same filters).")
+    ] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Fetch every page.")] = False,
+    total: Annotated[bool, typer.Option("--total", help="Count every match.")] = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """The audit trail of workflow executions, oldest first."""
@@ -223,14 +227,8 @@ def audit(
         execution_name=name,
         target_resource=target,
         event_type=types[0] if types else wpb.AUDIT_EVENT_TYPE_UNSPECIFIED,
-        offset=offset,
     )
-    common.paged(request, limit=limit, since_text=since)
+    common.token_paged(request, limit=limit, page_token=page_token, total=total, since_text=since)
     with common.connect(ctx) as client:
-        page = client.list_audit_events(request)
-    fmt.emit(
-        common.state(ctx).console,
-        output,
-        page,
-        lambda: fmt.audit_table(page.events, page.total_count),
-    )
+        page = common.pages(request, client.list_audit_events, "events", follow=all_pages)
+    fmt.emit(common.state(ctx).console, output, page, lambda: fmt.audit_table(page))

@@ -10,6 +10,7 @@ what a write may ask for (the request policy).
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import grpc
@@ -17,7 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
-from assay.server.api.assessments import AssessmentServicer
+from assay.server.api.assessments import AssessmentServicer, add_assessment_service
 from assay.server.api.auth import AuthInterceptor
 from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
 from assay.server.api.tls import server_credentials
@@ -29,9 +30,10 @@ from assay.server.auth.policy import RequestPolicy
 from assay.server.auth.settings import DEFAULT_WRITER_GROUPS
 from assay.server.auth.tls import TlsFiles
 from assay.server.checks.kit.catalogue import Catalogue
+from assay.server.storage.engine import READ_POOL_SIZE
 from assay.server.storage.repository import Repository
 from assay.server.workflow.controller import WorkflowController
-from assay.v1 import assessment_pb2, assessment_pb2_grpc, workflow_pb2, workflow_pb2_grpc
+from assay.v1 import assessment_pb2, workflow_pb2, workflow_pb2_grpc
 
 ASSESSMENT_SERVICE = assessment_pb2.DESCRIPTOR.services_by_name["AssessmentService"].full_name
 WORKFLOW_SERVICE = workflow_pb2.DESCRIPTOR.services_by_name["WorkflowExecutionService"].full_name
@@ -58,6 +60,8 @@ class GrpcEndpoint:
     server: grpc.aio.Server
     health: health.aio.HealthServicer
     port: int
+    # The threads query RPCs read storage in; released once the server has stopped.
+    reads: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
         await self.server.start()
@@ -79,6 +83,8 @@ class GrpcEndpoint:
 
     async def stop(self, grace: float | None) -> None:
         await self.server.stop(grace)
+        if self.reads is not None:
+            self.reads.shutdown(wait=False, cancel_futures=True)
 
 
 def create_grpc_server(
@@ -93,9 +99,12 @@ def create_grpc_server(
     metrics: CollectorRegistry,
     security: EdgeSecurity,
     upload_limit: int = DEFAULT_UPLOAD_LIMIT,
+    cluster_id: str = "",
 ) -> GrpcEndpoint:
     """Build the server with every service and bind ``listen`` (TLS when ``security.tls``);
     ``OSError`` if it cannot bind, TlsError if the TLS files are unusable."""
+    # As many threads as the storage read pool has connections, so none waits for one.
+    reads = ThreadPoolExecutor(max_workers=READ_POOL_SIZE, thread_name_prefix="assay-read")
     server = grpc.aio.server(
         interceptors=[
             ErrorMappingInterceptor(),
@@ -104,7 +113,7 @@ def create_grpc_server(
         ],
         options=[("grpc.so_reuseport", 0)],
     )
-    assessment_pb2_grpc.add_AssessmentServiceServicer_to_server(
+    add_assessment_service(
         AssessmentServicer(
             repository=repository,
             runner=runner,
@@ -112,6 +121,8 @@ def create_grpc_server(
             shutdown=shutdown,
             policy=security.policy,
             upload_limit=upload_limit,
+            cluster_id=cluster_id,
+            reads=reads,
         ),
         server,
     )
@@ -136,4 +147,4 @@ def create_grpc_server(
         port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
-    return GrpcEndpoint(server, health_servicer, port)
+    return GrpcEndpoint(server, health_servicer, port, reads)

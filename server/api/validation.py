@@ -19,8 +19,12 @@ from assay.server.core.errors import FieldViolation, InvalidArgument
 E = TypeVar("E")
 K = TypeVar("K", bound=int)
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 1000
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+# Tokens this server issues are a few hundred characters; the storage layer verifies them.
+MAX_PAGE_TOKEN_LEN = 2048
+# Run, result and check ids are short; cluster ids are at most a DNS subdomain.
+MAX_ID_LEN = 253
 # Timestamp.ToDatetime accepts 0001-01-01 .. 9999-12-31; anything outside is malformed.
 _MIN_SECONDS = -62135596800
 _MAX_SECONDS = 253402300799
@@ -31,6 +35,13 @@ class Validator:
         self._prefix = prefix
         self.violations: list[FieldViolation] = []
 
+    def nested(self, prefix: str) -> Validator:
+        """A validator for a sub-message (``prefix`` like ``query.``) that reports into this
+        one's violations."""
+        child = Validator(f"{self._prefix}{prefix}")
+        child.violations = self.violations
+        return child
+
     def _path(self, name: str) -> str:
         return f"{self._prefix}{name}"
 
@@ -38,18 +49,35 @@ class Validator:
         self.violations.append(FieldViolation(self._path(name), description))
 
     def limit(self, message: Message, name: str = "limit") -> int:
+        """An offset-paged listing's optional limit (workflow executions): 1..1000."""
         if not message.HasField(name):
-            return DEFAULT_LIMIT
+            return DEFAULT_PAGE_SIZE
         value: int = getattr(message, name)
-        if not 1 <= value <= MAX_LIMIT:
-            self.fail(name, f"must be between 1 and {MAX_LIMIT}, got {value}")
-            return DEFAULT_LIMIT
+        if not 1 <= value <= MAX_PAGE_SIZE:
+            self.fail(name, f"must be between 1 and {MAX_PAGE_SIZE}, got {value}")
+            return DEFAULT_PAGE_SIZE
         return value
 
     def offset(self, value: int, name: str = "offset") -> int:
         if value < 0:
             self.fail(name, f"must be >= 0, got {value}")
             return 0
+        return value
+
+    def page_size(self, value: int, name: str = "page_size") -> int:
+        """AIP-158: 0 means the default, above the maximum is lowered to it, < 0 is wrong."""
+        if value < 0:
+            self.fail(name, f"must be >= 0, got {value}")
+            return DEFAULT_PAGE_SIZE
+        if value == 0:
+            return DEFAULT_PAGE_SIZE
+        return min(value, MAX_PAGE_SIZE)
+
+    def page_token(self, value: str, name: str = "page_token") -> str:
+        """The token's shape only; whether it is one of ours is storage's call."""
+        if len(value) > MAX_PAGE_TOKEN_LEN or not value.isascii():
+            self.fail(name, "is not a page token of this server")
+            return ""
         return value
 
     def enums(self, name: str, values: Iterable[K], mapping: Mapping[K, E]) -> frozenset[E]:
@@ -78,6 +106,17 @@ class Validator:
             self.fail(name, "not a valid timestamp")
             return None
         return ts.ToDatetime(tzinfo=UTC)
+
+    def identifier(self, name: str, value: str, *, max_len: int = MAX_ID_LEN) -> str:
+        """An optional id or name: no control characters (NUL reaches no database), bounded."""
+        value = value.strip()
+        if len(value) > max_len:
+            self.fail(name, f"is longer than {max_len} characters")
+            return ""
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            self.fail(name, "contains control characters")
+            return ""
+        return value
 
     def required(self, name: str, value: str) -> str:
         if not value.strip():

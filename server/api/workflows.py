@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 import grpc
 
 from assay.server.api import workflow_convert as wconv
-from assay.server.api.assessments import next_offset
 from assay.server.api.convert import timestamp
 from assay.server.api.streams import until_shutdown
 from assay.server.api.validation import Validator
@@ -46,6 +45,11 @@ def _requester() -> str | None:
 def _shown(value: str) -> str:
     """A request value for an error message: quoted, escaped, and short."""
     return repr(value if len(value) <= 80 else value[:77] + "...")
+
+
+def next_offset(offset: int, returned: int, total: int) -> int | None:
+    end = offset + returned
+    return end if returned and end < total else None
 
 
 @dataclass
@@ -172,18 +176,22 @@ class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
             else None
         )
         query = AuditQuery(
-            execution_name=request.execution_name or None,
+            execution_name=v.identifier("execution_name", request.execution_name) or None,
             execution_namespace=namespace,
-            target=request.target_resource or None,
+            target=v.identifier("target_resource", request.target_resource, max_len=512) or None,
             event_type=event_type,
             since=v.since(request),
-            limit=v.limit(request),
-            offset=v.offset(request.offset),
+            limit=v.page_size(request.page_size),
+            page_token=v.page_token(request.page_token),
+            include_total=request.include_total,
         )
         v.done()
-        page = await asyncio.to_thread(self.repository.list_audit_events, query)
+        return await asyncio.to_thread(self._list_audit_events, query)
+
+    def _list_audit_events(self, query: AuditQuery) -> wpb.ListAuditEventsResponse:
+        page = self.repository.list_audit_events(query)
         return wpb.ListAuditEventsResponse(
             events=[wconv.audit_event(e) for e in page.items],
-            total_count=page.total,
-            next_offset=next_offset(query.offset, len(page.items), page.total),
+            next_page_token=page.next_page_token,
+            total_size=page.total,
         )

@@ -15,7 +15,14 @@ caught up, waits for the next append. Hence:
 - a slow subscriber never blocks the runner and never overflows: publishing appends and
   wakes waiters, nothing else. A subscriber that falls behind simply reads older entries of
   the log later -- it is re-synced from the log by construction, loses nothing, and the only
-  memory it holds on to is the log itself.
+  memory it holds on to is the log itself;
+- waiters are woken once per burst (at the publisher's next yield to the loop), and
+  :meth:`Subscription.next_batch` hands a subscriber everything it has not read, with how
+  late it took it (:attr:`Subscription.lag`): the fan-out of N subscribers costs N wake-ups
+  per burst, no task and no wait per event. What a subscriber that fell behind is sent is the
+  consumer's policy (the API conflates progress, ``api.watch``);
+- :meth:`RunEvent.encoded` keeps a consumer's encoding of an event with the event, so every
+  subscriber of a run sends the same bytes, encoded once.
 
 What is bounded, and what happens at the bound:
 
@@ -40,10 +47,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
+from typing import Any, TypeVar
 
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
 from assay.server.core.errors import NotFound
@@ -58,6 +68,8 @@ from assay.server.core.types import (
 )
 
 log = logging.getLogger(__name__)
+
+E = TypeVar("E")
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,24 @@ class RunEvent:
     sequence: int
     at: datetime
     payload: EventPayload
+    # Encodings of this event, made by the first subscriber that needs one and shared by the
+    # others (the API's protobuf bytes), keyed by the encoding function.
+    _encodings: dict[Callable[[RunEvent], Any], Any] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def encoded(self, encode: Callable[[RunEvent], E]) -> E:
+        """``encode(self)``, computed once per event however many subscribers ask."""
+        try:
+            cached: E = self._encodings[encode]
+        except KeyError:
+            cached = self._encodings[encode] = encode(self)
+        return cached
+
+
+def is_progress(event: RunEvent) -> bool:
+    """Per-check progress (as opposed to the run's state changes and its end)."""
+    return isinstance(event.payload, CheckStarted | CheckFinished)
 
 
 @dataclass
@@ -116,10 +146,16 @@ class RunLog:
     run_id: RunId
     max_events: int
     events: list[RunEvent] = field(default_factory=list)
+    # time.monotonic() of each append, for subscribers measuring how far behind they are.
+    appended: list[float] = field(default_factory=list)
     finished_at: datetime | None = None
     dropped: int = 0
     subscribers: int = 0
-    _waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    _waiters: list[asyncio.Future[bool]] = field(default_factory=list)
+    # Waiters that per-check progress alone does not wake (see Subscription.next_batch).
+    _quiet_waiters: list[asyncio.Future[bool]] = field(default_factory=list)
+    _essential_appended: bool = False
+    _wake_scheduled: bool = False
 
     @property
     def closed(self) -> bool:
@@ -134,56 +170,119 @@ class RunLog:
             return None
         event = RunEvent(self.run_id, len(self.events) + 1, at, payload)
         self.events.append(event)
+        self.appended.append(time.monotonic())
         if final:
             self.finished_at = at
-        self._wake()
+        if self._quiet_waiters and not is_progress(event):
+            self._essential_appended = True
+        self._schedule_wake()
         return event
 
-    def next_change(self) -> asyncio.Future[None]:
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+    def next_change(self, *, progress: bool = True) -> asyncio.Future[bool]:
+        """A future set (to False) at the next append -- with ``progress=False``, at the next
+        append of a state change or the end; True is left to timeouts."""
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        (self._waiters if progress else self._quiet_waiters).append(waiter)
         return waiter
 
+    def _schedule_wake(self) -> None:
+        """Wake the waiters once the publisher yields: events appended in one go (a check's
+        end, the run's end) reach each subscriber in one batch, with one wake-up."""
+        due = self._waiters or (self._essential_appended and self._quiet_waiters)
+        if not self._wake_scheduled and due:
+            self._wake_scheduled = True
+            asyncio.get_running_loop().call_soon(self._wake)
+
     def _wake(self) -> None:
+        self._wake_scheduled = False
         waiters, self._waiters = self._waiters, []
+        if self._essential_appended:
+            self._essential_appended = False
+            waiters += self._quiet_waiters
+            self._quiet_waiters = []
         for waiter in waiters:
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(False)
 
 
 class Subscription:
-    """An async iterator over one run's events, from the first; see the module docstring."""
+    """An async iterator over one run's events, from the first; see the module docstring.
+
+    Iterating yields every event; :meth:`next_batch` hands out what accumulated since the
+    last batch at once, and :attr:`lag` says how late the batch was taken.
+    """
 
     def __init__(self, run_log: RunLog) -> None:
         self._log = run_log
         self._cursor = 0
         self._open = True
+        self._waiter: asyncio.Future[bool] | None = None
+        self._pending: list[RunEvent] = []
+        # Seconds between the append of the oldest event of the last batch and its taking.
+        self.lag = 0.0
         run_log.subscribers += 1
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> RunEvent:
+        if not self._pending:
+            self._pending = await self.next_batch() or []
+            self._pending.reverse()
+        if not self._pending:
+            raise StopAsyncIteration
+        return self._pending.pop()
+
+    # A timeout argument rather than asyncio.timeout: expiry is an answer (None), not a
+    # cancellation that would end the subscription.
+    async def next_batch(
+        self,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+        wake_on_progress: bool = True,
+    ) -> list[RunEvent] | None:
+        """The events appended since the last batch, waiting for one if there are none.
+
+        ``[]`` once the subscription is over: the finished log read to its end, or the
+        subscription closed (also while waiting); None when ``timeout`` seconds passed
+        without an event. With ``wake_on_progress=False`` the wait ends only at a state
+        change, the end or the timeout, and the batch then holds the progress appended
+        meanwhile too. Waiting costs one future (and one timer with a timeout).
+        """
         while self._open:
-            if self._cursor < len(self._log.events):
-                event = self._log.events[self._cursor]
-                self._cursor += 1
-                return event
+            events = self._log.events
+            if self._cursor < len(events):
+                self.lag = time.monotonic() - self._log.appended[self._cursor]
+                batch = events[self._cursor :]
+                self._cursor = len(events)
+                return batch
             if self._log.closed:
                 break
+            waiter = self._waiter = self._log.next_change(progress=wake_on_progress)
+            timer = None
+            if timeout is not None:
+                timer = waiter.get_loop().call_later(timeout, _expire, waiter)
             try:
-                await self._log.next_change()
+                timed_out = await waiter
             except BaseException:
                 self.close()
                 raise
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if timed_out:
+                return None
         self.close()
-        raise StopAsyncIteration
+        return []
 
     def close(self) -> None:
-        """Release the subscription; idempotent."""
+        """Release the subscription, ending a pending :meth:`next_batch`; idempotent."""
         if self._open:
             self._open = False
             self._log.subscribers -= 1
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(False)
 
     async def aclose(self) -> None:
         self.close()
@@ -198,6 +297,11 @@ class Subscription:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(True)
 
 
 class ProgressBus:

@@ -227,15 +227,24 @@ class Summary:
 
 @dataclass(frozen=True)
 class ResultQuery:
-    """Filters and page of a result listing; validated at the API edge."""
+    """Filters and page of a result listing or summary; validated at the API edge.
+
+    The results of one run (``run_id``), of the latest run of a cluster that executed every
+    check (``latest_run_of``: completed or partial, by completion time; resolved on the first
+    page and carried by the page token), or of every run (both unset).
+    """
 
     run_id: RunId | None = None
     pillars: frozenset[Pillar] = frozenset()
     statuses: frozenset[Status] = frozenset()
     check_id: str | None = None
     since: datetime | None = None
+    latest_run_of: str | None = None
     limit: int = 50
-    offset: int = 0
+    # Opaque token of the next page, from Page.next_page_token; "" for the first page.
+    page_token: str = ""
+    # Count every match into Page.total (from the stored counts where they hold it).
+    include_total: bool = False
 
 
 @dataclass(frozen=True)
@@ -243,10 +252,18 @@ class RunQuery:
     states: frozenset[RunState] = frozenset()
     since: datetime | None = None
     limit: int = 50
-    offset: int = 0
+    page_token: str = ""
+    include_total: bool = False
 
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """One page of a listing.
+
+    ``next_page_token`` is empty on the last page. ``total`` counts every match, or is None
+    when it was not asked for and would have cost more than the page.
+    """
+
     items: list[T]
-    total: int
+    total: int | None = None
+    next_page_token: str = ""

@@ -27,6 +27,10 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from assay.server.core.errors import Unavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Page cache per connection (KiB); SQLite's default is 2 MiB.
+SQLITE_CACHE_KIB = 32 * 1024
+# Connections of the PostgreSQL read pool: one per thread of the API's read executor.
+READ_POOL_SIZE = 8
 # Fail fast instead of the OS TCP timeout (minutes) when a PostgreSQL host is unreachable.
 POSTGRES_CONNECT_TIMEOUT_S = 10
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
@@ -61,10 +65,36 @@ def create_engine_from_url(url: str | URL) -> Engine:
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
+    return create_engine(parsed, pool_pre_ping=True, connect_args=_postgres_connect_args(parsed))
+
+
+def reader_engine(engine: Engine, *, pool_size: int = READ_POOL_SIZE) -> Engine:
+    """An engine for single-statement reads beside ``engine``; disposed along with it.
+
+    On PostgreSQL its connections run in autocommit (no BEGIN/COMMIT round trips around a
+    SELECT) and are not pinged before each use (one round trip more): a read that meets a
+    connection the server dropped fails with ``connection_invalidated`` and is retried by
+    the Repository. Writes keep ``engine``, pinged, in transactions. On SQLite the engine
+    itself is returned: a transaction costs no round trip there.
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    reads = create_engine(
+        engine.url,
+        pool_size=pool_size,
+        max_overflow=0,
+        isolation_level="AUTOCOMMIT",
+        connect_args=_postgres_connect_args(engine.url),
+    )
+    event.listen(engine, "engine_disposed", lambda _engine: reads.dispose())
+    return reads
+
+
+def _postgres_connect_args(url: URL) -> dict[str, Any]:
     connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in parsed.query:
+    if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
-    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    return connect_args
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -92,6 +122,11 @@ def _sqlite_engine(url: URL) -> Engine:
             _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Memory only, no durability trade: a bigger page cache keeps the result
+            # indexes' hot pages during bulk inserts, and temporary b-trees (sorts, unions)
+            # stay off the disk.
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            cursor.execute("PRAGMA temp_store=MEMORY")
         finally:
             cursor.close()
 
@@ -143,6 +178,21 @@ def unavailable_on_connection_error() -> Iterator[None]:
         raise
 
 
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: on SQLite it takes the write lock when it begins.
+
+    A deferred SQLite transaction that reads first and writes later cannot wait for the lock
+    in WAL mode: if another connection committed in between, its upgrade fails at once with
+    "database is locked" (busy timeout or not). Taking the lock up front makes it wait.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.execution_options(**{_BEGIN_IMMEDIATE: True})
+        with connection.begin():
+            yield connection
+
+
 def alembic_config() -> Config:
     """An alembic configuration for the packaged migrations (no alembic.ini needed).
 
@@ -161,15 +211,12 @@ def migrate(engine: Engine) -> None:
     advisory lock, so replicas starting together migrate one after the other and the later
     ones find the schema current; on SQLite ``BEGIN IMMEDIATE`` does the same.
     """
-    with unavailable_on_connection_error(), engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            connection.execution_options(**{_BEGIN_IMMEDIATE: True})
-        with connection.begin():
-            if connection.dialect.name == "postgresql":
-                connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+    with unavailable_on_connection_error(), write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 @functools.cache

@@ -6,6 +6,14 @@ Only ``server.storage`` uses these: the repository maps rows to and from the dom
 
 Enum-valued columns hold the enum's string value in a plain VARCHAR rather than a database
 enum type, so adding a pillar or status needs no schema migration.
+
+Results are the one big table. What every result of a check shares (its name, pillar,
+severity and remediation text) is stored once in ``assessment_checks``, keyed by the check id
+and a digest of that content, and a result row points at it; ``assessment_counts`` keeps the
+number of results per (run, check, status), written in the transaction that writes the
+results, so summaries and totals never count result rows. Every index of ``assessments``
+ends in the listing order (run, assessed_at, id) after the columns a filter fixes, so each
+page is one index range read from the cursor on (see ``storage.results``).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -33,6 +42,10 @@ ID_LEN = 128
 ENUM_LEN = 32
 K8S_NAME_LEN = 253
 K8S_NAMESPACE_LEN = 63
+DIGEST_LEN = 64
+# Result listings run newest first in this order (descending); every index of the results
+# table ends with it.
+LISTING_ORDER = ("run_id", "assessed_at", "id")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -104,39 +117,82 @@ class RunRow(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
-        Index("ix_runs_requested_at", "requested_at"),
-        Index("ix_runs_state", "state"),
+        # ListRuns pages newest first, optionally by state; the latest finished run of a
+        # cluster is the default scope of result queries.
+        Index("ix_runs_requested_at_run_id", "requested_at", "run_id"),
+        Index("ix_runs_state_requested_at_run_id", "state", "requested_at", "run_id"),
+        Index("ix_runs_cluster_id_completed_at_run_id", "cluster_id", "completed_at", "run_id"),
+        Index("ix_runs_completed_at", "completed_at"),
     )
+
+
+class CheckRow(Base):
+    """One version of a check's metadata, shared by every result it produced."""
+
+    __tablename__ = "assessment_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    check_id: Mapped[str] = mapped_column(String(ID_LEN))
+    # sha256 (hex) of the fields below; a changed name or remediation is a new row.
+    digest: Mapped[str] = mapped_column(String(DIGEST_LEN))
+    pillar: Mapped[str] = mapped_column(String(ENUM_LEN))
+    check_name: Mapped[str] = mapped_column(String(255))
+    severity: Mapped[str] = mapped_column(String(ENUM_LEN))
+    remediation: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("check_id", "digest"),)
 
 
 class AssessmentRow(Base):
     __tablename__ = "assessments"
 
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    run_id: Mapped[str] = mapped_column(
-        String(ID_LEN), ForeignKey("runs.run_id", ondelete="CASCADE")
-    )
+    # No foreign keys: they cost a lookup per row (a fifth of PostgreSQL's write rate each).
+    # ``storage.writes``, the one writer, checks the run once per batch (holding it against
+    # deletion) and takes check_ref from assessment_checks in the same transaction.
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    check_ref: Mapped[int] = mapped_column(Integer)
+    # The check's pillar, repeated here because result listings filter and page by it.
     pillar: Mapped[str] = mapped_column(String(ENUM_LEN))
-    check_id: Mapped[str] = mapped_column(String(ID_LEN))
-    check_name: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(ENUM_LEN))
-    severity: Mapped[str] = mapped_column(String(ENUM_LEN))
     # All three NULL when the result is about no object (cluster-wide checks).
     object_kind: Mapped[str | None] = mapped_column(String(K8S_NAMESPACE_LEN))
     object_namespace: Mapped[str | None] = mapped_column(String(K8S_NAMESPACE_LEN))
     object_name: Mapped[str | None] = mapped_column(String(K8S_NAME_LEN))
     container: Mapped[str] = mapped_column(String(K8S_NAME_LEN))
     message: Mapped[str] = mapped_column(Text)
-    remediation: Mapped[str] = mapped_column(Text)
     assessed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     duration_ms: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
-        Index("ix_assessments_run_id_assessed_at", "run_id", "assessed_at"),
-        Index("ix_assessments_assessed_at", "assessed_at"),
-        Index("ix_assessments_pillar_status", "pillar", "status"),
-        Index("ix_assessments_check_id", "check_id"),
+        Index("ix_assessments_listing", *LISTING_ORDER),
+        Index("ix_assessments_pillar_status_listing", "pillar", "status", *LISTING_ORDER),
+        Index("ix_assessments_check_status_listing", "check_ref", "status", *LISTING_ORDER),
     )
+
+
+class CountRow(Base):
+    """How many results of a run one check version produced with one status."""
+
+    __tablename__ = "assessment_counts"
+
+    run_id: Mapped[str] = mapped_column(
+        String(ID_LEN), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    check_ref: Mapped[int] = mapped_column(
+        Integer, ForeignKey("assessment_checks.id"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(ENUM_LEN), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class SecretRow(Base):
+    """Server-side secrets shared by every replica on the database (the page-token key)."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
 
 
 class HistoryRow(Base):
@@ -165,8 +221,10 @@ class HistoryRow(Base):
     by_pillar: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON)
 
     __table_args__ = (
-        Index("ix_assessment_history_completed_at", "completed_at"),
-        Index("ix_assessment_history_cluster_id_completed_at", "cluster_id", "completed_at"),
+        Index("ix_assessment_history_completed_at_id", "completed_at", "id"),
+        Index(
+            "ix_assessment_history_cluster_id_completed_at_id", "cluster_id", "completed_at", "id"
+        ),
     )
 
 
@@ -196,7 +254,10 @@ class AuditEventRow(Base):
             "execution_namespace",
             "execution_name",
             "occurred_at",
+            "id",
         ),
-        Index("ix_workflow_audit_events_target", "target"),
-        Index("ix_workflow_audit_events_occurred_at", "occurred_at"),
+        Index("ix_workflow_audit_events_namespace", "execution_namespace", "occurred_at", "id"),
+        Index("ix_workflow_audit_events_target", "target", "occurred_at", "id"),
+        Index("ix_workflow_audit_events_event_type", "event_type", "occurred_at", "id"),
+        Index("ix_workflow_audit_events_occurred_at", "occurred_at", "id"),
     )

@@ -49,7 +49,9 @@ class AuditQuery:
     event_type: AuditEventType | None = None
     since: datetime | None = None
     limit: int = 50
-    offset: int = 0
+    # Opaque token of the next page, from Page.next_page_token; "" for the first page.
+    page_token: str = ""
+    include_total: bool = False
 
 
 class AuditSink(Protocol):

@@ -264,7 +264,13 @@ Global___CheckDefinition: _TypeAlias = CheckDefinition  # noqa: Y015
 
 @_typing.final
 class AssessmentQuery(_message.Message):
-    """Filters and page of a result query."""
+    """Which results a query selects.
+
+    The runs it reads: run_id; else every run when all_runs is set; else the latest run of
+    the cluster (cluster_id, or the cluster the server assesses) that executed every check,
+    i.e. that ended completed or partial, by completion time. Results are listed newest
+    first: run by run (newest run first), newest result first within a run.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -272,20 +278,23 @@ class AssessmentQuery(_message.Message):
     PILLARS_FIELD_NUMBER: _builtins.int
     STATUSES_FIELD_NUMBER: _builtins.int
     SINCE_FIELD_NUMBER: _builtins.int
-    LIMIT_FIELD_NUMBER: _builtins.int
-    OFFSET_FIELD_NUMBER: _builtins.int
     CHECK_ID_FIELD_NUMBER: _builtins.int
+    ALL_RUNS_FIELD_NUMBER: _builtins.int
+    CLUSTER_ID_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
-    limit: _builtins.int
-    """1..1000; 50 when absent."""
-    offset: _builtins.int
     check_id: _builtins.str
+    all_runs: _builtins.bool
+    """Every run's results; excludes run_id."""
+    cluster_id: _builtins.str
+    """The cluster whose latest run is read when neither run_id nor all_runs is set."""
     @_builtins.property
     def pillars(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Pillar.ValueType]: ...
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Status.ValueType]: ...
     @_builtins.property
-    def since(self) -> _timestamp_pb2.Timestamp: ...
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Results assessed at or after this time."""
+
     def __init__(
         self,
         *,
@@ -293,17 +302,15 @@ class AssessmentQuery(_message.Message):
         pillars: _abc.Iterable[_common_pb2.Pillar.ValueType] | None = ...,
         statuses: _abc.Iterable[_common_pb2.Status.ValueType] | None = ...,
         since: _timestamp_pb2.Timestamp | None = ...,
-        limit: _builtins.int | None = ...,
-        offset: _builtins.int = ...,
         check_id: _builtins.str = ...,
+        all_runs: _builtins.bool = ...,
+        cluster_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "limit", b"limit", "since", b"since"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "check_id", b"check_id", "limit", b"limit", "offset", b"offset", "pillars", b"pillars", "run_id", b"run_id", "since", b"since", "statuses", b"statuses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_runs", b"all_runs", "check_id", b"check_id", "cluster_id", b"cluster_id", "pillars", b"pillars", "run_id", b"run_id", "since", b"since", "statuses", b"statuses"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__limit: _TypeAlias = _typing.Literal["limit"]  # noqa: Y015
-    _WhichOneofArgType__limit: _TypeAlias = _typing.Literal["_limit", b"_limit"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__limit) -> _WhichOneofReturnType__limit | None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AssessmentQuery: _TypeAlias = AssessmentQuery  # noqa: Y015
 
@@ -584,7 +591,9 @@ class RunEvent(_message.Message):
     RUN_FINISHED_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     sequence: _builtins.int
-    """Position in the run's event log, from 1."""
+    """Position in the run's event log, from 1; increasing within a stream, with gaps where
+    progress was conflated.
+    """
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -805,29 +814,35 @@ class ListRunsRequest(_message.Message):
 
     STATES_FIELD_NUMBER: _builtins.int
     SINCE_FIELD_NUMBER: _builtins.int
-    LIMIT_FIELD_NUMBER: _builtins.int
-    OFFSET_FIELD_NUMBER: _builtins.int
-    limit: _builtins.int
-    offset: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    INCLUDE_TOTAL_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """1..1000 (larger values are lowered to 1000); 0 for the default, 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous page, sent with the same filters; empty for the first."""
+    include_total: _builtins.bool
+    """Count every matching run into total_size."""
     @_builtins.property
     def states(self) -> _containers.RepeatedScalarFieldContainer[Global___RunPhase.ValueType]: ...
     @_builtins.property
-    def since(self) -> _timestamp_pb2.Timestamp: ...
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Runs requested at or after this time."""
+
     def __init__(
         self,
         *,
         states: _abc.Iterable[Global___RunPhase.ValueType] | None = ...,
         since: _timestamp_pb2.Timestamp | None = ...,
-        limit: _builtins.int | None = ...,
-        offset: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        include_total: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "limit", b"limit", "since", b"since"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "limit", b"limit", "offset", b"offset", "since", b"since", "states", b"states"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_total", b"include_total", "page_size", b"page_size", "page_token", b"page_token", "since", b"since", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__limit: _TypeAlias = _typing.Literal["limit"]  # noqa: Y015
-    _WhichOneofArgType__limit: _TypeAlias = _typing.Literal["_limit", b"_limit"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__limit) -> _WhichOneofReturnType__limit | None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListRunsRequest: _TypeAlias = ListRunsRequest  # noqa: Y015
 
@@ -836,27 +851,28 @@ class ListRunsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RUNS_FIELD_NUMBER: _builtins.int
-    TOTAL_COUNT_FIELD_NUMBER: _builtins.int
-    NEXT_OFFSET_FIELD_NUMBER: _builtins.int
-    total_count: _builtins.int
-    next_offset: _builtins.int
-    """Offset of the next page; absent on the last page."""
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last page."""
+    total_size: _builtins.int
+    """Every matching run; present when include_total was set."""
     @_builtins.property
     def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunState]: ...
     def __init__(
         self,
         *,
         runs: _abc.Iterable[Global___RunState] | None = ...,
-        total_count: _builtins.int = ...,
-        next_offset: _builtins.int | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset", "next_offset", b"next_offset"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_total_size", b"_total_size", "total_size", b"total_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset", "next_offset", b"next_offset", "runs", b"runs", "total_count", b"total_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_total_size", b"_total_size", "next_page_token", b"next_page_token", "runs", b"runs", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__next_offset: _TypeAlias = _typing.Literal["next_offset"]  # noqa: Y015
-    _WhichOneofArgType__next_offset: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_offset) -> _WhichOneofReturnType__next_offset | None: ...
+    _WhichOneofReturnType__total_size: _TypeAlias = _typing.Literal["total_size"]  # noqa: Y015
+    _WhichOneofArgType__total_size: _TypeAlias = _typing.Literal["_total_size", b"_total_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__total_size) -> _WhichOneofReturnType__total_size | None: ...
 
 Global___ListRunsResponse: _TypeAlias = ListRunsResponse  # noqa: Y015
 
@@ -983,16 +999,30 @@ class ListAssessmentsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     QUERY_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    INCLUDE_TOTAL_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """1..1000 (larger values are lowered to 1000); 0 for the default, 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous page, sent with the same query; empty for the first."""
+    include_total: _builtins.bool
+    """Count every matching result into total_size even where that reads result rows (all_runs,
+    since). Without it the total is given only when the stored per-run counts hold it.
+    """
     @_builtins.property
     def query(self) -> Global___AssessmentQuery: ...
     def __init__(
         self,
         *,
         query: Global___AssessmentQuery | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        include_total: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_total", b"include_total", "page_size", b"page_size", "page_token", b"page_token", "query", b"query"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1003,26 +1033,34 @@ class ListAssessmentsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RESULTS_FIELD_NUMBER: _builtins.int
-    TOTAL_COUNT_FIELD_NUMBER: _builtins.int
-    NEXT_OFFSET_FIELD_NUMBER: _builtins.int
-    total_count: _builtins.int
-    next_offset: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last page."""
+    total_size: _builtins.int
+    """Every matching result; present when asked for or free (one run, no since)."""
+    run_id: _builtins.str
+    """The run the results are from; empty with all_runs, or when the cluster has no
+    finished run yet.
+    """
     @_builtins.property
     def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssessmentResult]: ...
     def __init__(
         self,
         *,
         results: _abc.Iterable[Global___AssessmentResult] | None = ...,
-        total_count: _builtins.int = ...,
-        next_offset: _builtins.int | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int | None = ...,
+        run_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset", "next_offset", b"next_offset"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_total_size", b"_total_size", "total_size", b"total_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset", "next_offset", b"next_offset", "results", b"results", "total_count", b"total_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_total_size", b"_total_size", "next_page_token", b"next_page_token", "results", b"results", "run_id", b"run_id", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__next_offset: _TypeAlias = _typing.Literal["next_offset"]  # noqa: Y015
-    _WhichOneofArgType__next_offset: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_offset) -> _WhichOneofReturnType__next_offset | None: ...
+    _WhichOneofReturnType__total_size: _TypeAlias = _typing.Literal["total_size"]  # noqa: Y015
+    _WhichOneofArgType__total_size: _TypeAlias = _typing.Literal["_total_size", b"_total_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__total_size) -> _WhichOneofReturnType__total_size | None: ...
 
 Global___ListAssessmentsResponse: _TypeAlias = ListAssessmentsResponse  # noqa: Y015
 
@@ -1111,28 +1149,34 @@ class GetHistoryRequest(_message.Message):
 
     CLUSTER_ID_FIELD_NUMBER: _builtins.int
     SINCE_FIELD_NUMBER: _builtins.int
-    LIMIT_FIELD_NUMBER: _builtins.int
-    OFFSET_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    INCLUDE_TOTAL_FIELD_NUMBER: _builtins.int
     cluster_id: _builtins.str
-    limit: _builtins.int
-    offset: _builtins.int
+    page_size: _builtins.int
+    """1..1000 (larger values are lowered to 1000); 0 for the default, 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous page, sent with the same filters; empty for the first."""
+    include_total: _builtins.bool
+    """Count every matching entry into total_size."""
     @_builtins.property
-    def since(self) -> _timestamp_pb2.Timestamp: ...
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Runs completed at or after this time."""
+
     def __init__(
         self,
         *,
         cluster_id: _builtins.str = ...,
         since: _timestamp_pb2.Timestamp | None = ...,
-        limit: _builtins.int | None = ...,
-        offset: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        include_total: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "limit", b"limit", "since", b"since"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "cluster_id", b"cluster_id", "limit", b"limit", "offset", b"offset", "since", b"since"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_id", b"cluster_id", "include_total", b"include_total", "page_size", b"page_size", "page_token", b"page_token", "since", b"since"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__limit: _TypeAlias = _typing.Literal["limit"]  # noqa: Y015
-    _WhichOneofArgType__limit: _TypeAlias = _typing.Literal["_limit", b"_limit"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__limit) -> _WhichOneofReturnType__limit | None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetHistoryRequest: _TypeAlias = GetHistoryRequest  # noqa: Y015
 
@@ -1141,25 +1185,27 @@ class GetHistoryResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRIES_FIELD_NUMBER: _builtins.int
-    TOTAL_COUNT_FIELD_NUMBER: _builtins.int
-    NEXT_OFFSET_FIELD_NUMBER: _builtins.int
-    total_count: _builtins.int
-    next_offset: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last page."""
+    total_size: _builtins.int
+    """Every matching entry; present when include_total was set."""
     @_builtins.property
     def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___HistoryEntry]: ...
     def __init__(
         self,
         *,
         entries: _abc.Iterable[Global___HistoryEntry] | None = ...,
-        total_count: _builtins.int = ...,
-        next_offset: _builtins.int | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset", "next_offset", b"next_offset"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_total_size", b"_total_size", "total_size", b"total_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset", "entries", b"entries", "next_offset", b"next_offset", "total_count", b"total_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_total_size", b"_total_size", "entries", b"entries", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__next_offset: _TypeAlias = _typing.Literal["next_offset"]  # noqa: Y015
-    _WhichOneofArgType__next_offset: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_offset) -> _WhichOneofReturnType__next_offset | None: ...
+    _WhichOneofReturnType__total_size: _TypeAlias = _typing.Literal["total_size"]  # noqa: Y015
+    _WhichOneofArgType__total_size: _TypeAlias = _typing.Literal["_total_size", b"_total_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__total_size) -> _WhichOneofReturnType__total_size | None: ...
 
 Global___GetHistoryResponse: _TypeAlias = GetHistoryResponse  # noqa: Y015

@@ -119,7 +119,7 @@ class AssessmentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListRuns(self, request, context):
-        """Runs, newest first.
+        """Runs, newest first (by request time), a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -133,6 +133,10 @@ class AssessmentServiceServicer:
 
     def WatchRun(self, request, context):
         """Progress of one run: first what already happened, then live events; ends with the run.
+        Every state change and the final events always arrive. Per-check progress
+        (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
+        reader, a late one, or a server busy with many): it gets the newest such event, a few
+        times a second at most, and RunEvent.sequence shows what it skipped.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -145,7 +149,8 @@ class AssessmentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAssessments(self, request, context):
-        """Results, newest first.
+        """Results of the latest finished run of the cluster (or of the run or runs the query
+        names), newest first, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -158,13 +163,14 @@ class AssessmentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetSummary(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Counts over the results the query selects (the same runs ListAssessments reads).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetHistory(self, request, context):
-        """One entry per finished run, newest first.
+        """One entry per finished run, newest first, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -42,17 +42,25 @@ class AssessmentServiceStub:
     """
     GetRun: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.GetRunRequest, _assessment_pb2.GetRunResponse]
     ListRuns: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.ListRunsRequest, _assessment_pb2.ListRunsResponse]
-    """Runs, newest first."""
+    """Runs, newest first (by request time), a page at a time."""
     CancelRun: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.CancelRunRequest, _assessment_pb2.CancelRunResponse]
     WatchRun: _grpc.UnaryStreamMultiCallable[_assessment_pb2.WatchRunRequest, _assessment_pb2.WatchRunResponse]
-    """Progress of one run: first what already happened, then live events; ends with the run."""
+    """Progress of one run: first what already happened, then live events; ends with the run.
+    Every state change and the final events always arrive. Per-check progress
+    (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
+    reader, a late one, or a server busy with many): it gets the newest such event, a few
+    times a second at most, and RunEvent.sequence shows what it skipped.
+    """
     ListChecks: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.ListChecksRequest, _assessment_pb2.ListChecksResponse]
     ListAssessments: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.ListAssessmentsRequest, _assessment_pb2.ListAssessmentsResponse]
-    """Results, newest first."""
+    """Results of the latest finished run of the cluster (or of the run or runs the query
+    names), newest first, a page at a time.
+    """
     GetAssessment: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.GetAssessmentRequest, _assessment_pb2.GetAssessmentResponse]
     GetSummary: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.GetSummaryRequest, _assessment_pb2.GetSummaryResponse]
+    """Counts over the results the query selects (the same runs ListAssessments reads)."""
     GetHistory: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.GetHistoryRequest, _assessment_pb2.GetHistoryResponse]
-    """One entry per finished run, newest first."""
+    """One entry per finished run, newest first, a page at a time."""
 
 @_typing.type_check_only
 class AssessmentServiceAsyncStub(AssessmentServiceStub):
@@ -68,17 +76,25 @@ class AssessmentServiceAsyncStub(AssessmentServiceStub):
     """
     GetRun: _aio.UnaryUnaryMultiCallable[_assessment_pb2.GetRunRequest, _assessment_pb2.GetRunResponse]  # type: ignore[assignment]
     ListRuns: _aio.UnaryUnaryMultiCallable[_assessment_pb2.ListRunsRequest, _assessment_pb2.ListRunsResponse]  # type: ignore[assignment]
-    """Runs, newest first."""
+    """Runs, newest first (by request time), a page at a time."""
     CancelRun: _aio.UnaryUnaryMultiCallable[_assessment_pb2.CancelRunRequest, _assessment_pb2.CancelRunResponse]  # type: ignore[assignment]
     WatchRun: _aio.UnaryStreamMultiCallable[_assessment_pb2.WatchRunRequest, _assessment_pb2.WatchRunResponse]  # type: ignore[assignment]
-    """Progress of one run: first what already happened, then live events; ends with the run."""
+    """Progress of one run: first what already happened, then live events; ends with the run.
+    Every state change and the final events always arrive. Per-check progress
+    (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
+    reader, a late one, or a server busy with many): it gets the newest such event, a few
+    times a second at most, and RunEvent.sequence shows what it skipped.
+    """
     ListChecks: _aio.UnaryUnaryMultiCallable[_assessment_pb2.ListChecksRequest, _assessment_pb2.ListChecksResponse]  # type: ignore[assignment]
     ListAssessments: _aio.UnaryUnaryMultiCallable[_assessment_pb2.ListAssessmentsRequest, _assessment_pb2.ListAssessmentsResponse]  # type: ignore[assignment]
-    """Results, newest first."""
+    """Results of the latest finished run of the cluster (or of the run or runs the query
+    names), newest first, a page at a time.
+    """
     GetAssessment: _aio.UnaryUnaryMultiCallable[_assessment_pb2.GetAssessmentRequest, _assessment_pb2.GetAssessmentResponse]  # type: ignore[assignment]
     GetSummary: _aio.UnaryUnaryMultiCallable[_assessment_pb2.GetSummaryRequest, _assessment_pb2.GetSummaryResponse]  # type: ignore[assignment]
+    """Counts over the results the query selects (the same runs ListAssessments reads)."""
     GetHistory: _aio.UnaryUnaryMultiCallable[_assessment_pb2.GetHistoryRequest, _assessment_pb2.GetHistoryResponse]  # type: ignore[assignment]
-    """One entry per finished run, newest first."""
+    """One entry per finished run, newest first, a page at a time."""
 
 class AssessmentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Runs assessments and answers queries about their results."""
@@ -115,7 +131,7 @@ class AssessmentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _assessment_pb2.ListRunsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_assessment_pb2.ListRunsResponse, _abc.Awaitable[_assessment_pb2.ListRunsResponse]]:
-        """Runs, newest first."""
+        """Runs, newest first (by request time), a page at a time."""
 
     @_abc_1.abstractmethod
     def CancelRun(
@@ -130,7 +146,12 @@ class AssessmentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _assessment_pb2.WatchRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_assessment_pb2.WatchRunResponse], _abc.AsyncIterator[_assessment_pb2.WatchRunResponse]]:
-        """Progress of one run: first what already happened, then live events; ends with the run."""
+        """Progress of one run: first what already happened, then live events; ends with the run.
+        Every state change and the final events always arrive. Per-check progress
+        (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
+        reader, a late one, or a server busy with many): it gets the newest such event, a few
+        times a second at most, and RunEvent.sequence shows what it skipped.
+        """
 
     @_abc_1.abstractmethod
     def ListChecks(
@@ -145,7 +166,9 @@ class AssessmentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _assessment_pb2.ListAssessmentsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_assessment_pb2.ListAssessmentsResponse, _abc.Awaitable[_assessment_pb2.ListAssessmentsResponse]]:
-        """Results, newest first."""
+        """Results of the latest finished run of the cluster (or of the run or runs the query
+        names), newest first, a page at a time.
+        """
 
     @_abc_1.abstractmethod
     def GetAssessment(
@@ -159,7 +182,8 @@ class AssessmentServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _assessment_pb2.GetSummaryRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_assessment_pb2.GetSummaryResponse, _abc.Awaitable[_assessment_pb2.GetSummaryResponse]]: ...
+    ) -> _typing.Union[_assessment_pb2.GetSummaryResponse, _abc.Awaitable[_assessment_pb2.GetSummaryResponse]]:
+        """Counts over the results the query selects (the same runs ListAssessments reads)."""
 
     @_abc_1.abstractmethod
     def GetHistory(
@@ -167,6 +191,6 @@ class AssessmentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _assessment_pb2.GetHistoryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_assessment_pb2.GetHistoryResponse, _abc.Awaitable[_assessment_pb2.GetHistoryResponse]]:
-        """One entry per finished run, newest first."""
+        """One entry per finished run, newest first, a page at a time."""
 
 def add_AssessmentServiceServicer_to_server(servicer: AssessmentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

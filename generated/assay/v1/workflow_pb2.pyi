@@ -886,14 +886,19 @@ class ListAuditEventsRequest(_message.Message):
     TARGET_RESOURCE_FIELD_NUMBER: _builtins.int
     EVENT_TYPE_FIELD_NUMBER: _builtins.int
     SINCE_FIELD_NUMBER: _builtins.int
-    LIMIT_FIELD_NUMBER: _builtins.int
-    OFFSET_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    INCLUDE_TOTAL_FIELD_NUMBER: _builtins.int
     namespace: _builtins.str
     execution_name: _builtins.str
     target_resource: _builtins.str
     event_type: Global___AuditEventType.ValueType
-    limit: _builtins.int
-    offset: _builtins.int
+    page_size: _builtins.int
+    """1..1000 (larger values are lowered to 1000); 0 for the default, 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous page, sent with the same filters; empty for the first."""
+    include_total: _builtins.bool
+    """Count every matching event into total_size."""
     @_builtins.property
     def since(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -904,16 +909,15 @@ class ListAuditEventsRequest(_message.Message):
         target_resource: _builtins.str = ...,
         event_type: Global___AuditEventType.ValueType = ...,
         since: _timestamp_pb2.Timestamp | None = ...,
-        limit: _builtins.int | None = ...,
-        offset: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        include_total: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "limit", b"limit", "since", b"since"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "event_type", b"event_type", "execution_name", b"execution_name", "limit", b"limit", "namespace", b"namespace", "offset", b"offset", "since", b"since", "target_resource", b"target_resource"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_type", b"event_type", "execution_name", b"execution_name", "include_total", b"include_total", "namespace", b"namespace", "page_size", b"page_size", "page_token", b"page_token", "since", b"since", "target_resource", b"target_resource"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__limit: _TypeAlias = _typing.Literal["limit"]  # noqa: Y015
-    _WhichOneofArgType__limit: _TypeAlias = _typing.Literal["_limit", b"_limit"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__limit) -> _WhichOneofReturnType__limit | None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAuditEventsRequest: _TypeAlias = ListAuditEventsRequest  # noqa: Y015
 
@@ -922,25 +926,29 @@ class ListAuditEventsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENTS_FIELD_NUMBER: _builtins.int
-    TOTAL_COUNT_FIELD_NUMBER: _builtins.int
-    NEXT_OFFSET_FIELD_NUMBER: _builtins.int
-    total_count: _builtins.int
-    next_offset: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last page."""
+    total_size: _builtins.int
+    """Every matching event; present when include_total was set."""
     @_builtins.property
-    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEvent]: ...
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEvent]:
+        """Oldest first."""
+
     def __init__(
         self,
         *,
         events: _abc.Iterable[Global___AuditEvent] | None = ...,
-        total_count: _builtins.int = ...,
-        next_offset: _builtins.int | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset", "next_offset", b"next_offset"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_total_size", b"_total_size", "total_size", b"total_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset", "events", b"events", "next_offset", b"next_offset", "total_count", b"total_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_total_size", b"_total_size", "events", b"events", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__next_offset: _TypeAlias = _typing.Literal["next_offset"]  # noqa: Y015
-    _WhichOneofArgType__next_offset: _TypeAlias = _typing.Literal["_next_offset", b"_next_offset"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_offset) -> _WhichOneofReturnType__next_offset | None: ...
+    _WhichOneofReturnType__total_size: _TypeAlias = _typing.Literal["total_size"]  # noqa: Y015
+    _WhichOneofArgType__total_size: _TypeAlias = _typing.Literal["_total_size", b"_total_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__total_size) -> _WhichOneofReturnType__total_size | None: ...
 
 Global___ListAuditEventsResponse: _TypeAlias = ListAuditEventsResponse  # noqa: Y015

@@ -17,10 +17,14 @@ from assay.server.core.types import (
     Severity,
     Status,
 )
+from assay.server.settings import Settings
 from assay.server.storage.repository import Repository
 from tests.integration.storage.builders import finished, history_for, make_result, make_run
 
 T0 = datetime(2026, 2, 16, 10, 30, 0, tzinfo=UTC)
+# The cluster id of a server started with default settings: its result queries read the
+# latest run of this cluster unless told otherwise.
+CLUSTER = Settings().cluster_id
 
 Row = tuple[Pillar, str, Status, Severity]
 
@@ -38,11 +42,16 @@ ROWS: list[Row] = [
 
 
 def seed_run(
-    repository: Repository, run_id: str, start: datetime, rows: list[Row]
+    repository: Repository,
+    run_id: str,
+    start: datetime,
+    rows: list[Row],
+    *,
+    cluster_id: str = CLUSTER,
 ) -> tuple[Run, list[AssessmentResult]]:
     """A finished run with one result per row (a second apart from ``start``) and its
     history row; partial when a row is an error or a timeout."""
-    run = make_run(run_id, requested_at=start - timedelta(seconds=5))
+    run = make_run(run_id, requested_at=start - timedelta(seconds=5), cluster_id=cluster_id)
     repository.create_run(run)
     results = [
         make_result(

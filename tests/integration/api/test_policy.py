@@ -73,7 +73,8 @@ def client(repository: Repository, tmp_path: Path) -> Iterator[AssayClient]:
 
 
 def results(client: AssayClient, run_id: str) -> list[apb.AssessmentResult]:
-    return list(client.list_assessments(apb.AssessmentQuery(run_id=run_id, limit=1000)).results)
+    request = apb.ListAssessmentsRequest(query=apb.AssessmentQuery(run_id=run_id), page_size=1000)
+    return list(client.list_assessments(request).results)
 
 
 def run(client: AssayClient, folder: Path, **fields: Any) -> str:

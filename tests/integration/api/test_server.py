@@ -73,7 +73,7 @@ def test_storage_down_is_unavailable() -> None:
         migrate(engine)
         running = ServerThread(AssayServer(server_settings(), repository=Repository(engine)))
         with running, AssayClient(running.target, timeout_s=10) as client:
-            assert client.list_runs(apb.ListRunsRequest()).total_count == 0
+            assert client.list_runs(apb.ListRunsRequest(include_total=True)).total_size == 0
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             with pytest.raises(ClientError) as caught:

@@ -45,22 +45,22 @@ def bad_since() -> apb.AssessmentQuery:
 
 CASES: list[tuple[str, str, Message, set[str]]] = [
     (
-        "limit 0",
+        "negative page size",
         "ListAssessments",
-        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(limit=0)),
-        {"query.limit"},
+        apb.ListAssessmentsRequest(page_size=-1),
+        {"page_size"},
     ),
     (
-        "limit 1001",
+        "page token of another server",
         "ListAssessments",
-        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(limit=1001)),
-        {"query.limit"},
+        apb.ListAssessmentsRequest(page_token="bm90LWEtdG9rZW4tYXQtYWxs"),
+        {"page_token"},
     ),
     (
-        "negative offset",
+        "page token that is not ASCII",
         "ListAssessments",
-        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(offset=-1)),
-        {"query.offset"},
+        apb.ListAssessmentsRequest(page_token="tökén"),
+        {"page_token"},
     ),
     (
         "unknown pillar",
@@ -87,21 +87,50 @@ CASES: list[tuple[str, str, Message, set[str]]] = [
         {"query.since"},
     ),
     (
+        "run id and all runs",
+        "GetSummary",
+        apb.GetSummaryRequest(query=apb.AssessmentQuery(run_id="run_1", all_runs=True)),
+        {"query.all_runs"},
+    ),
+    (
+        "NUL in a run id",
+        "ListAssessments",
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(run_id="run\x00")),
+        {"query.run_id"},
+    ),
+    (
+        "an overlong check id",
+        "ListAssessments",
+        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(check_id="C" * 300)),
+        {"query.check_id"},
+    ),
+    (
+        "control character in a cluster id",
+        "GetSummary",
+        apb.GetSummaryRequest(query=apb.AssessmentQuery(cluster_id="pr\nod")),
+        {"query.cluster_id"},
+    ),
+    (
         "several at once",
         "ListAssessments",
-        apb.ListAssessmentsRequest(query=apb.AssessmentQuery(limit=0, offset=-5)),
-        {"query.limit", "query.offset"},
+        apb.ListAssessmentsRequest(
+            page_size=-5,
+            query=apb.AssessmentQuery(statuses=[cpb.Status.ValueType(42)], run_id="\x01"),
+        ),
+        {"page_size", "query.statuses", "query.run_id"},
     ),
-    ("runs limit", "ListRuns", apb.ListRunsRequest(limit=5000), {"limit"}),
+    ("runs page size", "ListRuns", apb.ListRunsRequest(page_size=-1), {"page_size"}),
+    ("runs page token", "ListRuns", apb.ListRunsRequest(page_token="x" * 5000), {"page_token"}),
     (
         "runs state",
         "ListRuns",
         apb.ListRunsRequest(states=[apb.RunPhase.ValueType(77)]),
         {"states"},
     ),
-    ("history offset", "GetHistory", apb.GetHistoryRequest(offset=-1), {"offset"}),
-    ("history limit", "GetHistory", apb.GetHistoryRequest(limit=0), {"limit"}),
+    ("history page size", "GetHistory", apb.GetHistoryRequest(page_size=-3), {"page_size"}),
+    ("history token", "GetHistory", apb.GetHistoryRequest(page_token="AQID"), {"page_token"}),
     ("empty run id", "GetRun", apb.GetRunRequest(run_id=""), {"run_id"}),
+    ("NUL run id", "GetRun", apb.GetRunRequest(run_id="\x00"), {"run_id"}),
     ("empty result id", "GetAssessment", apb.GetAssessmentRequest(id=" "), {"id"}),
 ]
 
@@ -113,3 +142,13 @@ def test_invalid_request_names_the_field(
     stub: apb_grpc.AssessmentServiceStub, method: str, request_message: Message, fields: set[str]
 ) -> None:
     assert violated_fields(lambda: getattr(stub, method)(request_message, timeout=10)) == fields
+
+
+def test_a_page_size_above_the_maximum_is_lowered_not_refused(
+    stub: apb_grpc.AssessmentServiceStub,
+) -> None:
+    response = stub.ListAssessments(
+        apb.ListAssessmentsRequest(page_size=1_000_000, query=apb.AssessmentQuery(all_runs=True)),
+        timeout=10,
+    )
+    assert list(response.results) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -241,14 +242,14 @@ async def test_unreachable_storage_refuses_the_run() -> None:
 
 def _all_results(repository: Repository, run_id: RunId) -> list[AssessmentResult]:
     """Every result of the run, page by page (the catalogue's fixtures give thousands)."""
-    results: list[AssessmentResult] = []
-    while True:
-        query = ResultQuery(run_id=run_id, limit=1000, offset=len(results))
-        page = repository.list_results(query)
+    query = ResultQuery(run_id=run_id, limit=1000, include_total=True)
+    page = repository.list_results(query)
+    results = list(page.items)
+    while page.next_page_token:
+        page = repository.list_results(dataclasses.replace(query, page_token=page.next_page_token))
         results.extend(page.items)
-        if not page.items or len(results) >= page.total:
-            assert len(results) == page.total
-            return results
+    assert len(results) == repository.list_results(query).total
+    return results
 
 
 async def test_liveness_stop_waits_for_the_beat_in_progress(

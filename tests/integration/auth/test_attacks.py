@@ -123,7 +123,11 @@ def test_a_path_in_the_request_is_never_read(sqlite_repository: Repository, tmp_
         with AssayClient(secured.target, credentials=Credentials(token=WRITER_TOKEN)) as c:
             run = c.start_manifest_run(apb.StartRunRequest(), [(str(manifest), [b""])])
             final = list(c.watch_run(run.run_id))[-1].run_finished.run
-            results = c.list_assessments(apb.AssessmentQuery(run_id=run.run_id, limit=1000))
+            results = c.list_assessments(
+                apb.ListAssessmentsRequest(
+                    query=apb.AssessmentQuery(run_id=run.run_id), page_size=1000
+                )
+            )
     assert final.state == apb.RUN_PHASE_COMPLETED
     assert not {r.object.name for r in results.results} & names
 

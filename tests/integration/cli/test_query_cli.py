@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import yaml
@@ -54,6 +55,7 @@ def test_assessments_list(target: str, output: str) -> None:
         "failing",
         "--status",
         "warning",
+        "--total",
         "--output",
         output,
     )
@@ -64,20 +66,92 @@ def test_assessments_list(target: str, output: str) -> None:
     data = json.loads(out) if output == "json" else yaml.safe_load(out)
     checks = sorted(r["check_id"] for r in data["results"])
     assert checks == ["REL-005", "SEC-001", "SEC-003"]
-    assert data["total_count"] == 3
+    assert data["total_size"] == 3
+    assert data["run_id"] == "run_a"
 
 
-def test_assessments_list_paginates_and_filters_by_time(target: str) -> None:
-    code, out, _ = invoke(
-        target, "query", "assessments", "list", "--limit", "2", "--offset", "1", "-o", "json"
+def _json(target: str, *args: str) -> dict[str, Any]:
+    code, out, err = invoke(target, *args, "-o", "json")
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def test_assessments_list_reads_the_latest_run_unless_told_otherwise(target: str) -> None:
+    latest = _json(target, "query", "assessments", "list")
+    assert latest["run_id"] == "run_b" and len(latest["results"]) == 1
+    everything = _json(target, "query", "assessments", "list", "--all-runs", "--total")
+    assert everything["total_size"] == len(ROWS) + 1
+    assert [r["run_id"] for r in everything["results"]] == ["run_b"] + ["run_a"] * len(ROWS)
+    recent = _json(
+        target, "query", "assessments", "list", "--all-runs", "--since", "2026-02-16T11:00:00"
     )
-    data = json.loads(out)
-    assert code == 0 and len(data["results"]) == 2 and data["next_offset"] == 3
-    code, out, _ = invoke(
-        target, "query", "assessments", "list", "--since", "2026-02-16T11:00:00", "-o", "json"
+    assert [r["run_id"] for r in recent["results"]] == ["run_b"]
+
+
+def test_assessments_list_pages_with_tokens(target: str) -> None:
+    first = _json(target, "query", "assessments", "list", "--run-id", "run_a", "--limit", "3")
+    assert len(first["results"]) == 3 and first["next_page_token"]
+    second = _json(
+        target,
+        "query",
+        "assessments",
+        "list",
+        "--run-id",
+        "run_a",
+        "--limit",
+        "3",
+        "--page-token",
+        first["next_page_token"],
     )
-    assert code == 0
-    assert [r["run_id"] for r in json.loads(out)["results"]] == ["run_b"]
+    every = _json(
+        target, "query", "assessments", "list", "--run-id", "run_a", "--limit", "3", "--all"
+    )
+    ids = [r["id"] for r in every["results"]]
+    assert len(ids) == len(set(ids)) == len(ROWS)
+    assert ids[:6] == [r["id"] for r in first["results"] + second["results"]]
+    assert "next_page_token" not in every  # empty: proto3 JSON leaves it out
+
+    code, out, err = invoke(
+        target, "query", "assessments", "list", "--run-id", "run_a", "--limit", "3", "--total"
+    )
+    assert code == 0, err
+    assert "more: --page-token" in out and f"(3 of {len(ROWS)})" in out
+
+
+def test_a_token_with_other_filters_is_refused_naming_the_field(target: str) -> None:
+    token = _json(target, "query", "assessments", "list", "--run-id", "run_a", "--limit", "1")[
+        "next_page_token"
+    ]
+    code, _, err = invoke(
+        target, "query", "assessments", "list", "--all-runs", "--page-token", token
+    )
+    assert code == 1
+    assert "page_token" in err and err.strip().count("\n") == 0
+
+
+def test_runs_history_and_audit_page_with_tokens(target: str) -> None:
+    runs = _json(target, "query", "runs", "list", "--limit", "1", "--all", "--total")
+    assert [r["run_id"] for r in runs["runs"]] == ["run_b", "run_a"]
+    assert runs["total_size"] == 2
+    history = _json(target, "query", "assessments", "history", "--limit", "1")
+    rest = _json(
+        target,
+        "query",
+        "assessments",
+        "history",
+        "--limit",
+        "1",
+        "--page-token",
+        history["next_page_token"],
+    )
+    assert [e["run_id"] for e in history["entries"] + rest["entries"]] == ["run_b", "run_a"]
+
+
+def test_run_id_and_all_runs_exclude_each_other(target: str) -> None:
+    code, _, err = invoke(target, "query", "assessments", "list", "--run-id", "x", "--all-runs")
+    assert code == 2
+    assert "exclude each other" in err
 
 
 @pytest.mark.parametrize("output", FORMATS)
@@ -107,7 +181,9 @@ def test_assessments_history(target: str, output: str) -> None:
 
 @pytest.mark.parametrize("output", FORMATS)
 def test_assessments_get(target: str, repository: Repository, output: str) -> None:
-    _, out, _ = invoke(target, "query", "assessments", "list", "--check", "SEC-003", "-o", "json")
+    _, out, _ = invoke(
+        target, "query", "assessments", "list", "--all-runs", "--check", "SEC-003", "-o", "json"
+    )
     wanted = json.loads(out)["results"][0]["id"]
     code, out, err = invoke(target, "query", "assessments", "get", wanted, "-o", output)
     assert code == 0, err
@@ -140,9 +216,9 @@ def test_rpc_error_is_one_readable_line(target: str) -> None:
 
 
 def test_invalid_argument_names_the_field(target: str) -> None:
-    code, _, err = invoke(target, "query", "assessments", "list", "--limit", "0")
+    code, _, err = invoke(target, "query", "assessments", "list", "--limit", "-1")
     assert code == 1
-    assert "query.limit" in err and err.strip().count("\n") == 0
+    assert "page_size" in err and err.strip().count("\n") == 0
 
 
 def test_bad_flag_value_is_a_usage_error(target: str) -> None:

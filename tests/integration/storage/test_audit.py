@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, timedelta
 
 from sqlalchemy import func, select
@@ -72,6 +73,16 @@ def test_listing_is_oldest_first_with_filters_and_pages(repository: Repository) 
     assert keys(AuditQuery(event_type=AuditEventType.FAILED)) == [events[3].key]
     assert keys(AuditQuery(since=T0 + timedelta(seconds=3))) == [events[3].key, events[4].key]
 
-    page = repository.list_audit_events(AuditQuery(limit=2, offset=2))
+    first = repository.list_audit_events(AuditQuery(limit=2, include_total=True))
+    page = repository.list_audit_events(AuditQuery(limit=2, page_token=first.next_page_token))
     assert [e.key for e in page.items] == [events[2].key, events[3].key]
-    assert page.total == 5
+    assert first.total == 5
+    by_execution = AuditQuery(execution_namespace="kubernaut-workflows", execution_name="exec-b")
+    first = repository.list_audit_events(dataclasses.replace(by_execution, limit=2))
+    rest = repository.list_audit_events(
+        dataclasses.replace(by_execution, limit=2, page_token=first.next_page_token)
+    )
+    assert [e.key for e in first.items + rest.items] == [e.key for e in events[1::2]] + [
+        events[4].key
+    ]
+    assert rest.next_page_token == ""

@@ -1,28 +1,47 @@
-"""Results: exact round trip, filters, ordering, pagination and totals."""
+"""Results: exact round trip through the driver-level write path, filters, order, pages."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, timedelta, timezone
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 
 from assay.server.core.errors import NotFound
 from assay.server.core.types import (
     AssessmentResult,
+    ObjectRef,
     Pillar,
     ResultQuery,
     RunId,
     Severity,
     Status,
 )
+from assay.server.storage.models import AssessmentRow, CheckRow
 from assay.server.storage.repository import Repository
 from tests.integration.storage.builders import T0, make_result, make_run
 
 
 def _ids(results: list[AssessmentResult]) -> list[str]:
     return [r.id for r in results]
+
+
+def _listing_order(results: list[AssessmentResult]) -> list[str]:
+    """The documented order: run by run (newest run id first), newest result first."""
+    return _ids(sorted(results, key=lambda r: (r.run_id, r.assessed_at, r.id), reverse=True))
+
+
+def _everything(repository: Repository, query: ResultQuery) -> list[AssessmentResult]:
+    items: list[AssessmentResult] = []
+    token = ""
+    while True:
+        page = repository.list_results(dataclasses.replace(query, page_token=token, limit=3))
+        items.extend(page.items)
+        token = page.next_page_token
+        if not token:
+            return items
 
 
 def test_results_read_back_identical_with_aware_utc_times(repository: Repository) -> None:
@@ -40,15 +59,69 @@ def test_results_read_back_identical_with_aware_utc_times(repository: Repository
     )
     # Written with a +01:00 offset; read back as the same instant in UTC.
     offset_time = make_result("run-1", 2, assessed_at=(T0 + timedelta(seconds=2)).astimezone(paris))
-    cluster_scoped_object = make_result("run-1", 3, object=None)
-    results = [cluster_wide, offset_time, cluster_scoped_object, make_result("run-1", 4)]
+    cluster_scoped_object = make_result("run-1", 3, object=ObjectRef("Node", "n1"))
+    # What COPY's text format must escape, and NUL, which PostgreSQL text cannot hold.
+    awkward = make_result(
+        "run-1",
+        4,
+        message="tab\there\nnewline \\N backslash \\ and NUL\x00end",
+        container="c\\1",
+        object=ObjectRef("Deployment", "we\tb", "sh\\op"),
+    )
+    results = [cluster_wide, offset_time, cluster_scoped_object, awkward, make_result("run-1", 5)]
     repository.add_results(results)
 
+    expected = {r.id: r for r in results}
+    expected[awkward.id] = make_result(
+        "run-1",
+        4,
+        message="tab\there\nnewline \\N backslash \\ and NUL\ufffdend",
+        container="c\\1",
+        object=ObjectRef("Deployment", "we\tb", "sh\\op"),
+    )
     for result in results:
         stored = repository.get_result(result.id)
-        assert stored == result
+        assert stored == expected[result.id]
         assert stored.assessed_at.tzinfo is UTC
     assert repository.get_result(offset_time.id).assessed_at == T0 + timedelta(seconds=2)
+    listed = repository.list_results(ResultQuery(run_id=RunId("run-1"))).items
+    assert sorted(listed, key=lambda r: r.id) == sorted(expected.values(), key=lambda r: r.id)
+
+
+def test_check_metadata_is_stored_once_per_version(repository: Repository) -> None:
+    repository.create_run(make_run("run-1"))
+    renamed = "Containers must not run as root"
+    repository.add_results([make_result("run-1", n) for n in range(50)])
+    repository.add_results([make_result("run-1", n) for n in range(50, 60)])
+    repository.add_results([make_result("run-1", 60, check_name=renamed)])
+
+    with repository.engine.connect() as connection:
+        versions = connection.execute(
+            select(CheckRow.check_id, CheckRow.check_name).order_by(CheckRow.id)
+        ).all()
+        refs = connection.execute(
+            select(func.count(func.distinct(AssessmentRow.check_ref)))
+        ).scalar_one()
+    assert [tuple(v) for v in versions] == [
+        ("SEC001", "Containers run as non-root"),
+        ("SEC001", renamed),
+    ]
+    assert refs == 2
+    # Each result keeps the metadata it was produced with.
+    assert repository.get_result(make_result("run-1", 3).id).check_name != renamed
+    assert repository.get_result(make_result("run-1", 60).id).check_name == renamed
+
+
+def test_a_second_repository_reads_versions_it_never_wrote(repository: Repository) -> None:
+    repository.create_run(make_run("run-1"))
+    repository.add_results([make_result("run-1", 1, remediation="do X")])
+
+    fresh = Repository(repository.engine)  # another process: an empty cache
+
+    assert fresh.get_result(make_result("run-1", 1).id).remediation == "do X"
+    fresh.add_results([make_result("run-1", 2, remediation="do X")])
+    with repository.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(CheckRow)).scalar_one() == 1
 
 
 def test_unknown_result_is_not_found(repository: Repository) -> None:
@@ -57,14 +130,22 @@ def test_unknown_result_is_not_found(repository: Repository) -> None:
 
 
 def test_results_of_an_unknown_run_are_rejected(repository: Repository) -> None:
-    # A constraint violation is a bug, not an outage: it must not turn into Unavailable.
-    with pytest.raises(IntegrityError):
-        repository.add_results([make_result("no-such-run", 1)])
+    # A bug, not an outage: it must not turn into Unavailable.
+    with pytest.raises(NotFound):
+        repository.add_results([make_result("run-1", 0), make_result("no-such-run", 1)])
+    # Nothing of the failed batch stayed behind, not even its check version in the cache.
+    repository.create_run(make_run("no-such-run"))
+    repository.add_results([make_result("no-such-run", 1)])
+    assert (
+        repository.list_results(ResultQuery(run_id=RunId("no-such-run"), include_total=True)).total
+        == 1
+    )
+    assert repository.list_results(ResultQuery(include_total=True)).total == 1
 
 
 def test_adding_no_results_is_a_no_op(repository: Repository) -> None:
     repository.add_results([])
-    assert repository.list_results(ResultQuery()).total == 0
+    assert repository.list_results(ResultQuery(include_total=True)).total == 0
 
 
 @pytest.fixture
@@ -92,17 +173,27 @@ def two_runs(repository: Repository) -> list[AssessmentResult]:
     return results
 
 
-def _newest_first(results: list[AssessmentResult]) -> list[str]:
-    return _ids(sorted(results, key=lambda r: (r.assessed_at, r.id), reverse=True))
-
-
-def test_list_is_newest_first_with_total(
+def test_list_is_run_by_run_newest_first(
     repository: Repository, two_runs: list[AssessmentResult]
 ) -> None:
-    page = repository.list_results(ResultQuery())
+    page = repository.list_results(ResultQuery(include_total=True))
 
-    assert page.items == sorted(two_runs, key=lambda r: r.assessed_at, reverse=True)
+    assert _ids(page.items) == _listing_order(two_runs)
+    assert [r.run_id for r in page.items[:4]] == ["run-b"] * 4
     assert page.total == 10
+    assert page.next_page_token == ""
+
+
+def test_total_only_when_asked(repository: Repository, two_runs: list[AssessmentResult]) -> None:
+    one_run = repository.list_results(ResultQuery(run_id=RunId("run-a"), limit=1))
+    all_runs = repository.list_results(ResultQuery(limit=1))
+
+    assert one_run.total is None and all_runs.total is None
+    asked = ResultQuery(run_id=RunId("run-a"), limit=1, include_total=True)
+    assert repository.list_results(asked).total == 6  # from the stored counts
+    assert repository.list_results(ResultQuery(limit=1, include_total=True)).total == 10
+    since = ResultQuery(run_id=RunId("run-a"), since=T0, limit=1, include_total=True)
+    assert repository.list_results(since).total == 6
 
 
 def test_equal_times_are_ordered_by_id_descending(repository: Repository) -> None:
@@ -115,14 +206,35 @@ def test_equal_times_are_ordered_by_id_descending(repository: Repository) -> Non
     assert _ids(page.items) == ["asm_run-1_00009", "asm_run-1_00005", "asm_run-1_00002"]
 
 
+@pytest.mark.parametrize("run_id", [None, "run-a"], ids=["all-runs", "one-run"])
 def test_pages_partition_the_listing(
+    repository: Repository, two_runs: list[AssessmentResult], run_id: str | None
+) -> None:
+    query = ResultQuery(run_id=RunId(run_id) if run_id else None)
+    expected = _listing_order([r for r in two_runs if run_id in (None, r.run_id)])
+
+    pages = []
+    token = ""
+    while True:
+        page = repository.list_results(ResultQuery(run_id=query.run_id, limit=4, page_token=token))
+        pages.append(_ids(page.items))
+        token = page.next_page_token
+        if not token:
+            break
+
+    assert [len(p) for p in pages] == [4] * (len(expected) // 4) + (
+        [len(expected) % 4] if len(expected) % 4 else []
+    )
+    assert [i for p in pages for i in p] == expected
+
+
+def test_a_page_ends_exactly_at_the_last_row_without_a_token(
     repository: Repository, two_runs: list[AssessmentResult]
 ) -> None:
-    pages = [repository.list_results(ResultQuery(limit=4, offset=o)) for o in (0, 4, 8, 12)]
+    page = repository.list_results(ResultQuery(run_id=RunId("run-b"), limit=4))
 
-    assert [len(p.items) for p in pages] == [4, 4, 2, 0]
-    assert {p.total for p in pages} == {10}
-    assert [r.id for p in pages for r in p.items] == _newest_first(two_runs)
+    assert len(page.items) == 4
+    assert page.next_page_token == ""
 
 
 @pytest.mark.parametrize(
@@ -138,6 +250,10 @@ def test_pages_partition_the_listing(
             lambda r: r.status in (Status.FAILING, Status.WARNING),
         ),
         (ResultQuery(check_id="REL001"), lambda r: r.check_id == "REL001"),
+        (
+            ResultQuery(check_id="REL001", statuses=frozenset({Status.FAILING})),
+            lambda r: r.check_id == "REL001" and r.status is Status.FAILING,
+        ),
         # since is inclusive: the result assessed exactly at T0+7s is in.
         (
             ResultQuery(since=T0 + timedelta(seconds=7)),
@@ -152,8 +268,21 @@ def test_pages_partition_the_listing(
             ),
             lambda r: r.run_id == "run-a" and r.check_id == "SEC001" and r.status != Status.WARNING,
         ),
+        (
+            ResultQuery(run_id=RunId("run-a"), pillars=frozenset({Pillar.SECURITY})),
+            lambda r: r.run_id == "run-a" and r.pillar is Pillar.SECURITY,
+        ),
     ],
-    ids=["run_id", "pillars", "statuses", "check_id", "since", "combined"],
+    ids=[
+        "run_id",
+        "pillars",
+        "statuses",
+        "check_id",
+        "check_id+status",
+        "since",
+        "combined",
+        "run+pillar",
+    ],
 )
 def test_filters(
     repository: Repository,
@@ -165,10 +294,22 @@ def test_filters(
     assert expected  # every case selects something, and not everything
     assert len(expected) < len(two_runs)
 
-    page = repository.list_results(query)
+    assert _ids(_everything(repository, query)) == _listing_order(expected)
+    counted = repository.list_results(dataclasses.replace(query, include_total=True)).total
+    assert counted == len(expected)
 
-    assert _ids(page.items) == _newest_first(expected)
-    assert page.total == len(expected)
+
+def test_filters_that_match_nothing(
+    repository: Repository, two_runs: list[AssessmentResult]
+) -> None:
+    for query in (
+        ResultQuery(check_id="NOPE-001"),
+        ResultQuery(check_id="SEC001", pillars=frozenset({Pillar.RELIABILITY})),
+        ResultQuery(run_id=RunId("no-such-run")),
+        ResultQuery(since=T0 + timedelta(days=1)),
+    ):
+        page = repository.list_results(dataclasses.replace(query, include_total=True))
+        assert (page.items, page.total, page.next_page_token) == ([], 0, "")
 
 
 def test_since_compares_instants_not_wall_clock(
@@ -177,7 +318,7 @@ def test_since_compares_instants_not_wall_clock(
     plus_two = timezone(timedelta(hours=2))
     since = (T0 + timedelta(seconds=8)).astimezone(plus_two)
 
-    page = repository.list_results(ResultQuery(since=since))
+    page = repository.list_results(ResultQuery(since=since, include_total=True))
 
     assert page.total == 2
     assert all(r.assessed_at >= since for r in page.items)

@@ -30,7 +30,7 @@ async def test_sink_persists_a_run_and_audit_events(repository: Repository) -> N
     await run_sink.finish_run(done, history_for(done, results))
 
     assert repository.get_run(run.run_id) == done
-    assert repository.list_results(ResultQuery()).total == 3
+    assert repository.list_results(ResultQuery(include_total=True)).total == 3
     assert [e.run_id for e in repository.history().items] == [run.run_id]
 
     event = make_audit_event()

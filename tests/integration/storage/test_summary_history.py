@@ -145,18 +145,25 @@ def test_history_has_one_row_per_finished_run_newest_first(repository: Repositor
     _finish(repository, "r3", "prod", 20, [Status.PASSING, Status.PASSING, Status.WARNING])
     repository.create_run(make_run("unfinished", cluster_id="prod"))
 
-    every = repository.history()
+    every = repository.history(include_total=True)
     prod = repository.history(cluster_id="prod")
     # Each run completes a minute after its request: r2 at exactly T0+11min.
     recent = repository.history(since=T0 + timedelta(minutes=11))
-    second_page = repository.history(limit=1, offset=1)
+    first_page = repository.history(limit=1)
+    second_page = repository.history(limit=1, page_token=first_page.next_page_token)
+    last_page = repository.history(limit=2, page_token=second_page.next_page_token)
 
     assert [e.run_id for e in every.items] == ["r3", "r2", "r1"]
     assert every.total == 3
     assert [e.run_id for e in prod.items] == ["r3", "r1"]
     assert [e.run_id for e in recent.items] == ["r3", "r2"]  # since is inclusive
-    assert [e.run_id for e in second_page.items] == ["r2"]
-    assert second_page.total == 3
+    assert [e.run_id for p in (first_page, second_page, last_page) for e in p.items] == [
+        "r3",
+        "r2",
+        "r1",
+    ]
+    assert last_page.next_page_token == ""
+    assert second_page.total is None  # not asked for
 
     r3 = every.items[0]
     assert r3.cluster_id == "prod"

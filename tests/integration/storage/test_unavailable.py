@@ -73,13 +73,17 @@ def test_repository_recovers_when_postgres_drops_its_connections(
         migrate(engine)
         repository = Repository(engine)
         repository.ping()  # a pooled connection now exists
+        repository.create_run(make_run("run-0"))
+        repository.get_run("run-0")  # and one in the read pool
         with engine.connect() as connection:
             connection.exec_driver_sql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
 
-        # pool_pre_ping notices the dead connection and replaces it: no error reaches callers.
+        # Reads retry once on a fresh connection; writes are pinged before use (the pool
+        # notices the dead connection and replaces it): no error reaches callers.
+        assert repository.get_run("run-0") == make_run("run-0")
         repository.create_run(make_run())
         assert repository.get_run("run-1") == make_run()
     finally:

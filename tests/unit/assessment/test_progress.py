@@ -218,3 +218,59 @@ async def test_subscriber_of_an_evicted_log_finishes_its_replay() -> None:
     assert not bus.has(RUN)
     events = await collect(sub)
     assert [e.sequence for e in events] == [1, 2]
+
+
+async def test_batches_come_one_per_burst_with_their_lag() -> None:
+    bus = ProgressBus()
+    bus.open(RUN)
+    sub = bus.subscribe(RUN)
+    reader = asyncio.create_task(sub.next_batch())
+    await until(lambda: bus.subscriber_count(RUN) == 1 and not reader.done())
+    for payload in script()[:3]:  # published in one go: one wake-up, one batch
+        bus.publish(RUN, payload)
+    batch = await reader
+    assert [e.sequence for e in batch or []] == [1, 2, 3]
+    assert sub.lag >= 0.0
+
+
+async def test_a_quiet_wait_ignores_progress_until_a_state_change() -> None:
+    bus = ProgressBus()
+    bus.publish(RUN, RunStateChanged(RunState.QUEUED))
+    sub = bus.subscribe(RUN)
+    assert [e.sequence for e in await sub.next_batch() or []] == [1]
+    quiet = asyncio.create_task(sub.next_batch(wake_on_progress=False))
+    await asyncio.sleep(0)  # the task runs up to its wait
+    bus.publish(RUN, CheckStarted("SEC-001", "x", Pillar.SECURITY))
+    await until(lambda: bus.events(RUN)[-1].sequence == 2)
+    for _ in range(20):  # progress alone leaves the quiet waiter asleep
+        await asyncio.sleep(0)
+    assert not quiet.done()
+    bus.publish(RUN, RunStateChanged(RunState.RUNNING))
+    assert [e.sequence for e in await quiet or []] == [2, 3]
+
+
+async def test_a_wait_with_a_timeout_answers_none() -> None:
+    bus = ProgressBus()
+    bus.publish(RUN, RunStateChanged(RunState.QUEUED))
+    sub = bus.subscribe(RUN)
+    await sub.next_batch()
+    assert await sub.next_batch(timeout=0.0) is None
+    assert bus.subscriber_count(RUN) == 1  # still subscribed
+    bus.publish(RUN, finished())
+    assert [e.sequence for e in await sub.next_batch(timeout=5.0) or []] == [2]
+    assert await sub.next_batch() == []
+    assert bus.subscriber_count(RUN) == 0
+
+
+def test_an_event_is_encoded_once_per_encoder() -> None:
+    bus = ProgressBus()
+    event = bus.publish(RUN, RunStateChanged(RunState.QUEUED))
+    assert event is not None
+    calls: list[int] = []
+
+    def encode(e: RunEvent) -> bytes:
+        calls.append(e.sequence)
+        return b"x"
+
+    assert [event.encoded(encode) for _ in range(3)] == [b"x"] * 3
+    assert calls == [1]

@@ -43,7 +43,7 @@ def test_field_violations_become_one_line() -> None:
         error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field="query.limit", description="must be between 1 and 1000, got 0"
+                    field="page_token", description="was altered or was not issued by this server"
                 )
             ]
         )
@@ -59,9 +59,11 @@ def test_field_violations_become_one_line() -> None:
         )
 
     with pytest.raises(ClientError) as caught:
-        scripted(lambda c: c.list_assessments(apb.AssessmentQuery(limit=0)), answer)
+        scripted(lambda c: c.list_assessments(apb.ListAssessmentsRequest(page_token="x")), answer)
     assert caught.value.code is grpc.StatusCode.INVALID_ARGUMENT
-    assert str(caught.value) == "invalid argument: query.limit: must be between 1 and 1000, got 0"
+    assert str(caught.value) == (
+        "invalid argument: page_token: was altered or was not issued by this server"
+    )
 
 
 @pytest.mark.parametrize(

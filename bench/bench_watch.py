@@ -1,0 +1,228 @@
+"""WatchRun fan-out: ``python bench/bench_watch.py [--subscribers 1 100 1000] [--json]``.
+
+Serves ``assay serve`` in a process of its own over a fresh database (SQLite, or a database
+created on the PostgreSQL server ``--database-url`` and dropped afterwards) and starts full
+runs over a generated manifest directory of ``--objects`` objects. For each subscriber count
+(0 first, the baseline) and each of ``--repeat`` runs, this process opens that many WatchRun
+streams (over one channel per 100 streams) as soon as StartRun answers, and reads each stream
+to its RunFinished event.
+
+Per subscriber count it prints the run's duration as the server recorded it (requested to
+completed, its median over the repetitions) and the slowdown against no subscribers; the
+CPU time the server process spent on the run and its increase (steadier than wall time on a
+shared machine, where the subscribers' own process competes for the same cores); the events
+each subscriber received; and the delivery latency of the final event (client receipt minus
+the event's ``at``: one clock, one machine) over every subscriber of every repetition, p50
+and p99. The last line with ``--json`` is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+
+from assay.v1 import assessment_pb2 as apb
+from assay.v1 import assessment_pb2_grpc as apb_grpc
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_queries import Served, database, ready, serving
+
+STREAMS_PER_CHANNEL = 100
+
+
+def manifests(directory: Path, objects: int) -> None:
+    """``objects`` objects in YAML files of 100 documents: per app a Deployment, a Pod it
+    owns and a Service, in 50 namespaces; a share of them break what the checks look at."""
+    documents: list[dict[str, Any]] = []
+    for app in range(-(-objects // 3)):
+        namespace, name = f"team-{app % 50}", f"app-{app}"
+        container: dict[str, Any] = {
+            "name": "main",
+            "image": f"registry.example/{name}:1.{app % 9}",
+        }
+        if app % 3:
+            container["resources"] = {"requests": {"cpu": "50m", "memory": "64Mi"}}
+        if app % 4:
+            container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": 8080}}
+        if app % 7 == 0:
+            container["securityContext"] = {"privileged": True}
+        labels = {"app": name}
+        spec = {"containers": [container]}
+        documents += [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "spec": {
+                    "replicas": 1 + app % 3,
+                    "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels}, "spec": spec},
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"{name}-0", "namespace": namespace, "labels": labels},
+                "spec": spec,
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+            },
+        ]
+    documents = documents[:objects]
+    for start in range(0, len(documents), 100):
+        path = directory / f"objects-{start // 100:04d}.yaml"
+        path.write_text(yaml.safe_dump_all(documents[start : start + 100]))
+
+
+def upload(directory: Path) -> Iterator[apb.StartManifestRunRequest]:
+    """The run, then each manifest file of ``directory`` (uploaded as the CLI does)."""
+    yield apb.StartManifestRunRequest(run=apb.StartRunRequest())
+    for path in sorted(directory.glob("*.yaml")):
+        chunk = apb.ManifestChunk(name=path.name, data=path.read_bytes())
+        yield apb.StartManifestRunRequest(chunk=chunk)
+
+
+async def subscriber(stub: apb_grpc.AssessmentServiceStub, run_id: str) -> tuple[float, int]:
+    """Read one stream to its end: (final event's delivery latency in s, events read)."""
+    events = 0
+    async for response in stub.WatchRun(apb.WatchRunRequest(run_id=run_id), timeout=600):
+        events += 1
+        if response.event.WhichOneof("event") == "run_finished":
+            received = time.time()
+            sent = response.event.at.seconds + response.event.at.nanos / 1e9
+            return received - sent, events
+    raise RuntimeError(f"stream of {run_id} ended without its final event")
+
+
+async def one_run(target: str, path: Path, subscribers: int) -> tuple[float, list[float], int]:
+    """A run followed by ``subscribers`` streams: (run seconds, final latencies, events)."""
+    channels = [
+        grpc.aio.insecure_channel(target)
+        for _ in range(max(1, -(-subscribers // STREAMS_PER_CHANNEL)))
+    ]
+    try:
+        stubs = [apb_grpc.AssessmentServiceStub(channel) for channel in channels]
+        started = await stubs[0].StartManifestRun(upload(path), timeout=60)
+        run_id = started.run.run_id
+        followed = await asyncio.gather(
+            *(subscriber(stubs[i % len(stubs)], run_id) for i in range(subscribers))
+        )
+        while True:  # with no subscriber, wait for the end in storage
+            run = (await stubs[0].GetRun(apb.GetRunRequest(run_id=run_id), timeout=60)).run
+            if run.state not in (apb.RUN_PHASE_QUEUED, apb.RUN_PHASE_RUNNING):
+                break
+            await asyncio.sleep(0.05)
+        if run.state != apb.RUN_PHASE_COMPLETED:
+            raise RuntimeError(f"run {run_id} ended {apb.RunPhase.Name(run.state)}: {run.error}")
+        duration = (run.completed_at.ToDatetime() - run.requested_at.ToDatetime()).total_seconds()
+        events = sum(count for _, count in followed)
+        return duration, [latency for latency, _ in followed], events
+    finally:
+        for channel in channels:
+            await channel.close()
+
+
+async def measure(served: Served, path: Path, counts: list[int], repeat: int) -> dict[str, Any]:
+    target = served.target
+    await ready(target)
+    await one_run(target, path, 0)  # warm-up: imports, caches, check versions
+    figures: dict[str, Any] = {}
+    baseline = baseline_cpu = 0.0
+    for subscribers in [0, *counts]:
+        durations: list[float] = []
+        cpu: list[float] = []
+        latencies: list[float] = []
+        events = 0
+        for _ in range(repeat):
+            before = served.cpu_s()
+            duration, finals, read = await one_run(target, path, subscribers)
+            cpu.append(served.cpu_s() - before)
+            durations.append(duration)
+            latencies += finals
+            events += read
+        run_s = statistics.median(durations)
+        cpu_s = statistics.median(cpu)
+        figures[f"server_cpu_s_{subscribers}"] = round(cpu_s, 3)
+        if subscribers == 0:
+            baseline, baseline_cpu = run_s, cpu_s
+            figures["run_s_0"] = round(run_s, 3)
+            print(f"{0:>6} subscribers: run {run_s:6.2f} s, server CPU {cpu_s:5.2f} s", flush=True)
+            continue
+        latencies.sort()
+        p50 = 1000 * statistics.median(latencies)
+        p99 = 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        slowdown = run_s / baseline - 1
+        extra_cpu = cpu_s / baseline_cpu - 1
+        per_subscriber = events / (subscribers * repeat)
+        figures[f"run_s_{subscribers}"] = round(run_s, 3)
+        figures[f"slowdown_{subscribers}"] = round(slowdown, 3)
+        figures[f"server_cpu_extra_{subscribers}"] = round(extra_cpu, 3)
+        figures[f"final_p50_ms_{subscribers}"] = round(p50, 1)
+        figures[f"final_p99_ms_{subscribers}"] = round(p99, 1)
+        figures[f"events_per_subscriber_{subscribers}"] = round(per_subscriber, 1)
+        print(
+            f"{subscribers:>6} subscribers: run {run_s:6.2f} s ({slowdown:+.1%}), server CPU "
+            f"{cpu_s:5.2f} s ({extra_cpu:+.1%})   final event p50 {p50:6.1f} ms  "
+            f"p99 {p99:6.1f} ms   {per_subscriber:.1f} events each",
+            flush=True,
+        )
+    return figures
+
+
+@contextmanager
+def manifest_directory(objects: int) -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="assay-watch-"))
+    try:
+        manifests(directory, objects)
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[1, 100, 1000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite file)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    args = parser.parse_args()
+
+    with (
+        manifest_directory(args.objects) as path,
+        database(args.database_url) as url,
+        serving(url, []) as served,
+    ):
+        figures = asyncio.run(measure(served, path, args.subscribers, args.repeat))
+    summary = {
+        "objects": args.objects,
+        "repeat": args.repeat,
+        "backend": "postgresql" if args.database_url else "sqlite",
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
+        **figures,
+    }
+    if args.json:
+        print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
