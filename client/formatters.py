@@ -140,7 +140,7 @@ def result_table(r: apb.AssessmentResult) -> Table:
         ("Run", r.run_id),
         ("Check", f"{r.check_id} {r.check_name}"),
         ("Pillar", enum_name(cpb.Pillar, r.pillar)),
-        ("Status", styled(enum_name(cpb.Status, r.status))),
+        ("Status", styled(enum_name(cpb.Status, r.status)) + (" (exempt)" if r.exempted else "")),
         ("Severity", enum_name(cpb.Severity, r.severity)),
         ("Object", obj_ref(r.object)),
         ("Container", r.container or "-"),
@@ -158,7 +158,11 @@ _COUNT_FIELDS = ("passing", "failing", "warning", "skipped", "error", "timeout")
 
 
 def _counts_cells(counts: cpb.StatusCounts) -> list[str]:
-    return [str(getattr(counts, f)) for f in _COUNT_FIELDS]
+    """One cell per status; skipped results an exemption made so are counted apart."""
+    cells = [str(getattr(counts, f)) for f in _COUNT_FIELDS]
+    if counts.exempted:
+        cells[_COUNT_FIELDS.index("skipped")] += f" ({counts.exempted} exempt)"
+    return cells
 
 
 def summary_table(summary: apb.Summary) -> Table:

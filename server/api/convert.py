@@ -63,7 +63,7 @@ SOURCES_BY_VALUE = {v: k for k, v in SOURCES.items()}
 _STATUS_OF_TEXT: dict[str, cpb.Status.ValueType] = {s.value: v for s, v in STATUSES.items()}
 _PILLAR_OF_TEXT: dict[str, cpb.Pillar.ValueType] = {p.value: v for p, v in PILLARS.items()}
 _RUN_STATE_OF_TEXT: dict[str, apb.RunPhase.ValueType] = {s.value: v for s, v in RUN_STATES.items()}
-_STATUS_ORDER = tuple(s.value for s in Status)
+_STATUS_ORDER = (*(s.value for s in Status), "exempted")  # StatusCounts' field order
 _STATUS_VALUES = operator.itemgetter(*_STATUS_ORDER)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -94,7 +94,14 @@ def counts(value: StatusCounts) -> cpb.StatusCounts:
     p, f, w = value.passing, value.failing, value.warning
     s, e, t = value.skipped, value.error, value.timeout
     return cpb.StatusCounts(
-        passing=p, failing=f, warning=w, skipped=s, error=e, timeout=t, total=p + f + w + s + e + t
+        passing=p,
+        failing=f,
+        warning=w,
+        skipped=s,
+        error=e,
+        timeout=t,
+        total=p + f + w + s + e + t,
+        exempted=value.exempted,
     )
 
 
@@ -125,6 +132,7 @@ def result(value: AssessmentResult) -> apb.AssessmentResult:
         remediation=value.remediation,
         assessed_at=timestamp(value.assessed_at),
         duration_ms=value.duration_ms,
+        exempted=value.exempted,
     )
 
 
@@ -145,7 +153,8 @@ def add_result_rows(
     }
     last_at: object = None
     seconds = nanos = 0
-    for id_, run_id, ref, status, kind, namespace, name, container, text, at, ms in page.rows:
+    for row in page.rows:
+        id_, run_id, ref, status, kind, namespace, name, container, text, at, ms, exempt = row
         pillar, check_id, check_name, severity, remediation = checks[ref]
         message = target.add(
             id=id_,
@@ -159,6 +168,7 @@ def add_result_rows(
             message=text,
             remediation=remediation,
             duration_ms=ms,
+            exempted=bool(exempt),
         )
         if kind is not None:
             ref_message = message.object
@@ -242,10 +252,11 @@ def _in_status_order(tally: Mapping[str, int]) -> tuple[int, ...]:
 
 
 def _fill_counts(target: cpb.StatusCounts, values: tuple[int, ...]) -> None:
-    p, f, w, s, e, t = values
+    p, f, w, s, e, t, x = values
     target.passing, target.failing, target.warning = p, f, w
     target.skipped, target.error, target.timeout = s, e, t
     target.total = p + f + w + s + e + t
+    target.exempted = x
 
 
 def _score(values: tuple[int, ...]) -> float | None:

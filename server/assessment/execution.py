@@ -140,7 +140,9 @@ class CheckExecutor:
             for result_id, finding in zip(ids, findings, strict=True)
         ]
         failing = Counter(r.severity for r in results if r.status is Status.FAILING)
-        counts = StatusCounts.of(r.status for r in results)
+        counts = StatusCounts.of(
+            (r.status for r in results), exempted=sum(r.exempted for r in results)
+        )
         return Outcome(check, results, counts, duration_ms, failing_by_severity=failing)
 
     def _result(

@@ -28,6 +28,7 @@ from assay.server.core.types import (
 )
 from assay.server.storage.checks import CheckCatalog
 from assay.server.storage.dialect import placeholder
+from assay.server.storage.mapping import EXEMPTED
 from assay.server.storage.models import AssessmentRow, CountRow, RunRow
 from assay.server.storage.results import ResultReader, Scope
 
@@ -69,7 +70,7 @@ class CountReader:
             return None
         where = f"run_id = {run}"
         if query.statuses:
-            statuses = sorted(s.value for s in query.statuses)
+            statuses = _counted_statuses(query)
             where += f" AND status IN ({', '.join([mark] * len(statuses))})"
             params = [*params, *statuses]
         # Written out, not built with Core: this is GetSummary's whole cost on the driver.
@@ -111,7 +112,8 @@ class CountReader:
 
     def total(self, query: ResultQuery, scope: Scope) -> int:
         """How many results a query selects in the runs it was resolved to."""
-        return sum(self.grouped_counts(query, scope).values())
+        grouped = self.grouped_counts(query, scope)
+        return sum(count for (_, status), count in grouped.items() if status != EXEMPTED)
 
     def grouped_counts(self, query: ResultQuery, scope: Scope) -> dict[tuple[int, str], int]:
         """Matching results per (check ref, status), from the stored counts where exact."""
@@ -132,7 +134,7 @@ class CountReader:
     ) -> Iterable[tuple[tuple[int, str], int]]:
         filters = []
         if query.statuses:
-            filters.append(CountRow.status.in_(sorted(s.value for s in query.statuses)))
+            filters.append(CountRow.status.in_(_counted_statuses(query)))
         if refs is not None:
             filters.append(CountRow.check_ref.in_(refs))
         whole: list[str] | None  # runs counted in full (None: every run)
@@ -175,18 +177,22 @@ class CountReader:
         self, query: ResultQuery, run_id: str, refs: list[int] | None
     ) -> Iterable[tuple[tuple[int, str], int]]:
         assert query.since is not None
-        statement = select(AssessmentRow.check_ref, AssessmentRow.status, func.count()).where(
-            AssessmentRow.run_id == run_id, AssessmentRow.assessed_at >= query.since
-        )
+        statement = select(
+            AssessmentRow.check_ref, AssessmentRow.status, AssessmentRow.exempted, func.count()
+        ).where(AssessmentRow.run_id == run_id, AssessmentRow.assessed_at >= query.since)
         if query.statuses:
             statement = statement.where(
                 AssessmentRow.status.in_(sorted(s.value for s in query.statuses))
             )
         if refs is not None:
             statement = statement.where(AssessmentRow.check_ref.in_(refs))
-        statement = statement.group_by(AssessmentRow.check_ref, AssessmentRow.status)
-        for ref, status, count in self._connection.execute(statement):
+        statement = statement.group_by(
+            AssessmentRow.check_ref, AssessmentRow.status, AssessmentRow.exempted
+        )
+        for ref, status, exempted, count in self._connection.execute(statement):
             yield (ref, status), int(count)
+            if exempted:
+                yield (ref, EXEMPTED), int(count)
 
     def _require_run(self, run_id: str) -> None:
         found = self._connection.execute(
@@ -194,3 +200,11 @@ class CountReader:
         ).first()
         if found is None:
             raise NotFound("run", run_id)
+
+
+def _counted_statuses(query: ResultQuery) -> list[str]:
+    """The count keys a status filter reads: exemptions count among skipped results."""
+    statuses = {s.value for s in query.statuses}
+    if Status.SKIPPED.value in statuses:
+        statuses.add(EXEMPTED)
+    return sorted(statuses)

@@ -25,9 +25,14 @@ from assay.server.core.types import (
 )
 from assay.server.workflow.audit import AuditEvent, AuditEventType
 
+EXEMPTED = "exempted"
+"""Not a status: the key under which exempt (skipped) results are counted apart."""
+
 
 def count_values(counts: StatusCounts) -> dict[str, int]:
-    return {f"{status.value}_count": counts.get(status) for status in Status}
+    values = {f"{status.value}_count": counts.get(status) for status in Status}
+    values["exempted_count"] = counts.exempted
+    return values
 
 
 def counts_from_row(row: RowMapping) -> StatusCounts:
@@ -40,6 +45,7 @@ def counts_from_row(row: RowMapping) -> StatusCounts:
         skipped=row["skipped_count"],
         error=row["error_count"],
         timeout=row["timeout_count"],
+        exempted=row["exempted_count"],
     )
 
 
@@ -48,7 +54,7 @@ def _counts_from_json(tally: Mapping[str, int]) -> StatusCounts:
     return StatusCounts(**{key: int(count) for key, count in tally.items() if key in _STATUSES})
 
 
-_STATUSES = frozenset(status.value for status in Status)
+_STATUSES = frozenset({*(status.value for status in Status), EXEMPTED})
 
 
 def run_values(run: Run) -> dict[str, Any]:
@@ -98,21 +104,25 @@ def history_values(entry: HistoryEntry) -> dict[str, Any]:
         **count_values(entry.counts),
         "score": entry.score,
         "by_pillar": {
-            pillar.value: {status.value: counts.get(status) for status in Status}
+            pillar.value: {
+                **{status.value: counts.get(status) for status in Status},
+                EXEMPTED: counts.exempted,
+            }
             for pillar, counts in entry.by_pillar.items()
         },
     }
 
 
 class HistoryRecord(NamedTuple):
-    """A history row as the read path hands it out: counts in ``Status`` order, the
-    per-pillar counts as stored ({pillar: {status: count}}). ``to_domain`` for the rest."""
+    """A history row as the read path hands it out: counts in ``StatusCounts`` field order
+    (statuses, then exempted), the per-pillar counts as stored ({pillar: {status: count}}).
+    ``to_domain`` for the rest."""
 
     run_id: str
     cluster_id: str
     state: str
     completed_at: datetime
-    counts: tuple[int, int, int, int, int, int]
+    counts: tuple[int, int, int, int, int, int, int]
     by_pillar: Mapping[str, Mapping[str, int]]
 
     def to_domain(self) -> HistoryEntry:
@@ -141,6 +151,7 @@ def history_record(row: RowMapping) -> HistoryRecord:
             row["skipped_count"],
             row["error_count"],
             row["timeout_count"],
+            row["exempted_count"],
         ),
         row["by_pillar"],
     )

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -111,6 +113,8 @@ class RunRow(Base):
     skipped_count: Mapped[int] = mapped_column(Integer)
     error_count: Mapped[int] = mapped_column(Integer)
     timeout_count: Mapped[int] = mapped_column(Integer)
+    # Of the skipped results, those an exemption made so.
+    exempted_count: Mapped[int] = mapped_column(Integer, server_default="0")
     diagnostics: Mapped[list[str]] = mapped_column(JSON)
     check_count: Mapped[int] = mapped_column(Integer)
     # Last sign of life from the process executing the run (queued/running only matter).
@@ -163,6 +167,8 @@ class AssessmentRow(Base):
     message: Mapped[str] = mapped_column(Text)
     assessed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     duration_ms: Mapped[int] = mapped_column(Integer)
+    # A skipped result that an exemption made so (its message says which and why).
+    exempted: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     __table_args__ = (
         Index("ix_assessments_listing", *LISTING_ORDER),
@@ -215,6 +221,7 @@ class HistoryRow(Base):
     skipped_count: Mapped[int] = mapped_column(Integer)
     error_count: Mapped[int] = mapped_column(Integer)
     timeout_count: Mapped[int] = mapped_column(Integer)
+    exempted_count: Mapped[int] = mapped_column(Integer, server_default="0")
     # Derived from the counts, stored so trend queries can filter and average in SQL.
     score: Mapped[float | None] = mapped_column(Float)
     # {pillar: {status: count}}

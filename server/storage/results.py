@@ -67,6 +67,7 @@ RESULT_COLUMNS = (
     "message",
     "assessed_at",
     "duration_ms",
+    "exempted",
 )
 _SELECT = ", ".join(RESULT_COLUMNS)
 RawResult = tuple[Any, ...]
@@ -74,7 +75,7 @@ RawResult = tuple[Any, ...]
 
 def result_of(row: Sequence[Any], check: CheckMeta) -> AssessmentResult:
     """The domain result of a raw row (see RESULT_COLUMNS) and its check version."""
-    id_, run_id, _, status, kind, namespace, name, container, message, at, duration = row
+    id_, run_id, _, status, kind, namespace, name, container, message, at, duration, exempt = row
     ref = None
     if kind is not None:
         ref = ObjectRef(kind=kind, name=name or "", namespace=namespace or "")
@@ -92,6 +93,7 @@ def result_of(row: Sequence[Any], check: CheckMeta) -> AssessmentResult:
         remediation=check.remediation,
         assessed_at=from_driver_timestamp(at),
         duration_ms=duration,
+        exempted=bool(exempt),
     )
 
 

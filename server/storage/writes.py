@@ -26,6 +26,7 @@ from assay.server.storage.dialect import (
     is_sqlite,
     sqlite_timestamp,
 )
+from assay.server.storage.mapping import EXEMPTED
 from assay.server.storage.models import CountRow, RunRow
 
 COLUMNS = (
@@ -41,6 +42,7 @@ COLUMNS = (
     "message",
     "assessed_at",
     "duration_ms",
+    "exempted",
 )
 _SQLITE_INSERT = (
     f"INSERT INTO assessments ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -150,12 +152,15 @@ def _rows(
             r.message,
             at_value,
             r.duration_ms,
+            r.exempted,
         )
         # Object names and messages come from manifests; PostgreSQL text cannot hold NUL.
         if "\x00" in r.message or "\x00" in r.container or (obj is not None and _nul(obj)):
             row = tuple(_no_nul(v) for v in row)
         append(row)
         tally[(r.run_id, ref, status)] += 1
+        if r.exempted:
+            tally[(r.run_id, ref, EXEMPTED)] += 1
     return rows, tally
 
 

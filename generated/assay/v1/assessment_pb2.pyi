@@ -104,6 +104,7 @@ class AssessmentResult(_message.Message):
     REMEDIATION_FIELD_NUMBER: _builtins.int
     ASSESSED_AT_FIELD_NUMBER: _builtins.int
     DURATION_MS_FIELD_NUMBER: _builtins.int
+    EXEMPTED_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     run_id: _builtins.str
     pillar: _common_pb2.Pillar.ValueType
@@ -115,6 +116,10 @@ class AssessmentResult(_message.Message):
     message: _builtins.str
     remediation: _builtins.str
     duration_ms: _builtins.int
+    exempted: _builtins.bool
+    """A skipped result that an exemption (annotation or policy rule) made so; the message
+    says which and why.
+    """
     @_builtins.property
     def object(self) -> _common_pb2.ObjectReference: ...
     @_builtins.property
@@ -135,10 +140,11 @@ class AssessmentResult(_message.Message):
         remediation: _builtins.str = ...,
         assessed_at: _timestamp_pb2.Timestamp | None = ...,
         duration_ms: _builtins.int = ...,
+        exempted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["assessed_at", b"assessed_at", "object", b"object"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessed_at", b"assessed_at", "check_id", b"check_id", "check_name", b"check_name", "container", b"container", "duration_ms", b"duration_ms", "id", b"id", "message", b"message", "object", b"object", "pillar", b"pillar", "remediation", b"remediation", "run_id", b"run_id", "severity", b"severity", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessed_at", b"assessed_at", "check_id", b"check_id", "check_name", b"check_name", "container", b"container", "duration_ms", b"duration_ms", "exempted", b"exempted", "id", b"id", "message", b"message", "object", b"object", "pillar", b"pillar", "remediation", b"remediation", "run_id", b"run_id", "severity", b"severity", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

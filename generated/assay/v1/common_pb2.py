@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61ssay/v1/common.proto\x12\x08\x61ssay.v1\"b\n\x0fObjectReference\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x04 \x01(\t\x12\x0b\n\x03uid\x18\x05 \x01(\t\"\x81\x01\n\x0cStatusCounts\x12\x0f\n\x07passing\x18\x01 \x01(\x05\x12\x0f\n\x07\x66\x61iling\x18\x02 \x01(\x05\x12\x0f\n\x07warning\x18\x03 \x01(\x05\x12\x0f\n\x07skipped\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\x05\x12\x0f\n\x07timeout\x18\x06 \x01(\x05\x12\r\n\x05total\x18\x07 \x01(\x05*\xcc\x01\n\x06Pillar\x12\x16\n\x12PILLAR_UNSPECIFIED\x10\x00\x12\x13\n\x0fPILLAR_SECURITY\x10\x01\x12\x16\n\x12PILLAR_RELIABILITY\x10\x02\x12!\n\x1dPILLAR_PERFORMANCE_EFFICIENCY\x10\x03\x12\x1c\n\x18PILLAR_COST_OPTIMIZATION\x10\x04\x12!\n\x1dPILLAR_OPERATIONAL_EXCELLENCE\x10\x05\x12\x19\n\x15PILLAR_SUSTAINABILITY\x10\x06*\x96\x01\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTATUS_PASSING\x10\x01\x12\x12\n\x0eSTATUS_FAILING\x10\x02\x12\x12\n\x0eSTATUS_WARNING\x10\x03\x12\x12\n\x0eSTATUS_SKIPPED\x10\x04\x12\x10\n\x0cSTATUS_ERROR\x10\x05\x12\x12\n\x0eSTATUS_TIMEOUT\x10\x06*\x88\x01\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x10\n\x0cSEVERITY_LOW\x10\x02\x12\x13\n\x0fSEVERITY_MEDIUM\x10\x03\x12\x11\n\rSEVERITY_HIGH\x10\x04\x12\x15\n\x11SEVERITY_CRITICAL\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61ssay/v1/common.proto\x12\x08\x61ssay.v1\"b\n\x0fObjectReference\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x04 \x01(\t\x12\x0b\n\x03uid\x18\x05 \x01(\t\"\x93\x01\n\x0cStatusCounts\x12\x0f\n\x07passing\x18\x01 \x01(\x05\x12\x0f\n\x07\x66\x61iling\x18\x02 \x01(\x05\x12\x0f\n\x07warning\x18\x03 \x01(\x05\x12\x0f\n\x07skipped\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\x05\x12\x0f\n\x07timeout\x18\x06 \x01(\x05\x12\r\n\x05total\x18\x07 \x01(\x05\x12\x10\n\x08\x65xempted\x18\x08 \x01(\x05*\xcc\x01\n\x06Pillar\x12\x16\n\x12PILLAR_UNSPECIFIED\x10\x00\x12\x13\n\x0fPILLAR_SECURITY\x10\x01\x12\x16\n\x12PILLAR_RELIABILITY\x10\x02\x12!\n\x1dPILLAR_PERFORMANCE_EFFICIENCY\x10\x03\x12\x1c\n\x18PILLAR_COST_OPTIMIZATION\x10\x04\x12!\n\x1dPILLAR_OPERATIONAL_EXCELLENCE\x10\x05\x12\x19\n\x15PILLAR_SUSTAINABILITY\x10\x06*\x96\x01\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTATUS_PASSING\x10\x01\x12\x12\n\x0eSTATUS_FAILING\x10\x02\x12\x12\n\x0eSTATUS_WARNING\x10\x03\x12\x12\n\x0eSTATUS_SKIPPED\x10\x04\x12\x10\n\x0cSTATUS_ERROR\x10\x05\x12\x12\n\x0eSTATUS_TIMEOUT\x10\x06*\x88\x01\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x10\n\x0cSEVERITY_LOW\x10\x02\x12\x13\n\x0fSEVERITY_MEDIUM\x10\x03\x12\x11\n\rSEVERITY_HIGH\x10\x04\x12\x15\n\x11SEVERITY_CRITICAL\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'assay.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PILLAR']._serialized_start=268
-  _globals['_PILLAR']._serialized_end=472
-  _globals['_STATUS']._serialized_start=475
-  _globals['_STATUS']._serialized_end=625
-  _globals['_SEVERITY']._serialized_start=628
-  _globals['_SEVERITY']._serialized_end=764
+  _globals['_PILLAR']._serialized_start=286
+  _globals['_PILLAR']._serialized_end=490
+  _globals['_STATUS']._serialized_start=493
+  _globals['_STATUS']._serialized_end=643
+  _globals['_SEVERITY']._serialized_start=646
+  _globals['_SEVERITY']._serialized_end=782
   _globals['_OBJECTREFERENCE']._serialized_start=35
   _globals['_OBJECTREFERENCE']._serialized_end=133
   _globals['_STATUSCOUNTS']._serialized_start=136
-  _globals['_STATUSCOUNTS']._serialized_end=265
+  _globals['_STATUSCOUNTS']._serialized_end=283
 # @@protoc_insertion_point(module_scope)

@@ -139,6 +139,7 @@ class StatusCounts(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     TIMEOUT_FIELD_NUMBER: _builtins.int
     TOTAL_FIELD_NUMBER: _builtins.int
+    EXEMPTED_FIELD_NUMBER: _builtins.int
     passing: _builtins.int
     failing: _builtins.int
     warning: _builtins.int
@@ -146,6 +147,8 @@ class StatusCounts(_message.Message):
     error: _builtins.int
     timeout: _builtins.int
     total: _builtins.int
+    exempted: _builtins.int
+    """Of the skipped results, those an exemption (annotation or policy rule) made so."""
     def __init__(
         self,
         *,
@@ -156,10 +159,11 @@ class StatusCounts(_message.Message):
         error: _builtins.int = ...,
         timeout: _builtins.int = ...,
         total: _builtins.int = ...,
+        exempted: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "failing", b"failing", "passing", b"passing", "skipped", b"skipped", "timeout", b"timeout", "total", b"total", "warning", b"warning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "exempted", b"exempted", "failing", b"failing", "passing", b"passing", "skipped", b"skipped", "timeout", b"timeout", "total", b"total", "warning", b"warning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -101,7 +101,8 @@ def test_runs_apply_severity_switches_parameters_and_exemptions(
     assert privileged.status == cpb.STATUS_FAILING
     assert privileged.severity == cpb.SEVERITY_LOW
     root = {r.object.name: r for r in found if r.check_id == "SEC-003"}
-    assert root["cart-api"].status == cpb.STATUS_SKIPPED
+    assert root["cart-api"].status == cpb.STATUS_SKIPPED and root["cart-api"].exempted
+    assert not root["search"].exempted
     assert "vendor image runs as root" in root["cart-api"].message
     assert "policy policy.yaml:6" in root["cart-api"].message
     # UID 15000 is below the policy's threshold of 20000: a warning, not a pass
@@ -114,3 +115,20 @@ def test_a_disabled_check_cannot_be_run_alone(client: AssayClient, manifests: Pa
         start_manifest_run(client, manifests, check_id="REL-001")
     assert caught.value.code is grpc.StatusCode.FAILED_PRECONDITION
     assert "disabled by the policy file" in str(caught.value)
+
+
+def test_summaries_and_history_count_exemptions_apart(client: AssayClient, manifests: Path) -> None:
+    run_id = run(client, manifests)
+    summary = client.get_summary(apb.AssessmentQuery(run_id=run_id))
+    exempt = [r for r in results(client, run_id) if r.exempted]
+    assert summary.counts.exempted == len(exempt) == 1
+    assert summary.counts.skipped >= summary.counts.exempted
+    [security] = [p for p in summary.pillars if p.pillar == cpb.PILLAR_SECURITY]
+    assert security.counts.exempted == 1
+    assert client.get_run(run_id).counts.exempted == 1
+    [entry] = client.get_history(apb.GetHistoryRequest()).entries
+    assert entry.counts.exempted == 1
+    skipped_only = client.get_summary(
+        apb.AssessmentQuery(run_id=run_id, statuses=[cpb.STATUS_SKIPPED])
+    )
+    assert skipped_only.counts.exempted == 1
