@@ -1,6 +1,6 @@
 """The port through which the runner persists runs and results.
 
-The runner never imports storage (see DESIGN.md, "Layers"); the storage layer provides an
+The runner never imports storage (see docs/design.md, "Layers"); the storage layer provides an
 implementation of :class:`RunSink` and the composition root hands it to the runner.
 """
 

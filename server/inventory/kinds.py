@@ -20,7 +20,7 @@ WORKLOAD_KINDS: tuple[str, ...] = (
     "Job",
     "CronJob",
 )
-"""The kinds CHECKS.md calls "workloads" (they carry a pod spec)."""
+"""The kinds the check reference (docs/checks.md) calls "workloads" (they carry a pod spec)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ Typical wiring in the composition root::
     repository = Repository(engine)
     sink = StorageSink(repository)   # RunSink for the runner, AuditSink for the reconciler
 
-Execution code never imports this package (DESIGN.md, "Layers"); it writes through the sink.
+Execution code never imports this package (docs/design.md, "Layers"); it writes through the sink.
 """
 
 from assay.server.storage.engine import (
