@@ -20,7 +20,7 @@ validated against the registry before anything listens::
 
 Every problem (unknown check id, parameter or field, wrong type, rule without reason,
 duplicate key) is reported with the file, line and key in one :class:`PolicyError`.
-docs/checks.md ("Policy file") is the reference for users.
+docs/policy.md is the reference for users.
 """
 
 from __future__ import annotations
