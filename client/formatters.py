@@ -71,12 +71,17 @@ def emit(
         console.print(_Lines(table(wide), natural=wide), crop=not wide)
         return
     data: Any = to_data(payload) if isinstance(payload, Message) else [to_data(m) for m in payload]
+    # Written as is, not rendered by Rich: a listing of thousands of results is megabytes
+    # that Rich would highlight line by line, and a program reads it anyway.
     if output is Output.JSON:
-        console.print_json(json.dumps(data))
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
-        console.out(
-            yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="", highlight=False
-        )
+        text = yaml.dump(data, Dumper=_YamlDumper, sort_keys=False, allow_unicode=True)
+    console.file.write(text)
+    console.file.flush()
+
+
+_YamlDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class _Lines:
@@ -647,6 +652,8 @@ def workflow_table(e: wpb.WorkflowExecution, wide: bool = False) -> View:
         failure = status.failure_details
         summary = failure.natural_language_summary or failure.message
         rows.append(("Failure", literal(f"{workflow_reason(e)}: {summary}", "red")))
+        if failure.message and failure.message != summary:
+            rows.append(("Message", failure.message))
         rows.append(("Failed step", f"{failure.failed_task_name}/{failure.failed_step_name}"))
         rows.append(("Exit code", str(failure.exit_code)))
     return _details(f"WorkflowExecution {e.namespace}/{e.name}", rows)
