@@ -24,8 +24,9 @@ import enum
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import yaml
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
@@ -291,6 +292,38 @@ def _result_status(r: apb.AssessmentResult) -> Text:
 
 SHORT_IDS_NOTE = "ids shortened: -o wide shows them whole"
 
+T = TypeVar("T")
+Cell = str | Text
+
+
+class Shown(enum.Enum):
+    """Which table output shows a column."""
+
+    BOTH = "both"
+    TABLE = "table"
+    WIDE = "wide"
+
+
+@dataclass(frozen=True)
+class Column(Generic[T]):
+    """A column of a listing: its header, the cell of each item (a string is a server's
+    and printed literally), and how it lays out."""
+
+    header: str
+    cell: Callable[[T], Cell]
+    shown: Shown = Shown.BOTH
+    wrap: bool = False  # free text: wrapped at spaces, long words folded; else never wrapped
+    right: bool = False  # numbers
+    share: float | None = None  # the largest fraction of the width it takes when wrapping
+
+
+def _wide(header: str, cell: Callable[[T], Cell], **layout: Any) -> Column[T]:
+    return Column(header, cell, Shown.WIDE, **layout)
+
+
+def _narrow(header: str, cell: Callable[[T], Cell], **layout: Any) -> Column[T]:
+    return Column(header, cell, Shown.TABLE, **layout)
+
 
 class View:
     """A titled table: the title and captions on lines of their own (never squeezed to the
@@ -302,22 +335,21 @@ class View:
         self.table = Table(box=None, pad_edge=False, show_header=header, header_style="bold")
         self._shares: dict[int, float] = {}
 
-    def fixed(self, *headers: str, right: bool = False) -> None:
-        """Columns whose cells are never wrapped (ids, names of values, numbers, times)."""
-        for header in headers:
-            self.table.add_column(header, no_wrap=True, justify="right" if right else "left")
-
-    def wrapping(self, *headers: str, share: float | None = None) -> None:
-        """Columns of free text, wrapped at spaces with long words folded; with ``share``,
-        each takes at most that fraction of the width, so that a long column (object
-        names) cannot squeeze the message next to it into a sliver."""
-        for header in headers:
-            if share is not None:
-                self._shares[len(self.table.columns)] = share
-            self.table.add_column(header, overflow="fold")
-
-    def row(self, *cells: Text) -> None:
-        self.table.add_row(*cells)
+    def fill(self, columns: Sequence[Column[T]], items: Iterable[T], *, wide: bool) -> View:
+        """Add the columns the output shows (``wide`` or not) and a row per item."""
+        shown = [c for c in columns if c.shown in (Shown.BOTH, Shown.WIDE if wide else Shown.TABLE)]
+        for column in shown:
+            if column.share is not None:
+                self._shares[len(self.table.columns)] = column.share
+            self.table.add_column(
+                column.header,
+                no_wrap=not column.wrap,
+                overflow="fold",
+                justify="right" if column.right else "left",
+            )
+        for item in items:
+            self.table.add_row(*(_text(column.cell(item)) for column in shown))
+        return self
 
     def _parts(self) -> list[RenderableType]:
         return [literal(self.title, "bold"), self.table, *(literal(c) for c in self.captions)]
@@ -336,13 +368,17 @@ class View:
         return Measurement.get(console, options, Group(*self._parts()))
 
 
-def _details(title: str, rows: Iterable[tuple[str, str | Text]]) -> View:
+def _text(cell: Cell) -> Text:
+    return cell if isinstance(cell, Text) else literal(cell)
+
+
+def _details(title: str, rows: Iterable[tuple[str, Cell]]) -> View:
     """A field/value view of one object."""
     view = View(title, header=False)
     view.table.add_column("field", style="bold", no_wrap=True)
     view.table.add_column("value", overflow="fold")
     for name, value in rows:
-        view.row(literal(name), value if isinstance(value, Text) else literal(value))
+        view.table.add_row(literal(name), _text(value))
     return view
 
 
@@ -359,42 +395,74 @@ def _paged(title: str, shown: int, page: Any, notes: Iterable[str] = ()) -> View
     return View(_count_title(title, shown, total), [more, *notes])
 
 
-def results_table(page: apb.ListAssessmentsResponse, wide: bool = False) -> View:
-    results = page.results
-    title = f"Assessment results of run {page.run_id}" if page.run_id else "Assessment results"
-    view = _paged(title, len(results), page)
-    if wide:
-        view.fixed("ID", "RUN", "CHECK", "PILLAR", "STATUS", "SEVERITY")
-        view.wrapping("OBJECT", "CONTAINER", "MESSAGE", "REMEDIATION")
-        view.fixed("ASSESSED")
-        for r in results:
-            view.row(
-                literal(r.id),
-                literal(r.run_id),
-                literal(r.check_id),
-                literal(enum_name(cpb.Pillar, r.pillar)),
-                _result_status(r),
-                literal(enum_name(cpb.Severity, r.severity)),
-                literal(obj_ref(r.object)),
-                literal(r.container or "-"),
-                literal(r.message),
-                literal(r.remediation),
-                literal(timestamp(r.assessed_at, r.HasField("assessed_at"))),
-            )
-        return view
-    view.fixed("STATUS", "SEVERITY", "CHECK")
-    view.wrapping("OBJECT", share=0.25)
-    view.wrapping("MESSAGE")
-    for r in results:
-        target = obj_ref(r.object) + (f" ({r.container})" if r.container else "")
-        view.row(
-            _result_status(r),
-            literal(enum_name(cpb.Severity, r.severity)),
-            literal(r.check_id),
-            literal(target),
-            literal(r.message),
+_COUNTS = (
+    ("PASS", "passing"),
+    ("FAIL", "failing"),
+    ("WARN", "warning"),
+    ("SKIP", "skipped"),
+    ("EXEMPT", "exempted"),
+    ("ERROR", "error"),
+    ("TIMEOUT", "timeout"),
+    ("TOTAL", "total"),
+)
+
+
+def _count_of(field: str) -> Callable[[Any], str]:
+    """The cell of one StatusCounts field of an item's ``counts``."""
+    return lambda item: str(getattr(item.counts, field))
+
+
+def _counts(narrow: Iterable[str]) -> list[Column[Any]]:
+    """A right-aligned column per status count (and the total), the ``narrow`` ones in the
+    table, every one in wide; then the score."""
+    in_table = set(narrow)
+    columns: list[Column[Any]] = [
+        Column(
+            header,
+            _count_of(field),
+            Shown.BOTH if field in in_table else Shown.WIDE,
+            right=True,
         )
-    return view
+        for header, field in _COUNTS
+    ]
+    return [*columns, Column("SCORE", score, right=True)]
+
+
+_STATUS_COUNTS = ("passing", "failing", "warning", "skipped", "error", "timeout")
+
+
+def _object(r: apb.AssessmentResult) -> str:
+    return obj_ref(r.object) + (f" ({r.container})" if r.container else "")
+
+
+def _severity(item: apb.AssessmentResult | apb.CheckDefinition) -> str:
+    return enum_name(cpb.Severity, item.severity)
+
+
+def _pillar(item: apb.AssessmentResult | apb.CheckDefinition) -> str:
+    return enum_name(cpb.Pillar, item.pillar)
+
+
+_RESULT_COLUMNS: list[Column[apb.AssessmentResult]] = [
+    _wide("ID", lambda r: r.id),
+    _wide("RUN", lambda r: r.run_id),
+    Column("STATUS", _result_status),
+    Column("SEVERITY", _severity),
+    Column("CHECK", lambda r: r.check_id),
+    _wide("PILLAR", _pillar),
+    _narrow("OBJECT", _object, wrap=True, share=0.25),
+    _wide("OBJECT", lambda r: obj_ref(r.object), wrap=True),
+    _wide("CONTAINER", lambda r: r.container or "-", wrap=True),
+    Column("MESSAGE", lambda r: r.message, wrap=True),
+    _wide("REMEDIATION", lambda r: r.remediation or "-", wrap=True),
+    _wide("ASSESSED", lambda r: timestamp(r.assessed_at, r.HasField("assessed_at"))),
+]
+
+
+def results_table(page: apb.ListAssessmentsResponse, wide: bool = False) -> View:
+    title = f"Assessment results of run {page.run_id}" if page.run_id else "Assessment results"
+    view = _paged(title, len(page.results), page)
+    return view.fill(_RESULT_COLUMNS, page.results, wide=wide)
 
 
 def result_table(r: apb.AssessmentResult, wide: bool = False) -> View:
@@ -406,9 +474,9 @@ def result_table(r: apb.AssessmentResult, wide: bool = False) -> View:
         [
             ("Run", r.run_id),
             ("Check", f"{r.check_id} {r.check_name}"),
-            ("Pillar", enum_name(cpb.Pillar, r.pillar)),
+            ("Pillar", _pillar(r)),
             ("Status", status),
-            ("Severity", enum_name(cpb.Severity, r.severity)),
+            ("Severity", _severity(r)),
             ("Object", obj_ref(r.object)),
             ("Container", r.container or "-"),
             ("Message", r.message),
@@ -419,113 +487,54 @@ def result_table(r: apb.AssessmentResult, wide: bool = False) -> View:
     )
 
 
-_COUNTS = (
-    ("PASS", "passing"),
-    ("FAIL", "failing"),
-    ("WARN", "warning"),
-    ("SKIP", "skipped"),
-    ("EXEMPT", "exempted"),
-    ("ERROR", "error"),
-    ("TIMEOUT", "timeout"),
-)
-_NARROW_COUNTS = tuple(c for c in _COUNTS if c[1] != "exempted")
-
-
-def _count_columns(view: View, *, wide: bool, total: bool) -> tuple[str, ...]:
-    """The count columns (exempted ones only when ``wide``, the total when ``total``);
-    returns the StatusCounts field of each."""
-    counts = _COUNTS if wide else _NARROW_COUNTS
-    if total:
-        counts += (("TOTAL", "total"),)
-    view.fixed(*(header for header, _ in counts), right=True)
-    return tuple(f for _, f in counts)
-
-
-def _count_cells(counts: cpb.StatusCounts, fields: Sequence[str]) -> list[Text]:
-    return [Text(str(getattr(counts, f))) for f in fields]
-
-
 def summary_table(summary: apb.Summary, wide: bool = False) -> View:
     title = f"Summary of run {summary.run_id}" if summary.run_id else "Summary"
     view = View(f"{title} (score {score(summary)})")
-    view.fixed("PILLAR")
-    fields = _count_columns(view, wide=True, total=wide)
-    view.fixed("SCORE", right=True)
-    for p in summary.pillars:
-        view.row(
-            literal(enum_name(cpb.Pillar, p.pillar)),
-            *_count_cells(p.counts, fields),
-            literal(score(p)),
-        )
-    view.row(
-        Text("total", style="bold"), *_count_cells(summary.counts, fields), literal(score(summary))
-    )
-    return view
+    columns: list[Column[Any]] = [
+        Column("PILLAR", lambda p: Text("total", "bold") if p is summary else _pillar(p)),
+        *_counts((*_STATUS_COUNTS, "exempted")),
+    ]
+    return view.fill(columns, [*summary.pillars, summary], wide=wide)
+
+
+def _state(item: apb.RunState | apb.HistoryEntry) -> Text:
+    return styled(enum_name(apb.RunPhase, item.state))
+
+
+_HISTORY_COLUMNS: list[Column[apb.HistoryEntry]] = [
+    _narrow("RUN", lambda e: short_id(e.run_id)),
+    _wide("RUN", lambda e: e.run_id),
+    _wide("CLUSTER", lambda e: e.cluster_id or "-"),
+    _narrow("AGE", lambda e: age(e.completed_at)),
+    _wide("COMPLETED", lambda e: timestamp(e.completed_at, e.HasField("completed_at"))),
+    Column("STATE", _state),
+    *_counts(_STATUS_COUNTS),
+]
 
 
 def history_table(page: apb.GetHistoryResponse, wide: bool = False) -> View:
-    entries = page.entries
-    view = _paged("History", len(entries), page, [] if wide else [SHORT_IDS_NOTE])
-    if wide:
-        view.fixed("RUN", "CLUSTER", "COMPLETED", "STATE")
-    else:
-        view.fixed("RUN", "AGE", "STATE")
-    fields = _count_columns(view, wide=wide, total=wide)
-    view.fixed("SCORE", right=True)
-    for e in entries:
-        state = styled(enum_name(apb.RunPhase, e.state))
-        if wide:
-            head = [
-                literal(e.run_id),
-                literal(e.cluster_id or "-"),
-                literal(timestamp(e.completed_at, e.HasField("completed_at"))),
-                state,
-            ]
-        else:
-            head = [literal(short_id(e.run_id)), literal(age(e.completed_at)), state]
-        view.row(*head, *_count_cells(e.counts, fields), literal(score(e)))
-    return view
+    view = _paged("History", len(page.entries), page, [] if wide else [SHORT_IDS_NOTE])
+    return view.fill(_HISTORY_COLUMNS, page.entries, wide=wide)
+
+
+_RUN_COLUMNS: list[Column[apb.RunState]] = [
+    _narrow("RUN", lambda r: short_id(r.run_id)),
+    _wide("RUN", lambda r: r.run_id),
+    _wide("CLUSTER", lambda r: r.cluster_id or "-"),
+    _wide("SOURCE", lambda r: enum_name(apb.InventorySource, r.source)),
+    Column("STATE", _state),
+    Column("SCOPE", lambda r: _scope(r), wrap=True),
+    _narrow("AGE", lambda r: age(r.requested_at)),
+    _wide("REQUESTED", lambda r: timestamp(r.requested_at, r.HasField("requested_at"))),
+    _wide("COMPLETED", lambda r: timestamp(r.completed_at, r.HasField("completed_at"))),
+    Column("CHECKS", lambda r: str(r.check_count), right=True),
+    *_counts(["failing"]),
+]
 
 
 def runs_table(page: apb.ListRunsResponse, wide: bool = False) -> View:
-    runs = page.runs
-    view = _paged("Runs", len(runs), page, [] if wide else [SHORT_IDS_NOTE])
-    if not wide:
-        view.fixed("RUN", "STATE")
-        view.wrapping("SCOPE")
-        view.fixed("AGE")
-        view.fixed("CHECKS", "FAIL", "SCORE", right=True)
-        for r in runs:
-            view.row(
-                literal(short_id(r.run_id)),
-                styled(enum_name(apb.RunPhase, r.state)),
-                literal(_scope(r)),
-                literal(age(r.requested_at)),
-                literal(str(r.check_count)),
-                literal(str(r.counts.failing)),
-                literal(score(r)),
-            )
-        return view
-    view.fixed("RUN", "CLUSTER", "SOURCE", "STATE")
-    view.wrapping("SCOPE")
-    view.fixed("REQUESTED", "COMPLETED")
-    view.fixed("CHECKS", right=True)
-    fields = _count_columns(view, wide=wide, total=wide)
-    view.fixed("SCORE", right=True)
-    for r in runs:
-        view.row(
-            literal(r.run_id),
-            literal(r.cluster_id or "-"),
-            literal(enum_name(apb.InventorySource, r.source)),
-            styled(enum_name(apb.RunPhase, r.state)),
-            literal(_scope(r)),
-            literal(timestamp(r.requested_at, r.HasField("requested_at"))),
-            literal(timestamp(r.completed_at, r.HasField("completed_at"))),
-            literal(str(r.check_count)),
-            *_count_cells(r.counts, fields),
-            literal(score(r)),
-        )
-    return view
+    view = _paged("Runs", len(page.runs), page, [] if wide else [SHORT_IDS_NOTE])
+    return view.fill(_RUN_COLUMNS, page.runs, wide=wide)
 
 
 def _scope(r: apb.RunState) -> str:
@@ -539,8 +548,8 @@ def _scope(r: apb.RunState) -> str:
 
 def run_table(r: apb.RunState, wide: bool = False) -> View:
     counts = " ".join(f"{f}={getattr(r.counts, f)}" for _, f in _COUNTS)
-    rows: list[tuple[str, str | Text]] = [
-        ("State", styled(enum_name(apb.RunPhase, r.state))),
+    rows: list[tuple[str, Cell]] = [
+        ("State", _state(r)),
         ("Scope", _scope(r)),
         ("Source", enum_name(apb.InventorySource, r.source)),
         ("Cluster", r.cluster_id or "-"),
@@ -557,64 +566,18 @@ def run_table(r: apb.RunState, wide: bool = False) -> View:
     return _details(f"Run {r.run_id}", rows)
 
 
+_CHECK_COLUMNS: list[Column[apb.CheckDefinition]] = [
+    Column("ID", lambda c: c.id),
+    _wide("PILLAR", _pillar),
+    Column("SEVERITY", _severity),
+    _wide("SCOPE", lambda c: c.scope),
+    Column("NAME", lambda c: c.name, wrap=True),
+    _wide("KINDS", lambda c: ", ".join(c.kinds) or "-", wrap=True),
+]
+
+
 def checks_table(checks: Sequence[apb.CheckDefinition], wide: bool = False) -> View:
-    view = View(f"Checks ({len(checks)})")
-    if wide:
-        view.fixed("ID", "PILLAR", "SEVERITY", "SCOPE")
-        view.wrapping("NAME", "KINDS")
-    else:
-        view.fixed("ID", "SEVERITY")
-        view.wrapping("NAME")
-    for c in checks:
-        severity = literal(enum_name(cpb.Severity, c.severity))
-        if wide:
-            view.row(
-                literal(c.id),
-                literal(enum_name(cpb.Pillar, c.pillar)),
-                severity,
-                literal(c.scope),
-                literal(c.name),
-                literal(", ".join(c.kinds) or "-"),
-            )
-        else:
-            view.row(literal(c.id), severity, literal(c.name))
-    return view
-
-
-def workflows_table(page: wpb.ListResponse, wide: bool = False) -> View:
-    executions = page.executions
-    view = View(_count_title("Workflow executions", len(executions), page.total_count))
-    view.fixed("NAMESPACE", "NAME", "PHASE")
-    if wide:
-        view.wrapping("WORKFLOW", "TARGET", "REASON", "PIPELINERUN")
-        view.fixed("CREATED", "COMPLETED")
-    else:
-        view.wrapping("TARGET", "REASON")
-        view.fixed("AGE")
-    now = datetime.now(UTC)
-    for e in executions:
-        cells = [
-            literal(e.namespace),
-            literal(e.name),
-            styled(enum_name(wpb.WorkflowPhase, e.status.phase)),
-        ]
-        if wide:
-            cells += [
-                literal(_workflow(e)),
-                literal(e.spec.target_resource),
-                literal(workflow_reason(e) or "-"),
-                literal(obj_ref(e.status.pipeline_run_ref)),
-                literal(timestamp(e.creation_time, e.HasField("creation_time"))),
-                literal(timestamp(e.status.completion_time, e.status.HasField("completion_time"))),
-            ]
-        else:
-            cells += [
-                literal(e.spec.target_resource),
-                literal(workflow_reason(e) or "-"),
-                literal(age(e.creation_time, now)),
-            ]
-        view.row(*cells)
-    return view
+    return View(f"Checks ({len(checks)})").fill(_CHECK_COLUMNS, checks, wide=wide)
 
 
 def _workflow(e: wpb.WorkflowExecution) -> str:
@@ -629,10 +592,37 @@ def workflow_reason(e: wpb.WorkflowExecution) -> str:
     return ""
 
 
+def _phase(item: wpb.WorkflowExecution | wpb.AuditEvent) -> Text:
+    phase = item.status.phase if isinstance(item, wpb.WorkflowExecution) else item.phase
+    return styled(enum_name(wpb.WorkflowPhase, phase))
+
+
+_WORKFLOW_COLUMNS: list[Column[wpb.WorkflowExecution]] = [
+    Column("NAMESPACE", lambda e: e.namespace),
+    Column("NAME", lambda e: e.name),
+    Column("PHASE", _phase),
+    _wide("WORKFLOW", _workflow, wrap=True),
+    Column("TARGET", lambda e: e.spec.target_resource, wrap=True),
+    Column("REASON", lambda e: workflow_reason(e) or "-", wrap=True),
+    _wide("PIPELINERUN", lambda e: obj_ref(e.status.pipeline_run_ref), wrap=True),
+    _narrow("AGE", lambda e: age(e.creation_time)),
+    _wide("CREATED", lambda e: timestamp(e.creation_time, e.HasField("creation_time"))),
+    _wide(
+        "COMPLETED",
+        lambda e: timestamp(e.status.completion_time, e.status.HasField("completion_time")),
+    ),
+]
+
+
+def workflows_table(page: wpb.ListResponse, wide: bool = False) -> View:
+    view = View(_count_title("Workflow executions", len(page.executions), page.total_count))
+    return view.fill(_WORKFLOW_COLUMNS, page.executions, wide=wide)
+
+
 def workflow_table(e: wpb.WorkflowExecution, wide: bool = False) -> View:
     status = e.status
-    rows: list[tuple[str, str | Text]] = [
-        ("Phase", styled(enum_name(wpb.WorkflowPhase, status.phase))),
+    rows: list[tuple[str, Cell]] = [
+        ("Phase", _phase(e)),
         ("Workflow", _workflow(e)),
         ("Bundle", e.spec.workflow_ref.container_image),
         ("Target", e.spec.target_resource),
@@ -659,34 +649,22 @@ def workflow_table(e: wpb.WorkflowExecution, wide: bool = False) -> View:
     return _details(f"WorkflowExecution {e.namespace}/{e.name}", rows)
 
 
+_AUDIT_COLUMNS: list[Column[wpb.AuditEvent]] = [
+    _narrow("AGE", lambda ev: age(ev.occurred_at)),
+    _wide("OCCURRED", lambda ev: timestamp(ev.occurred_at, ev.HasField("occurred_at"))),
+    Column("EVENT", lambda ev: enum_name(wpb.AuditEventType, ev.event_type)),
+    Column("EXECUTION", lambda ev: f"{ev.execution_namespace}/{ev.execution_name}"),
+    Column("PHASE", _phase),
+    _wide("WORKFLOW", lambda ev: f"{ev.workflow_id}@{ev.workflow_version}", wrap=True),
+    _wide("TARGET", lambda ev: ev.target_resource, wrap=True),
+    Column("REASON", lambda ev: ev.reason or "-", wrap=True),
+    _wide("MESSAGE", lambda ev: ev.message or "-", wrap=True),
+]
+
+
 def audit_table(page: wpb.ListAuditEventsResponse, wide: bool = False) -> View:
-    events = page.events
-    view = _paged("Audit events", len(events), page)
-    if wide:
-        view.fixed("OCCURRED", "EVENT", "EXECUTION", "PHASE")
-        view.wrapping("WORKFLOW", "TARGET", "REASON", "MESSAGE")
-    else:
-        view.fixed("AGE", "EVENT", "EXECUTION", "PHASE")
-        view.wrapping("REASON")
-    now = datetime.now(UTC)
-    for ev in events:
-        head = [
-            literal(enum_name(wpb.AuditEventType, ev.event_type)),
-            literal(f"{ev.execution_namespace}/{ev.execution_name}"),
-            styled(enum_name(wpb.WorkflowPhase, ev.phase)),
-        ]
-        if wide:
-            view.row(
-                literal(timestamp(ev.occurred_at, ev.HasField("occurred_at"))),
-                *head,
-                literal(f"{ev.workflow_id}@{ev.workflow_version}"),
-                literal(ev.target_resource),
-                literal(ev.reason or "-"),
-                literal(ev.message or "-"),
-            )
-        else:
-            view.row(literal(age(ev.occurred_at, now)), *head, literal(ev.reason or "-"))
-    return view
+    view = _paged("Audit events", len(page.events), page)
+    return view.fill(_AUDIT_COLUMNS, page.events, wide=wide)
 
 
 def watch_line(change: wpb.WatchResponse, stamp: str) -> Text:
@@ -695,6 +673,6 @@ def watch_line(change: wpb.WatchResponse, stamp: str) -> Text:
     reason = workflow_reason(e)
     return joined(
         f"{stamp} {e.namespace}/{e.name} {enum_name(wpb.WorkflowPhase, change.previous_phase)} -> ",
-        styled(enum_name(wpb.WorkflowPhase, e.status.phase)),
+        _phase(e),
         f" ({reason})" if reason else "",
     )

@@ -113,10 +113,12 @@ def test_wide_is_one_line_per_row_with_every_column_and_full_ids() -> None:
     lines = out.splitlines()
     assert len(lines) == 2 + 2
     assert lines[1].split() == [
-        "ID", "RUN", "CHECK", "PILLAR", "STATUS", "SEVERITY", "OBJECT", "CONTAINER", "MESSAGE",
+        "ID", "RUN", "STATUS", "SEVERITY", "CHECK", "PILLAR", "OBJECT", "CONTAINER", "MESSAGE",
         "REMEDIATION", "ASSESSED",
     ]  # fmt: skip
-    assert lines[2].startswith(f"asm_20260216_103045_sec001_000000  {RUN_ID}  SEC-001  security")
+    assert lines[2].startswith(
+        f"asm_20260216_103045_sec001_000000  {RUN_ID}  failing  critical  SEC-001  security"
+    )
     assert "2026-02-16T10:30:45Z" in lines[2] and "app" in lines[2]
     assert all(line == line.rstrip() for line in lines)
 
