@@ -56,20 +56,20 @@ OUTPUT_HELP = (
     "and timestamps; json or yaml: every field, values named as the filters take them."
 )
 
-Render = Callable[[bool], RenderableType]
-"""Builds the table view; its argument says whether ``-o wide`` asked for every column."""
+P = TypeVar("P", bound=Message | Sequence[Message])
 
 
 def emit(
     console: Console,
     output: Output,
-    payload: Message | Sequence[Message],
-    table: Render,
+    payload: P,
+    table: Callable[[P, bool], RenderableType],
 ) -> None:
-    """Print ``payload`` as json/yaml, or the table ``table(wide)`` builds."""
+    """Print ``payload`` as json/yaml, or the view ``table(payload, wide)`` builds, where
+    ``wide`` says whether ``-o wide`` asked for every column."""
     if output in (Output.TABLE, Output.WIDE):
         wide = output is Output.WIDE
-        console.print(_Lines(table(wide), natural=wide), crop=not wide)
+        console.print(_Lines(table(payload, wide), natural=wide), crop=not wide)
         return
     data: Any = to_data(payload) if isinstance(payload, Message) else [to_data(m) for m in payload]
     # Written as is, not rendered by Rich: a listing of thousands of results is megabytes
@@ -564,6 +564,11 @@ def run_table(r: apb.RunState, wide: bool = False) -> View:
         rows.append(("Error", literal(r.error, "red")))
     rows.extend(("Input error", d) for d in r.diagnostics)
     return _details(f"Run {r.run_id}", rows)
+
+
+def finished_table(finished: apb.RunFinished, wide: bool = False) -> Group:
+    """How a followed run ended: the run, then its summary."""
+    return Group(run_table(finished.run, wide), summary_table(finished.summary, wide))
 
 
 _CHECK_COLUMNS: list[Column[apb.CheckDefinition]] = [

@@ -112,7 +112,7 @@ def list_assessments(
     common.token_paged(request, limit=limit, page_token=page_token, total=total)
     with common.connect(ctx) as client:
         page = common.pages(request, client.list_assessments, "results", follow=all_pages)
-    fmt.emit(common.state(ctx).console, output, page, lambda wide: fmt.results_table(page, wide))
+    fmt.emit(common.state(ctx).console, output, page, fmt.results_table)
 
 
 @assessments.command("get")
@@ -124,7 +124,7 @@ def get_assessment(
     """Show one result."""
     with common.connect(ctx) as client:
         result = client.get_assessment(result_id)
-    fmt.emit(common.state(ctx).console, output, result, lambda wide: fmt.result_table(result, wide))
+    fmt.emit(common.state(ctx).console, output, result, fmt.result_table)
 
 
 @assessments.command("summary")
@@ -149,9 +149,7 @@ def summary(
     )
     with common.connect(ctx) as client:
         result = client.get_summary(query)
-    fmt.emit(
-        common.state(ctx).console, output, result, lambda wide: fmt.summary_table(result, wide)
-    )
+    fmt.emit(common.state(ctx).console, output, result, fmt.summary_table)
 
 
 @assessments.command("history")
@@ -170,7 +168,7 @@ def history(
     common.token_paged(request, limit=limit, page_token=page_token, total=total, since_text=since)
     with common.connect(ctx) as client:
         page = common.pages(request, client.get_history, "entries", follow=all_pages)
-    fmt.emit(common.state(ctx).console, output, page, lambda wide: fmt.history_table(page, wide))
+    fmt.emit(common.state(ctx).console, output, page, fmt.history_table)
 
 
 @runs.command("list")
@@ -191,7 +189,7 @@ def list_runs(
     common.token_paged(request, limit=limit, page_token=page_token, total=total, since_text=since)
     with common.connect(ctx) as client:
         page = common.pages(request, client.list_runs, "runs", follow=all_pages)
-    fmt.emit(common.state(ctx).console, output, page, lambda wide: fmt.runs_table(page, wide))
+    fmt.emit(common.state(ctx).console, output, page, fmt.runs_table)
 
 
 @runs.command("get")
@@ -203,4 +201,4 @@ def get_run(
     """Show one run."""
     with common.connect(ctx) as client:
         run = client.get_run(run_id)
-    fmt.emit(common.state(ctx).console, output, run, lambda wide: fmt.run_table(run, wide))
+    fmt.emit(common.state(ctx).console, output, run, fmt.run_table)

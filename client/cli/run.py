@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Annotated
 
 import typer
-from rich.console import Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from assay.client import formatters as fmt
@@ -119,7 +118,7 @@ def run(
         else:
             started = client.start_run(request)
         if no_wait:
-            fmt.emit(st.console, output, started, lambda wide: fmt.run_table(started, wide))
+            fmt.emit(st.console, output, started, fmt.run_table)
             return
         _follow_and_report(ctx, client, started, output=output, fail_on=fail_on)
 
@@ -195,7 +194,7 @@ def _report(st: common.CliState, output: Output, run: apb.RunState, summary: apb
         st.console,
         output,
         apb.RunFinished(run=run, summary=summary),
-        lambda wide: Group(fmt.run_table(run, wide), fmt.summary_table(summary, wide)),
+        fmt.finished_table,
     )
 
 
@@ -230,9 +229,7 @@ def cancel(
     """Cancel a queued or running run."""
     with common.connect(ctx) as client:
         cancelled = client.cancel_run(run_id)
-    fmt.emit(
-        common.state(ctx).console, output, cancelled, lambda wide: fmt.run_table(cancelled, wide)
-    )
+    fmt.emit(common.state(ctx).console, output, cancelled, fmt.run_table)
 
 
 @checks_app.command("list")
@@ -246,4 +243,4 @@ def list_checks(
     """List the checks the server knows."""
     with common.connect(ctx) as client:
         checks = client.list_checks(common.pillars(pillar))
-    fmt.emit(common.state(ctx).console, output, checks, lambda wide: fmt.checks_table(checks, wide))
+    fmt.emit(common.state(ctx).console, output, checks, fmt.checks_table)

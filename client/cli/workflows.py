@@ -122,7 +122,7 @@ def create(
         common.state(ctx).console,
         output,
         execution,
-        lambda wide: fmt.workflow_table(execution, wide),
+        fmt.workflow_table,
     )
 
 
@@ -140,7 +140,7 @@ def get(
         common.state(ctx).console,
         output,
         execution,
-        lambda wide: fmt.workflow_table(execution, wide),
+        fmt.workflow_table,
     )
 
 
@@ -174,7 +174,7 @@ def list_(
         common.state(ctx).console,
         output,
         page,
-        lambda wide: fmt.workflows_table(page, wide),
+        fmt.workflows_table,
     )
 
 
@@ -229,4 +229,4 @@ def audit(
     common.token_paged(request, limit=limit, page_token=page_token, total=total, since_text=since)
     with common.connect(ctx) as client:
         page = common.pages(request, client.list_audit_events, "events", follow=all_pages)
-    fmt.emit(common.state(ctx).console, output, page, lambda wide: fmt.audit_table(page, wide))
+    fmt.emit(common.state(ctx).console, output, page, fmt.audit_table)

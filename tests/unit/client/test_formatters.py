@@ -58,7 +58,7 @@ def page(*results: apb.AssessmentResult) -> apb.ListAssessmentsResponse:
 
 def render(
     payload: Message | Sequence[Message],
-    table: fmt.Render,
+    table: Callable[[Any, bool], Any],
     width: int,
     output: Output = Output.TABLE,
 ) -> str:
@@ -73,7 +73,7 @@ def render(
 
 def test_results_at_80_columns_keep_the_message_readable() -> None:
     listing = page(*(result(i) for i in range(3)))
-    out = render(listing, lambda wide: fmt.results_table(listing, wide), 80)
+    out = render(listing, fmt.results_table, 80)
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert lines[1].split() == ["STATUS", "SEVERITY", "CHECK", "OBJECT", "MESSAGE"]
@@ -88,7 +88,7 @@ def test_results_at_80_columns_keep_the_message_readable() -> None:
 
 def test_results_at_200_columns_are_one_line_each() -> None:
     listing = page(*(result(i) for i in range(3)))
-    out = render(listing, lambda wide: fmt.results_table(listing, wide), 200)
+    out = render(listing, fmt.results_table, 200)
     lines = out.splitlines()
     assert len(lines) == 2 + 3
     assert lines[2].startswith("failing  critical  SEC-001  Deployment shop/web-0 (app)  container")
@@ -98,7 +98,7 @@ def test_results_at_200_columns_are_one_line_each() -> None:
 def test_a_long_object_name_does_not_squeeze_the_message() -> None:
     long_name = "a-deployment-whose-name-goes-on-for-a-long-while-" * 2 + "end"
     listing = page(result(object=cpb.ObjectReference(kind="Deployment", name=long_name)))
-    out = render(listing, lambda wide: fmt.results_table(listing, wide), 80)
+    out = render(listing, fmt.results_table, 80)
     lines = out.splitlines()
     start, end = lines[1].index("OBJECT"), lines[1].index("MESSAGE")
     assert end - start <= 22  # the object takes at most a quarter of the width
@@ -109,7 +109,7 @@ def test_a_long_object_name_does_not_squeeze_the_message() -> None:
 
 def test_wide_is_one_line_per_row_with_every_column_and_full_ids() -> None:
     listing = page(*(result(i) for i in range(2)))
-    out = render(listing, lambda wide: fmt.results_table(listing, wide), 80, Output.WIDE)
+    out = render(listing, fmt.results_table, 80, Output.WIDE)
     lines = out.splitlines()
     assert len(lines) == 2 + 2
     assert lines[1].split() == [
@@ -136,11 +136,11 @@ def test_tables_shorten_ids_and_say_so() -> None:
             )
         ]
     )
-    out = render(runs, lambda wide: fmt.runs_table(runs, wide), 80)
+    out = render(runs, fmt.runs_table, 80)
     assert "a7f3b9c2  completed  pillar: security," in out
     assert max(len(line) for line in out.splitlines()) <= 80
     assert RUN_ID not in out and fmt.SHORT_IDS_NOTE in out
-    wide = render(runs, lambda wide: fmt.runs_table(runs, wide), 80, Output.WIDE)
+    wide = render(runs, fmt.runs_table, 80, Output.WIDE)
     assert RUN_ID in wide and fmt.SHORT_IDS_NOTE not in wide
     assert "2026-02-16T10:30:45Z" in wide
 
@@ -170,7 +170,7 @@ def test_summary_fits_80_columns_with_every_pillar() -> None:
             apb.PillarCounts(pillar=p, counts=counts, score=50.0) for p in cpb.Pillar.values() if p
         ],
     )
-    out = render(summary, lambda wide: fmt.summary_table(summary, wide), 80)
+    out = render(summary, fmt.summary_table, 80)
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert len(lines) == 2 + 6 + 1  # title, header, a line per pillar, the total
@@ -201,20 +201,20 @@ def test_markup_in_server_strings_is_printed_literally(
 ) -> None:
     listing = page(_hostile(text))
     listing.run_id = f"run{text}"
-    out = render(listing, lambda wide: fmt.results_table(listing, wide), width, output)
+    out = render(listing, fmt.results_table, width, output)
     assert f"run{text}" in out
     message = column(out, "MESSAGE", "REMEDIATION" if output is Output.WIDE else None)
     assert message.replace(" ", "") == f"value{text}{EMOJI}quoted"  # long words fold at 80
     if width == 200:
         assert f"SEC-{text}" in out and f"ns/n{text}" in out
     detail = _hostile(text)
-    out = render(detail, lambda wide: fmt.result_table(detail, wide), width, output)
+    out = render(detail, fmt.result_table, width, output)
     assert f"value {text} {EMOJI} quoted" in " ".join(out.split())
 
 
 def test_control_characters_are_made_visible() -> None:
     hostile = result(message="a\x1b[2Jb\x07c\u202eedoc\x00d\te")
-    out = render(hostile, lambda wide: fmt.result_table(hostile, wide), 200)
+    out = render(hostile, fmt.result_table, 200)
     assert "a\\x1b[2Jb\\x07c\\u202eedoc\\x00d" in out
     assert "\x1b" not in out and "\u202e" not in out and "\x00" not in out
     assert fmt.printable("tab\tand\nnewline stay") == "tab\tand\nnewline stay"
@@ -224,24 +224,24 @@ def test_every_view_prints_hostile_strings_literally() -> None:
     """Each table builder at 80 and 200 columns, table and wide, with markup in every
     string field of its message: printed, never interpreted."""
     text = "[bold]zq[/bold]"
-    messages: list[tuple[Message, Callable[[bool], Any]]] = []
+    messages: list[tuple[Any, Callable[[Any, bool], Any]]] = []
     run_state = _filled(apb.RunState(), text)
-    messages.append((run_state, lambda wide: fmt.run_table(run_state, wide)))
+    messages.append((run_state, fmt.run_table))
     runs = apb.ListRunsResponse(runs=[run_state], next_page_token=text)
-    messages.append((runs, lambda wide: fmt.runs_table(runs, wide)))
+    messages.append((runs, fmt.runs_table))
     summary = _filled(apb.Summary(), text)
-    messages.append((summary, lambda wide: fmt.summary_table(summary, wide)))
+    messages.append((summary, fmt.summary_table))
     history = apb.GetHistoryResponse(entries=[_filled(apb.HistoryEntry(), text)])
-    messages.append((history, lambda wide: fmt.history_table(history, wide)))
+    messages.append((history, fmt.history_table))
     check = _filled(apb.CheckDefinition(), text)
-    messages.append((check, lambda wide: fmt.checks_table([check], wide)))
+    messages.append(([check], fmt.checks_table))
     execution = _filled(wpb.WorkflowExecution(), text)
     execution.status.ClearField("skip_details")  # a failed execution: the failure shows
-    messages.append((execution, lambda wide: fmt.workflow_table(execution, wide)))
+    messages.append((execution, fmt.workflow_table))
     executions = wpb.ListResponse(executions=[execution], total_count=1)
-    messages.append((executions, lambda wide: fmt.workflows_table(executions, wide)))
+    messages.append((executions, fmt.workflows_table))
     audit = wpb.ListAuditEventsResponse(events=[_filled(wpb.AuditEvent(), text)])
-    messages.append((audit, lambda wide: fmt.audit_table(audit, wide)))
+    messages.append((audit, fmt.audit_table))
     for message, table in messages:
         for width in (80, 200):
             for output in (Output.TABLE, Output.WIDE):
@@ -309,8 +309,8 @@ def test_json_and_yaml_print_values_as_users_write_them() -> None:
         "duration_ms": 3,  # an int64: a number, not the proto JSON string
         "exempted": False,
     }
-    as_json = json.loads(render(r, lambda wide: fmt.result_table(r, wide), 80, Output.JSON))
-    as_yaml = yaml.safe_load(render(r, lambda wide: fmt.result_table(r, wide), 80, Output.YAML))
+    as_json = json.loads(render(r, fmt.result_table, 80, Output.JSON))
+    as_yaml = yaml.safe_load(render(r, fmt.result_table, 80, Output.YAML))
     assert as_json == as_yaml == data
 
 
@@ -408,13 +408,13 @@ def test_enum_values_is_the_table_the_filters_share() -> None:
 def test_nothing_prints_an_enum_prefix() -> None:
     listing = page(result(), result(1, status=cpb.STATUS_SKIPPED, exempted=True))
     for output in Output:
-        out = render(listing, lambda wide: fmt.results_table(listing, wide), 200, output)
+        out = render(listing, fmt.results_table, 200, output)
         for prefix in ("STATUS_", "PILLAR_", "SEVERITY_"):
             assert prefix not in out
 
 
 def test_a_list_of_messages_prints_as_a_list() -> None:
     checks = [apb.CheckDefinition(id="SEC-001", pillar=cpb.PILLAR_SECURITY, kinds=["Pod"])]
-    out = render(checks, lambda wide: fmt.checks_table(checks, wide), 80, Output.JSON)
+    out = render(checks, fmt.checks_table, 80, Output.JSON)
     [data] = json.loads(out)
     assert data["pillar"] == "security" and data["kinds"] == ["Pod"]
