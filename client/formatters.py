@@ -85,6 +85,9 @@ def emit(
 _YamlDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
+_UNBOUNDED = 1 << 16
+
+
 class _Lines:
     """Renders a table without the spaces Rich pads its lines with; ``natural``: at the
     width its content asks for (one line per row, as ``-o wide`` promises), not the
@@ -95,10 +98,8 @@ class _Lines:
         self.natural = natural
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        if self.natural:
-            unbounded = options.update_width(1 << 16)
-            width = Measurement.get(console, unbounded, self.renderable).maximum
-            options = options.update_width(max(options.max_width, width))
+        if self.natural:  # a table that does not expand takes only the width it needs
+            options = options.update_width(_UNBOUNDED)
         for line in console.render_lines(self.renderable, options, pad=False, new_lines=False):
             while line and _blank(line[-1]):
                 line.pop()
@@ -358,7 +359,7 @@ class View:
         if self._shares:
             for index in self._shares:
                 self.table.columns[index].max_width = None
-            natural = Measurement.get(console, options.update_width(1 << 16), self.table)
+            natural = Measurement.get(console, options.update_width(_UNBOUNDED), self.table)
             if natural.maximum > options.max_width:  # only a table that must wrap is capped
                 for index, share in self._shares.items():
                     self.table.columns[index].max_width = max(12, int(options.max_width * share))
