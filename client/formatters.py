@@ -13,7 +13,9 @@ Four outputs, as ``-o``/``--output`` names them:
   ...}``. :func:`to_data` is the one conversion, :func:`enum_values` the table the filters
   share with it.
 
-Every string a server sends is printed through :func:`literal`: as text, never as Rich
+A listing is declared as :class:`Column` s (header, cell, whether the table, wide or both
+show it, how it lays out) and filled into a :class:`View`; a single object is a field/value
+view. Every string a server sends is printed through :func:`literal`: as text, never as Rich
 markup or emoji codes, with control characters made visible.
 """
 
