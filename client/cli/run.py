@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Annotated
 
 import typer
-from rich.console import Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from assay.client import formatters as fmt
@@ -86,7 +85,7 @@ def run(
             "--fail-on", help="Exit 2 when a failing result at or above this severity exists."
         ),
     ] = None,
-    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
+    output: common.OutputOpt = Output.TABLE,
 ) -> None:
     """Start an assessment run and follow its progress."""
     if check and pillar:
@@ -119,7 +118,7 @@ def run(
         else:
             started = client.start_run(request)
         if no_wait:
-            fmt.emit(st.console, output, started, lambda: fmt.run_table(started))
+            fmt.emit(st.console, output, started, fmt.run_table)
             return
         _follow_and_report(ctx, client, started, output=output, fail_on=fail_on)
 
@@ -136,20 +135,22 @@ def _follow_and_report(
     st = common.state(ctx)
     with common.interruptible() as interrupt:
         stream = interrupt.follow(client.watch_run(run.run_id))
-        finished = _follow(stream, run, quiet=output is not Output.TABLE)
+        finished = _follow(stream, run, quiet=output in (Output.JSON, Output.YAML))
     if interrupt.hit.is_set():
         st.errors.print(
-            f"Detached from run {run.run_id}; it goes on on the server (follow it again "
-            f"with: assay runs watch {run.run_id}; stop it with: assay runs cancel "
-            f"{run.run_id}).",
-            markup=False,
+            fmt.literal(
+                f"Detached from run {run.run_id}; it goes on on the server (follow it again "
+                f"with: assay runs watch {run.run_id}; stop it with: assay runs cancel "
+                f"{run.run_id})."
+            )
         )
         raise typer.Exit(EXIT_DETACHED)
     if finished is None:
         st.errors.print(
-            f"the server ended the progress of run {run.run_id} before the run finished "
-            f"(it may be shutting down); follow it with: assay runs watch {run.run_id}",
-            markup=False,
+            fmt.literal(
+                f"the server ended the progress of run {run.run_id} before the run finished "
+                f"(it may be shutting down); follow it with: assay runs watch {run.run_id}"
+            )
         )
         raise typer.Exit(1)
     _report(st, output, finished.run, finished.summary)
@@ -165,19 +166,19 @@ def _follow(
 ) -> apb.RunFinished | None:
     """Render progress from WatchRun until the run finishes; the RunFinished event if seen."""
     columns = (
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
     with Progress(*columns, disable=quiet, transient=True) as progress:
-        task = progress.add_task(f"run {run.run_id}", total=run.check_count or None)
+        task = progress.add_task(fmt.printable(f"run {run.run_id}"), total=run.check_count or None)
         for event in events:
             kind = event.WhichOneof("event")
             if kind == "state_changed" and event.state_changed.total_checks:
                 progress.update(task, total=event.state_changed.total_checks)
             elif kind == "check_started":
-                progress.update(task, description=f"{event.check_started.check_id}")
+                progress.update(task, description=fmt.printable(event.check_started.check_id))
             elif kind == "check_finished":
                 finished = event.check_finished
                 progress.update(
@@ -193,7 +194,7 @@ def _report(st: common.CliState, output: Output, run: apb.RunState, summary: apb
         st.console,
         output,
         apb.RunFinished(run=run, summary=summary),
-        lambda: Group(fmt.run_table(run), fmt.summary_table(summary)),
+        fmt.finished_table,
     )
 
 
@@ -211,7 +212,7 @@ def watch(
             "--fail-on", help="Exit 2 when a failing result at or above this severity exists."
         ),
     ] = None,
-    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
+    output: common.OutputOpt = Output.TABLE,
 ) -> None:
     """Follow a run (started here or elsewhere) to its end, as assay run does."""
     with common.connect(ctx) as client:
@@ -223,12 +224,12 @@ def watch(
 def cancel(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="Run id.")],
-    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
+    output: common.OutputOpt = Output.TABLE,
 ) -> None:
     """Cancel a queued or running run."""
     with common.connect(ctx) as client:
         cancelled = client.cancel_run(run_id)
-    fmt.emit(common.state(ctx).console, output, cancelled, lambda: fmt.run_table(cancelled))
+    fmt.emit(common.state(ctx).console, output, cancelled, fmt.run_table)
 
 
 @checks_app.command("list")
@@ -237,9 +238,9 @@ def list_checks(
     pillar: Annotated[
         list[str] | None, typer.Option("--pillar", "-p", help="Only these pillars.")
     ] = None,
-    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
+    output: common.OutputOpt = Output.TABLE,
 ) -> None:
     """List the checks the server knows."""
     with common.connect(ctx) as client:
         checks = client.list_checks(common.pillars(pillar))
-    fmt.emit(common.state(ctx).console, output, checks, lambda: fmt.checks_table(checks))
+    fmt.emit(common.state(ctx).console, output, checks, fmt.checks_table)
