@@ -11,9 +11,13 @@ gate cannot pass on what the broken check did not assess; 130 detached by Ctrl-C
 from __future__ import annotations
 
 import enum
+import json
+import sys
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import typer
+import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from assay.client.api import AssayClient
@@ -65,6 +69,7 @@ def follow(
             f"with: assay runs watch {run.run_id}; stop it with: assay runs cancel "
             f"{run.run_id}).",
             markup=False,
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_DETACHED)
     if finished is None:
@@ -72,6 +77,7 @@ def follow(
             f"the server ended the progress of run {run.run_id} before the run finished "
             f"(it may be shutting down); follow it with: assay runs watch {run.run_id}",
             markup=False,
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_FAILED)
     return finished
@@ -132,7 +138,9 @@ def gate(
     if fail_on is None:
         return
     if any(severity >= fail_on.number for severity in failing):
-        st.errors.print(f"{what} at or above severity {fail_on.value}", markup=False)
+        st.errors.print(
+            f"{what} at or above severity {fail_on.value}", markup=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_FINDINGS)
     if run.state == apb.RUN_PHASE_PARTIAL:
         troubled = run.counts.error + run.counts.timeout
@@ -140,5 +148,16 @@ def gate(
             f"the run was partial: {troubled} check result(s) errored or timed out, so "
             "the gate cannot pass",
             markup=False,
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def write_data(kind: str, data: Any) -> None:
+    """``data`` on stdout as ``json`` (indented) or ``yaml``, plain text for machines."""
+    if kind == "json":
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    sys.stdout.write(text)
+    sys.stdout.flush()

@@ -12,7 +12,6 @@ new failing findings only and says how many were fixed.
 from __future__ import annotations
 
 import enum
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Group
 from typer.core import TyperCommand
 
@@ -173,6 +171,7 @@ def scan(
             f"unchanged, {len(comparison.fixed)} fixed failing findings",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     if check:
         checks = [c for c in checks if c.id == check]
@@ -223,11 +222,7 @@ def _print(
         )
     elif output in (ScanOutput.JSON, ScanOutput.YAML):
         data = report(run, summary, results, to_data=fmt.to_data, baseline=comparison)
-        _write(
-            json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-            if output is ScanOutput.JSON
-            else yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-        )
+        outcome.write_data(output.value, data)
     elif output is ScanOutput.SARIF:
         log = sarif_log(
             checks=checks,
@@ -236,15 +231,10 @@ def _print(
             tool_version=_version(),
             new_only=comparison is not None,
         )
-        _write(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
+        outcome.write_data("json", log)
     else:
         sys.stdout.buffer.write(junit_xml(results, name=f"assay scan {run.run_id}"))
         sys.stdout.flush()
-
-
-def _write(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
 
 
 def _version() -> str:
