@@ -79,6 +79,10 @@ def severity_name(value: int) -> str:
     return cpb.Severity.Name(value).removeprefix("SEVERITY_").lower()  # type: ignore[arg-type]
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _indent(text: Text, columns: int) -> Padding:
     return Padding(text, (0, 0, 0, columns), expand=False)
 
@@ -96,7 +100,10 @@ def grouped_findings(
     if not groups:
         return Text(f"{title}: none", style="green")
     lines: list[RenderableType] = [
-        Text(f"{title} ({len(groups)} checks, {len(results)} results)", style="bold")
+        Text(
+            f"{title} ({_count(len(groups), 'check')}, {_count(len(results), 'result')})",
+            style="bold",
+        )
     ]
     room = total
     hidden = 0
