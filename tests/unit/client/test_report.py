@@ -79,9 +79,10 @@ def test_baseline_keeps_failing_findings_and_refuses_garbage(tmp_path: Path) -> 
             read_baseline(path)
 
 
-def render(width: int, results: list[apb.AssessmentResult], **kwargs: bool) -> str:
+def render(width: int, results: list[apb.AssessmentResult], *, show_all: bool = False) -> str:
     out = io.StringIO()
-    Console(file=out, width=width, color_system=None).print(grouped_findings(results, **kwargs))
+    listing = grouped_findings(results, show_all=show_all)
+    Console(file=out, width=width, color_system=None).print(listing)
     return out.getvalue()
 
 
