@@ -154,9 +154,10 @@ def gate(
 
 
 def write_data(kind: str, data: Any) -> None:
-    """``data`` on stdout as ``json`` (indented) or ``yaml``, plain text for machines."""
+    """``data`` on stdout as ``json`` (one line: the C encoder, several times faster than an
+    indented dump on a large report) or ``yaml``, plain text for machines."""
     if kind == "json":
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
     else:
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     sys.stdout.write(text)
