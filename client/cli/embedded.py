@@ -87,7 +87,7 @@ def embedded_server(options: EmbeddedOptions) -> Iterator[str]:
         finally:
             try:
                 asyncio.run_coroutine_threadsafe(server.stop(0), loop).result(STOP_TIMEOUT_S)
-                asyncio.run_coroutine_threadsafe(_cancel_leftovers(), loop).result(STOP_TIMEOUT_S)
+                asyncio.run_coroutine_threadsafe(cancel_leftovers(), loop).result(STOP_TIMEOUT_S)
             finally:
                 loop.call_soon_threadsafe(loop.stop)
                 thread.join(STOP_TIMEOUT_S)
@@ -95,7 +95,9 @@ def embedded_server(options: EmbeddedOptions) -> Iterator[str]:
                     loop.close()
 
 
-async def _cancel_leftovers() -> None:
+async def cancel_leftovers() -> None:
+    """Cancel and await what is still scheduled on the loop, so nothing is destroyed while
+    pending."""
     current = asyncio.current_task()
     tasks = [t for t in asyncio.all_tasks() if t is not current]
     for task in tasks:

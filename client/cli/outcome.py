@@ -56,13 +56,22 @@ SHOW_HELP = "Failing findings listed per check: the top few (top) or every one (
 
 
 def follow(
-    st: common.CliState, client: AssayClient, run: apb.RunState, *, progress: bool
+    st: common.CliState,
+    client: AssayClient,
+    run: apb.RunState,
+    *,
+    progress: bool,
+    embedded: bool = False,
 ) -> apb.RunFinished:
     """Follow ``run`` through WatchRun to its end, a progress bar on stderr; exits 130 on
-    Ctrl-C (the run goes on), 1 when the stream ends before the run does."""
+    Ctrl-C (the run goes on, unless the server is ``embedded`` in this process), 1 when the
+    stream ends before the run does."""
     with common.interruptible() as interrupt:
         stream = interrupt.follow(client.watch_run(run.run_id))
         finished = _progress(stream, run, st, quiet=not progress)
+    if interrupt.hit.is_set() and embedded:
+        st.errors.print("interrupted: the scan stopped", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_DETACHED)
     if interrupt.hit.is_set():
         st.errors.print(
             f"Detached from run {run.run_id}; it goes on on the server (follow it again "

@@ -151,7 +151,7 @@ def scan(
             AssayClient(target, timeout_s=st.timeout_s) as client,
         ):
             started = client.start_manifest_run(request, uploads)
-            finished = outcome.follow(st, client, started, progress=True)
+            finished = outcome.follow(st, client, started, progress=True, embedded=True)
             results = outcome.run_results(client, started.run_id, _statuses(output))
             checks = client.list_checks(list(request.pillars)) if output is ScanOutput.SARIF else []
     except StartupError as error:
