@@ -74,7 +74,7 @@ def test_clean_manifests_exit_0(tmp_path: Path) -> None:
 
 def test_a_failing_result_exits_2_and_is_listed_by_check(tmp_path: Path) -> None:
     write(tmp_path, {"bad.yaml": deployment("web", privileged=True)})
-    code, out, err = scan(str(tmp_path), "--check", "SEC-001")
+    code, out, err = scan(str(tmp_path), "--check", "SEC-001", columns=300)
     assert code == 2, err
     assert "failing results at or above severity info" in err
     assert "SEC-001" in out and "Deployment/shop/web [app]" in out
