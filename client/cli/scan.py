@@ -130,7 +130,11 @@ def scan(
         ),
     ] = ScanOutput.TABLE,
 ) -> None:
-    """Assess manifest files here, with an embedded server, and gate on the findings."""
+    """Assess manifest files here, with an embedded server, and gate on the findings.
+
+    Exit 0 when the gate passes, 2 on a failing result at or above --fail-on, 3 when a
+    check errored or timed out, 1 on a usage or input error.
+    """
     st = common.state(ctx)
     if check and pillar:
         raise common.fail(ctx, "--check and --pillar exclude each other")
