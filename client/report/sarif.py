@@ -27,7 +27,6 @@ from assay.v1 import common_pb2 as cpb
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 VERSION = "2.1.0"
 SOURCE_ROOT = "SRCROOT"
-INFORMATION_URI = "https://github.com/kubernaut/assay"
 
 LEVELS = {
     cpb.SEVERITY_CRITICAL: "error",
@@ -93,7 +92,6 @@ def sarif_log(
                 "tool": {
                     "driver": {
                         "name": "Assay",
-                        "informationUri": INFORMATION_URI,
                         "version": tool_version,
                         "rules": [_rule(c) for c in checks],
                     }
