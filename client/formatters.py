@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import IO, Any, Generic, Protocol, TypeVar
 
 import yaml
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
@@ -74,14 +74,25 @@ def emit(
         console.print(_Lines(table(payload, wide), natural=wide), crop=not wide)
         return
     data: Any = to_data(payload) if isinstance(payload, Message) else [to_data(m) for m in payload]
-    # Written as is, not rendered by Rich: a listing of thousands of results is megabytes
-    # that Rich would highlight line by line, and a program reads it anyway.
+    write_data(console.file, output, data)
+
+
+def write_data(file: IO[str], output: Output, data: Any, *, compact: bool = False) -> None:
+    """``data`` as json or yaml on ``file``, written as is, not rendered by Rich: a listing of
+    thousands of results is megabytes that Rich would highlight line by line, and a program
+    reads it anyway. ``compact`` json is one line, through the C encoder: several times
+    faster than an indented dump on a large report."""
     if output is Output.JSON:
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    else:
+        if compact:
+            text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        else:
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    elif output is Output.YAML:
         text = yaml.dump(data, Dumper=_YamlDumper, sort_keys=False, allow_unicode=True)
-    console.file.write(text)
-    console.file.flush()
+    else:
+        raise ValueError(f"{output} is not a data format")
+    file.write(text)
+    file.flush()
 
 
 _YamlDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

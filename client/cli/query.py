@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from assay.client import formatters as fmt
-from assay.client.cli import common
+from assay.client.cli import common, diff
 from assay.client.formatters import Output
 from assay.v1 import assessment_pb2 as apb
 
@@ -113,6 +113,9 @@ def list_assessments(
     with common.connect(ctx) as client:
         page = common.pages(request, client.list_assessments, "results", follow=all_pages)
     fmt.emit(common.state(ctx).console, output, page, fmt.results_table)
+
+
+assessments.command("diff")(diff.diff)
 
 
 @assessments.command("get")

@@ -14,36 +14,31 @@ from collections.abc import Iterable
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Group
 
 from assay.client import formatters as fmt
 from assay.client.api import AssayClient
-from assay.client.cli import common
+from assay.client.cli import common, outcome
+from assay.client.cli.outcome import SHOW_HELP, SeverityChoice, ShowChoice
 from assay.client.formatters import Output
 from assay.client.manifests import ManifestInputError, manifest_inputs, read_chunks
+from assay.client.report.grouped import grouped_findings
 from assay.v1 import assessment_pb2 as apb
+from assay.v1 import common_pb2 as cpb
 
 runs_app = typer.Typer(help="Manage assessment runs.", no_args_is_help=True)
 checks_app = typer.Typer(help="The check catalogue.", no_args_is_help=True)
 
-EXIT_FINDINGS = 2
-EXIT_DETACHED = 130
+FAIL_ON_HELP = (
+    "Exit 2 when a failing result at or above this severity exists, 3 when the run was "
+    "partial (a check errored or timed out)."
+)
+ShowOpt = Annotated[ShowChoice, typer.Option("--show", help=SHOW_HELP)]
 
 
 class SourceChoice(enum.StrEnum):
     LIVE = "live"
     MANIFESTS = "manifests"
-
-
-class SeverityChoice(enum.StrEnum):
-    INFO = "info"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-_FAILED_STATES = (apb.RUN_PHASE_FAILED, apb.RUN_PHASE_CANCELLED)
 
 
 def run(
@@ -79,12 +74,8 @@ def run(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Start the run and print its id; do not follow it.")
     ] = False,
-    fail_on: Annotated[
-        SeverityChoice | None,
-        typer.Option(
-            "--fail-on", help="Exit 2 when a failing result at or above this severity exists."
-        ),
-    ] = None,
+    fail_on: Annotated[SeverityChoice | None, typer.Option("--fail-on", help=FAIL_ON_HELP)] = None,
+    show: ShowOpt = ShowChoice.TOP,
     output: common.OutputOpt = Output.TABLE,
 ) -> None:
     """Start an assessment run and follow its progress."""
@@ -120,7 +111,7 @@ def run(
         if no_wait:
             fmt.emit(st.console, output, started, fmt.run_table)
             return
-        _follow_and_report(ctx, client, started, output=output, fail_on=fail_on)
+        _follow_and_report(ctx, client, started, output=output, fail_on=fail_on, show=show)
 
 
 def _follow_and_report(
@@ -130,94 +121,41 @@ def _follow_and_report(
     *,
     output: Output,
     fail_on: SeverityChoice | None,
+    show: ShowChoice = ShowChoice.TOP,
 ) -> None:
-    """Follow ``run`` to its end, print the outcome, and exit as a CI gate expects."""
+    """Follow ``run`` to its end, print the outcome (tables end with the failing findings
+    grouped by check), and exit as a CI gate expects (see :mod:`outcome`)."""
     st = common.state(ctx)
-    with common.interruptible() as interrupt:
-        stream = interrupt.follow(client.watch_run(run.run_id))
-        finished = _follow(stream, run, quiet=output in (Output.JSON, Output.YAML))
-    if interrupt.hit.is_set():
-        st.errors.print(
-            fmt.literal(
-                f"Detached from run {run.run_id}; it goes on on the server (follow it again "
-                f"with: assay runs watch {run.run_id}; stop it with: assay runs cancel "
-                f"{run.run_id})."
-            )
+    tables = output in (Output.TABLE, Output.WIDE)
+    finished = outcome.follow(st, client, run, progress=tables)
+    if tables:
+        failing = outcome.run_results(client, run.run_id, [cpb.STATUS_FAILING])
+        findings = grouped_findings(failing, show_all=show is ShowChoice.ALL)
+        fmt.emit(
+            st.console,
+            output,
+            finished,
+            lambda f, wide: Group(fmt.finished_table(f, wide), findings),
         )
-        raise typer.Exit(EXIT_DETACHED)
-    if finished is None:
-        st.errors.print(
-            fmt.literal(
-                f"the server ended the progress of run {run.run_id} before the run finished "
-                f"(it may be shutting down); follow it with: assay runs watch {run.run_id}"
-            )
-        )
-        raise typer.Exit(1)
-    _report(st, output, finished.run, finished.summary)
-    if finished.run.state in _FAILED_STATES:
-        raise typer.Exit(1)
-    if fail_on is not None and _has_failures_at(finished.summary, common.SEVERITIES[fail_on.value]):
-        st.errors.print(f"failing results at or above severity {fail_on.value}")
-        raise typer.Exit(EXIT_FINDINGS)
-
-
-def _follow(
-    events: Iterable[apb.RunEvent], run: apb.RunState, *, quiet: bool
-) -> apb.RunFinished | None:
-    """Render progress from WatchRun until the run finishes; the RunFinished event if seen."""
-    columns = (
-        TextColumn("{task.description}", style="bold", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
+    else:
+        fmt.emit(st.console, output, finished, fmt.finished_table)
+    outcome.gate(
+        st, finished.run, fail_on=fail_on, failing=outcome.failing_severities(finished.summary)
     )
-    with Progress(*columns, disable=quiet, transient=True) as progress:
-        task = progress.add_task(fmt.printable(f"run {run.run_id}"), total=run.check_count or None)
-        for event in events:
-            kind = event.WhichOneof("event")
-            if kind == "state_changed" and event.state_changed.total_checks:
-                progress.update(task, total=event.state_changed.total_checks)
-            elif kind == "check_started":
-                progress.update(task, description=fmt.printable(event.check_started.check_id))
-            elif kind == "check_finished":
-                finished = event.check_finished
-                progress.update(
-                    task, completed=finished.completed_checks, total=finished.total_checks
-                )
-            elif kind == "run_finished":
-                return event.run_finished
-    return None
-
-
-def _report(st: common.CliState, output: Output, run: apb.RunState, summary: apb.Summary) -> None:
-    fmt.emit(
-        st.console,
-        output,
-        apb.RunFinished(run=run, summary=summary),
-        fmt.finished_table,
-    )
-
-
-def _has_failures_at(summary: apb.Summary, threshold: int) -> bool:
-    return any(s.severity >= threshold and s.count > 0 for s in summary.by_severity)
 
 
 @runs_app.command("watch")
 def watch(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="Run id.")],
-    fail_on: Annotated[
-        SeverityChoice | None,
-        typer.Option(
-            "--fail-on", help="Exit 2 when a failing result at or above this severity exists."
-        ),
-    ] = None,
+    fail_on: Annotated[SeverityChoice | None, typer.Option("--fail-on", help=FAIL_ON_HELP)] = None,
+    show: ShowOpt = ShowChoice.TOP,
     output: common.OutputOpt = Output.TABLE,
 ) -> None:
     """Follow a run (started here or elsewhere) to its end, as assay run does."""
     with common.connect(ctx) as client:
         run = client.get_run(run_id)
-        _follow_and_report(ctx, client, run, output=output, fail_on=fail_on)
+        _follow_and_report(ctx, client, run, output=output, fail_on=fail_on, show=show)
 
 
 @runs_app.command("cancel")

@@ -33,6 +33,7 @@ from assay.server.core.types import (
     ResultId,
     RunId,
     Severity,
+    SourceLocation,
     Status,
     StatusCounts,
 )
@@ -111,7 +112,7 @@ class CheckExecutor:
         finding = Finding(status, None, message=message)
         result_id = self._result_ids.new(check.id, at)
         severity = self._catalogue.severity(check)
-        result = self._result(run_id, check, result_id, finding, at, duration_ms, severity)
+        result = self._result(run_id, check, result_id, finding, at, duration_ms, severity, None)
         return Outcome(check, [result], StatusCounts.of([status]), duration_ms, error=message)
 
     def _evaluate(self, scope: RunContext, check: Check) -> Outcome:
@@ -127,6 +128,8 @@ class CheckExecutor:
         ids = self._result_ids.batch(check.id, at, len(findings))
         override = self._catalogue.severity_override(check)
         default = check.definition.severity
+        inventory = scope.inventory
+        located = inventory.has_origins
         results = [
             self._result(
                 scope.run_id,
@@ -136,6 +139,7 @@ class CheckExecutor:
                 at,
                 duration_ms,
                 override or finding.severity or default,
+                _origin(inventory, finding) if located else None,
             )
             for result_id, finding in zip(ids, findings, strict=True)
         ]
@@ -154,6 +158,7 @@ class CheckExecutor:
         at: datetime,
         duration_ms: int,
         severity: Severity,
+        origin: SourceLocation | None,
     ) -> AssessmentResult:
         """The stored form of one finding. A severity set by the policy wins over the
         check's own, including a finding's escalation."""
@@ -173,7 +178,17 @@ class CheckExecutor:
             assessed_at=at,
             duration_ms=duration_ms,
             exempted=finding.exempted,
+            origin=origin,
         )
+
+
+def _origin(inventory: Inventory, finding: Finding) -> SourceLocation | None:
+    """The manifest file and line of the finding's object, when the inventory knows it."""
+    ref = finding.object
+    if ref is None:
+        return None
+    found = inventory.origin(ref.kind, ref.namespace, ref.name)
+    return None if found is None else SourceLocation(found.path, found.line)
 
 
 def ms_since(began: float) -> int:

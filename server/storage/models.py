@@ -169,6 +169,9 @@ class AssessmentRow(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
     # A skipped result that an exemption made so (its message says which and why).
     exempted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The manifest file (as the client named it) and line of the object; NULL when unknown.
+    origin_path: Mapped[str | None] = mapped_column(Text)
+    origin_line: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_assessments_listing", *LISTING_ORDER),

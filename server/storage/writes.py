@@ -43,6 +43,8 @@ COLUMNS = (
     "assessed_at",
     "duration_ms",
     "exempted",
+    "origin_path",
+    "origin_line",
 )
 _SQLITE_INSERT = (
     f"INSERT INTO assessments ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -139,6 +141,11 @@ def _rows(
             kind = namespace = name = None
         else:
             kind, namespace, name = obj.kind, obj.namespace, obj.name
+        origin = r.origin
+        if origin is None:
+            origin_path = origin_line = None
+        else:
+            origin_path, origin_line = origin.path, origin.line
         row = (
             r.id,
             r.run_id,
@@ -153,6 +160,8 @@ def _rows(
             at_value,
             r.duration_ms,
             r.exempted,
+            origin_path,
+            origin_line,
         )
         # Object names and messages come from manifests; PostgreSQL text cannot hold NUL.
         if "\x00" in r.message or "\x00" in r.container or (obj is not None and _nul(obj)):

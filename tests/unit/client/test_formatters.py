@@ -308,6 +308,7 @@ def test_json_and_yaml_print_values_as_users_write_them() -> None:
         "assessed_at": "2026-02-16T10:30:45Z",
         "duration_ms": 3,  # an int64: a number, not the proto JSON string
         "exempted": False,
+        "origin": None,  # unset message fields are null
     }
     as_json = json.loads(render(r, fmt.result_table, 80, Output.JSON))
     as_yaml = yaml.safe_load(render(r, fmt.result_table, 80, Output.YAML))
