@@ -7,6 +7,7 @@ and the rich status the server answered with.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -83,10 +84,8 @@ def call(channel: grpc.Channel, method: Method, body: bytes, *, timeout: float =
                 stream = channel.stream_stream(method.path, **options)(
                     iter([body]), timeout=timeout
                 )
-            try:
+            with contextlib.suppress(StopIteration):
                 next(stream)
-            except StopIteration:
-                pass
             stream.cancel()
         return Answer(grpc.StatusCode.OK, "", (), 0)
     except grpc.RpcError as error:

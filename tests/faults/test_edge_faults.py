@@ -138,9 +138,12 @@ def _method(name: str) -> Method:
 def _engine_error(url: str, sql: str, *, timeout_s: float = 30) -> Exception:
     engine = create_engine_from_url(url, statement_timeout_s=timeout_s)
     try:
-        with pytest.raises((InvalidArgument, Unavailable)) as caught, storage_errors():
-            with engine.connect() as connection:
-                connection.execute(text(sql), {"value": "a\x00b"})
+        with (
+            pytest.raises((InvalidArgument, Unavailable)) as caught,
+            storage_errors(),
+            engine.connect() as connection,
+        ):
+            connection.execute(text(sql), {"value": "a\x00b"})
         return caught.value
     finally:
         engine.dispose()
