@@ -8,14 +8,17 @@ bytes, never UNKNOWN or INTERNAL, never a message that echoes a huge value.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import grpc
 import pytest
 from sqlalchemy import URL, text
 
+from assay.client.api import AssayClient
 from assay.server.core.errors import InvalidArgument, Unavailable
 from assay.server.storage.engine import create_engine_from_url, storage_errors
+from assay.v1 import assessment_pb2 as apb
 from tests.faults.rpcs import (
     ASSAY_METHODS,
     METHODS,
@@ -169,3 +172,71 @@ def test_a_statement_past_the_timeout_is_unavailable_without_sql(
     error = _engine_error(url, "SELECT pg_sleep(5) AS secret_column", timeout_s=0.2)
     assert isinstance(error, Unavailable)
     assert str(error) == "database unavailable: it did not answer in time"
+
+
+# -- hostile objects in a run ------------------------------------------------------------------
+
+HOSTILE_PODS = "\n---\n".join(
+    json.dumps(item)
+    for item in [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "nul\u0000name", "namespace": "shop"},
+            "spec": {"containers": [{"name": "app", "image": "x"}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "n" * 300, "namespace": "shop"},
+            "spec": {"containers": [{"name": "app", "image": "x"}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "hostile-fields", "namespace": "shop"},
+            "spec": {
+                "containers": [
+                    {"name": "c" * 300, "image": "img:latest" + "i" * 5000},
+                    {"name": "o" * 64, "image": "nginx"},
+                ]
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "fine", "namespace": "shop"},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "nul-data", "namespace": "shop"},
+            "data": {"key": "a\u0000b"},
+        },
+    ]
+)
+
+
+@pytest.mark.timeout(120)
+def test_hostile_objects_never_fail_a_run_nor_show_sql(client: AssayClient) -> None:
+    """A NUL or an over-long string in any field of an object that reaches the results
+    (name, container, image in a message): diagnostics or stored results, the run goes on,
+    on PostgreSQL as on SQLite."""
+    run = client.start_manifest_run(apb.StartRunRequest(), [("pods.yaml", [HOSTILE_PODS.encode()])])
+    for event in client.watch_run(run.run_id):
+        del event
+    finished = client.get_run(run.run_id)
+    assert finished.state in (apb.RUN_PHASE_COMPLETED, apb.RUN_PHASE_PARTIAL), finished.error
+    text = f"{finished.error} {list(finished.diagnostics)}"
+    for leaked in ("INSERT", "COPY", "SELECT", "psycopg", "Traceback"):
+        assert leaked not in text
+    assert sum("NUL" in d for d in finished.diagnostics) == 2  # skipped, and said so
+    assert any("n" * 60 in d for d in finished.diagnostics)  # the long name: shortened
+    names = {
+        r.object.name
+        for r in client.list_assessments(
+            apb.ListAssessmentsRequest(query=apb.AssessmentQuery(run_id=run.run_id))
+        ).results
+    }
+    assert {"hostile-fields", "fine"} <= names
