@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/bench_faults.py --json
     .venv/bin/python bench/bench_faults.py --assay /other/venv/bin/assay --json   # another build
+    .venv/bin/python bench/bench_faults.py --assay /old/.venv/bin/assay --via-path --json
 
 For each case a fresh ``assay serve`` process (SQLite in a temporary directory, the given
 ``assay`` executable, so an older build can be measured the same way) gets one
@@ -14,6 +15,9 @@ the peak right after start-up. Cases:
 - ``alias_bomb_8``: a 1 KB YAML file whose ``metadata.name`` is an alias standing for 10^8
   strings (8 levels of ten);
 - ``docs_100k``: one file of 100,000 YAML documents that are not Kubernetes objects.
+
+``--via-path`` writes the file beside the server's database and starts the run with
+StartRun's former ``path`` field (builds before StartManifestRun, e.g. 18691c9).
 
 Per case it prints the peak RSS (MiB), its growth over the idle server, the run's state, the
 number of diagnostics the run kept, and the size of the GetRun reply (bytes), which the
@@ -71,7 +75,26 @@ def _peak_kib(pid: int) -> int:
     raise RuntimeError("no VmHWM")
 
 
-def measure(assay: str, name: str, body: bytes, timeout_s: float) -> dict[str, Any]:
+def _path_request(path: Path) -> bytes:
+    """StartRunRequest{source: MANIFESTS, path: 4} as builds before StartManifestRun read it
+    (field 4, now reserved): for measuring those builds."""
+    encoded = str(path).encode()
+    head = apb.StartRunRequest(source=apb.INVENTORY_SOURCE_MANIFESTS).SerializeToString()
+    return head + b"\x22" + _varint(len(encoded)) + encoded
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def measure(
+    assay: str, name: str, body: bytes, timeout_s: float, *, via_path: bool = False
+) -> dict[str, Any]:
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="assay-bench-faults-") as folder:
         env = {
@@ -84,7 +107,11 @@ def measure(assay: str, name: str, body: bytes, timeout_s: float) -> dict[str, A
         command = [assay, "serve", "--listen", f"127.0.0.1:{port}"]
         with subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL) as server:
             try:
-                return _run_case(server, port, name, body, timeout_s)
+                manifest = None
+                if via_path:
+                    manifest = Path(folder) / f"{name}.yaml"
+                    manifest.write_bytes(body)
+                return _run_case(server, port, name, body, timeout_s, manifest)
             finally:
                 if server.poll() is None:
                     server.terminate()
@@ -95,7 +122,12 @@ def measure(assay: str, name: str, body: bytes, timeout_s: float) -> dict[str, A
 
 
 def _run_case(
-    server: subprocess.Popen[bytes], port: int, name: str, body: bytes, timeout_s: float
+    server: subprocess.Popen[bytes],
+    port: int,
+    name: str,
+    body: bytes,
+    timeout_s: float,
+    manifest: Path | None,
 ) -> dict[str, Any]:
     channel = grpc.insecure_channel(
         f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", 256 * CHUNK)]
@@ -112,7 +144,15 @@ def _run_case(
                 yield apb.StartManifestRunRequest(chunk=chunk)
 
         started = time.monotonic()
-        run_id = stub.StartManifestRun(upload(), timeout=timeout_s).run.run_id
+        if manifest is None:
+            run_id = stub.StartManifestRun(upload(), timeout=timeout_s).run.run_id
+        else:
+            start = channel.unary_unary(
+                "/assay.v1.AssessmentService/StartRun",
+                request_serializer=bytes,
+                response_deserializer=apb.StartRunResponse.FromString,
+            )
+            run_id = start(_path_request(manifest), timeout=timeout_s).run.run_id
         state, reply = apb.RUN_PHASE_UNSPECIFIED, apb.GetRunResponse()
         while time.monotonic() - started < timeout_s and server.poll() is None:
             try:
@@ -157,13 +197,18 @@ def main() -> None:
     parser.add_argument("--assay", default=str(Path(sys.executable).with_name("assay")))
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--case", action="append", choices=sorted(cases()))
+    parser.add_argument(
+        "--via-path",
+        action="store_true",
+        help="StartRun with a server-side path (builds before StartManifestRun)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = {}
     for name, body in cases().items():
         if args.case and name not in args.case:
             continue
-        figures = measure(args.assay, name, body, args.timeout)
+        figures = measure(args.assay, name, body, args.timeout, via_path=args.via_path)
         results[name] = figures
         print(
             f"{name:14} peak {figures['peak_rss_mib']} MiB (idle {figures['idle_rss_mib']}, "

@@ -53,14 +53,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _as_postgres_user() -> dict[str, object]:
+def _postgres_user() -> tuple[int | None, int | None]:
     """initdb and postgres refuse to run as root: run them as the ``postgres`` user then."""
     if os.geteuid() != 0:
-        return {}
+        return None, None
     import pwd
 
     user = pwd.getpwnam("postgres")
-    return {"user": user.pw_uid, "group": user.pw_gid}
+    return user.pw_uid, user.pw_gid
 
 
 def _chown_tree(path: Path) -> None:
@@ -93,7 +93,8 @@ def init_template(directory: Path, binaries: Path) -> Path:
         ],
         check=True,
         capture_output=True,
-        **_as_postgres_user(),  # type: ignore[arg-type]
+        user=_postgres_user()[0],
+        group=_postgres_user()[1],
     )
     return data
 
@@ -122,7 +123,8 @@ class PgCluster:
             check=True,
             capture_output=True,
             timeout=60,
-            **_as_postgres_user(),  # type: ignore[arg-type]
+            user=_postgres_user()[0],
+            group=_postgres_user()[1],
         )
 
     def start(self) -> None:

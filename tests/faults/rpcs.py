@@ -31,6 +31,11 @@ class Method:
         return f"/{self.descriptor.containing_service.full_name}/{self.descriptor.name}"
 
     @property
+    def request_descriptor(self) -> Descriptor:
+        descriptor: Descriptor = self.descriptor.input_type
+        return descriptor
+
+    @property
     def request_type(self) -> type[Message]:
         cls: type[Message] = message_factory.GetMessageClass(self.descriptor.input_type)
         return cls
@@ -40,7 +45,7 @@ class Method:
 
 
 def _methods(*files: object, services: tuple[str, ...] = ()) -> list[Method]:
-    found = []
+    found: list[Method] = []
     for module in files:
         for service in module.DESCRIPTOR.services_by_name.values():  # type: ignore[attr-defined]
             if services and service.name not in services:
@@ -93,11 +98,11 @@ def call(channel: grpc.Channel, method: Method, body: bytes, *, timeout: float =
 
 
 def _answer(error: grpc.RpcError) -> Answer:
-    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-    message: str = error.details() or ""  # type: ignore[attr-defined]
+    code: grpc.StatusCode = error.code()
+    message: str = error.details() or ""
     violations: list[tuple[str, str]] = []
     size = 0
-    for key, value in error.trailing_metadata() or ():  # type: ignore[attr-defined]
+    for key, value in error.trailing_metadata() or ():
         size += len(key) + len(value)
         if key != "grpc-status-details-bin":
             continue
@@ -115,12 +120,12 @@ def string_paths(descriptor: Descriptor, prefix: str = "", depth: int = 3) -> It
     and nesting included, down to ``depth`` messages)."""
     for fd in descriptor.fields:
         path = f"{prefix}{fd.name}"
-        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+        if fd.type == FieldDescriptor.TYPE_STRING:
+            yield path + ("[]" if fd.is_repeated else "")
+        elif fd.message_type is not None and fd.message_type.GetOptions().map_entry:
             if fd.message_type.fields_by_name["value"].type == FieldDescriptor.TYPE_STRING:
                 yield path + "{}"
-        elif fd.type == FieldDescriptor.TYPE_STRING:
-            yield path + ("[]" if fd.is_repeated else "")
-        elif fd.type == FieldDescriptor.TYPE_MESSAGE and depth > 0:
+        elif fd.message_type is not None and depth > 0:
             if fd.message_type.full_name.startswith("google.protobuf."):
                 continue
             yield from string_paths(fd.message_type, path + ".", depth - 1)

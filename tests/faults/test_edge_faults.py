@@ -50,7 +50,7 @@ def test_nul_in_any_string_field_of_any_rpc_is_invalid_argument_naming_it(
 ) -> None:
     checked = 0
     for method in METHODS:
-        for path in string_paths(method.request_type.DESCRIPTOR):
+        for path in string_paths(method.request_descriptor):
             request = with_string(method.request_type, path, "run\x00; DROP TABLE runs")
             answer = call(channel, method, request.SerializeToString())
             assert answer.code is grpc.StatusCode.INVALID_ARGUMENT, (method, path, answer)
@@ -77,7 +77,7 @@ def test_malformed_bytes_on_every_rpc_are_invalid_argument(
         if answer.code is grpc.StatusCode.OK:  # bytes that happen to parse (unknown fields)
             continue
         assert answer.code not in NEVER, (method, answer)
-        if method.request_type.DESCRIPTOR.fields_by_number.get(1) is not None or body[0] == 0xFF:
+        if method.request_descriptor.fields_by_number.get(1) is not None or body[0] == 0xFF:
             assert answer.code is grpc.StatusCode.INVALID_ARGUMENT, (method, answer)
             assert "not a valid" in answer.message
 
@@ -85,7 +85,7 @@ def test_malformed_bytes_on_every_rpc_are_invalid_argument(
 def test_a_3000_character_value_in_any_field_gets_a_short_answer(channel: grpc.Channel) -> None:
     long = "r" * 3000
     for method in ASSAY_METHODS:
-        for path in string_paths(method.request_type.DESCRIPTOR):
+        for path in string_paths(method.request_descriptor):
             request = with_string(method.request_type, path, long)
             answer = call(channel, method, request.SerializeToString())
             assert answer.code not in NEVER, (method, path, answer.code, answer.message[:200])

@@ -57,6 +57,7 @@ def _scalar(fd: FieldDescriptor) -> st.SearchStrategy[Any]:
         return st.floats(allow_nan=True, allow_infinity=True, width=32)
     if fd.type == FieldDescriptor.TYPE_ENUM:
         low, high = -(2**31), 2**31 - 1
+        assert fd.enum_type is not None
         return st.one_of(
             st.sampled_from([v.number for v in fd.enum_type.values]), st.integers(low, high)
         )
@@ -75,7 +76,7 @@ def messages(descriptor: Descriptor, depth: int = 3) -> st.SearchStrategy[dict[s
             if value_fd.message_type is not None:
                 continue
             fields[fd.name] = st.dictionaries(key, _scalar(value_fd), max_size=3)
-        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+        elif fd.message_type is not None:
             if depth == 0:
                 continue
             sub = messages(fd.message_type, depth - 1)
@@ -96,7 +97,7 @@ def fill(message: Message, values: dict[str, Any]) -> Message:
         elif fd.type == FieldDescriptor.TYPE_MESSAGE and fd.is_repeated:
             for item in value:
                 fill(target.add(), item)  # type: ignore[union-attr]
-        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+        elif fd.message_type is not None:
             if fd.message_type.full_name == "google.protobuf.Timestamp":
                 value = {k: v for k, v in value.items() if k != "nanos" or 0 <= v < 1_000_000_000}
             fill(target, value)  # type: ignore[arg-type]
@@ -131,7 +132,7 @@ def _property(channel: grpc.Channel, method: Method, examples: int) -> None:
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(values=messages(method.request_type.DESCRIPTOR))
+    @given(values=messages(method.request_descriptor))
     def never_unknown_nor_internal(values: dict[str, Any]) -> None:
         answer = call(channel, method, _encode(method, values), timeout=10)
         assert answer.code not in NEVER, (method.path, values, answer)
