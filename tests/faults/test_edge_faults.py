@@ -176,38 +176,23 @@ def test_a_statement_past_the_timeout_is_unavailable_without_sql(
 
 # -- hostile objects in a run ------------------------------------------------------------------
 
+
+def _pod(name: str, *containers: tuple[str, str]) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"containers": [{"name": c, "image": image} for c, image in containers]},
+    }
+
+
 HOSTILE_PODS = "\n---\n".join(
     json.dumps(item)
     for item in [
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "nul\u0000name", "namespace": "shop"},
-            "spec": {"containers": [{"name": "app", "image": "x"}]},
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "n" * 300, "namespace": "shop"},
-            "spec": {"containers": [{"name": "app", "image": "x"}]},
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "hostile-fields", "namespace": "shop"},
-            "spec": {
-                "containers": [
-                    {"name": "c" * 300, "image": "img:latest" + "i" * 5000},
-                    {"name": "o" * 64, "image": "nginx"},
-                ]
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "fine", "namespace": "shop"},
-            "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
-        },
+        _pod("nul\u0000name", ("app", "x")),
+        _pod("n" * 300, ("app", "x")),
+        _pod("hostile-fields", ("c" * 300, "img:latest" + "i" * 5000), ("o" * 64, "nginx")),
+        _pod("fine", ("app", "nginx:1.27")),
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
