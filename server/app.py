@@ -50,7 +50,12 @@ from assay.server.observability.health import HealthMonitor, Readiness, Readines
 from assay.server.observability.http import HealthEndpoints, MetricsEndpoint
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.settings import LogLevel, Settings, StartupError, check
-from assay.server.storage.engine import create_engine_from_url, default_database_url, migrate
+from assay.server.storage.engine import (
+    create_engine_from_url,
+    default_database_url,
+    migrate,
+    operator_detail,
+)
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
 from assay.server.workflow.controller import WorkflowController
@@ -126,7 +131,13 @@ class AssayServer:
         repository = self.repository
         if repository is None:
             with _step("database_url", "cannot open the database"):
-                repository = await asyncio.to_thread(_open_repository, settings)
+                try:
+                    repository = await asyncio.to_thread(_open_repository, settings)
+                except Unavailable as exc:  # the operator's own database: say where, why
+                    raise StartupError(
+                        f"cannot open the database: {operator_detail(exc)}",
+                        setting="database_url",
+                    ) from exc
             stack.push_async_callback(asyncio.to_thread, repository.engine.dispose)
             self.repository = repository
         sink = StorageSink(repository)
@@ -342,7 +353,10 @@ def _check_free(listen: str) -> None:
 
 
 def _open_repository(settings: Settings) -> Repository:
-    engine = create_engine_from_url(settings.database_url or default_database_url())
+    engine = create_engine_from_url(
+        settings.database_url or default_database_url(),
+        statement_timeout_s=settings.database_statement_timeout_s,
+    )
     try:
         migrate(engine)
     except BaseException:

@@ -119,6 +119,14 @@ class Settings:
             "secret": True,
         },
     )
+    database_statement_timeout_s: float = field(
+        default=30.0,
+        metadata={
+            "help": "PostgreSQL: seconds a statement may run before the server cancels it; "
+            "the server gives up on a database that does not answer 2 s later.",
+            "gt": 0,
+        },
+    )
     cluster_id: str = field(
         default="default",
         metadata={"help": "Name of the assessed cluster in run ids, history and lock names."},

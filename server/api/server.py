@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from assay.server.api.assessments import AssessmentServicer, add_assessment_service
 from assay.server.api.auth import AuthInterceptor
+from assay.server.api.guard import RequestGuardInterceptor
 from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
 from assay.server.api.tls import server_credentials
 from assay.server.api.workflows import WorkflowServicer
@@ -110,6 +111,7 @@ def create_grpc_server(
             ErrorMappingInterceptor(),
             MetricsInterceptor(metrics),
             AuthInterceptor(security.authenticator, security.rules),
+            RequestGuardInterceptor(),
         ],
         options=[("grpc.so_reuseport", 0)],
     )

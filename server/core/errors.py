@@ -6,6 +6,7 @@ Hierarchy::
     ├── InvalidArgument      a request field is wrong (carries field violations)
     ├── NotFound             an id names nothing
     ├── AlreadyExists        a create collides with an existing object
+    ├── Aborted              a concurrent change won (a conflict); retrying may succeed
     ├── FailedPrecondition   the operation is not valid in the object's current state
     ├── Unauthenticated      the caller presented no credentials, or none that hold
     ├── PermissionDenied     the caller may not do this, or a dependency (the cluster)
@@ -49,6 +50,10 @@ class NotFound(AssayError):
 
 
 class AlreadyExists(AssayError):
+    pass
+
+
+class Aborted(AssayError):
     pass
 
 

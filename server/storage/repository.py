@@ -42,7 +42,7 @@ from assay.server.storage.dialect import dialect_insert
 from assay.server.storage.engine import (
     reader_engine,
     schema_is_current,
-    unavailable_on_connection_error,
+    storage_errors,
     write_transaction,
 )
 from assay.server.storage.mapping import HistoryRecord
@@ -330,7 +330,7 @@ class Repository:
 
     def ping(self) -> None:
         """Round-trip to the database; Unavailable when it cannot be reached."""
-        with unavailable_on_connection_error(), self._engine.connect() as connection:
+        with storage_errors(), self._engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def schema_is_current(self) -> bool:
@@ -342,13 +342,13 @@ class Repository:
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
-        with unavailable_on_connection_error(), write_transaction(self._engine) as connection:
+        with storage_errors(), write_transaction(self._engine) as connection:
             yield connection
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         """``work`` over a connection of the read engine (see ``engine.reader_engine``),
         once more on a fresh connection if the first one turned out dead."""
-        with unavailable_on_connection_error():
+        with storage_errors():
             try:
                 with self._reads.connect() as connection:
                     return work(connection)

@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from rich.console import Console
 
 from assay.client import formatters as fmt
-from assay.client.cli import common, run, workflows
+from assay.client.cli import common, outcome, run, workflows
 from assay.client.formatters import Output
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import common_pb2 as cpb
@@ -356,7 +356,7 @@ def _enum_fields() -> Iterator[tuple[Descriptor, str, EnumDescriptor]]:
 FILTERS: dict[str, Callable[[str], list[int]]] = {
     "Pillar": lambda name: list(common.pillars([name])),
     "Status": lambda name: list(common.statuses([name])),
-    "Severity": lambda name: [common.SEVERITIES[run.SeverityChoice(name).value]],
+    "Severity": lambda name: [common.SEVERITIES[outcome.SeverityChoice(name).value]],
     "RunPhase": lambda name: list(common.run_phases([name])),
     "InventorySource": lambda name: [
         fmt.enum_values(apb.InventorySource)[run.SourceChoice(name).value]
@@ -399,7 +399,7 @@ def _message_class(descriptor: Descriptor) -> type[Message]:
 
 def test_enum_values_is_the_table_the_filters_share() -> None:
     assert fmt.enum_values(cpb.Status) == common.STATUSES
-    assert list(common.SEVERITIES) == [c.value for c in run.SeverityChoice]
+    assert list(common.SEVERITIES) == [c.value for c in outcome.SeverityChoice]
     assert fmt.enum_values(cpb.Pillar)["performance_efficiency"] == (
         cpb.PILLAR_PERFORMANCE_EFFICIENCY
     )
