@@ -342,7 +342,7 @@ def test_kill_9_mid_run_then_restart_counts_equal_results_and_the_run_fails(
     assert after.error == CRASH_REASON
     for repository in open_repository(database):
         with repository.engine.connect() as connection:
-            stored = dict(
+            stored: dict[str, int] = dict(
                 connection.execute(
                     text(
                         "SELECT status, count(*) FROM assessments WHERE run_id = :r GROUP BY status"

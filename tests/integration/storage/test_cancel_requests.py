@@ -91,7 +91,7 @@ def test_the_sweep_fails_stale_runs_and_the_owners_own_with_history(
 
     assert failed == ["mine", "stale"]
     assert repository.get_run("other").state is RunState.RUNNING
-    history = {e.run_id: e for e in repository.history().items}
+    history = {str(e.run_id): e for e in repository.history().items}
     assert set(history) == {"mine", "stale"}
     assert history["stale"].counts == repository.get_run("stale").counts
     assert history["mine"].counts == StatusCounts()
