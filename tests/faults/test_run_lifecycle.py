@@ -8,14 +8,18 @@ arrives.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +27,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from sqlalchemy import URL, text
 from typer.testing import CliRunner
@@ -37,6 +42,7 @@ from assay.server.storage.engine import create_engine_from_url, migrate
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import assessment_pb2_grpc as apb_grpc
+from tests.faults.throwaway_postgres import ThrowawayPostgres
 from tests.integration.api.server_fixtures import ServerThread, server_settings
 from tests.integration.api.uploads import start_manifest_run
 from tests.integration.storage.backends import postgres_schema_url
@@ -356,3 +362,66 @@ def test_kill_9_mid_run_then_restart_counts_equal_results_and_the_run_fails(
         [entry] = repository.history().items
         assert entry.run_id == run.run_id and entry.state is RunState.FAILED
         assert entry.counts == failed.counts
+
+
+# -- readiness --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    server = ThrowawayPostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+def test_readiness_follows_storage_going_away_and_coming_back(
+    throwaway_postgres: ThrowawayPostgres,
+) -> None:
+    health_port = free_port()
+    settings = dataclasses.replace(
+        server_settings(database_url=throwaway_postgres.url),
+        health_port=health_port,
+        health_poll_s=0.2,
+    )
+    statuses: queue.Queue[int] = queue.Queue()
+    with (
+        ServerThread(AssayServer(settings)) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        stream = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=""), timeout=60
+        )
+
+        def read() -> None:
+            with contextlib.suppress(grpc.RpcError):
+                for reply in stream:
+                    statuses.put(reply.status)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+
+        def next_status(wanted: int) -> None:
+            while statuses.get(timeout=30) != wanted:
+                pass
+
+        next_status(health_pb2.HealthCheckResponse.SERVING)
+        assert readyz(health_port) == 200
+        throwaway_postgres.stop()
+        next_status(health_pb2.HealthCheckResponse.NOT_SERVING)
+        assert readyz(health_port) == 503
+        throwaway_postgres.start()
+        next_status(health_pb2.HealthCheckResponse.SERVING)
+        assert readyz(health_port) == 200
+        stream.cancel()
+
+
+def readyz(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as reply:
+            status: int = reply.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
