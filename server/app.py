@@ -90,6 +90,7 @@ class AssayServer:
     runner: Runner | None = None
     controller: WorkflowController | None = None
     monitor: HealthMonitor | None = None
+    pools: ThreadPools | None = None
     _stack: AsyncExitStack | None = None
     _grpc: GrpcEndpoint | None = None
     _grace: float | None = None
@@ -132,7 +133,7 @@ class AssayServer:
                 repository = await asyncio.to_thread(_open_repository, settings)
             stack.push_async_callback(asyncio.to_thread, repository.engine.dispose)
             self.repository = repository
-        pools = self._thread_pools(stack)
+        pools = self.pools = self._thread_pools(stack)
         replica = replica_name(settings.listen)
         sink = StorageSink(repository, threads=pools.storage, owner=replica)
         factory = self.kube_client_factory or client_factory(settings.kube)

@@ -192,7 +192,8 @@ class Runner:
         shutting down, and whatever the sink raises on create (AlreadyExists for a taken
         ``run_id``, Unavailable when storage is down); in every such case nothing runs.
         """
-        self.admit()
+        if self._closing:
+            raise Unavailable(SHUTTING_DOWN)
         checks = resolve_checks(self._catalogue, request)
         if request.source not in self._inventories:
             raise InvalidArgument(
@@ -210,7 +211,7 @@ class Runner:
             cluster_id=self._cluster_id,
             check_count=len(checks),
         )
-        self.admit()  # again: another start may have taken the last place meanwhile
+        self.admit()  # a bad request is told so first, whatever the load
         await self._sink.create_run(run)
         execution = _Execution(
             run=run,

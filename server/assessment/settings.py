@@ -100,9 +100,10 @@ class AssessmentSettings:
         },
     )
     check_threads: int = field(
-        default=16,
+        default=32,
         metadata={
-            "help": "Threads that execute checks, shared by every run.",
+            "help": "Threads that execute checks, shared by every run (by default as many "
+            "as the runs admitted at once may use).",
             "min": 1,
             "max": 1024,
         },

@@ -418,6 +418,52 @@ def test_readiness_follows_storage_going_away_and_coming_back(
         stream.cancel()
 
 
+def test_readiness_reports_a_saturated_thread_pool_and_its_recovery(tmp_path: Path) -> None:
+    """Inventory loads stuck (a slow file) saturate their pool: NOT_SERVING while a load
+    waits for a thread longer than the stall limit, SERVING once they move again."""
+    health_port = free_port()
+    settings = dataclasses.replace(
+        server_settings(
+            database_url=f"sqlite:///{tmp_path / 'assay.db'}",
+            assessment=AssessmentSettings(inventory_threads=1, thread_stall_s=0.2),
+        ),
+        health_port=health_port,
+        health_poll_s=0.1,
+    )
+    statuses: queue.Queue[int] = queue.Queue()
+    release = threading.Event()
+    with (
+        ServerThread(AssayServer(settings)) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        pools = server.server.pools
+        assert pools is not None
+        stream = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=""), timeout=60
+        )
+
+        def read() -> None:
+            with contextlib.suppress(grpc.RpcError):
+                for reply in stream:
+                    statuses.put(reply.status)
+
+        threading.Thread(target=read, daemon=True).start()
+
+        def next_status(wanted: int) -> None:
+            while statuses.get(timeout=30) != wanted:
+                pass
+
+        next_status(health_pb2.HealthCheckResponse.SERVING)
+        stuck = [pools.inventory.submit(release.wait, 30) for _ in range(2)]
+        next_status(health_pb2.HealthCheckResponse.NOT_SERVING)
+        assert readyz(health_port) == 503
+        release.set()
+        assert all(f.result(10) for f in stuck)
+        next_status(health_pb2.HealthCheckResponse.SERVING)
+        assert readyz(health_port) == 200
+        stream.cancel()
+
+
 def readyz(port: int) -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as reply:
