@@ -18,7 +18,7 @@ Lifecycle of one run (states and transitions in :mod:`.run_state`)::
                   failed ────────────────── storage refused a write
                   cancelled ─────────────── cancel() / shutdown()
              sink.finish_run (run + history row; retried while storage is
-             unavailable, for run_end_retry_s), RunFinished on the bus
+             unavailable, for write_retry_s), RunFinished on the bus
 
 Threads and timeouts
 --------------------
@@ -54,7 +54,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -107,9 +107,9 @@ SHUTTING_DOWN = "server shutting down"
 CANCELLED_BY_USER = "cancelled by request"
 # The retry hint of a StartRun refused because the server runs as many runs as it may.
 ADMISSION_RETRY_S = 5.0
-# Backoff between attempts to record the end of a run while storage is unavailable.
-_END_RETRY_FIRST_S = 0.1
-_END_RETRY_MAX_S = 2.0
+# Backoff between attempts of a run's write while storage is unavailable.
+_RETRY_FIRST_S = 0.1
+_RETRY_MAX_S = 2.0
 
 
 # -- the runner -------------------------------------------------------------------------------
@@ -175,6 +175,7 @@ class Runner:
             threads=check_threads or DaemonExecutor(self._config.check_threads, name="check"),
         )
         self._active: dict[RunId, _Execution] = {}
+        self._starting = 0  # admitted runs being created (not in _active yet)
         self._recent: OrderedDict[RunId, Run] = OrderedDict()
         self._closing = False
 
@@ -212,7 +213,11 @@ class Runner:
             check_count=len(checks),
         )
         self.admit()  # a bad request is told so first, whatever the load
-        await self._sink.create_run(run)
+        self._starting += 1  # holds its place while it is created
+        try:
+            await self._sink.create_run(run)
+        finally:
+            self._starting -= 1
         execution = _Execution(
             run=run,
             request=request,
@@ -234,7 +239,7 @@ class Runner:
         if self._closing:
             raise Unavailable(SHUTTING_DOWN)
         limit = self._config.max_runs
-        if len(self._active) >= limit:
+        if len(self._active) + self._starting >= limit:
             raise ResourceExhausted(
                 f"this server is executing {limit} runs, its limit (ASSAY_MAX_RUNS); "
                 f"try again in {ADMISSION_RETRY_S:g}s",
@@ -378,7 +383,8 @@ class Runner:
         execution.run = dataclasses.replace(
             advance(execution.run, RunState.RUNNING, at=self._clock.now()), diagnostics=diagnostics
         )
-        await _uninterrupted(self._write(self._sink.update_run(execution.run)))
+        running = execution.run
+        await _uninterrupted(self._write(lambda: self._sink.update_run(running)))
         self._publish(
             execution,
             RunStateChanged(
@@ -420,27 +426,27 @@ class Runner:
             raise asyncio.CancelledError
 
     async def _record_end(self, execution: _Execution) -> None:
-        """The run's end and history row, retried with backoff for ``run_end_retry_s`` while
-        storage is unavailable (the run stays this replica's, heartbeating, meanwhile)."""
+        """The run's end and history row (the run stays this replica's, heartbeating, while
+        it is retried)."""
+        run, history = execution.run, execution.tally.history(execution.run)
+        await self._retrying(lambda: _uninterrupted(self._sink.finish_run(run, history)))
+
+    async def _retrying(self, write: Callable[[], Awaitable[None]]) -> None:
+        """``write()``, again with backoff for ``write_retry_s`` while storage is unavailable
+        (a locked SQLite file, a PostgreSQL restart); then its Unavailable propagates."""
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + self._config.run_end_retry_s
-        delay = _END_RETRY_FIRST_S
-        history = execution.tally.history(execution.run)
+        give_up = loop.time() + self._config.write_retry_s
+        delay = _RETRY_FIRST_S
         while True:
             try:
-                await _uninterrupted(self._sink.finish_run(execution.run, history))
+                await write()
                 return
             except Unavailable as exc:
                 if loop.time() + delay > give_up:
                     raise
-                log.warning(
-                    "run %s: recording its end failed, retrying in %.1fs: %s",
-                    execution.run_id,
-                    delay,
-                    exc,
-                )
+                log.warning("a write failed, retrying in %.1fs: %s", delay, exc)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, _END_RETRY_MAX_S)
+            delay = min(delay * 2, _RETRY_MAX_S)
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -567,7 +573,7 @@ class Runner:
         # The results and the run's counts with them go in one transaction, and count in
         # the tally only once stored: a run that ends failed here reports what was stored.
         run = dataclasses.replace(execution.run, counts=execution.tally.counts + outcome.counts)
-        await self._write(self._sink.add_results(outcome.results, run=run))
+        await self._write(lambda: self._sink.add_results(outcome.results, run=run))
         execution.run = run
         definition = outcome.check.definition
         execution.tally.add(definition.pillar, outcome.counts, outcome.failing_by_severity)
@@ -586,10 +592,11 @@ class Runner:
             ),
         )
 
-    async def _write(self, write: Awaitable[None]) -> None:
-        """One sink call; a failure becomes :class:`_SinkFailure` (the run ends failed)."""
+    async def _write(self, write: Callable[[], Awaitable[None]]) -> None:
+        """One sink call, retried while storage is unavailable; a failure becomes
+        :class:`_SinkFailure` (the run ends failed)."""
         try:
-            await write
+            await self._retrying(write)
         except Exception as exc:
             raise _SinkFailure(f"storage: {type(exc).__name__}: {exc}") from exc
 

@@ -124,10 +124,11 @@ class AssessmentSettings:
             "gt": 0,
         },
     )
-    run_end_retry_s: float = field(
+    write_retry_s: float = field(
         default=30.0,
         metadata={
-            "help": "Seconds the end of a run is retried while storage is unavailable.",
+            "help": "Seconds a run's writes (its results, its end) are retried while storage "
+            "is unavailable.",
             "min": 0,
         },
     )

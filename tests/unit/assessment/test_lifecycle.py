@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -54,6 +54,34 @@ async def test_runs_beyond_the_limit_are_refused_with_a_retry_hint() -> None:
     assert (await runner.wait(first.run_id)).state is RunState.COMPLETED
     second = await runner.start(MANIFESTS)  # a place is free again
     assert (await runner.wait(second.run_id)).state is RunState.COMPLETED
+
+
+@dataclass
+class SlowCreateSink(MemorySink):
+    """Creating a run takes until ``release`` is set."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def create_run(self, run: Run) -> None:
+        await self.release.wait()
+        await super().create_run(run)
+
+
+async def test_concurrent_starts_cannot_overtake_the_limit() -> None:
+    sink = SlowCreateSink()
+    runner = runner_with(
+        fake_check("SEC-001", per_pod(Status.PASSING)),
+        sink=sink,
+        provider=BlockedInventory(release=_set_event()),
+        max_runs=2,
+    )
+    starts = [asyncio.ensure_future(runner.start(MANIFESTS)) for _ in range(3)]
+    await asyncio.sleep(0)  # every start is now creating its run, or refused
+    sink.release.set()
+    outcomes = await asyncio.gather(*starts, return_exceptions=True)
+    refused = [o for o in outcomes if isinstance(o, ResourceExhausted)]
+    assert len(refused) == 1
+    assert len(sink.runs) == 2
 
 
 async def test_a_cancel_request_found_by_the_heartbeat_cancels_the_run(gate: Gate) -> None:
@@ -105,7 +133,7 @@ async def test_the_end_of_a_run_is_recorded_once_storage_is_back() -> None:
         fake_check("SEC-001", per_pod(Status.FAILING)),
         sink=sink,
         provider=BlockedInventory(release=_set_event()),
-        run_end_retry_s=30,
+        write_retry_s=30,
     )
     ended = await runner.wait((await runner.start(MANIFESTS)).run_id)
     assert sink.calls.count("finish_run") == 3  # two refused, the third recorded
@@ -121,7 +149,7 @@ async def test_the_end_is_failed_after_the_retry_time() -> None:
         fake_check("SEC-001", per_pod(Status.PASSING)),
         sink=sink,
         provider=BlockedInventory(release=_set_event()),
-        run_end_retry_s=0,
+        write_retry_s=0,
     )
     ended = await runner.wait((await runner.start(MANIFESTS)).run_id)
     assert ended.state is RunState.FAILED
