@@ -83,7 +83,7 @@ class AssessmentSettings:
     )
 
     max_runs: int = field(
-        default=4,
+        default=2,
         metadata={
             "help": "Runs this server executes at once; StartRun beyond them is refused "
             "(RESOURCE_EXHAUSTED, retry later).",
@@ -100,7 +100,7 @@ class AssessmentSettings:
         },
     )
     check_threads: int = field(
-        default=32,
+        default=16,
         metadata={
             "help": "Threads that execute checks, shared by every run (by default as many "
             "as the runs admitted at once may use).",
