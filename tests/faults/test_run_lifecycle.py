@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -377,20 +377,16 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
         server.remove()
 
 
-def test_readiness_follows_storage_going_away_and_coming_back(
-    throwaway_postgres: ThrowawayPostgres,
-) -> None:
-    health_port = free_port()
-    settings = dataclasses.replace(
-        server_settings(database_url=throwaway_postgres.url),
-        health_port=health_port,
-        health_poll_s=0.2,
-    )
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@contextlib.contextmanager
+def health_statuses(target: str) -> Iterator[Callable[[int], None]]:
+    """Follow the server's overall health (service ``""``) with a Watch stream; yields a
+    function that waits (30 s at most) for the next report of a status."""
     statuses: queue.Queue[int] = queue.Queue()
-    with (
-        ServerThread(AssayServer(settings)) as server,
-        grpc.insecure_channel(server.target) as channel,
-    ):
+    with grpc.insecure_channel(target) as channel:
         stream = health_pb2_grpc.HealthStub(channel).Watch(
             health_pb2.HealthCheckRequest(service=""), timeout=60
         )
@@ -400,22 +396,35 @@ def test_readiness_follows_storage_going_away_and_coming_back(
                 for reply in stream:
                     statuses.put(reply.status)
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-
         def next_status(wanted: int) -> None:
             while statuses.get(timeout=30) != wanted:
                 pass
 
-        next_status(health_pb2.HealthCheckResponse.SERVING)
+        threading.Thread(target=read, daemon=True).start()
+        try:
+            yield next_status
+        finally:
+            stream.cancel()
+
+
+def test_readiness_follows_storage_going_away_and_coming_back(
+    throwaway_postgres: ThrowawayPostgres,
+) -> None:
+    health_port = free_port()
+    settings = dataclasses.replace(
+        server_settings(database_url=throwaway_postgres.url),
+        health_port=health_port,
+        health_poll_s=0.2,
+    )
+    with ServerThread(AssayServer(settings)) as server, health_statuses(server.target) as next_:
+        next_(SERVING)
         assert readyz(health_port) == 200
         throwaway_postgres.stop()
-        next_status(health_pb2.HealthCheckResponse.NOT_SERVING)
+        next_(NOT_SERVING)
         assert readyz(health_port) == 503
         throwaway_postgres.start()
-        next_status(health_pb2.HealthCheckResponse.SERVING)
+        next_(SERVING)
         assert readyz(health_port) == 200
-        stream.cancel()
 
 
 def test_readiness_reports_a_saturated_thread_pool_and_its_recovery(tmp_path: Path) -> None:
@@ -430,38 +439,18 @@ def test_readiness_reports_a_saturated_thread_pool_and_its_recovery(tmp_path: Pa
         health_port=health_port,
         health_poll_s=0.1,
     )
-    statuses: queue.Queue[int] = queue.Queue()
     release = threading.Event()
-    with (
-        ServerThread(AssayServer(settings)) as server,
-        grpc.insecure_channel(server.target) as channel,
-    ):
+    with ServerThread(AssayServer(settings)) as server, health_statuses(server.target) as next_:
         pools = server.server.pools
         assert pools is not None
-        stream = health_pb2_grpc.HealthStub(channel).Watch(
-            health_pb2.HealthCheckRequest(service=""), timeout=60
-        )
-
-        def read() -> None:
-            with contextlib.suppress(grpc.RpcError):
-                for reply in stream:
-                    statuses.put(reply.status)
-
-        threading.Thread(target=read, daemon=True).start()
-
-        def next_status(wanted: int) -> None:
-            while statuses.get(timeout=30) != wanted:
-                pass
-
-        next_status(health_pb2.HealthCheckResponse.SERVING)
+        next_(SERVING)
         stuck = [pools.inventory.submit(release.wait, 30) for _ in range(2)]
-        next_status(health_pb2.HealthCheckResponse.NOT_SERVING)
+        next_(NOT_SERVING)
         assert readyz(health_port) == 503
         release.set()
         assert all(f.result(10) for f in stuck)
-        next_status(health_pb2.HealthCheckResponse.SERVING)
+        next_(SERVING)
         assert readyz(health_port) == 200
-        stream.cancel()
 
 
 def readyz(port: int) -> int:
