@@ -41,6 +41,14 @@ class SourceChoice(enum.StrEnum):
     MANIFESTS = "manifests"
 
 
+_ENDED_STATES = (
+    apb.RUN_PHASE_COMPLETED,
+    apb.RUN_PHASE_PARTIAL,
+    apb.RUN_PHASE_FAILED,
+    apb.RUN_PHASE_CANCELLED,
+)
+
+
 def run(
     ctx: typer.Context,
     pillar: Annotated[
@@ -163,11 +171,46 @@ def cancel(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     output: common.OutputOpt = Output.TABLE,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait until the run has ended (the replica executing it may be another one, "
+            "which acts on the request at its next heartbeat).",
+        ),
+    ] = True,
 ) -> None:
-    """Cancel a queued or running run."""
+    """Cancel a queued or running run; exit 0 once it is cancelled, 1 if it ended otherwise."""
+    st = common.state(ctx)
     with common.connect(ctx) as client:
-        cancelled = client.cancel_run(run_id)
-    fmt.emit(common.state(ctx).console, output, cancelled, fmt.run_table)
+        run = client.cancel_run(run_id)
+        if wait and run.state not in _ENDED_STATES:
+            st.errors.print(
+                f"cancel of run {run_id} requested from the replica executing it; waiting",
+                markup=False,
+            )
+            with common.interruptible() as interrupt:
+                for event in interrupt.follow(client.watch_run(run_id)):
+                    if event.WhichOneof("event") == "run_finished":
+                        break
+            if interrupt.hit.is_set():
+                st.errors.print(
+                    f"Stopped waiting; the cancel of run {run_id} stays requested (follow "
+                    f"it with: assay runs watch {run_id}).",
+                    markup=False,
+                )
+                raise typer.Exit(outcome.EXIT_DETACHED)
+            run = client.get_run(run_id)
+    fmt.emit(st.console, output, run, fmt.run_table)
+    if wait and run.state != apb.RUN_PHASE_CANCELLED:
+        if run.state in _ENDED_STATES:
+            detail = f": {run.error}" if run.error else ""
+            raise common.fail(
+                ctx, f"run {run_id} ended {fmt.enum_name(apb.RunPhase, run.state)}{detail}"
+            )
+        raise common.fail(
+            ctx, f"run {run_id} has not ended yet; follow it: assay runs watch {run_id}"
+        )
 
 
 @checks_app.command("list")

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -88,6 +89,10 @@ def status_for(error: AssayError) -> tuple[grpc.StatusCode, str, tuple[tuple[str
                 resource_name=_bounded(error.ident, MAX_DETAIL_CHARS),
             )
         )
+    elif isinstance(error, ResourceExhausted) and error.retry_after_s is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromTimedelta(timedelta(seconds=error.retry_after_s))
+        rich.details.add().Pack(retry)
     return code, message, (("grpc-status-details-bin", rich.SerializeToString()),)
 
 

@@ -10,7 +10,6 @@ what a write may ask for (the request policy).
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import grpc
@@ -31,6 +30,7 @@ from assay.server.auth.policy import RequestPolicy
 from assay.server.auth.settings import DEFAULT_WRITER_GROUPS
 from assay.server.auth.tls import TlsFiles
 from assay.server.checks.kit.catalogue import Catalogue
+from assay.server.core.threads import DaemonExecutor
 from assay.server.storage.engine import READ_POOL_SIZE
 from assay.server.storage.repository import Repository
 from assay.server.workflow.controller import WorkflowController
@@ -62,7 +62,7 @@ class GrpcEndpoint:
     health: health.aio.HealthServicer
     port: int
     # The threads query RPCs read storage in; released once the server has stopped.
-    reads: ThreadPoolExecutor | None = None
+    reads: DaemonExecutor | None = None
 
     async def start(self) -> None:
         await self.server.start()
@@ -105,7 +105,8 @@ def create_grpc_server(
     """Build the server with every service and bind ``listen`` (TLS when ``security.tls``);
     ``OSError`` if it cannot bind, TlsError if the TLS files are unusable."""
     # As many threads as the storage read pool has connections, so none waits for one.
-    reads = ThreadPoolExecutor(max_workers=READ_POOL_SIZE, thread_name_prefix="assay-read")
+    # Daemon threads: a read stuck on a frozen database must not hold the process at exit.
+    reads = DaemonExecutor(READ_POOL_SIZE, name="read")
     server = grpc.aio.server(
         interceptors=[
             ErrorMappingInterceptor(),

@@ -1,24 +1,25 @@
 """Executing one check of a run: in its own thread, into stored results.
 
 The runner asks a :class:`CheckExecutor` to :meth:`~CheckExecutor.spawn` each check; the
-check runs in a daemon thread (checks are synchronous functions over an immutable
-inventory, and turning 50,000 findings into results is CPU work that must stay off the
-event loop), and its :class:`Outcome` settles the returned future. A check that raised or
-ran out of time gets the single ``error`` or ``timeout`` result of :meth:`failure`.
+check runs in a thread of the server's check pool (checks are synchronous functions over an
+immutable inventory, and turning 50,000 findings into results is CPU work that must stay off
+the event loop): :attr:`Spawned.started` settles when a thread takes it, its
+:class:`Outcome` settles :attr:`Spawned.outcome`. A check that raised or ran out of time
+gets the single ``error`` or ``timeout`` result of :meth:`failure`.
 
 A Python thread cannot be killed: a check that overruns its timeout keeps running until it
-returns, and its late outcome is dropped because the future is already done. The thread is
-a daemon, so it never holds up process exit.
+returns, and its late outcome is dropped because the future is already done. The pool's
+threads are daemons (``core.threads``), so they never hold up process exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -62,22 +63,38 @@ class RunContext:
     exemptions: Exemptions
 
 
-class CheckExecutor:
-    """Runs checks in threads and builds their results, configured by the catalogue."""
+@dataclass(frozen=True)
+class Spawned:
+    """A check handed to the pool: ``started`` when a thread takes it, ``outcome`` when it
+    is done; ``job`` is the pool's future (cancel it to drop a check still waiting)."""
 
-    def __init__(self, *, catalogue: Catalogue, clock: Clock) -> None:
+    started: asyncio.Future[None]
+    outcome: asyncio.Future[Outcome]
+    job: Future[None]
+
+
+class CheckExecutor:
+    """Runs checks in the pool ``threads`` and builds their results, configured by the
+    catalogue."""
+
+    def __init__(self, *, catalogue: Catalogue, clock: Clock, threads: Executor) -> None:
         self._catalogue = catalogue
         self._clock = clock
+        self._threads = threads
         self._result_ids = ResultIdFactory()
 
-    def spawn(
-        self, scope: RunContext, check: Check, *, on_exit: Callable[[], None]
-    ) -> asyncio.Future[Outcome]:
-        """Evaluate ``check`` in a daemon thread; its outcome settles the returned future
-        unless the future is already done (timed out, cancelled): then it is dropped.
-        ``on_exit`` runs on the loop when the thread is done, whatever happened."""
+    def spawn(self, scope: RunContext, check: Check, *, on_exit: Callable[[], None]) -> Spawned:
+        """Evaluate ``check`` in a thread of the pool; its outcome settles ``outcome`` unless
+        that is already done (timed out, cancelled): then it is dropped. ``on_exit`` runs on
+        the loop when the thread is done with it, whatever happened (not when the job is
+        cancelled before a thread took it)."""
         loop = asyncio.get_running_loop()
+        started: asyncio.Future[None] = loop.create_future()
         future: asyncio.Future[Outcome] = loop.create_future()
+
+        def begin() -> None:
+            if not started.done():
+                started.set_result(None)
 
         def settle(outcome: Outcome | None, error: BaseException | None) -> None:
             on_exit()
@@ -90,6 +107,8 @@ class CheckExecutor:
                 future.set_result(outcome)
 
         def work() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                loop.call_soon_threadsafe(begin)
             outcome: Outcome | None = None
             error: BaseException | None = None
             try:
@@ -101,8 +120,7 @@ class CheckExecutor:
             with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
                 loop.call_soon_threadsafe(settle, outcome, error)
 
-        threading.Thread(target=work, name=f"assay-check-{check.id}", daemon=True).start()
-        return future
+        return Spawned(started, future, self._threads.submit(work))
 
     def failure(
         self, run_id: RunId, check: Check, status: Status, message: str, duration_ms: int

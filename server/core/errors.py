@@ -70,7 +70,10 @@ class PermissionDenied(AssayError):
 
 
 class ResourceExhausted(AssayError):
-    pass
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        """``retry_after_s``: when trying again may succeed (a busy server), if ever."""
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(AssayError):
