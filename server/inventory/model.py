@@ -207,8 +207,11 @@ class Inventory:
         return tuple(w for w in every if w.namespace == namespace)
 
     def workload(self, kind: str, namespace: str, name: str) -> Workload | None:
-        obj = self.get(kind, namespace, name)
-        return None if obj is None else workload_of(obj)
+        """The workload view of one object (``None`` when absent or not a workload kind),
+        built once per inventory and shared by every check."""
+        return self.memo("workload_views", self._compute_workload_views).get(
+            (kind, namespace, name)
+        )
 
     def workloads_selected(self, namespace: str, selector: Selector) -> list[Workload]:
         """Top-level workloads in ``namespace`` whose pod-template labels ``selector`` matches."""
@@ -275,15 +278,23 @@ class Inventory:
             names.update(ns for ns in by_ns if ns)
         return tuple(sorted(names))
 
-    def _compute_workloads(self, include_owned: bool) -> tuple[Workload, ...]:
-        found = []
+    def _compute_workload_views(self) -> dict[ObjectKey, Workload]:
+        views: dict[ObjectKey, Workload] = {}
         for kind in WORKLOAD_KINDS:
-            for obj in self.objects(kind):
-                if include_owned or not self.is_owned(obj):
+            for namespace, by_name in self._index.get(kind, {}).items():
+                for name, obj in by_name.items():
                     workload = workload_of(obj)
                     if workload is not None:
-                        found.append(workload)
-        return tuple(found)
+                        views[(kind, namespace, name)] = workload
+        return views
+
+    def _compute_workloads(self, include_owned: bool) -> tuple[Workload, ...]:
+        views = self.memo("workload_views", self._compute_workload_views)
+        return tuple(
+            workload
+            for workload in views.values()
+            if include_owned or not self.is_owned(workload.obj)
+        )
 
     def _compute_scale_targets(self) -> dict[tuple[str, str, str], list[KubeObject]]:
         targets: dict[tuple[str, str, str], list[KubeObject]] = defaultdict(list)

@@ -26,9 +26,12 @@ def as_mapping(value: object) -> KubeObject:
 
 def as_mappings(value: object) -> list[KubeObject]:
     """The mapping items of ``value`` if it is a list, else an empty list."""
-    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+    # Parsed JSON and YAML give lists: the ABC checks only for anything else.
+    if type(value) is not list and (
+        not isinstance(value, Sequence) or isinstance(value, str | bytes)
+    ):
         return []
-    return [item for item in value if isinstance(item, Mapping)]
+    return [item for item in value if type(item) is dict or isinstance(item, Mapping)]
 
 
 def dig(obj: KubeObject, *path: str) -> KubeObject:
