@@ -22,6 +22,8 @@ Nodes. For each size it reports
   with nothing else running (what the writes cost on their own);
 - ``overlap``: (``checks_s`` + ``store_s``) / ``wall_s``: above 1 when the run overlaps
   writing with checking (the sink writes on its own thread while checks run in theirs);
+- ``cpu_s``, ``checks_cpu_s``, ``store_cpu_s``: the CPU time of the process in each of the
+  three (on a shared machine the steadier figures);
 - ``peak_rss_mb`` (after the run, before the standalone parts), ``results``, ``checks``,
   the slowest checks, and with ``--runs N`` the RSS after each of N consecutive runs in one
   process (a run must give back what it took).
@@ -186,12 +188,12 @@ def standalone(url: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     per_check: dict[str, float] = {}
     batches: list[list[AssessmentResult]] = []
     with FROZEN_HEAP.frozen():  # as in a run
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for check in registry.all():
             one = time.perf_counter()
             batches.append(executor._evaluate(context, check).results)
             per_check[check.id] = time.perf_counter() - one
-        checks_s = time.perf_counter() - began
+        checks_s, checks_cpu_s = time.perf_counter() - began, time.process_time() - cpu
     engine = create_engine_from_url(url)
     try:
         repository = Repository(engine)
@@ -205,10 +207,10 @@ def standalone(url: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
                 cluster_id="bench-standalone",
             )
         )
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for batch in batches:
             repository.add_results(batch)
-        store_s = time.perf_counter() - began
+        store_s, store_cpu_s = time.perf_counter() - began, time.process_time() - cpu
     finally:
         engine.dispose()
     slowest = sorted(per_check.items(), key=lambda item: -item[1])
@@ -216,6 +218,8 @@ def standalone(url: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
         "checks": len(per_check),
         "checks_s": round(checks_s, 3),
         "store_s": round(store_s, 3),
+        "checks_cpu_s": round(checks_cpu_s, 3),
+        "store_cpu_s": round(store_cpu_s, 3),
         "per_check_s": {check_id: round(s, 4) for check_id, s in slowest},
     }
 
@@ -255,7 +259,9 @@ def report(sizes: list[dict[str, Any]]) -> None:
     row("  CPU of the process", "cpu_s")
     row("  runner waiting on sink", "sink_wait_s")
     row("checks alone", "checks_s")
+    row("  CPU", "checks_cpu_s")
     row("store alone", "store_s")
+    row("  CPU", "store_cpu_s")
     row("overlap (alone / wall)", "overlap", unit="x")
     row("peak RSS (MB)", "peak_rss_mb", unit="")
     last = sizes[-1]

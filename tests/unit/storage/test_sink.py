@@ -70,3 +70,5 @@ async def test_every_call_is_delegated_from_a_worker_thread() -> None:
     ]
     loop_thread = threading.get_ident()
     assert all(thread != loop_thread for _, thread, _ in fake.calls)
+    run_threads = {thread for name, thread, _ in fake.calls if name != "record_audit"}
+    assert len(run_threads) == 1, "a run's writes go through one writer thread, in order"
