@@ -47,6 +47,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import grpc
 import platformdirs
 import yaml
 
@@ -173,7 +174,7 @@ def run_scan(directory: Path) -> float:
 
 
 @contextmanager
-def _served(database: Path) -> Iterator[str]:
+def _served(database: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     command = [
         str(ASSAY),
@@ -182,23 +183,40 @@ def _served(database: Path) -> Iterator[str]:
         f"127.0.0.1:{port}",
         "--database-url",
         f"sqlite:///{database}",
-        "--http-port",
+        "--health-port",
+        "0",
+        "--metrics-port",
         "0",
     ]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdout=log, stderr=log)
         try:
-            yield f"127.0.0.1:{port}"
+            yield f"127.0.0.1:{port}", process
         finally:
             process.terminate()
             process.wait(30)
+            if process.returncode not in (0, -15):
+                log.seek(0)
+                tail = log.read().decode(errors="replace").strip()[-500:]
+                raise SetupError(f"assay serve exited {process.returncode}: {tail}")
+
+
+async def _ready(target: str, process: subprocess.Popen[bytes]) -> None:
+    """Until the server answers, or it has exited."""
+    while True:
+        try:
+            await ready(target, timeout_s=0.5)
+            return
+        except grpc.aio.AioRpcError:
+            if process.poll() is not None:
+                return  # its exit status and log say why, on leaving _served
 
 
 def run_served(directory: Path, scratch: Path) -> float:
     """``assay serve`` started, ready, then ``assay run --path DIR`` to the run's end."""
     began = time.perf_counter()
-    with _served(scratch / "assay.db") as target:
-        asyncio.run(ready(target))
+    with _served(scratch / "assay.db") as (target, process):
+        asyncio.run(_ready(target, process))
         done = subprocess.run(
             [str(ASSAY), "--server", target, "run", "--path", str(directory)],
             capture_output=True,

@@ -180,7 +180,11 @@ class Inventory:
 
     def is_owned(self, obj: KubeObject) -> bool:
         """True when ``obj``'s controller (ownerReference) is itself in the inventory, as for
-        a Deployment's ReplicaSets and their Pods on a live cluster."""
+        a Deployment's ReplicaSets and their Pods on a live cluster. Decided once per object
+        of the inventory (every per-object check asks it of every object)."""
+        return self.per_object("owned", self._owned, obj)
+
+    def _owned(self, obj: KubeObject) -> bool:
         owner = controller_owner(obj)
         if owner is None:
             return False
@@ -271,6 +275,22 @@ class Inventory:
             if key not in self._cache:
                 self._cache[key] = compute()
             return cast(T, self._cache[key])
+
+    def per_object(self, key: str, decide: Callable[[KubeObject], T], obj: KubeObject) -> T:
+        """``decide(obj)``, decided for every object of the inventory at the first call for
+        ``key`` and looked up afterwards (by identity: the inventory keeps its objects alive,
+        so their ids stay theirs); for an object that is not the inventory's, decided now.
+
+        For a property of one object that many checks ask of every object (is it owned, did
+        Kubernetes create it); keys are namespaced like :meth:`memo`'s.
+        """
+        verdicts = self.memo(
+            key, lambda: {id(o): (o, decide(o)) for objs in self._lists.values() for o in objs}
+        )
+        known = verdicts.get(id(obj))
+        if known is not None and known[0] is obj:
+            return known[1]
+        return decide(obj)
 
     def _compute_namespaces(self) -> tuple[str, ...]:
         names = {name_of(o) for o in self.objects("Namespace")}

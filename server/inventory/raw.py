@@ -19,8 +19,10 @@ EMPTY: KubeObject = MappingProxyType({})
 
 def as_mapping(value: object) -> KubeObject:
     """``value`` if it is a mapping, else an empty mapping."""
-    if type(value) is dict:  # the common case, without the slower ABC check
+    if type(value) is dict:  # the common cases, without the slower ABC check
         return value
+    if value is None:
+        return EMPTY
     return value if isinstance(value, Mapping) else EMPTY
 
 

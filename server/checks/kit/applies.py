@@ -47,22 +47,7 @@ def _chosen_by_a_user(subject: object, ctx: Context[Any]) -> bool:
     obj = subject.obj if isinstance(subject, Workload) else subject
     if not isinstance(obj, Mapping):
         return False
-    verdicts = ctx.inventory.memo("kit:created-by-kubernetes", lambda: _created(ctx.inventory))
-    known = verdicts.get(id(obj))
-    if known is not None and known[0] is obj:
-        return not known[1]
-    return not created_by_kubernetes(obj)  # not one of the inventory's objects
-
-
-def _created(inventory: Inventory) -> dict[int, tuple[Mapping[str, Any], bool]]:
-    """Whether Kubernetes itself created each object of ``inventory``, decided once per
-    inventory (every check that applies to user objects asks it of every object), keyed by
-    the object's identity."""
-    return {
-        id(obj): (obj, created_by_kubernetes(obj))
-        for kind in inventory.kinds()
-        for obj in inventory.objects(kind)
-    }
+    return not ctx.inventory.per_object("kit:created-by-kubernetes", created_by_kubernetes, obj)
 
 
 LONG_RUNNING = Applicability(
