@@ -186,8 +186,9 @@ def test_per_object_decides_once_for_every_object_and_recognises_strangers() -> 
     asked: list[str] = []
 
     def decide(obj: Any) -> bool:
-        asked.append(obj["metadata"]["name"])
-        return obj["metadata"]["name"] == "p1"
+        name = str(obj["metadata"]["name"])
+        asked.append(name)
+        return name == "p1"
 
     stored = inventory.objects("Pod")
     assert [inventory.per_object("test:p1", decide, p) for p in stored] == [False, True, False]
