@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import itertools
 import json
 import os
@@ -54,6 +55,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_queries import database
+from bench_storage import new_run
 from cluster import cluster_objects
 
 from assay.server.assessment.execution import CheckExecutor, RunContext
@@ -69,8 +71,6 @@ from assay.server.core.types import (
     AssessmentResult,
     HistoryEntry,
     Run,
-    RunScope,
-    RunState,
     Source,
 )
 from assay.server.inventory.model import Inventory
@@ -178,9 +178,8 @@ def standalone(url: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     fresh = [dict(o, metadata=dict(o["metadata"])) for o in objects]
     inventory = Inventory.from_objects(fresh, source=Source.LIVE)
     now = datetime.now(UTC)
-    run_id = RunIdFactory().new(now)
     context = RunContext(
-        run_id=run_id,
+        run_id=RunIdFactory().new(now),
         inventory=inventory,
         exemptions=catalogue.exemptions(inventory, today=now.date()),
     )
@@ -197,16 +196,8 @@ def standalone(url: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     engine = create_engine_from_url(url)
     try:
         repository = Repository(engine)
-        repository.create_run(
-            Run(
-                run_id=run_id,
-                state=RunState.QUEUED,
-                scope=RunScope.FULL,
-                source=Source.LIVE,
-                requested_at=now,
-                cluster_id="bench-standalone",
-            )
-        )
+        run_id = new_run(repository, "standalone")
+        batches = [[dataclasses.replace(r, run_id=run_id) for r in b] for b in batches]
         began, cpu = time.perf_counter(), time.process_time()
         for batch in batches:
             repository.add_results(batch)

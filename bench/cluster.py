@@ -30,6 +30,24 @@ DAEMONSETS = 8
 Obj = dict[str, Any]
 
 
+def cpu_autoscaling(deployment: str) -> Obj:
+    """An HPA spec scaling ``deployment`` from 2 to 10 replicas at 70 % CPU."""
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+        "minReplicas": 2,
+        "maxReplicas": 10,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 70},
+                },
+            }
+        ],
+    }
+
+
 def _obj(api: str, kind: str, name: str, namespace: str | None = None, **meta: Any) -> Obj:
     metadata: Obj = {"name": name, **meta}
     if namespace is not None:
@@ -177,20 +195,7 @@ def _deployment(app: int, ns: str, nodes: int, live: bool) -> list[Obj]:
     found = [deployment, *_companions(app, name, ns, labels)]
     if app % 2:
         hpa = _obj("autoscaling/v2", "HorizontalPodAutoscaler", name, ns)
-        hpa["spec"] = {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": 2,
-            "maxReplicas": 10,
-            "metrics": [
-                {
-                    "type": "Resource",
-                    "resource": {
-                        "name": "cpu",
-                        "target": {"type": "Utilization", "averageUtilization": 70},
-                    },
-                }
-            ],
-        }
+        hpa["spec"] = cpu_autoscaling(name)
         found.append(hpa)
     else:
         pdb = _obj("policy/v1", "PodDisruptionBudget", name, ns)
