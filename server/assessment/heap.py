@@ -9,10 +9,11 @@ skip.
 
 Freezing is process-wide, so :class:`FrozenHeap` counts the runs inside it: the first run to
 enter freezes (so does every later one, which moves its own inventory in too) and raises the
-collector's thresholds (:data:`RUN_THRESHOLDS`), and the last one to leave restores them and
-unfreezes, handing everything back to the oldest generation. Frozen objects are
-still freed by reference counting when the run drops them; only garbage cycles created
-before a freeze wait for the unfreeze, and nothing stays frozen once no run is active.
+collector's thresholds (:data:`RUN_THRESHOLDS`), and the last one to leave restores them,
+unfreezes, and collects at once (leaving the cycles to the collector's own schedule would
+let the next run freeze them again, run after run: RSS grew by megabytes a run that way).
+Frozen objects are still freed by reference counting when the run drops them; only garbage
+cycles wait for the unfreeze, and nothing stays frozen once no run is active.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class FrozenHeap:
                 if self._active == 0:
                     gc.set_threshold(*self._thresholds)
                     gc.unfreeze()
+                    # Now, not at the collector's leisure: garbage cycles of the runs
+                    # (their inventories among them) would otherwise still be there when
+                    # the next run freezes the heap, and stay for that run too, and so on.
+                    gc.collect()
 
 
 FROZEN_HEAP = FrozenHeap()

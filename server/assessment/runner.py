@@ -320,6 +320,7 @@ class Runner:
         )
         with FROZEN_HEAP.frozen():  # the inventory lives as long as the run: never collect it
             await self._run_checks(execution, inventory, deadline)
+            del inventory  # freed before the heap thaws and is collected
         return outcome_state(execution.outcomes), ""
 
     async def _finish(self, execution: _Execution, state: RunState, error: str) -> None:
