@@ -60,7 +60,7 @@ from bench_storage import new_run
 from cluster import cluster_objects
 
 from assay.server.assessment.execution import CheckExecutor, RunContext
-from assay.server.assessment.heap import FROZEN_HEAP
+from assay.server.assessment.heap import RUN_HEAP
 from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.runner import Runner
 from assay.server.assessment.settings import AssessmentSettings
@@ -187,7 +187,7 @@ def standalone(url: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     executor = CheckExecutor(catalogue=catalogue, clock=SYSTEM_CLOCK)
     per_check: dict[str, float] = {}
     batches: list[list[AssessmentResult]] = []
-    with FROZEN_HEAP.frozen():  # as in a run
+    with RUN_HEAP.running():  # as in a run
         began, cpu = time.perf_counter(), time.process_time()
         for check in registry.all():
             one = time.thread_time()  # CPU, not wall: steadier on a shared machine

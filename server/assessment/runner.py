@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from assay.server.assessment.execution import CheckExecutor, Outcome, RunContext, ms_since
-from assay.server.assessment.heap import FROZEN_HEAP
+from assay.server.assessment.heap import RUN_HEAP
 from assay.server.assessment.progress import (
     CheckFinished,
     CheckStarted,
@@ -318,9 +318,8 @@ class Runner:
                 RunState.RUNNING, diagnostics=diagnostics, total_checks=len(execution.checks)
             ),
         )
-        with FROZEN_HEAP.frozen():  # the inventory lives as long as the run: never collect it
+        with RUN_HEAP.running():  # the collector at a run's pace (see heap.py)
             await self._run_checks(execution, inventory, deadline)
-            del inventory  # freed before the heap thaws and is collected
         return outcome_state(execution.outcomes), ""
 
     async def _finish(self, execution: _Execution, state: RunState, error: str) -> None:
