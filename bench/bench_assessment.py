@@ -1,232 +1,123 @@
-"""Benchmark: a full assessment run over synthetic inventories, results persisted to SQLite.
+"""Benchmark: a full run of the whole catalogue over a generated cluster, results persisted.
 
 Usage::
 
-    .venv/bin/python bench/bench_assessment.py              # 10,000 and 50,000 objects
-    .venv/bin/python bench/bench_assessment.py --sizes 2000 10000 50000
-    .venv/bin/python bench/bench_assessment.py --metrics   # with metrics.k8s.io samples
+    .venv/bin/python bench/bench_assessment.py --objects 10000 50000 --json
+    .venv/bin/python bench/bench_assessment.py --objects 50000 \\
+        --database-url postgresql://postgres@127.0.0.1:5432/postgres --json
+    .venv/bin/python bench/bench_assessment.py --objects 50000 --runs 10   # RSS run after run
 
-For each size it prints
+Each size is measured in a process of its own (so its peak RSS is its own). The cluster is
+:mod:`cluster`'s, shaped like a live one: Deployments with their ReplicaSets and Pods,
+StatefulSets with ordinal Pods and claims, DaemonSets, Jobs and CronJobs with what they left,
+Services, Ingresses, HPAs, PDBs, ConfigMaps, Secrets, NetworkPolicies, RBAC, Namespaces,
+Nodes. For each size it reports
 
-- the time to build the inventory (``Inventory.from_objects``: indexing by kind/namespace),
-- the built-in checks run one after the other over a fresh inventory ("cold": the lazy
-  indexes are built by the first check that needs them), then each check's best time over
-  ``--repeat`` further passes with the garbage collector paused ("warm": a collection of the
-  whole heap can land in any check and double its time, hiding its own cost), so a check
-  whose algorithm grows faster than the inventory shows,
-- a full run through the real Runner and StorageSink into a SQLite file in a temp dir:
-  wall time, the time the sink spent in the database, and the result count,
+- ``wall_s``: the full run through the real Runner and StorageSink into a fresh database
+  (a SQLite file, or a database it creates on ``--database-url`` and drops), from StartRun
+  until the run has ended (the inventory is built inside the run, as a live load would);
+- ``checks_s``: the same checks one after another in this process, their results built
+  and nothing stored (what the checks cost on their own);
+- ``store_s``: those results written through the storage write path, one batch per check,
+  with nothing else running (what the writes cost on their own);
+- ``overlap``: (``checks_s`` + ``store_s``) / ``wall_s``: above 1 when the run overlaps
+  writing with checking (the sink writes on its own thread while checks run in theirs);
+- ``cpu_s``, ``checks_cpu_s``, ``store_cpu_s``: the CPU time of the process in each of the
+  three (on a shared machine the steadier figures);
+- ``peak_rss_mb`` (after the run, before the standalone parts), ``results``, ``checks``,
+  the slowest checks (CPU time of each alone), and with ``--runs N`` the RSS after each
+  of N consecutive runs in one
+  process (a run must give back what it took).
 
-then how each figure grows from one size to the next (a linear figure grows by the size
-ratio; per-object lookups through the inventory's indexes keep cross-object checks linear).
-
-The synthetic cluster is made of "apps" in 200 namespaces: a Deployment, its ReplicaSet, two
-Pods owned by it, a Service, a ConfigMap (referenced by every other app), and a
-PodDisruptionBudget or HorizontalPodAutoscaler on alternate apps, plus nodes and jobs. With
-``--metrics`` every pod and node also has its metrics-server sample (PodMetrics, NodeMetrics),
-so the metrics checks have something to judge.
+With two sizes or more it prints how each figure grows; ``growth`` in the JSON line is the
+wall time's (a linear run grows by the size ratio). With ``--json`` the last line is one
+JSON object: the largest size's figures at the top level, every size under ``sizes``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import dataclasses
 import itertools
+import json
+import os
+import platform
+import resource
+import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_queries import database
+from bench_storage import new_run
+from cluster import cluster_objects
+
+from assay.server.assessment.execution import CheckExecutor, RunContext
+from assay.server.assessment.heap import RUN_HEAP
 from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.runner import Runner
 from assay.server.assessment.settings import AssessmentSettings
 from assay.server.assessment.sink import CancelOutcome
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.catalogue import Catalogue
-from assay.server.checks.kit.evaluate import evaluate
-from assay.server.checks.kit.registry import Registry
+from assay.server.core.clock import SYSTEM_CLOCK
+from assay.server.core.ids import RunIdFactory
+from assay.server.core.threads import DaemonExecutor
 from assay.server.core.types import AssessmentResult, HistoryEntry, Run, RunId, Source
 from assay.server.inventory.model import Inventory
 from assay.server.storage.engine import create_engine_from_url, migrate
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
 
-NAMESPACES = 200
-OBJECTS_PER_APP = 7.5  # average: 7 objects per app plus a PDB or an HPA every other app
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _meta(kind: str, name: str, namespace: str, **extra: Any) -> dict[str, Any]:
-    api = {
-        "Deployment": "apps/v1",
-        "ReplicaSet": "apps/v1",
-        "Job": "batch/v1",
-        "PodDisruptionBudget": "policy/v1",
-        "HorizontalPodAutoscaler": "autoscaling/v2",
-    }.get(kind, "v1")
-    meta: dict[str, Any] = {"name": name, "namespace": namespace, **extra}
-    return {"apiVersion": api, "kind": kind, "metadata": meta}
+def rss_mb() -> float:
+    """The resident set now (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE / 1e6
 
 
-def _pod_spec(app: int) -> dict[str, Any]:
-    container: dict[str, Any] = {
-        "name": "app",
-        "image": f"registry.example/app-{app % 50}:1.{app % 7}",
-        "ports": [{"containerPort": 8080}],
-    }
-    if app % 3:
-        container["resources"] = {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"memory": "256Mi"},
-        }
-    if app % 4:
-        container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": 8080}}
-    if app % 5 == 0:
-        container["securityContext"] = {"privileged": True}
-    spec: dict[str, Any] = {"containers": [container], "nodeName": f"node-{app % 20}"}
-    if app % 2:
-        spec["securityContext"] = {"runAsNonRoot": True, "runAsUser": 10001}
-    if app % 2 == 0:
-        spec["volumes"] = [{"name": "cfg", "configMap": {"name": f"cfg-{app}"}}]
-    return spec
-
-
-def _pod_metrics(name: str, namespace: str, app: int) -> dict[str, Any]:
-    usage = {"cpu": f"{(app * 37) % 400 + 5}m", "memory": f"{(app * 53) % 300 + 20}Mi"}
-    return {
-        "apiVersion": "metrics.k8s.io/v1beta1",
-        "kind": "PodMetrics",
-        "metadata": {"name": name, "namespace": namespace},
-        "timestamp": "2026-01-01T00:00:00Z",
-        "window": "30s",
-        "containers": [{"name": "app", "usage": usage}],
-    }
-
-
-def _app(app: int, metrics: bool = False) -> list[dict[str, Any]]:
-    ns = f"team-{app % NAMESPACES}"
-    name = f"app-{app}"
-    labels = {"app.kubernetes.io/name": name, "app": name}
-    if app % 3 == 0:
-        labels["app.kubernetes.io/version"] = "1.0"
-    template = {"metadata": {"labels": labels}, "spec": _pod_spec(app)}
-    deployment = _meta("Deployment", name, ns, labels=labels, uid=f"d-{app}")
-    deployment["spec"] = {
-        "replicas": 2 + app % 3,
-        "selector": {"matchLabels": {"app": name}},
-        "template": template,
-    }
-    rs_name = f"{name}-7d9f"
-    owner = {"kind": "Deployment", "name": name, "controller": True, "uid": f"d-{app}"}
-    replicaset = _meta("ReplicaSet", rs_name, ns, labels=labels, ownerReferences=[owner])
-    replicaset["spec"] = {"replicas": 2, "selector": {"matchLabels": {"app": name}}}
-    replicaset["spec"]["template"] = template
-    objects = [deployment, replicaset]
-    rs_owner = {"kind": "ReplicaSet", "name": rs_name, "controller": True}
-    for replica in range(2):
-        pod = _meta("Pod", f"{rs_name}-{replica}", ns, labels=labels, ownerReferences=[rs_owner])
-        pod["spec"] = _pod_spec(app)
-        pod["status"] = {"phase": "Running"}
-        objects.append(pod)
-        if metrics:
-            objects.append(_pod_metrics(pod["metadata"]["name"], ns, app + replica))
-    service = _meta("Service", name, ns, labels=labels)
-    service["spec"] = {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}
-    objects.append(service)
-    objects.append(_meta("ConfigMap", f"cfg-{app}", ns) | {"data": {"key": "value"}})
-    if app % 2 == 0:
-        pdb = _meta("PodDisruptionBudget", name, ns)
-        pdb["spec"] = {"minAvailable": 1, "selector": {"matchLabels": {"app": name}}}
-        objects.append(pdb)
-    else:
-        hpa = _meta("HorizontalPodAutoscaler", name, ns)
-        hpa["spec"] = {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": 2,
-            "maxReplicas": 10,
-            "metrics": [
-                {
-                    "type": "Resource",
-                    "resource": {
-                        "name": "cpu",
-                        "target": {"type": "Utilization", "averageUtilization": 70},
-                    },
-                }
-            ],
-        }
-        objects.append(hpa)
-    return objects
-
-
-def synthetic_objects(size: int, *, metrics: bool = False) -> list[dict[str, Any]]:
-    """About ``size`` objects (exactly, after trimming) shaped like a busy cluster."""
-    objects: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"team-{n}"}}
-        for n in range(NAMESPACES)
-    ]
-    for node in range(20):
-        objects.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {"name": f"node-{node}"},
-                "status": {"allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"}},
-            }
-        )
-        if metrics:
-            objects.append(
-                {
-                    "apiVersion": "metrics.k8s.io/v1beta1",
-                    "kind": "NodeMetrics",
-                    "metadata": {"name": f"node-{node}"},
-                    "timestamp": "2026-01-01T00:00:00Z",
-                    "window": "20s",
-                    "usage": {"cpu": f"{node % 16}", "memory": f"{node * 3}Gi"},
-                }
-            )
-    app = 0
-    while len(objects) < size:
-        objects.extend(_app(app, metrics))
-        if app % 10 == 0:
-            job = _meta("Job", f"batch-{app}", f"team-{app % NAMESPACES}")
-            job["spec"] = {"template": {"spec": _pod_spec(app) | {"restartPolicy": "Never"}}}
-            job["status"] = {"succeeded": 1, "completionTime": "2026-01-01T00:00:00Z"}
-            objects.append(job)
-        app += 1
-    return objects[:size]
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB on Linux
 
 
 @dataclass
 class TimingSink:
-    """Wraps the StorageSink and adds up the time spent in each call."""
+    """The StorageSink, with the time the runner spent waiting on each kind of call."""
 
     inner: StorageSink
     seconds: dict[str, float] = field(default_factory=dict)
-    calls: dict[str, int] = field(default_factory=dict)
 
-    async def _timed(self, name: str, coro: Any) -> None:
-        began = time.perf_counter()
-        try:
-            await coro
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
-            self.calls[name] = self.calls.get(name, 0) + 1
+    async def _timed(self, name: str, began: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
 
     async def create_run(self, run: Run) -> None:
-        await self._timed("create_run", self.inner.create_run(run))
+        began = time.perf_counter()
+        await self.inner.create_run(run)
+        await self._timed("create_run", began)
 
     async def update_run(self, run: Run) -> None:
-        await self._timed("update_run", self.inner.update_run(run))
+        began = time.perf_counter()
+        await self.inner.update_run(run)
+        await self._timed("update_run", began)
 
     async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
-        await self._timed("add_results", self.inner.add_results(results, run=run))
+        began = time.perf_counter()
+        await self.inner.add_results(results, run=run)
+        await self._timed("add_results", began)
 
     async def finish_run(self, run: Run, history: HistoryEntry) -> None:
-        await self._timed("finish_run", self.inner.finish_run(run, history))
+        began = time.perf_counter()
+        await self.inner.finish_run(run, history)
+        await self._timed("finish_run", began)
 
     async def request_cancel(
         self, run_id: RunId, reason: str, *, now: datetime, stale_before: datetime, dead_reason: str
@@ -235,142 +126,185 @@ class TimingSink:
             run_id, reason, now=now, stale_before=stale_before, dead_reason=dead_reason
         )
 
-    @property
-    def total(self) -> float:
-        return sum(self.seconds.values())
 
+class GeneratedCluster:
+    """Builds the inventory inside the run from the generated objects, as a load would."""
 
-@dataclass
-class Figures:
-    size: int
-    inventory_s: float
-    cold_checks_s: float
-    checks_s: dict[str, float]
-    run_wall_s: float
-    persist_s: float
-    results: int
-    state: str
-    db_bytes: int
-
-    @property
-    def checks_total_s(self) -> float:
-        return sum(self.checks_s.values())
-
-
-class StaticProvider:
-    def __init__(self, inventory: Inventory) -> None:
-        self.inventory = inventory
+    def __init__(self, objects: list[dict[str, Any]]) -> None:
+        self.objects = objects
 
     async def load(self, request: RunRequest, checks: Sequence[Any]) -> Inventory:
-        return self.inventory
+        # The inventory owns its objects (it may write default namespaces): fresh dicts.
+        fresh = [dict(o, metadata=dict(o["metadata"])) for o in self.objects]
+        return Inventory.from_objects(fresh, source=Source.LIVE)
 
 
-def _build(objects: list[dict[str, Any]]) -> tuple[Inventory, float]:
-    # from_objects takes ownership and may write default namespaces: give it fresh dicts.
-    fresh = [dict(o, metadata=dict(o["metadata"])) for o in objects]
-    began = time.perf_counter()
-    inventory = Inventory.from_objects(fresh, source=Source.LIVE)
-    return inventory, time.perf_counter() - began
-
-
-def _time_checks(registry: Registry, inventory: Inventory) -> dict[str, float]:
-    seconds = {}
-    for item in registry.all():
-        began = time.perf_counter()
-        evaluate(item, inventory)
-        seconds[item.id] = time.perf_counter() - began
-    return seconds
-
-
-async def measure(
-    size: int, registry: Registry, workdir: Path, repeat: int, *, metrics: bool = False
-) -> Figures:
-    objects = synthetic_objects(size, metrics=metrics)
-    inventory, inventory_s = _build(objects)
-    cold_checks_s = sum(_time_checks(registry, inventory).values())
-    gc.collect()
-    gc.disable()
-    try:
-        passes = [_time_checks(registry, inventory) for _ in range(max(1, repeat))]
-    finally:
-        gc.enable()
-    checks_s = {check_id: min(p[check_id] for p in passes) for check_id in passes[0]}
-
-    fresh, _ = _build(objects)
-    database = workdir / f"bench-{size}.db"
-    engine = create_engine_from_url(f"sqlite:///{database}")
+async def full_runs(url: str, objects: list[dict[str, Any]], runs: int) -> dict[str, Any]:
+    engine = create_engine_from_url(url)
     try:
         migrate(engine)
         sink = TimingSink(StorageSink(Repository(engine)))
+        catalogue = Catalogue(builtin_registry())
         runner = Runner(
-            catalogue=Catalogue(registry),
+            catalogue=catalogue,
             sink=sink,
-            inventories={Source.LIVE: StaticProvider(fresh)},
+            inventories={Source.LIVE: GeneratedCluster(objects)},
             settings=AssessmentSettings(check_timeout_s=600, run_timeout_s=None),
             cluster_id="bench",
         )
-        began = time.perf_counter()
-        queued = await runner.start(RunRequest(source=Source.LIVE))
-        run = await runner.wait(queued.run_id)
-        wall = time.perf_counter() - began
+        walls, cpus, rss_after, states, results = [], [], [], [], 0
+        for _ in range(runs):
+            began, cpu = time.perf_counter(), time.process_time()
+            queued = await runner.start(RunRequest(source=Source.LIVE))
+            run = await runner.wait(queued.run_id)
+            walls.append(time.perf_counter() - began)
+            cpus.append(time.process_time() - cpu)
+            rss_after.append(round(rss_mb(), 1))
+            states.append(str(run.state))
+            results = run.counts.total
+        return {
+            "wall_s": round(walls[0], 3),
+            "walls_s": [round(w, 3) for w in walls],
+            "cpu_s": round(cpus[0], 3),
+            "sink_wait_s": round(sum(sink.seconds.values()) / runs, 3),
+            "results": results,
+            "states": sorted(set(states)),
+            "rss_after_run_mb": rss_after,
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        }
     finally:
         engine.dispose()
-    return Figures(
-        size=size,
-        inventory_s=inventory_s,
-        cold_checks_s=cold_checks_s,
-        checks_s=checks_s,
-        run_wall_s=wall,
-        persist_s=sink.total,
-        results=run.counts.total,
-        state=str(run.state),
-        db_bytes=database.stat().st_size,
-    )
 
 
-def report(all_figures: list[Figures]) -> None:
-    print(f"python {sys.version.split()[0]}, {len(all_figures[0].checks_s)} built-in checks\n")
-    header = f"{'':28}" + "".join(f"{f.size:>14,}" for f in all_figures)
-    print(header + "   growth")
-
-    def row(label: str, values: list[float], unit: str = "s") -> None:
-        cells = "".join(f"{v:>13.3f}{unit}" if unit else f"{v:>14,.1f}" for v in values)
-        growth = "  ".join(f"x{b / a:.2f}" if a else "-" for a, b in itertools.pairwise(values))
-        print(f"{label:28}{cells}   {growth}")
-
-    row("objects", [float(f.size) for f in all_figures], unit="")
-    row("inventory build", [f.inventory_s for f in all_figures])
-    row("checks alone, cold (sum)", [f.cold_checks_s for f in all_figures])
-    row("checks alone, warm (sum)", [f.checks_total_s for f in all_figures])
-    for check_id in all_figures[0].checks_s:
-        row(f"  {check_id}", [f.checks_s[check_id] for f in all_figures])
-    row("full run, wall", [f.run_wall_s for f in all_figures])
-    row("  of which in the sink", [f.persist_s for f in all_figures])
-    row("results persisted", [float(f.results) for f in all_figures], unit="")
-    row("results per second (run)", [f.results / f.run_wall_s for f in all_figures], unit="")
-    row("SQLite file (MB)", [f.db_bytes / 1e6 for f in all_figures], unit="")
-    print("\nrun states:", ", ".join(f"{f.size:,}: {f.state}" for f in all_figures))
-    if len(all_figures) > 1:
-        ratio = all_figures[-1].size / all_figures[0].size
-        print(f"size ratio first -> last: x{ratio:.1f}; linear growth means about that factor")
-
-
-async def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
-    parser.add_argument("--repeat", type=int, default=3, help="warm passes per check")
-    parser.add_argument(
-        "--metrics", action="store_true", help="add PodMetrics and NodeMetrics samples"
-    )
-    args = parser.parse_args(argv)
+def standalone(url: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The checks alone (results built, nothing stored), then their results stored alone."""
     registry = builtin_registry()
-    with tempfile.TemporaryDirectory(prefix="assay-bench-") as workdir:
-        figures = [
-            await measure(size, registry, Path(workdir), args.repeat, metrics=args.metrics)
-            for size in args.sizes
+    catalogue = Catalogue(registry)
+    fresh = [dict(o, metadata=dict(o["metadata"])) for o in objects]
+    inventory = Inventory.from_objects(fresh, source=Source.LIVE)
+    now = datetime.now(UTC)
+    context = RunContext(
+        run_id=RunIdFactory().new(now),
+        inventory=inventory,
+        exemptions=catalogue.exemptions(inventory, today=now.date()),
+    )
+    executor = CheckExecutor(
+        catalogue=catalogue, clock=SYSTEM_CLOCK, threads=DaemonExecutor(1, name="bench")
+    )
+    per_check: dict[str, float] = {}
+    batches: list[list[AssessmentResult]] = []
+    with RUN_HEAP.running():  # as in a run
+        began, cpu = time.perf_counter(), time.process_time()
+        for check in registry.all():
+            one = time.thread_time()  # CPU, not wall: steadier on a shared machine
+            batches.append(executor._evaluate(context, check).results)
+            per_check[check.id] = time.thread_time() - one
+        checks_s, checks_cpu_s = time.perf_counter() - began, time.process_time() - cpu
+    engine = create_engine_from_url(url)
+    try:
+        repository = Repository(engine)
+        run_id = new_run(repository, "standalone")
+        batches = [[dataclasses.replace(r, run_id=run_id) for r in b] for b in batches]
+        began, cpu = time.perf_counter(), time.process_time()
+        for batch in batches:
+            repository.add_results(batch)
+        store_s, store_cpu_s = time.perf_counter() - began, time.process_time() - cpu
+    finally:
+        engine.dispose()
+    slowest = sorted(per_check.items(), key=lambda item: -item[1])
+    return {
+        "checks": len(per_check),
+        "checks_s": round(checks_s, 3),
+        "store_s": round(store_s, 3),
+        "checks_cpu_s": round(checks_cpu_s, 3),
+        "store_cpu_s": round(store_cpu_s, 3),
+        "per_check_s": {check_id: round(s, 4) for check_id, s in slowest},
+    }
+
+
+async def measure(size: int, server_url: str | None, runs: int) -> dict[str, Any]:
+    objects = cluster_objects(size)
+    with database(server_url) as url:
+        figures = {"objects": size, **await full_runs(url, objects, runs)}
+        figures |= standalone(url, objects)
+    figures["overlap"] = round((figures["checks_s"] + figures["store_s"]) / figures["wall_s"], 2)
+    figures["database"] = "postgresql" if server_url else "sqlite"
+    return figures
+
+
+def child(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One size, measured in a fresh interpreter."""
+    command = [sys.executable, __file__, "--one", str(size), "--runs", str(args.runs)]
+    if args.database_url:
+        command += ["--database-url", args.database_url]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def report(sizes: list[dict[str, Any]]) -> None:
+    print(f"{sizes[0]['checks']} checks, {sizes[0]['database']}, {machine()}\n")
+    print(f"{'':26}" + "".join(f"{f['objects']:>12,}" for f in sizes) + "   growth")
+
+    def row(label: str, key: str, unit: str = "s") -> None:
+        values = [float(f[key]) for f in sizes]
+        cells = "".join(f"{v:>11.2f}{unit}" if unit else f"{v:>12,.0f}" for v in values)
+        growth = "  ".join(f"x{b / a:.2f}" if a else "-" for a, b in itertools.pairwise(values))
+        print(f"{label:26}{cells}   {growth}")
+
+    row("results", "results", unit="")
+    row("full run, wall", "wall_s")
+    row("  CPU of the process", "cpu_s")
+    row("  runner waiting on sink", "sink_wait_s")
+    row("checks alone", "checks_s")
+    row("  CPU", "checks_cpu_s")
+    row("store alone", "store_s")
+    row("  CPU", "store_cpu_s")
+    row("overlap (alone / wall)", "overlap", unit="x")
+    row("peak RSS (MB)", "peak_rss_mb", unit="")
+    last = sizes[-1]
+    print("\nslowest checks (CPU) at", f"{last['objects']:,}:", end=" ")
+    print(", ".join(f"{c} {s:.3f}s" for c, s in list(last["per_check_s"].items())[:8]))
+    if len(sizes) > 1:
+        ratio = last["objects"] / sizes[0]["objects"]
+        first = sizes[0]["per_check_s"]
+        steep = [
+            f"{c} x{s / first[c]:.1f}"
+            for c, s in last["per_check_s"].items()
+            if first.get(c, 0) > 0.005 and s / first[c] > ratio * 1.5
         ]
-    report(figures)
+        print(f"checks growing faster than x{ratio * 1.5:.1f}: {', '.join(steep) or 'none'}")
+    for f in sizes:
+        if len(f["rss_after_run_mb"]) > 1:
+            print(f"RSS after each run at {f['objects']:,}: {f['rss_after_run_mb']} MB")
+
+
+def machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--objects", "--sizes", type=int, nargs="+", default=[10_000, 50_000], dest="objects"
+    )
+    parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite)")
+    parser.add_argument("--runs", type=int, default=1, help="consecutive runs per size")
+    parser.add_argument("--json", action="store_true", help="last line: one JSON object")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process's size
+    args = parser.parse_args(argv)
+    if args.one is not None:
+        print(json.dumps(asyncio.run(measure(args.one, args.database_url, args.runs))))
+        return
+    sizes = [child(size, args) for size in args.objects]
+    report(sizes)
+    if args.json:
+        summary = {k: v for k, v in sizes[-1].items() if k != "per_check_s"}
+        summary["growth"] = round(sizes[-1]["wall_s"] / sizes[0]["wall_s"], 2)
+        summary["machine"] = machine()
+        summary["sizes"] = [{k: v for k, v in f.items() if k != "per_check_s"} for f in sizes]
+        print(json.dumps(summary))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

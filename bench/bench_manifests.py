@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cluster import cpu_autoscaling
 
 from assay.server.inventory.manifests import read_manifests
 
@@ -152,20 +153,7 @@ def workload(app: int) -> list[dict[str, Any]]:
             "apiVersion": "autoscaling/v2",
             "kind": "HorizontalPodAutoscaler",
             "metadata": meta(),
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                "minReplicas": 2,
-                "maxReplicas": 10,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": 70},
-                        },
-                    }
-                ],
-            },
+            "spec": cpu_autoscaling(name),
         },
         {
             "apiVersion": "policy/v1",

@@ -5,8 +5,8 @@ Usage::
     .venv/bin/python bench/bench_security.py                  # 10,000 and 50,000 objects
     .venv/bin/python bench/bench_security.py --sizes 10000 50000 --json
 
-bench_assessment.py's synthetic cluster has no RBAC, NetworkPolicies, Ingresses or
-ServiceAccounts, so the cross-object security checks have nothing to chew on there. This
+The generated cluster of the benchmarks (cluster.py) has one Role, RoleBinding and
+NetworkPolicy per namespace, too few for the cross-object security checks to chew on. This
 benchmark takes about three quarters of its objects from that cluster and fills the rest
 with what a security-minded cluster holds, per app: a ServiceAccount, a NetworkPolicy with
 pod, namespace and matchExpressions peers (one in seventeen with a typo), an Ingress on
@@ -32,7 +32,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench_assessment import NAMESPACES, synthetic_objects
+from cluster import NAMESPACES, cluster_objects
 
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.evaluate import evaluate
@@ -218,7 +218,7 @@ def _app_objects(app: int) -> list[dict[str, Any]]:
 
 def security_objects(size: int) -> list[dict[str, Any]]:
     """About ``size`` objects: the assessment benchmark's cluster plus security objects."""
-    objects = synthetic_objects(int(size * BASE_SHARE))
+    objects = cluster_objects(int(size * BASE_SHARE))
     apps = sum(1 for o in objects if o["kind"] == "Deployment")
     objects.extend(_cluster_objects())
     for n in range(NAMESPACES):

@@ -135,6 +135,7 @@ def floor_rows(repository: Repository, results: list[AssessmentResult]) -> list[
                 r.message,
                 at if sqlite else r.assessed_at.isoformat(),
                 r.duration_ms,
+                r.exempted,
             )
         )
     return rows

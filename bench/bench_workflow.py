@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/bench_workflow.py                    # 500 executions, 100 targets
     .venv/bin/python bench/bench_workflow.py --executions 1000 --targets 100 --workers 16
+    .venv/bin/python bench/bench_workflow.py --executions 2000 --targets 400 --json
 
 The double serves from its own thread (as a real API server is another process) with the
 real CRD, Tekton's CRDs and the Tekton simulator in auto mode: every PipelineRun starts at
@@ -12,10 +13,13 @@ once and ends ``--run-time`` seconds later, one in ten failing. Executions are c
 waves find some targets still busy and others free again (the cooldown is 0).
 Progress is followed on a watch stream, never by polling the store.
 
-It prints the time until every execution is terminal, how many PipelineRuns exist against
-how many executions ran (they must be equal: no duplicate, no lost run), the outcomes, and the
-maximum number of executions Running on one target at any moment (must be 1), tracked from a
-separate watch stream on WorkflowExecutions.
+It prints the time until every execution is terminal, the time per execution (the whole
+over the count, and each one's creation-to-terminal latency as the watch delivers it, all on
+the real client path: the controller's KubeClient over HTTP), how many PipelineRuns exist
+against how many executions ran (they must be equal: no duplicate, no lost run), the
+outcomes, and the maximum number of executions Running on one target at any moment (must be
+1), tracked from a separate watch stream on WorkflowExecutions. With ``--json`` the last
+line is one JSON object of these figures.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
+import platform
 import random
 import sys
 import time
@@ -82,6 +89,7 @@ class RunningTracker:
         self.max_per_target = 0
         self.events = 0
         self.terminal: set[str] = set()
+        self.terminal_at: dict[str, float] = {}
         self.changed = asyncio.Event()
 
     def apply(self, kind: str, obj: JsonObject) -> None:
@@ -97,6 +105,7 @@ class RunningTracker:
         self.max_per_target = max(self.max_per_target, len(self.running[target]))
         if phase in TERMINAL:
             self.terminal.add(key)
+            self.terminal_at.setdefault(key, time.perf_counter())
         self.changed.set()
 
     async def wait_terminal(self, count: int) -> None:
@@ -161,6 +170,7 @@ async def run(args: argparse.Namespace) -> int:
             targets = [f"prod/deployment/app-{i:03d}" for i in range(args.targets)]
             per_wave = args.executions // args.waves
             semaphore = asyncio.Semaphore(64)
+            created_at: dict[str, float] = {}
 
             async def create(index: int, target: str) -> None:
                 namespace = NAMESPACES[index % len(NAMESPACES)]
@@ -180,6 +190,7 @@ async def run(args: argparse.Namespace) -> int:
                 }
                 async with semaphore:
                     await user.create(WORKFLOW_EXECUTIONS, namespace, body)
+                created_at[f"{namespace}/wfe-{index:05d}"] = time.perf_counter()
 
             async with sim.auto(delay=args.run_time, decide=_decide) as driver:
                 started = time.perf_counter()
@@ -227,11 +238,25 @@ async def run(args: argparse.Namespace) -> int:
     def sample(name: str, **labels: str) -> float:
         return registry.get_sample_value(name, labels) or 0.0
 
+    # Each execution from its creation (the API's answer) to its terminal phase, as the
+    # watch on the real client path delivered it.
+    latencies = sorted(
+        tracker.terminal_at[key] - at
+        for key, at in created_at.items()
+        if key in tracker.terminal_at
+    )
+
     print(
         f"executions: {created} over {args.targets} targets in {args.waves} waves, "
         f"{args.workers} workers, PipelineRuns last {args.run_time * 1000:.0f} ms"
     )
     print(f"time until all terminal: {elapsed:.2f} s ({created / elapsed:.0f} executions/s)")
+    if latencies:
+        print(
+            f"time per execution: {elapsed / created * 1000:.1f} ms of the whole; creation to "
+            f"terminal p50 {_quantile(latencies, 0.5) * 1000:.0f} ms, "
+            f"p99 {_quantile(latencies, 0.99) * 1000:.0f} ms"
+        )
     print(f"outcomes: {dict(phases)}; skips: {dict(skips)}")
     print(
         f"executions that ran: {ran}; PipelineRuns created: {prs} "
@@ -255,7 +280,37 @@ async def run(args: argparse.Namespace) -> int:
         print(f"errors: simulator {driver_errors!r}, double {internal!r}", file=sys.stderr)
     ok = prs == ran and tracker.max_per_target == 1 and not leases and phases[None] == 0
     ok = ok and sum(phases[p] for p in TERMINAL) == created
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "executions": created,
+                    "targets": args.targets,
+                    "workers": args.workers,
+                    "wall_s": round(elapsed, 3),
+                    "executions_per_s": round(created / elapsed, 1),
+                    "ms_per_execution": round(elapsed / created * 1000, 2),
+                    "latency_p50_ms": round(_quantile(latencies, 0.5) * 1000, 1),
+                    "latency_p99_ms": round(_quantile(latencies, 0.99) * 1000, 1),
+                    "outcomes": {str(k): v for k, v in phases.items()},
+                    "pipelineruns": prs,
+                    "ran": ran,
+                    "max_running_per_target": tracker.max_per_target,
+                    "api_requests": sum(requests.values()),
+                    "ok": ok,
+                    "machine": f"{platform.machine()} {os.cpu_count()} cpu, "
+                    f"Python {platform.python_version()}",
+                }
+            )
+        )
     return 0 if ok else 1
+
+
+def _quantile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted ``values`` (nearest rank); 0 for none."""
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def main() -> None:
@@ -270,6 +325,7 @@ def main() -> None:
     parser.add_argument("--run-time", type=float, default=0.05, help="seconds a PipelineRun runs")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

@@ -61,6 +61,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from assay.server.assessment.execution import CheckExecutor, Outcome, RunContext, ms_since
+from assay.server.assessment.heap import RUN_HEAP
 from assay.server.assessment.liveness import CRASH_REASON
 from assay.server.assessment.progress import (
     CheckFinished,
@@ -391,7 +392,8 @@ class Runner:
                 RunState.RUNNING, diagnostics=diagnostics, total_checks=len(execution.checks)
             ),
         )
-        await self._run_checks(execution, inventory, deadline)
+        with RUN_HEAP.running():  # the collector at a run's pace (see heap.py)
+            await self._run_checks(execution, inventory, deadline)
         return outcome_state(execution.outcomes), ""
 
     async def _finish(self, execution: _Execution, state: RunState, error: str) -> None:

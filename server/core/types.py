@@ -145,7 +145,7 @@ class StatusCounts:
         return round(100.0 * self.passing / judged, 2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectRef:
     """The Kubernetes object a result is about (namespace empty for cluster-scoped)."""
 
@@ -163,7 +163,7 @@ class SourceLocation:
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AssessmentResult:
     """One persisted result: a check's verdict on one object (or container)."""
 

@@ -185,7 +185,11 @@ class Inventory:
 
     def is_owned(self, obj: KubeObject) -> bool:
         """True when ``obj``'s controller (ownerReference) is itself in the inventory, as for
-        a Deployment's ReplicaSets and their Pods on a live cluster."""
+        a Deployment's ReplicaSets and their Pods on a live cluster. Decided once per object
+        of the inventory (every per-object check asks it of every object)."""
+        return self.per_object("owned", self._owned, obj)
+
+    def _owned(self, obj: KubeObject) -> bool:
         owner = controller_owner(obj)
         if owner is None:
             return False
@@ -212,8 +216,11 @@ class Inventory:
         return tuple(w for w in every if w.namespace == namespace)
 
     def workload(self, kind: str, namespace: str, name: str) -> Workload | None:
-        obj = self.get(kind, namespace, name)
-        return None if obj is None else workload_of(obj)
+        """The workload view of one object (``None`` when absent or not a workload kind),
+        built once per inventory and shared by every check."""
+        return self.memo("workload_views", self._compute_workload_views).get(
+            (kind, namespace, name)
+        )
 
     def workloads_selected(self, namespace: str, selector: Selector) -> list[Workload]:
         """Top-level workloads in ``namespace`` whose pod-template labels ``selector`` matches."""
@@ -274,21 +281,45 @@ class Inventory:
                 self._cache[key] = compute()
             return cast(T, self._cache[key])
 
+    def per_object(self, key: str, decide: Callable[[KubeObject], T], obj: KubeObject) -> T:
+        """``decide(obj)``, decided for every object of the inventory at the first call for
+        ``key`` and looked up afterwards (by identity: the inventory keeps its objects alive,
+        so their ids stay theirs); for an object that is not the inventory's, decided now.
+
+        For a property of one object that many checks ask of every object (is it owned, did
+        Kubernetes create it); keys are namespaced like :meth:`memo`'s.
+        """
+        verdicts = self.memo(
+            key, lambda: {id(o): (o, decide(o)) for objs in self._lists.values() for o in objs}
+        )
+        known = verdicts.get(id(obj))
+        if known is not None and known[0] is obj:
+            return known[1]
+        return decide(obj)
+
     def _compute_namespaces(self) -> tuple[str, ...]:
         names = {name_of(o) for o in self.objects("Namespace")}
         for by_ns in self._index.values():
             names.update(ns for ns in by_ns if ns)
         return tuple(sorted(names))
 
-    def _compute_workloads(self, include_owned: bool) -> tuple[Workload, ...]:
-        found = []
+    def _compute_workload_views(self) -> dict[ObjectKey, Workload]:
+        views: dict[ObjectKey, Workload] = {}
         for kind in WORKLOAD_KINDS:
-            for obj in self.objects(kind):
-                if include_owned or not self.is_owned(obj):
+            for namespace, by_name in self._index.get(kind, {}).items():
+                for name, obj in by_name.items():
                     workload = workload_of(obj)
                     if workload is not None:
-                        found.append(workload)
-        return tuple(found)
+                        views[(kind, namespace, name)] = workload
+        return views
+
+    def _compute_workloads(self, include_owned: bool) -> tuple[Workload, ...]:
+        views = self.memo("workload_views", self._compute_workload_views)
+        return tuple(
+            workload
+            for workload in views.values()
+            if include_owned or not self.is_owned(workload.obj)
+        )
 
     def _compute_scale_targets(self) -> dict[tuple[str, str, str], list[KubeObject]]:
         targets: dict[tuple[str, str, str], list[KubeObject]] = defaultdict(list)

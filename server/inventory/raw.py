@@ -19,16 +19,21 @@ EMPTY: KubeObject = MappingProxyType({})
 
 def as_mapping(value: object) -> KubeObject:
     """``value`` if it is a mapping, else an empty mapping."""
-    if type(value) is dict:  # the common case, without the slower ABC check
+    if type(value) is dict:  # the common cases, without the slower ABC check
         return value
+    if value is None:
+        return EMPTY
     return value if isinstance(value, Mapping) else EMPTY
 
 
 def as_mappings(value: object) -> list[KubeObject]:
     """The mapping items of ``value`` if it is a list, else an empty list."""
-    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+    # Parsed JSON and YAML give lists: the ABC checks only for anything else.
+    if type(value) is not list and (
+        not isinstance(value, Sequence) or isinstance(value, str | bytes)
+    ):
         return []
-    return [item for item in value if isinstance(item, Mapping)]
+    return [item for item in value if type(item) is dict or isinstance(item, Mapping)]
 
 
 def dig(obj: KubeObject, *path: str) -> KubeObject:

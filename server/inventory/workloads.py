@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assay.server.core.types import ObjectRef
 from assay.server.inventory.kinds import WORKLOAD_KINDS
@@ -94,7 +94,8 @@ class Workload:
 
     ``template_metadata``/``pod_spec`` are the object's own metadata/spec for a Pod, the
     ``spec.template`` parts for controllers and ``spec.jobTemplate.spec.template`` for a
-    CronJob.
+    CronJob. Its reference and containers are read once, when it is built: the inventory
+    builds one view per object and every check of the run shares it.
     """
 
     kind: str
@@ -103,10 +104,12 @@ class Workload:
     obj: KubeObject
     template_metadata: KubeObject
     pod_spec: KubeObject
+    ref: ObjectRef = field(init=False, compare=False, repr=False)
+    _containers: tuple[Container, ...] = field(init=False, compare=False, repr=False)
 
-    @property
-    def ref(self) -> ObjectRef:
-        return ObjectRef(kind=self.kind, name=self.name, namespace=self.namespace)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ref", ObjectRef(self.kind, self.name, self.namespace))
+        object.__setattr__(self, "_containers", tuple(containers(self.pod_spec)))
 
     @property
     def labels(self) -> dict[str, str]:
@@ -166,7 +169,11 @@ class Workload:
         return False
 
     def containers(self, kinds: frozenset[ContainerKind] | None = None) -> Iterator[Container]:
-        return containers(self.pod_spec, kinds)
+        """The containers of the pod template (init, regular, ephemeral), optionally only
+        those of ``kinds``."""
+        if kinds is None:
+            return iter(self._containers)
+        return (c for c in self._containers if c.kind in kinds)
 
 
 def owner_references(obj: KubeObject) -> list[KubeObject]:

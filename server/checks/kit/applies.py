@@ -44,9 +44,10 @@ def _linux(workload: Workload, ctx: Context[Any]) -> bool:
 
 
 def _chosen_by_a_user(subject: object, ctx: Context[Any]) -> bool:
-    if isinstance(subject, Workload):
-        return not created_by_kubernetes(subject.obj)
-    return isinstance(subject, Mapping) and not created_by_kubernetes(subject)
+    obj = subject.obj if isinstance(subject, Workload) else subject
+    if not isinstance(obj, Mapping):
+        return False
+    return not ctx.inventory.per_object("kit:created-by-kubernetes", created_by_kubernetes, obj)
 
 
 LONG_RUNNING = Applicability(

@@ -20,7 +20,7 @@ from assay.server.core.types import ObjectRef
 from assay.server.inventory.kinds import WORKLOAD_KINDS
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import KubeObject, name_of, namespace_of
-from assay.server.inventory.workloads import Workload, controller_owner, workload_of
+from assay.server.inventory.workloads import Workload, controller_owner
 
 _OWNER_KINDS = frozenset(WORKLOAD_KINDS) - {"Pod"}
 _MAX_DEPTH = 4
@@ -71,6 +71,5 @@ def workload_by_ref(inventory: Inventory, ref: ObjectRef) -> Workload | None:
     )
     found = index.get(ref)
     if found is None:
-        obj = inventory.get(ref.kind, ref.namespace, ref.name)
-        found = None if obj is None else workload_of(obj)
+        found = inventory.workload(ref.kind, ref.namespace, ref.name)
     return found

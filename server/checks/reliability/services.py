@@ -28,7 +28,7 @@ from assay.server.checks.reliability.endpoints import (
     endpoints_unreadable,
 )
 from assay.server.core.types import Pillar, Severity, Source
-from assay.server.inventory import WORKLOAD_KINDS, Inventory, Selector, Workload, workload_of
+from assay.server.inventory import WORKLOAD_KINDS, Inventory, Selector, Workload
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, name_of, namespace_of
 
 SERVICE = "Service"
@@ -65,7 +65,10 @@ def backends(inventory: Inventory, service: KubeObject) -> list[Workload]:
     found = inventory.workloads_selected(namespace, selector)
     if found:
         return found
-    pods = (workload_of(pod) for pod in inventory.pods_selected(namespace, selector))
+    pods = (
+        inventory.workload("Pod", namespace, name_of(pod))
+        for pod in inventory.pods_selected(namespace, selector)
+    )
     return [pod for pod in pods if pod is not None]
 
 

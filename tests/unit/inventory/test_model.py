@@ -178,3 +178,33 @@ def test_a_network_policy_without_pod_selector_selects_every_pod() -> None:
     inventory = Inventory.from_objects([policy])
     assert inventory.selecting("NetworkPolicy", "shop", {"app": "web"}) == [policy]
     assert inventory.selecting("NetworkPolicy", "shop", {}) == [policy]
+
+
+def test_per_object_decides_once_for_every_object_and_recognises_strangers() -> None:
+    pods = [make("Pod", f"p{i}", labels={"n": str(i)}) for i in range(3)]
+    inventory = Inventory.from_objects(pods)
+    asked: list[str] = []
+
+    def decide(obj: Any) -> bool:
+        name = str(obj["metadata"]["name"])
+        asked.append(name)
+        return name == "p1"
+
+    stored = inventory.objects("Pod")
+    assert [inventory.per_object("test:p1", decide, p) for p in stored] == [False, True, False]
+    assert [inventory.per_object("test:p1", decide, p) for p in stored] == [False, True, False]
+    assert sorted(asked) == ["p0", "p1", "p2"], "each object decided once, all at the first ask"
+    stranger = make("Pod", "p1")  # an equal object that is not the inventory's own
+    assert inventory.per_object("test:p1", decide, stranger) is True
+    assert asked[-1] == "p1"
+
+
+def test_workload_views_are_shared_and_carry_their_containers() -> None:
+    inventory = Inventory.from_objects([deployment("web", {"app": "web"})])
+    view = inventory.workload("Deployment", "shop", "web")
+    assert view is not None
+    assert view is inventory.workload("Deployment", "shop", "web")
+    assert view in inventory.workloads()
+    assert [c.name for c in view.containers()] == ["app"]
+    assert (view.ref.kind, view.ref.namespace, view.ref.name) == ("Deployment", "shop", "web")
+    assert inventory.workload("Deployment", "shop", "missing") is None
