@@ -26,25 +26,15 @@ from pathlib import Path
 
 import grpc
 
-from assay.client.api import AssayClient, ClientError
-from assay.client.manifests import manifest_inputs, read_chunks
-from assay.v1 import assessment_pb2 as apb
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # for the workload files the lifecycle fault tests write
+
+from assay.client.api import AssayClient, ClientError  # noqa: E402
+from assay.client.manifests import manifest_inputs, read_chunks  # noqa: E402
+from assay.v1 import assessment_pb2 as apb  # noqa: E402
+from tests.faults.test_run_lifecycle import write_workloads  # noqa: E402
 
 ENDED = {apb.RUN_PHASE_COMPLETED, apb.RUN_PHASE_PARTIAL, apb.RUN_PHASE_FAILED}
-
-
-def write_workloads(directory: Path, count: int) -> None:
-    directory.mkdir()
-    for start in range(0, count, 500):
-        docs = [
-            f"apiVersion: apps/v1\nkind: Deployment\n"
-            f"metadata: {{name: app-{n}, namespace: ns-{n % 50}}}\n"
-            f"spec:\n  replicas: 1\n  selector: {{matchLabels: {{app: app-{n}}}}}\n"
-            f"  template:\n    metadata: {{labels: {{app: app-{n}}}}}\n"
-            f"    spec:\n      containers: [{{name: c, image: 'nginx:latest'}}]\n"
-            for n in range(start, min(count, start + 500))
-        ]
-        (directory / f"apps-{start}.yaml").write_text("---\n".join(docs))
 
 
 def peak_rss_kib(pid: int) -> int:
