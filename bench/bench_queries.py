@@ -195,7 +195,9 @@ def serving(url: str, extra: list[str]) -> Iterator[Served]:
         f"127.0.0.1:{port}",
         "--database-url",
         url,
-        "--http-port",
+        "--health-port",
+        "0",
+        "--metrics-port",
         "0",
         *extra,
     ]

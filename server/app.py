@@ -23,9 +23,10 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,6 +54,7 @@ from assay.server.settings import LogLevel, Settings, StartupError, check
 from assay.server.storage.engine import create_engine_from_url, default_database_url, migrate
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
+from assay.server.supervisor import supervise
 from assay.server.workflow.controller import WorkflowController
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,8 @@ class AssayServer:
     port: int = 0
     health_port: int = 0
     metrics_port: int = 0
+    # One of several processes on the listen port (SO_REUSEPORT; ``server.supervisor``).
+    reuse_port: bool = False
     runner: Runner | None = None
     controller: WorkflowController | None = None
     monitor: HealthMonitor | None = None
@@ -185,8 +189,10 @@ class AssayServer:
             )
 
         # A port in use fails here, before the controller starts; gRPC binds at the end.
-        with _step("listen", f"cannot listen on {settings.listen}"):
-            _check_free(settings.listen)
+        # (Several processes share the port: their supervisor checked it.)
+        if not self.reuse_port:
+            with _step("listen", f"cannot listen on {settings.listen}"):
+                _check_free(settings.listen)
 
         if self.controller is not None:
             with _step("workflow.enabled", "the workflow controller cannot start"):
@@ -223,6 +229,7 @@ class AssayServer:
                 ),
                 upload_limit=settings.assessment.max_upload_bytes,
                 cluster_id=settings.cluster_id,
+                reuse_port=self.reuse_port,
             )
             self._grpc = endpoint
             await endpoint.start()
@@ -358,13 +365,16 @@ def _load_registry() -> Registry:
     return registry
 
 
-async def serve(settings: Settings) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+async def serve(
+    settings: Settings, *, reuse_port: bool = False, serving: Callable[[], None] | None = None
+) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully; ``serving()`` is called
+    once the server serves.
 
     Any failure to start is a StartupError; an unexpected one (a bug) too, with its
     traceback logged at debug level.
     """
-    server = AssayServer(settings)
+    server = AssayServer(settings, reuse_port=reuse_port)
     try:
         await server.start()
     except StartupError:
@@ -378,15 +388,35 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.stop()))
+    if serving is not None:
+        serving()
     await server.wait_stopped()
 
 
 def run_server(settings: Settings) -> None:
-    """Configure logging and serve; raises StartupError when the server cannot start."""
+    """Configure logging and serve (``settings.processes`` of them: ``server.supervisor``);
+    raises StartupError when the server cannot start."""
+    _configure_logging(settings)
+    if settings.processes > 1:
+        supervise(settings, _replica)
+    else:
+        asyncio.run(serve(settings))
+
+
+def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     if settings.log_level is not LogLevel.DEBUG:  # one line per migration step otherwise
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    asyncio.run(serve(settings))
+
+
+def _replica(settings: Settings, report: Connection) -> None:
+    """One of the supervisor's processes: serve on the shared port, report start-up."""
+    _configure_logging(settings)
+    try:
+        asyncio.run(serve(settings, reuse_port=True, serving=lambda: report.send(None)))
+    except StartupError as error:
+        report.send(str(error))
+        raise SystemExit(1) from None
