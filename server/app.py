@@ -54,7 +54,7 @@ from assay.server.settings import LogLevel, Settings, StartupError, check
 from assay.server.storage.engine import create_engine_from_url, default_database_url, migrate
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
-from assay.server.supervisor import supervise
+from assay.server.supervisor import stop_with_parent, supervise
 from assay.server.workflow.controller import WorkflowController
 
 log = logging.getLogger(__name__)
@@ -413,8 +413,10 @@ def _configure_logging(settings: Settings) -> None:
 
 
 def _replica(settings: Settings, report: Connection) -> None:
-    """One of the supervisor's processes: serve on the shared port, report start-up."""
+    """One of the supervisor's processes: serve on the shared port, report start-up, and
+    shut down as on SIGTERM if the supervisor dies (killed, it could forward nothing)."""
     _configure_logging(settings)
+    stop_with_parent()
     try:
         asyncio.run(serve(settings, reuse_port=True, serving=lambda: report.send(None)))
     except StartupError as error:

@@ -21,6 +21,8 @@ kernel spreads new connections over them. What the supervisor does:
   settings refuse SQLite).
 - **Forwards SIGTERM and SIGINT** to every process and waits for each to finish its
   graceful shutdown (each has ``shutdown_grace_s``); the supervisor then exits 0.
+- A server process whose supervisor is gone (even killed, so that it forwarded nothing)
+  shuts down as on SIGTERM: no process outlives its supervisor.
 - **Restarts a process that dies** once it was serving (after :data:`RESTART_DELAY_S`); the
   runs it was executing are failed by the others' liveness sweep, as for a crashed
   replica. If a restarted process fails to start, the whole server stops with its error.
@@ -35,6 +37,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -209,6 +212,20 @@ class Supervisor:
                 log.error("assay process %d did not stop in time; killing it", child.index)
                 child.process.kill()
                 child.process.join()
+
+
+def stop_with_parent() -> None:
+    """In a server process: SIGTERM itself (a graceful shutdown) once the supervisor is
+    gone, also when it was killed and could forward no signal."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch(sentinel: int) -> None:
+        wait([sentinel])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, args=(parent.sentinel,), daemon=True).start()
 
 
 def supervise(settings: Settings, replica: Replica) -> None:

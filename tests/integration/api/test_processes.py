@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -175,8 +176,27 @@ def test_two_processes_share_the_port_restart_and_stop_on_sigterm(schema_url: st
         assert served.process.wait(60) == 0
         served.wait_for(re.compile("assay stopping its processes"))
         assert served.text.count("assay stopped") >= 2  # each process shut down gracefully
-        for pid in (first, restarted):
-            assert not Path(f"/proc/{pid}").exists()  # exited and reaped
+        assert exited(first) and exited(restarted)
+
+
+def exited(pid: int, timeout: float = 60) -> bool:
+    """Wait for process ``pid`` (not a child of this one) to end: True once it has."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([handle], [], [], timeout)[0])
+    finally:
+        os.close(handle)
+
+
+def test_server_processes_do_not_outlive_a_killed_supervisor(schema_url: str) -> None:
+    with serving(schema_url) as served:
+        served.wait_for(SERVING)
+        pids = served.processes().values()
+        served.process.kill()  # SIGKILL: it forwards nothing
+        assert all(exited(pid) for pid in pids)
 
 
 def test_a_process_that_cannot_start_stops_the_server_in_one_line() -> None:
