@@ -96,8 +96,9 @@ async def test_each_event_is_encoded_once_for_a_thousand_subscribers() -> None:
 
     bus = ProgressBus()
     bus.open(RUN)
-    # Subscribers that keep up (never "behind"): every event reaches every one.
-    fanout = watch(bus, encode=counting, behind_after_s=math.inf)
+    # Subscribers that keep up (never "behind", never paced for their number): every event
+    # reaches every one.
+    fanout = watch(bus, encode=counting, behind_after_s=math.inf, pace_all_from=10_000)
     readers = [asyncio.create_task(read(fanout.follow(RUN))) for _ in range(1000)]
     await until(lambda: bus.subscriber_count(RUN) == 1000)
     for payload in script():
@@ -164,6 +165,27 @@ async def test_a_subscriber_that_fell_behind_gets_conflated_progress_and_every_e
     assert events[-1].sequence == len(script())
 
 
+async def test_every_subscriber_of_a_crowded_run_gets_paced_progress_and_every_end() -> None:
+    bus = ProgressBus()
+    bus.open(RUN)
+    # Three subscribers that keep up, but more than the run's pace_all_from.
+    fanout = watch(bus, behind_after_s=math.inf, progress_interval_s=3600, pace_all_from=2)
+    readers = [asyncio.create_task(read(fanout.follow(RUN))) for _ in range(3)]
+    await until(lambda: bus.subscriber_count(RUN) == 3)
+    for payload in script():
+        bus.publish(RUN, payload)
+        await asyncio.sleep(0)
+    received = await asyncio.gather(*readers)
+
+    for messages in received:
+        kinds = [e.WhichOneof("event") for e in decoded(messages)]
+        # The newest progress of the first batch goes out at once, the rest is held for an
+        # hour; what is still held when the run ends is dropped (the end has the counts).
+        assert kinds[:2] == ["state_changed", "state_changed"]
+        assert kinds[2] in ("check_started", "check_finished")
+        assert kinds[3:] == ["state_changed", "run_finished"]
+
+
 async def test_shutdown_ends_open_streams() -> None:
     bus = ProgressBus()
     bus.publish(RUN, RunStateChanged(RunState.QUEUED))
@@ -217,6 +239,20 @@ def test_pacer_holds_the_newest_progress_of_a_late_subscriber_until_it_is_due() 
     assert pacer.take([_progress(8)], lag=0.5, now=10.61) == []
     assert pacer.due(10.86) == [_progress(8)]
     assert pacer.timeout(10.86) is None
+
+
+def test_pacer_paces_a_crowded_subscriber_and_drops_held_progress_at_the_end() -> None:
+    pacer = Pacer(behind_after_s=0.02, interval_s=0.25)
+    batch = [_state(1), _progress(2), _progress(3)]
+    assert pacer.take(batch, lag=0.0, now=10.0, crowded=True) == [_state(1), _progress(3)]
+    assert pacer.take([_progress(4)], lag=0.0, now=10.1, crowded=True) == []
+    assert pacer.timeout(10.1) == pytest.approx(0.15)
+
+    run = Run(RUN, RunState.COMPLETED, RunScope.FULL, Source.MANIFESTS, T0)
+    final = _event(7, RunFinished(run, Summary(StatusCounts(), {}, {}, RUN)))
+    end = [_progress(5), _event(6, RunStateChanged(RunState.COMPLETED)), final]
+    assert pacer.take(end, lag=0.0, now=10.2, crowded=True) == end[1:]
+    assert pacer.timeout(10.2) is None  # nothing held any more
 
 
 async def test_a_run_not_on_the_bus_is_read_from_storage() -> None:
