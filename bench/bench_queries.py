@@ -413,7 +413,7 @@ def main() -> None:
             engine.dispose()
         results = args.runs * args.per_run
         print(f"built {results:,} results over {args.runs:,} runs in {built_s:.1f} s", flush=True)
-        extra = [*args.serve_arg, "--processes", str(args.processes)]
+        extra = [*args.serve_arg, *(["--processes", str(args.processes)] * (args.processes > 1))]
         with serving(url, extra) as served:
             figures = asyncio.run(load(served, args.seconds, args.shape))
     backend = "postgresql" if args.database_url else "sqlite"
