@@ -27,7 +27,8 @@ from assay.v1 import assessment_pb2 as apb
 from assay.v1 import assessment_pb2_grpc as apb_grpc
 from tests.integration.storage.backends import postgres_schema_url
 
-pytestmark = pytest.mark.postgres
+# Each test starts real server processes (a fresh interpreter each, a few seconds apiece).
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
 
 SERVING = re.compile(r"assay serving gRPC on 127\.0\.0\.1:(\d+) with 2 processes")
 PROCESS = re.compile(r"assay process (\d+) \(pid (\d+)\) serving")
@@ -74,7 +75,7 @@ class Served:
         return {int(pid) for pid in path.read_text().split()}
 
 
-def command(url: str, *extra: str) -> list[str]:
+def command(url: str) -> list[str]:
     return [
         sys.executable,
         "-c",
@@ -86,20 +87,22 @@ def command(url: str, *extra: str) -> list[str]:
         "127.0.0.1:0",
         "--database-url",
         url,
-        "--health-port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--shutdown-grace",
-        "2",
-        *extra,
     ]
+
+
+# The HTTP ports off (parallel tests), a short grace; as variables, as a Deployment sets them.
+ENVIRONMENT = {
+    **os.environ,
+    "ASSAY_HEALTH_PORT": "0",
+    "ASSAY_METRICS_PORT": "0",
+    "ASSAY_SHUTDOWN_GRACE": "2",
+}
 
 
 @contextmanager
 def serving(url: str) -> Iterator[Served]:
     process = subprocess.Popen(
-        command(url), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        command(url), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENVIRONMENT
     )
     served = Served(process)
     try:
@@ -202,7 +205,9 @@ def test_server_processes_do_not_outlive_a_killed_supervisor(schema_url: str) ->
 def test_a_process_that_cannot_start_stops_the_server_in_one_line() -> None:
     # Port 1 of loopback refuses every connection: the first process cannot open the database.
     url = "postgresql://postgres@127.0.0.1:1/assay?connect_timeout=5"
-    done = subprocess.run(command(url), capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        command(url), capture_output=True, text=True, timeout=120, check=False, env=ENVIRONMENT
+    )
     assert done.returncode == 1, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: server process 0: ASSAY_DATABASE_URL"), done.stderr

@@ -87,6 +87,17 @@ async def until(predicate: Callable[[], bool]) -> None:
     raise AssertionError("condition never held")
 
 
+async def fan_out(bus: ProgressBus, fanout: RunWatch, subscribers: int) -> list[list[bytes]]:
+    """What each of ``subscribers`` streams of RUN reads while the script is published, an
+    event per turn of the loop."""
+    readers = [asyncio.create_task(read(fanout.follow(RUN))) for _ in range(subscribers)]
+    await until(lambda: bus.subscriber_count(RUN) == subscribers)
+    for payload in script():
+        bus.publish(RUN, payload)
+        await asyncio.sleep(0)
+    return await asyncio.gather(*readers)
+
+
 async def test_each_event_is_encoded_once_for_a_thousand_subscribers() -> None:
     encodings: Counter[int] = Counter()
 
@@ -99,12 +110,7 @@ async def test_each_event_is_encoded_once_for_a_thousand_subscribers() -> None:
     # Subscribers that keep up (never "behind", never paced for their number): every event
     # reaches every one.
     fanout = watch(bus, encode=counting, behind_after_s=math.inf, pace_all_from=10_000)
-    readers = [asyncio.create_task(read(fanout.follow(RUN))) for _ in range(1000)]
-    await until(lambda: bus.subscriber_count(RUN) == 1000)
-    for payload in script():
-        bus.publish(RUN, payload)
-        await asyncio.sleep(0)
-    received = await asyncio.gather(*readers)
+    received = await fan_out(bus, fanout, 1000)
 
     assert encodings == Counter(range(1, len(script()) + 1))  # once each, for 1000 readers
     first = received[0]
@@ -170,12 +176,7 @@ async def test_every_subscriber_of_a_crowded_run_gets_paced_progress_and_every_e
     bus.open(RUN)
     # Three subscribers that keep up, but more than the run's pace_all_from.
     fanout = watch(bus, behind_after_s=math.inf, progress_interval_s=3600, pace_all_from=2)
-    readers = [asyncio.create_task(read(fanout.follow(RUN))) for _ in range(3)]
-    await until(lambda: bus.subscriber_count(RUN) == 3)
-    for payload in script():
-        bus.publish(RUN, payload)
-        await asyncio.sleep(0)
-    received = await asyncio.gather(*readers)
+    received = await fan_out(bus, fanout, 3)
 
     for messages in received:
         kinds = [e.WhichOneof("event") for e in decoded(messages)]
