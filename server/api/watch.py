@@ -10,8 +10,8 @@ A subscriber that falls behind -- it takes events more than :data:`BEHIND_AFTER_
 were published, because its client reads slowly or because the server is busy sending to
 many others -- gets conflated progress (:class:`Pacer`): every state change and the run's
 end as they come, and of the per-check events only the newest, at most one every
-:data:`PROGRESS_INTERVAL_S`; sequence numbers show what it skipped. Progress still held
-when the run ends is dropped: the final event carries the final counts. Every subscriber of
+:data:`PROGRESS_INTERVAL_S`; sequence numbers show what it skipped (progress still held goes
+out before the next state change, so the last check's end always arrives). Every subscriber of
 a run that more than :data:`PACE_ALL_FROM` streams follow is paced so from the start,
 before it falls behind: each message costs the server about 25 us of CPU in grpc.aio, so a
 thousand subscribers at every per-check event would cost a run more than its checks. One
@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from assay.server.api import convert
 from assay.server.api.streams import ShutdownCloser
-from assay.server.assessment.progress import ProgressBus, RunEvent, RunFinished, is_progress
+from assay.server.assessment.progress import ProgressBus, RunEvent, is_progress
 from assay.server.core.types import ResultQuery, Run, RunId, RunState, Summary
 from assay.v1 import assessment_pb2 as apb
 
@@ -73,9 +73,6 @@ class Pacer:
         """The events of ``batch`` to send now, taken ``lag`` seconds after publication;
         ``crowded``: paced whatever the lag (the run has many subscribers)."""
         behind = crowded or self.held is not None or lag > self.behind_after_s
-        if behind and isinstance(batch[-1].payload, RunFinished):
-            self.held = None  # superseded by the final counts
-            return [event for event in batch if not is_progress(event)]
         out: list[RunEvent] = []
         for event in batch:
             if not is_progress(event):

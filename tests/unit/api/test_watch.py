@@ -181,10 +181,11 @@ async def test_every_subscriber_of_a_crowded_run_gets_paced_progress_and_every_e
     for messages in received:
         kinds = [e.WhichOneof("event") for e in decoded(messages)]
         # The newest progress of the first batch goes out at once, the rest is held for an
-        # hour; what is still held when the run ends is dropped (the end has the counts).
+        # hour; the newest held goes out before the end (the last check's end).
         assert kinds[:2] == ["state_changed", "state_changed"]
         assert kinds[2] in ("check_started", "check_finished")
-        assert kinds[3:] == ["state_changed", "run_finished"]
+        assert kinds[3:] == ["check_finished", "state_changed", "run_finished"]
+        assert decoded(messages)[3].check_finished.completed_checks == CHECKS
 
 
 async def test_shutdown_ends_open_streams() -> None:
@@ -242,18 +243,16 @@ def test_pacer_holds_the_newest_progress_of_a_late_subscriber_until_it_is_due() 
     assert pacer.timeout(10.86) is None
 
 
-def test_pacer_paces_a_crowded_subscriber_and_drops_held_progress_at_the_end() -> None:
+def test_pacer_paces_a_crowded_subscriber_that_keeps_up() -> None:
     pacer = Pacer(behind_after_s=0.02, interval_s=0.25)
     batch = [_state(1), _progress(2), _progress(3)]
     assert pacer.take(batch, lag=0.0, now=10.0, crowded=True) == [_state(1), _progress(3)]
     assert pacer.take([_progress(4)], lag=0.0, now=10.1, crowded=True) == []
     assert pacer.timeout(10.1) == pytest.approx(0.15)
-
-    run = Run(RUN, RunState.COMPLETED, RunScope.FULL, Source.MANIFESTS, T0)
-    final = _event(7, RunFinished(run, Summary(StatusCounts(), {}, {}, RUN)))
-    end = [_progress(5), _event(6, RunStateChanged(RunState.COMPLETED)), final]
-    assert pacer.take(end, lag=0.0, now=10.2, crowded=True) == end[1:]
-    assert pacer.timeout(10.2) is None  # nothing held any more
+    assert pacer.take([_progress(5), _state(6)], lag=0.0, now=10.2, crowded=True) == [
+        _progress(5),
+        _state(6),
+    ]
 
 
 async def test_a_run_not_on_the_bus_is_read_from_storage() -> None:
