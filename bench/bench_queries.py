@@ -3,7 +3,8 @@
 Builds a database of ``--runs`` finished runs of ``--per-run`` results each (1,000 x 1,000 by
 default) through the storage write path, starts ``assay serve`` on it in a process of its own,
 and drives it with 1, 8 and 32 concurrent clients on the async generated client (one asyncio
-loop in this process), each shape for ``--seconds``:
+loop in this process), each shape for ``--seconds``, ``--repeat`` times (the median, and
+each repetition's RPC/s and p99):
 
 - ``list_first``: ListAssessments, first page (the default: the latest run of the cluster)
 - ``list_first_pillar``: the same with a pillar filter
@@ -357,7 +358,7 @@ def shapes(deep: str, deep_status: str) -> dict[str, Call]:
     }
 
 
-async def load(served: Served, seconds: float, only: list[str]) -> dict[str, Any]:
+async def load(served: Served, seconds: float, only: list[str], repeat: int) -> dict[str, Any]:
     target = served.target
     await ready(target)
     deep = await deep_token(target, apb.AssessmentQuery(all_runs=True), 0.5)
@@ -368,22 +369,29 @@ async def load(served: Served, seconds: float, only: list[str]) -> dict[str, Any
         if only and name not in only:
             continue
         for clients in CONCURRENCY:
-            figures = await drive(served, call, clients, seconds)
-            print(
-                f"{name:>18} x{clients:<3} {figures.rps:8.0f} RPC/s   p50 {figures.p50_ms:7.1f} ms"
-                f"   p99 {figures.p99_ms:7.1f} ms   errors {figures.errors}   CPU/call server "
-                f"{figures.server_cpu_ms:.2f} ms, client {figures.client_cpu_ms:.2f} ms   "
-                f"machine busy {figures.busy_cores:.2f} cores",
-                flush=True,
-            )
+            repeats: list[Figures] = []
+            for _ in range(repeat):
+                figures = await drive(served, call, clients, seconds)
+                repeats.append(figures)
+                print(
+                    f"{name:>18} x{clients:<3} {figures.rps:8.0f} RPC/s   "
+                    f"p50 {figures.p50_ms:7.1f} ms   p99 {figures.p99_ms:7.1f} ms   "
+                    f"errors {figures.errors}   CPU/call server {figures.server_cpu_ms:.2f} ms, "
+                    f"client {figures.client_cpu_ms:.2f} ms   "
+                    f"machine busy {figures.busy_cores:.2f} cores",
+                    flush=True,
+                )
             results[f"{name}_{clients}"] = {
-                "rps": round(figures.rps, 1),
-                "p50_ms": round(figures.p50_ms, 2),
-                "p99_ms": round(figures.p99_ms, 2),
-                "errors": figures.errors,
-                "server_cpu_ms": round(figures.server_cpu_ms, 3),
-                "client_cpu_ms": round(figures.client_cpu_ms, 3),
-                "busy_cores": round(figures.busy_cores, 2),
+                # The median of the repetitions, and every repetition's RPC/s and p99.
+                "rps": round(statistics.median(f.rps for f in repeats), 1),
+                "p50_ms": round(statistics.median(f.p50_ms for f in repeats), 2),
+                "p99_ms": round(statistics.median(f.p99_ms for f in repeats), 2),
+                "errors": sum(f.errors for f in repeats),
+                "server_cpu_ms": round(statistics.median(f.server_cpu_ms for f in repeats), 3),
+                "client_cpu_ms": round(statistics.median(f.client_cpu_ms for f in repeats), 3),
+                "busy_cores": round(statistics.median(f.busy_cores for f in repeats), 2),
+                "rps_each": [round(f.rps, 1) for f in repeats],
+                "p99_ms_each": [round(f.p99_ms, 2) for f in repeats],
             }
     return results
 
@@ -395,6 +403,7 @@ def main() -> None:
     parser.add_argument("--per-run", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=5.0, help="per shape and concurrency")
     parser.add_argument("--shape", action="append", default=[], help="only these shapes")
+    parser.add_argument("--repeat", type=int, default=1, help="measurements per point (median)")
     parser.add_argument("--serve-arg", action="append", default=[], help="extra assay serve flag")
     parser.add_argument(
         "--processes", type=int, default=1, help="assay serve --processes (PostgreSQL only)"
@@ -415,7 +424,7 @@ def main() -> None:
         print(f"built {results:,} results over {args.runs:,} runs in {built_s:.1f} s", flush=True)
         extra = [*args.serve_arg, *(["--processes", str(args.processes)] * (args.processes > 1))]
         with serving(url, extra) as served:
-            figures = asyncio.run(load(served, args.seconds, args.shape))
+            figures = asyncio.run(load(served, args.seconds, args.shape, args.repeat))
     backend = "postgresql" if args.database_url else "sqlite"
     summary: dict[str, Any] = {
         "backend": backend,
@@ -424,6 +433,7 @@ def main() -> None:
         "runs": args.runs,
         "build_s": round(built_s, 1),
         "seconds_per_point": args.seconds,
+        "repeat": args.repeat,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
         **figures,
     }
