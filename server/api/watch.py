@@ -11,11 +11,13 @@ were published, because its client reads slowly or because the server is busy se
 many others -- gets conflated progress (:class:`Pacer`): every state change and the run's
 end as they come, and of the per-check events only the newest, at most one every
 :data:`PROGRESS_INTERVAL_S`; sequence numbers show what it skipped (progress still held goes
-out before the next state change, so the last check's end always arrives). Every subscriber of
-a run that more than :data:`PACE_ALL_FROM` streams follow is paced so from the start,
-before it falls behind: each message costs the server about 25 us of CPU in grpc.aio, so a
-thousand subscribers at every per-check event would cost a run more than its checks. One
-that keeps up, on a run followed by a few, gets every event. A run the bus does not hold
+out before the next state change, so the last check's end always arrives). A *crowded* run
+(more subscribers than the bus's ``crowd_from``, 64) is paced for every subscriber from the
+start: the bus wakes them together once per tick (``crowd_tick_s``, 0.5 s) for progress, and
+each sends the newest -- each message costs the server about 25 us of CPU in grpc.aio, and
+each wake-up a switch of the GIL away from the run's checks, so a thousand subscribers at
+every per-check event would cost a run more than its checks. One that keeps up, on a run
+followed by a few, gets every event. A run the bus does not hold
 (another replica's, or one that ended before a restart) is followed by polling storage.
 """
 
@@ -42,8 +44,6 @@ T = TypeVar("T")
 BEHIND_AFTER_S = 0.1
 # While behind, a subscriber gets per-check progress at most this often (the newest).
 PROGRESS_INTERVAL_S = 0.5
-# A run followed by more streams than this paces every one of them as if behind.
-PACE_ALL_FROM = 64
 
 OffLoop = Callable[[Callable[[], T]], Awaitable[T]]
 
@@ -70,10 +70,21 @@ class Pacer:
     def take(
         self, batch: list[RunEvent], *, lag: float, now: float, crowded: bool = False
     ) -> list[RunEvent]:
-        """The events of ``batch`` to send now, taken ``lag`` seconds after publication;
-        ``crowded``: paced whatever the lag (the run has many subscribers)."""
-        behind = crowded or self.held is not None or lag > self.behind_after_s
+        """The events of ``batch`` to send now, taken ``lag`` seconds after publication.
+
+        ``crowded``: the run's bus paces the progress (it wakes its subscribers once per
+        tick), so of each batch the newest progress goes out, whatever the lag.
+        """
         out: list[RunEvent] = []
+        if crowded:
+            for event in batch:
+                if is_progress(event):
+                    self.held = event
+                else:
+                    out.extend(self._release(now))
+                    out.append(event)
+            return out + self._release(now)
+        behind = self.held is not None or lag > self.behind_after_s
         for event in batch:
             if not is_progress(event):
                 out.extend(self._release(now))  # keep the order of sequence numbers
@@ -115,7 +126,6 @@ class RunWatch:
     encode: Callable[[RunEvent], bytes] = encode_event
     behind_after_s: float = BEHIND_AFTER_S
     progress_interval_s: float = PROGRESS_INTERVAL_S
-    pace_all_from: int = PACE_ALL_FROM
     closer: ShutdownCloser = field(init=False)
 
     def __post_init__(self) -> None:
@@ -141,9 +151,11 @@ class RunWatch:
                 if batch is None:
                     due = pacer.due(time.monotonic())
                 elif batch:
-                    crowded = self.bus.subscriber_count(run_id) > self.pace_all_from
                     due = pacer.take(
-                        batch, lag=subscription.lag, now=time.monotonic(), crowded=crowded
+                        batch,
+                        lag=subscription.lag,
+                        now=time.monotonic(),
+                        crowded=subscription.crowded,
                     )
                 else:
                     return

@@ -105,11 +105,11 @@ async def test_each_event_is_encoded_once_for_a_thousand_subscribers() -> None:
         encodings[event.sequence] += 1
         return encode_event(event)
 
-    bus = ProgressBus()
+    bus = ProgressBus(crowd_from=10_000)
     bus.open(RUN)
     # Subscribers that keep up (never "behind", never paced for their number): every event
     # reaches every one.
-    fanout = watch(bus, encode=counting, behind_after_s=math.inf, pace_all_from=10_000)
+    fanout = watch(bus, encode=counting, behind_after_s=math.inf)
     received = await fan_out(bus, fanout, 1000)
 
     assert encodings == Counter(range(1, len(script()) + 1))  # once each, for 1000 readers
@@ -172,20 +172,42 @@ async def test_a_subscriber_that_fell_behind_gets_conflated_progress_and_every_e
 
 
 async def test_every_subscriber_of_a_crowded_run_gets_paced_progress_and_every_end() -> None:
-    bus = ProgressBus()
+    # Three subscribers that keep up, but more than the bus's crowd: progress wakes them
+    # once an hour at most, state changes and the end at once.
+    bus = ProgressBus(crowd_from=2, crowd_tick_s=3600)
     bus.open(RUN)
-    # Three subscribers that keep up, but more than the run's pace_all_from.
-    fanout = watch(bus, behind_after_s=math.inf, progress_interval_s=3600, pace_all_from=2)
+    fanout = watch(bus, behind_after_s=math.inf)
     received = await fan_out(bus, fanout, 3)
 
     for messages in received:
-        kinds = [e.WhichOneof("event") for e in decoded(messages)]
-        # The newest progress of the first batch goes out at once, the rest is held for an
-        # hour; the newest held goes out before the end (the last check's end).
-        assert kinds[:2] == ["state_changed", "state_changed"]
-        assert kinds[2] in ("check_started", "check_finished")
-        assert kinds[3:] == ["check_finished", "state_changed", "run_finished"]
-        assert decoded(messages)[3].check_finished.completed_checks == CHECKS
+        events = decoded(messages)
+        kinds = [e.WhichOneof("event") for e in events]
+        # The progress waits for the next state change, which takes the newest with it:
+        # the last check's end.
+        assert kinds == [
+            "state_changed",
+            "state_changed",
+            "check_finished",
+            "state_changed",
+            "run_finished",
+        ]
+        assert events[2].check_finished.completed_checks == CHECKS
+        assert all(a is b for a, b in zip(messages, received[0], strict=True))
+
+
+async def test_a_crowded_run_releases_progress_at_its_tick() -> None:
+    bus = ProgressBus(crowd_from=1, crowd_tick_s=0.05)
+    bus.open(RUN)
+    first, second = bus.subscribe(RUN), bus.subscribe(RUN)
+    bus.publish(RUN, RunStateChanged(RunState.RUNNING))
+    assert [len(await s.next_batch()) for s in (first, second)] == [1, 1]
+
+    bus.publish(RUN, CheckStarted("SEC-001", "a check", Pillar.SECURITY))
+    bus.publish(RUN, CheckFinished("SEC-001", Status.PASSING, StatusCounts(), 1, 1, 1))
+    assert await first.next_batch(timeout=0) is None  # held back until the run's tick
+    batch = await first.next_batch()  # the tick
+    assert [e.sequence for e in batch or []] == [2, 3]
+    assert [e.sequence for e in await second.next_batch() or []] == [2, 3]
 
 
 async def test_shutdown_ends_open_streams() -> None:
@@ -243,16 +265,18 @@ def test_pacer_holds_the_newest_progress_of_a_late_subscriber_until_it_is_due() 
     assert pacer.timeout(10.86) is None
 
 
-def test_pacer_paces_a_crowded_subscriber_that_keeps_up() -> None:
+def test_pacer_sends_a_crowded_subscriber_the_newest_progress_of_each_batch() -> None:
     pacer = Pacer(behind_after_s=0.02, interval_s=0.25)
     batch = [_state(1), _progress(2), _progress(3)]
     assert pacer.take(batch, lag=0.0, now=10.0, crowded=True) == [_state(1), _progress(3)]
-    assert pacer.take([_progress(4)], lag=0.0, now=10.1, crowded=True) == []
-    assert pacer.timeout(10.1) == pytest.approx(0.15)
-    assert pacer.take([_progress(5), _state(6)], lag=0.0, now=10.2, crowded=True) == [
-        _progress(5),
-        _state(6),
+    assert pacer.take([_progress(4)], lag=0.5, now=10.01, crowded=True) == [_progress(4)]
+    late = [_progress(5), _progress(6), _state(7), _progress(8)]
+    assert pacer.take(late, lag=0.0, now=10.02, crowded=True) == [
+        _progress(6),
+        _state(7),
+        _progress(8),
     ]
+    assert pacer.timeout(10.02) is None  # nothing held: the bus paces a crowded run
 
 
 async def test_a_run_not_on_the_bus_is_read_from_storage() -> None:
