@@ -57,6 +57,10 @@ def script() -> list[EventPayload]:
     return payloads
 
 
+# What a subscriber whose progress was conflated to the newest reads of the script.
+CONFLATED = ["state_changed", "state_changed", "check_finished", "state_changed", "run_finished"]
+
+
 async def _never(_: Any) -> Any:
     raise AssertionError("the run is on the bus: storage is not read")
 
@@ -158,14 +162,7 @@ async def test_a_subscriber_that_fell_behind_gets_conflated_progress_and_every_e
         bus.publish(RUN, payload)
     events = decoded(await reader)
 
-    kinds = [e.WhichOneof("event") for e in events]
-    assert kinds == [
-        "state_changed",
-        "state_changed",
-        "check_finished",
-        "state_changed",
-        "run_finished",
-    ]
+    assert [e.WhichOneof("event") for e in events] == CONFLATED
     assert events[2].check_finished.completed_checks == CHECKS  # the newest progress
     assert [e.sequence for e in events] == sorted(e.sequence for e in events)
     assert events[-1].sequence == len(script())
@@ -181,16 +178,9 @@ async def test_every_subscriber_of_a_crowded_run_gets_paced_progress_and_every_e
 
     for messages in received:
         events = decoded(messages)
-        kinds = [e.WhichOneof("event") for e in events]
         # The progress waits for the next state change, which takes the newest with it:
         # the last check's end.
-        assert kinds == [
-            "state_changed",
-            "state_changed",
-            "check_finished",
-            "state_changed",
-            "run_finished",
-        ]
+        assert [e.WhichOneof("event") for e in events] == CONFLATED
         assert events[2].check_finished.completed_checks == CHECKS
         assert all(a is b for a, b in zip(messages, received[0], strict=True))
 
