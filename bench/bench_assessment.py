@@ -38,17 +38,19 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.runner import Runner
 from assay.server.assessment.settings import AssessmentSettings
+from assay.server.assessment.sink import CancelOutcome
 from assay.server.checks import builtin_registry
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.checks.kit.evaluate import evaluate
 from assay.server.checks.kit.registry import Registry
-from assay.server.core.types import AssessmentResult, HistoryEntry, Run, Source
+from assay.server.core.types import AssessmentResult, HistoryEntry, Run, RunId, Source
 from assay.server.inventory.model import Inventory
 from assay.server.storage.engine import create_engine_from_url, migrate
 from assay.server.storage.repository import Repository
@@ -220,11 +222,18 @@ class TimingSink:
     async def update_run(self, run: Run) -> None:
         await self._timed("update_run", self.inner.update_run(run))
 
-    async def add_results(self, results: Sequence[AssessmentResult]) -> None:
-        await self._timed("add_results", self.inner.add_results(results))
+    async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
+        await self._timed("add_results", self.inner.add_results(results, run=run))
 
     async def finish_run(self, run: Run, history: HistoryEntry) -> None:
         await self._timed("finish_run", self.inner.finish_run(run, history))
+
+    async def request_cancel(
+        self, run_id: RunId, reason: str, *, now: datetime, stale_before: datetime, dead_reason: str
+    ) -> tuple[Run, CancelOutcome]:
+        return await self.inner.request_cancel(
+            run_id, reason, now=now, stale_before=stale_before, dead_reason=dead_reason
+        )
 
     @property
     def total(self) -> float:

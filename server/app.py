@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 import signal
 import socket
 from collections.abc import Callable, Iterator
@@ -43,6 +45,7 @@ from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.checks.kit.policy import EMPTY_POLICY, load_policy
 from assay.server.checks.kit.registry import Registry
 from assay.server.core.errors import AssayError, Unavailable
+from assay.server.core.threads import DaemonExecutor
 from assay.server.core.types import Source
 from assay.server.kube.client import KubeClient
 from assay.server.kube.config import KubeClientFactory, client_factory
@@ -51,7 +54,12 @@ from assay.server.observability.health import HealthMonitor, Readiness, Readines
 from assay.server.observability.http import HealthEndpoints, MetricsEndpoint
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.settings import LogLevel, Settings, StartupError, check
-from assay.server.storage.engine import create_engine_from_url, default_database_url, migrate
+from assay.server.storage.engine import (
+    create_engine_from_url,
+    default_database_url,
+    migrate,
+    operator_detail,
+)
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
 from assay.server.supervisor import stop_with_parent, supervise
@@ -91,6 +99,7 @@ class AssayServer:
     runner: Runner | None = None
     controller: WorkflowController | None = None
     monitor: HealthMonitor | None = None
+    pools: ThreadPools | None = None
     _stack: AsyncExitStack | None = None
     _grpc: GrpcEndpoint | None = None
     _grace: float | None = None
@@ -130,27 +139,36 @@ class AssayServer:
         repository = self.repository
         if repository is None:
             with _step("database_url", "cannot open the database"):
-                repository = await asyncio.to_thread(_open_repository, settings)
+                try:
+                    repository = await asyncio.to_thread(_open_repository, settings)
+                except Unavailable as exc:  # the operator's own database: say where, why
+                    raise StartupError(
+                        f"cannot open the database: {operator_detail(exc)}",
+                        setting="database_url",
+                    ) from exc
             stack.push_async_callback(asyncio.to_thread, repository.engine.dispose)
             self.repository = repository
-        sink = StorageSink(repository)
+        pools = self.pools = self._thread_pools(stack)
+        replica = replica_name(settings.listen)
+        sink = StorageSink(repository, threads=pools.storage, owner=replica)
         factory = self.kube_client_factory or client_factory(settings.kube)
         auth = await self._auth(stack, factory)
         runner = Runner(
             catalogue=catalogue,
             sink=sink,
             inventories={
-                Source.MANIFESTS: ManifestInventory(),
+                Source.MANIFESTS: ManifestInventory(threads=pools.inventory),
                 Source.LIVE: LiveInventory(factory),
             },
             bus=ProgressBus(),
             settings=settings.assessment,
             cluster_id=settings.cluster_id,
             shutdown_grace_s=settings.shutdown_grace_s,
+            check_threads=pools.checks,
         )
         self.runner = runner
         monitor = HealthMonitor(
-            self._readiness_checks(repository),
+            self._readiness_checks(repository, pools),
             interval_s=settings.health_poll_s,
             on_change=self._report_health,
         )
@@ -201,12 +219,21 @@ class AssayServer:
         # Stopped after the runs below and before the controller; bound further down.
         stack.push_async_callback(self._stop_endpoint)
 
-        liveness = RunLiveness(repository, runner.active_runs, settings=settings.assessment)
+        liveness = RunLiveness(
+            repository,
+            runner.active_runs,
+            on_cancel=runner.cancel_requested,
+            owner=replica,
+            threads=pools.storage,
+            settings=settings.assessment,
+        )
         # Fail what a dead process left behind before taking work, then keep sweeping.
         with _step("database_url", "cannot read the runs of a stopped server"):
-            await liveness.sweep()
+            await liveness.sweep(starting=True)
         liveness.start()
         stack.push_async_callback(liveness.stop)
+        # Streams end once the runs recorded their end and every watcher has its RunFinished.
+        stack.push_async_callback(self._end_streams, runner)
         # In-flight runs always get the configured grace to record their end, even when
         # the caller wants the RPCs cut at once.
         stack.push_async_callback(runner.shutdown, grace_s=settings.shutdown_grace_s)
@@ -270,22 +297,51 @@ class AssayServer:
             )
         return parts
 
-    def _readiness_checks(self, repository: Repository) -> dict[str, ReadinessCheck]:
+    def _thread_pools(self, stack: AsyncExitStack) -> ThreadPools:
+        """The bounded pools of blocking work, each its own (see docs/design.md, "Runner")."""
+        config = self.settings.assessment
+        pools = ThreadPools(
+            inventory=DaemonExecutor(config.inventory_threads, name="inventory"),
+            checks=DaemonExecutor(config.check_threads, name="check"),
+            storage=DaemonExecutor(config.storage_threads, name="storage"),
+        )
+        for pool in pools.all():
+            stack.callback(pool.shutdown)
+        return pools
+
+    def _readiness_checks(
+        self, repository: Repository, pools: ThreadPools
+    ) -> dict[str, ReadinessCheck]:
+        loop = asyncio.get_running_loop()
+
         async def storage() -> str:
             try:
-                await asyncio.to_thread(repository.ping)
+                await loop.run_in_executor(pools.storage, repository.ping)
             except Unavailable as exc:
                 return str(exc)
             return ""
 
         async def migrations() -> str:
             try:
-                current = await asyncio.to_thread(repository.schema_is_current)
+                current = await loop.run_in_executor(pools.storage, repository.schema_is_current)
             except Unavailable as exc:
                 return str(exc)
             return "" if current else "the database schema is not at this version's revision"
 
-        checks: dict[str, ReadinessCheck] = {"storage": storage, "migrations": migrations}
+        async def threads() -> str:
+            limit = self.settings.assessment.thread_stall_s
+            stalled = [
+                f"{pool.name} ({pool.busy} busy, {pool.queued} waiting {pool.stall_s():.0f}s)"
+                for pool in pools.all()
+                if pool.stall_s() > limit
+            ]
+            return f"thread pools saturated: {', '.join(stalled)}" if stalled else ""
+
+        checks: dict[str, ReadinessCheck] = {
+            "storage": storage,
+            "migrations": migrations,
+            "threads": threads,
+        }
         if self.settings.workflow.enabled:
 
             async def controller() -> str:
@@ -301,15 +357,24 @@ class AssayServer:
         endpoint = self._grpc
         if endpoint is None or not self._serving:
             return
-        storage_ok = not (readiness.failing("storage") or readiness.failing("migrations"))
+        storage_ok = not any(
+            readiness.failing(name) for name in ("storage", "migrations", "threads")
+        )
         workflows = self.settings.workflow.enabled and not readiness.failing("controller")
         await endpoint.set_serving(storage_ok, workflows=workflows)
 
     async def _leave_service(self, endpoint: GrpcEndpoint) -> None:
-        """First step of a shutdown: NOT_SERVING, and open streams end."""
+        """First step of a shutdown: NOT_SERVING (streams end after the runs, below)."""
         log.info("assay shutting down")
         self._serving = False
         await endpoint.enter_graceful_shutdown()
+
+    async def _end_streams(self, runner: Runner) -> None:
+        """After the runs recorded their end: let every watcher take its RunFinished (for
+        at most the grace), then end the open streams."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.shutdown_grace_s):
+                await runner.bus.delivered()
         self._shutdown.set()
 
     async def _stop_endpoint(self) -> None:
@@ -334,6 +399,27 @@ class AssayServer:
         await self._stopped.wait()
 
 
+@dataclass(frozen=True)
+class ThreadPools:
+    """One bounded pool per kind of blocking work (settings ``*_threads``)."""
+
+    inventory: DaemonExecutor
+    checks: DaemonExecutor
+    storage: DaemonExecutor
+
+    def all(self) -> tuple[DaemonExecutor, ...]:
+        return (self.inventory, self.checks, self.storage)
+
+
+def replica_name(listen: str) -> str:
+    """This server's name on the runs it executes: host and listen address, which no other
+    live server shares and a restarted one keeps (a random suffix for an ephemeral port)."""
+    name = f"{socket.gethostname()}/{listen}"
+    if listen.rpartition(":")[2] == "0":
+        name += f"/{os.getpid()}-{secrets.token_hex(4)}"
+    return name
+
+
 def _check_free(listen: str) -> None:
     """OSError when ``HOST:PORT`` cannot be bound now (gRPC would only log it in C++)."""
     host, _, port = listen.rpartition(":")
@@ -349,7 +435,10 @@ def _check_free(listen: str) -> None:
 
 
 def _open_repository(settings: Settings) -> Repository:
-    engine = create_engine_from_url(settings.database_url or default_database_url())
+    engine = create_engine_from_url(
+        settings.database_url or default_database_url(),
+        statement_timeout_s=settings.database_statement_timeout_s,
+    )
     try:
         migrate(engine)
     except BaseException:

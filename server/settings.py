@@ -128,6 +128,14 @@ class Settings:
             "secret": True,
         },
     )
+    database_statement_timeout_s: float = field(
+        default=30.0,
+        metadata={
+            "help": "PostgreSQL: seconds a statement may run before the server cancels it; "
+            "the server gives up on a database that does not answer 2 s later.",
+            "gt": 0,
+        },
+    )
     cluster_id: str = field(
         default="default",
         metadata={"help": "Name of the assessed cluster in run ids, history and lock names."},
@@ -563,3 +571,28 @@ def _groups(obj: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], 
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
             yield from _groups(value, (*path, f.name))
+
+
+# -- documentation ------------------------------------------------------------------------------
+
+
+def markdown_table() -> str:
+    """Every setting as a Markdown table (variable, flag, default, meaning), in declaration
+    order: README.md's configuration table, written by ``scripts/generate``."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| Variable | `assay serve` flag | Default | Meaning |", "|---|---|---|---|"]
+    for opt in options():
+        meaning = opt.help
+        if opt.choices:
+            meaning += f" One of: {', '.join(opt.choices)}."
+        elif opt.kind is tuple:
+            meaning += " Comma-separated."
+        flags = ", ".join(f"`{flag}`" for flag in opt.flags)
+        default = opt.default_text
+        if "default_text" not in opt.metadata:  # a value, not words about one
+            default = f"`{default}`"
+        lines.append(f"| `{opt.env}` | {flags} | {cell(default)} | {cell(meaning)} |")
+    return "\n".join(lines) + "\n"

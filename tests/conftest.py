@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.integration.api.workflow_fixtures",
     "tests.kubeapi.fixtures",
     "tests.unit.assessment.fakes",
+    "tests.pgcluster",
 ]

@@ -15,15 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 import grpc
 import typer
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 from rich.console import Console
-from rich.markup import escape
 
+from assay.client import formatters as fmt
 from assay.client.api import (
     DEFAULT_SERVER,
     DEFAULT_TIMEOUT_S,
@@ -31,6 +31,7 @@ from assay.client.api import (
     ClientError,
     Credentials,
 )
+from assay.client.formatters import Output
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import common_pb2 as cpb
 
@@ -93,9 +94,15 @@ def state(ctx: typer.Context) -> CliState:
 
 
 def fail(ctx: typer.Context, message: str, code: int = 1) -> typer.Exit:
-    """Print ``error: message`` on stderr; return the Exit to raise."""
-    state(ctx).errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    """Print ``error: message`` on stderr (the message as text, whatever brackets or
+    control characters it holds); return the Exit to raise."""
+    state(ctx).errors.print(fmt.joined(("error:", "red"), " ", message), soft_wrap=True)
     return typer.Exit(code)
+
+
+OutputOpt = Annotated[
+    Output, typer.Option("--output", "-o", help=fmt.OUTPUT_HELP, case_sensitive=False)
+]
 
 
 @contextmanager
@@ -116,14 +123,13 @@ def connect(ctx: typer.Context) -> Iterator[AssayClient]:
 
 V = TypeVar("V", bound=int)
 
+# The names the filters take are the names output prints (fmt.enum_values); pillars also
+# answer to their first word, their hyphenated form and a short prefix.
 _PILLAR_ALIASES: dict[str, cpb.Pillar.ValueType] = {}
-for _name, _value in cpb.Pillar.items():
-    if _value == cpb.PILLAR_UNSPECIFIED:
-        continue
-    _full = _name.removeprefix("PILLAR_").lower()
-    _PILLAR_ALIASES[_full] = _value
-    _PILLAR_ALIASES[_full.replace("_", "-")] = _value
-    _PILLAR_ALIASES[_full.split("_")[0]] = _value
+for _name, _value in fmt.enum_values(cpb.Pillar).items():
+    _PILLAR_ALIASES[_name] = _value
+    _PILLAR_ALIASES[_name.replace("_", "-")] = _value
+    _PILLAR_ALIASES[_name.split("_")[0]] = _value
 for _prefix, _value in {
     "sec": cpb.PILLAR_SECURITY,
     "rel": cpb.PILLAR_RELIABILITY,
@@ -134,9 +140,9 @@ for _prefix, _value in {
 }.items():
     _PILLAR_ALIASES[_prefix] = _value
 
-_STATUSES = {n.removeprefix("STATUS_").lower(): v for n, v in cpb.Status.items() if v != 0}
-SEVERITIES = {n.removeprefix("SEVERITY_").lower(): v for n, v in cpb.Severity.items() if v != 0}
-RUN_PHASES = {n.removeprefix("RUN_PHASE_").lower(): v for n, v in apb.RunPhase.items() if v != 0}
+STATUSES: dict[str, cpb.Status.ValueType] = fmt.enum_values(cpb.Status)
+SEVERITIES: dict[str, cpb.Severity.ValueType] = fmt.enum_values(cpb.Severity)
+RUN_PHASES: dict[str, apb.RunPhase.ValueType] = fmt.enum_values(apb.RunPhase)
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -160,7 +166,7 @@ def pillars(values: list[str] | None) -> list[cpb.Pillar.ValueType]:
 
 
 def statuses(values: list[str] | None) -> list[cpb.Status.ValueType]:
-    return choices("status", values, _STATUSES)
+    return choices("status", values, STATUSES)
 
 
 def run_phases(values: list[str] | None) -> list[apb.RunPhase.ValueType]:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from assay.client.api import DEFAULT_SERVER, DEFAULT_TIMEOUT_S
-from assay.client.cli import common, query, run, serve, workflows
+from assay.client.cli import common, query, run, scan, serve, workflows
 
 app = typer.Typer(
     name="assay",
@@ -70,6 +70,7 @@ def root(
 
 app.command("serve")(serve.serve)
 app.command("run")(run.run)
+app.command("scan", cls=scan.ScanCommand)(scan.scan)
 app.add_typer(query.app, name="query")
 app.add_typer(run.runs_app, name="runs")
 app.add_typer(run.checks_app, name="checks")

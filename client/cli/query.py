@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from assay.client import formatters as fmt
-from assay.client.cli import common
+from assay.client.cli import common, diff
 from assay.client.formatters import Output
 from assay.v1 import assessment_pb2 as apb
 
@@ -53,7 +53,7 @@ AllPagesOpt = Annotated[bool, typer.Option("--all", help="Fetch every page, not 
 TotalOpt = Annotated[
     bool, typer.Option("--total", help="Count every match (costs a scan with --all-runs/--since).")
 ]
-OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="Output format.")]
+OutputOpt = common.OutputOpt
 
 
 def _query(
@@ -112,7 +112,10 @@ def list_assessments(
     common.token_paged(request, limit=limit, page_token=page_token, total=total)
     with common.connect(ctx) as client:
         page = common.pages(request, client.list_assessments, "results", follow=all_pages)
-    fmt.emit(common.state(ctx).console, output, page, lambda: fmt.results_table(page))
+    fmt.emit(common.state(ctx).console, output, page, fmt.results_table)
+
+
+assessments.command("diff")(diff.diff)
 
 
 @assessments.command("get")
@@ -124,7 +127,7 @@ def get_assessment(
     """Show one result."""
     with common.connect(ctx) as client:
         result = client.get_assessment(result_id)
-    fmt.emit(common.state(ctx).console, output, result, lambda: fmt.result_table(result))
+    fmt.emit(common.state(ctx).console, output, result, fmt.result_table)
 
 
 @assessments.command("summary")
@@ -149,7 +152,7 @@ def summary(
     )
     with common.connect(ctx) as client:
         result = client.get_summary(query)
-    fmt.emit(common.state(ctx).console, output, result, lambda: fmt.summary_table(result))
+    fmt.emit(common.state(ctx).console, output, result, fmt.summary_table)
 
 
 @assessments.command("history")
@@ -168,7 +171,7 @@ def history(
     common.token_paged(request, limit=limit, page_token=page_token, total=total, since_text=since)
     with common.connect(ctx) as client:
         page = common.pages(request, client.get_history, "entries", follow=all_pages)
-    fmt.emit(common.state(ctx).console, output, page, lambda: fmt.history_table(page))
+    fmt.emit(common.state(ctx).console, output, page, fmt.history_table)
 
 
 @runs.command("list")
@@ -189,7 +192,7 @@ def list_runs(
     common.token_paged(request, limit=limit, page_token=page_token, total=total, since_text=since)
     with common.connect(ctx) as client:
         page = common.pages(request, client.list_runs, "runs", follow=all_pages)
-    fmt.emit(common.state(ctx).console, output, page, lambda: fmt.runs_table(page))
+    fmt.emit(common.state(ctx).console, output, page, fmt.runs_table)
 
 
 @runs.command("get")
@@ -201,4 +204,4 @@ def get_run(
     """Show one run."""
     with common.connect(ctx) as client:
         run = client.get_run(run_id)
-    fmt.emit(common.state(ctx).console, output, run, lambda: fmt.run_table(run))
+    fmt.emit(common.state(ctx).console, output, run, fmt.run_table)

@@ -21,15 +21,11 @@ app = typer.Typer(help="Remediation workflow executions.", no_args_is_help=True)
 NamespaceOpt = Annotated[
     str, typer.Option("--namespace", "-n", help="Namespace of the WorkflowExecution.")
 ]
-OutputOpt = Annotated[Output, typer.Option("--output", "-o")]
+OutputOpt = common.OutputOpt
 DEFAULT_NAMESPACE = "kubernaut-workflows"
 
-_PHASES = {
-    n.removeprefix("WORKFLOW_PHASE_").lower(): v for n, v in wpb.WorkflowPhase.items() if v != 0
-}
-_AUDIT_TYPES = {
-    n.removeprefix("AUDIT_EVENT_TYPE_").lower(): v for n, v in wpb.AuditEventType.items() if v != 0
-}
+PHASES: dict[str, wpb.WorkflowPhase.ValueType] = fmt.enum_values(wpb.WorkflowPhase)
+AUDIT_TYPES: dict[str, wpb.AuditEventType.ValueType] = fmt.enum_values(wpb.AuditEventType)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -122,7 +118,12 @@ def create(
     request = wpb.CreateRequest(namespace=namespace, name=name, spec=spec)
     with common.connect(ctx) as client:
         execution = client.create_workflow(request)
-    fmt.emit(common.state(ctx).console, output, execution, lambda: fmt.workflow_table(execution))
+    fmt.emit(
+        common.state(ctx).console,
+        output,
+        execution,
+        fmt.workflow_table,
+    )
 
 
 @app.command("get")
@@ -135,7 +136,12 @@ def get(
     """Show one WorkflowExecution."""
     with common.connect(ctx) as client:
         execution = client.get_workflow(namespace, name)
-    fmt.emit(common.state(ctx).console, output, execution, lambda: fmt.workflow_table(execution))
+    fmt.emit(
+        common.state(ctx).console,
+        output,
+        execution,
+        fmt.workflow_table,
+    )
 
 
 @app.command("list")
@@ -156,7 +162,7 @@ def list_(
     """List WorkflowExecutions."""
     request = wpb.ListRequest(
         namespace=namespace,
-        phases=common.choices("phase", phase, _PHASES),
+        phases=common.choices("phase", phase, PHASES),
         target_resource=target,
         workflow_id=workflow_id,
         offset=offset,
@@ -168,7 +174,7 @@ def list_(
         common.state(ctx).console,
         output,
         page,
-        lambda: fmt.workflows_table(page.executions, page.total_count),
+        fmt.workflows_table,
     )
 
 
@@ -188,17 +194,9 @@ def watch(
     with common.connect(ctx) as client:
         try:
             for change in client.watch_workflows(wpb.WatchRequest(namespace=namespace, name=name)):
-                e = change.execution
                 stamp = datetime.now(UTC).strftime("%H:%M:%S")
-                previous = fmt.enum_name(wpb.WorkflowPhase, change.previous_phase)
-                current = fmt.enum_name(wpb.WorkflowPhase, e.status.phase)
-                reason = fmt.workflow_reason(e)
-                st.console.print(
-                    f"{stamp} {e.namespace}/{e.name} {previous} -> {fmt.styled(current)}"
-                    + (f" ({reason})" if reason else ""),
-                    highlight=False,
-                )
-                if name and until_done and e.status.phase in terminal:
+                st.console.print(fmt.watch_line(change, stamp), soft_wrap=True)
+                if name and until_done and change.execution.status.phase in terminal:
                     return
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
@@ -221,7 +219,7 @@ def audit(
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """The audit trail of workflow executions, oldest first."""
-    types = common.choices("event type", [event_type] if event_type else None, _AUDIT_TYPES)
+    types = common.choices("event type", [event_type] if event_type else None, AUDIT_TYPES)
     request = wpb.ListAuditEventsRequest(
         namespace=namespace,
         execution_name=name,
@@ -231,4 +229,4 @@ def audit(
     common.token_paged(request, limit=limit, page_token=page_token, total=total, since_text=since)
     with common.connect(ctx) as client:
         page = common.pages(request, client.list_audit_events, "events", follow=all_pages)
-    fmt.emit(common.state(ctx).console, output, page, lambda: fmt.audit_table(page))
+    fmt.emit(common.state(ctx).console, output, page, fmt.audit_table)

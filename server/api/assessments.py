@@ -31,7 +31,7 @@ from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.runner import Runner
 from assay.server.auth.policy import RequestPolicy
 from assay.server.checks.kit.catalogue import Catalogue
-from assay.server.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from assay.server.core.errors import FieldViolation, InvalidArgument
 from assay.server.core.types import Pillar, ResultQuery, RunId, RunQuery, Source
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
@@ -137,6 +137,7 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         if not (run_request.check_id and run_request.pillars):
             # An unknown or disabled check fails before the upload is read.
             self.catalogue.select(pillars=run_request.pillars, check_id=run_request.check_id)
+        self.runner.admit()  # a busy server refuses before the upload is read
         files = await collect_manifests(request_iterator, limit=self.upload_limit)
         run = await self.runner.start(dataclasses.replace(run_request, manifests=files))
         return apb.StartManifestRunResponse(run=convert.run(run))
@@ -164,13 +165,8 @@ class AssessmentServicer(apb_grpc.AssessmentServiceServicer):
         v = Validator()
         run_id = RunId(v.required("run_id", v.identifier("run_id", request.run_id)))
         v.done()
-        if self.runner.get(run_id) is None:
-            stored = await self._off_loop(partial(self.repository.get_run, run_id))
-            if stored.state.terminal:
-                raise FailedPrecondition(f"run {run_id} already ended {stored.state}")
-            raise FailedPrecondition(
-                f"run {run_id} is {stored.state} on another server replica; cancel it there"
-            )
+        # This replica's run ends before the answer; another replica's comes back running
+        # with the request stored for its owner (clients follow it to its end).
         run = await self.runner.cancel(run_id)
         return apb.CancelRunResponse(run=convert.run(run))
 

@@ -133,6 +133,11 @@ def result(value: AssessmentResult) -> apb.AssessmentResult:
         assessed_at=timestamp(value.assessed_at),
         duration_ms=value.duration_ms,
         exempted=value.exempted,
+        origin=(
+            apb.SourceLocation(path=value.origin.path, line=value.origin.line)
+            if value.origin
+            else None
+        ),
     )
 
 
@@ -154,7 +159,22 @@ def add_result_rows(
     last_at: object = None
     seconds = nanos = 0
     for row in page.rows:
-        id_, run_id, ref, status, kind, namespace, name, container, text, at, ms, exempt = row
+        (
+            id_,
+            run_id,
+            ref,
+            status,
+            kind,
+            namespace,
+            name,
+            container,
+            text,
+            at,
+            ms,
+            exempt,
+            origin_path,
+            origin_line,
+        ) = row
         pillar, check_id, check_name, severity, remediation = checks[ref]
         message = target.add(
             id=id_,
@@ -176,6 +196,9 @@ def add_result_rows(
             ref_message.kind = kind
             ref_message.namespace = namespace or ""
             ref_message.name = name or ""
+        if origin_path is not None:
+            message.origin.path = origin_path
+            message.origin.line = origin_line or 0
         if at != last_at:
             last_at = at
             seconds, nanos = epoch(at)

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -22,6 +23,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from assay.server.core.errors import (
+    Aborted,
     AlreadyExists,
     AssayError,
     FailedPrecondition,
@@ -44,6 +46,7 @@ _CODES: list[tuple[type[AssayError], grpc.StatusCode]] = [
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (Aborted, grpc.StatusCode.ABORTED),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
@@ -52,25 +55,45 @@ _CODES: list[tuple[type[AssayError], grpc.StatusCode]] = [
 ]
 
 
+# Bounds of what a status carries (the message travels twice: grpc-message and the rich
+# status), far below gRPC's 8 KiB metadata limit whatever a value or an API server says.
+MAX_MESSAGE_CHARS = 1000
+MAX_DETAIL_CHARS = 300
+MAX_FIELD_VIOLATIONS = 20
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def status_for(error: AssayError) -> tuple[grpc.StatusCode, str, tuple[tuple[str, bytes], ...]]:
     """The gRPC code, message and rich-status trailer for a domain error."""
     code = next((c for kind, c in _CODES if isinstance(error, kind)), grpc.StatusCode.INTERNAL)
-    rich = status_pb2.Status(code=code.value[0], message=str(error))
+    message = _bounded(str(error), MAX_MESSAGE_CHARS)
+    rich = status_pb2.Status(code=code.value[0], message=message)
     if isinstance(error, InvalidArgument):
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
+                    field=_bounded(v.field, MAX_DETAIL_CHARS),
+                    description=_bounded(v.description, MAX_DETAIL_CHARS),
                 )
-                for v in error.violations
+                for v in error.violations[:MAX_FIELD_VIOLATIONS]
             ]
         )
         rich.details.add().Pack(bad_request)
     elif isinstance(error, NotFound):
         rich.details.add().Pack(
-            error_details_pb2.ResourceInfo(resource_type=error.kind, resource_name=error.ident)
+            error_details_pb2.ResourceInfo(
+                resource_type=_bounded(error.kind, MAX_DETAIL_CHARS),
+                resource_name=_bounded(error.ident, MAX_DETAIL_CHARS),
+            )
         )
-    return code, str(error), (("grpc-status-details-bin", rich.SerializeToString()),)
+    elif isinstance(error, ResourceExhausted) and error.retry_after_s is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromTimedelta(timedelta(seconds=error.retry_after_s))
+        rich.details.add().Pack(retry)
+    return code, message, (("grpc-status-details-bin", rich.SerializeToString()),)
 
 
 async def _abort_for(exc: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
@@ -79,6 +102,8 @@ async def _abort_for(exc: Exception, context: grpc.aio.ServicerContext, method: 
         if code is grpc.StatusCode.INTERNAL:
             log.error("unmapped domain error in %s", method, exc_info=exc)
         await context.abort(code, message, trailing_metadata=trailer)
+    if isinstance(exc, NotImplementedError):  # a generated servicer base (health List)
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented")
     log.error("unhandled exception in %s", method, exc_info=exc)
     rich = status_pb2.Status(code=code_pb2.INTERNAL, message="internal error; see server log")
     await context.abort(
@@ -152,6 +177,8 @@ def code_for(error: BaseException) -> grpc.StatusCode | None:
         return None
     if isinstance(error, asyncio.CancelledError | GeneratorExit):
         return grpc.StatusCode.CANCELLED
+    if isinstance(error, NotImplementedError):
+        return grpc.StatusCode.UNIMPLEMENTED
     return grpc.StatusCode.INTERNAL
 
 
@@ -205,18 +232,28 @@ class MetricsInterceptor(_AroundInterceptor):
 def wrap_handler(
     handler: grpc.RpcMethodHandler,
     around: Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]],
+    *,
+    request: Callable[[Any], Any] | None = None,
+    request_deserializer: Callable[[bytes], Any] | None = None,
 ) -> grpc.RpcMethodHandler:
     """A copy of ``handler`` whose behaviour runs inside ``around(context)``.
 
+    ``request``, when given, replaces the behaviour's first argument (the request, or the
+    request iterator of a client stream) by what it returns, inside ``around``;
+    ``request_deserializer`` replaces the handler's.
+
     Covers the four kinds of RPC: a streaming response written as an async generator is
     wrapped as one, a coroutine that streams through ``context.write`` (grpc's health
-    Watch) as a coroutine. Synchronous handlers are not served by this grpc.aio server:
-    TypeError, so nothing can slip past an interceptor unwrapped.
+    Watch) as a coroutine, a plain function of a unary request (grpc's health List) as a
+    coroutine calling it. Other synchronous handlers are not served by this grpc.aio
+    server: TypeError, so nothing can slip past an interceptor unwrapped.
     """
     options = {
-        "request_deserializer": handler.request_deserializer,
+        "request_deserializer": request_deserializer or handler.request_deserializer,
         "response_serializer": handler.response_serializer,
     }
+    prepare = request or _same
+    request_streaming = handler.request_streaming
     for kind, make in (
         ("unary_unary", grpc.unary_unary_rpc_method_handler),
         ("unary_stream", grpc.unary_stream_rpc_method_handler),
@@ -227,20 +264,36 @@ def wrap_handler(
         if behaviour is None:
             continue
         if inspect.isasyncgenfunction(behaviour):
-            return make(_wrap_generator(behaviour, around), **options)
+            return make(_wrap_generator(behaviour, around, prepare), **options)
         if inspect.iscoroutinefunction(behaviour):
-            return make(_wrap_coroutine(behaviour, around), **options)
+            return make(_wrap_coroutine(behaviour, around, prepare), **options)
+        if not (request_streaming or inspect.isgeneratorfunction(behaviour)):
+            # A plain function answering a unary request (grpc's health List): called on
+            # the loop, as grpc.aio itself would.
+            return make(_wrap_coroutine(_as_coroutine(behaviour), around, prepare), **options)
         raise TypeError(f"{kind} handler {behaviour!r} is neither a coroutine nor async")
     raise TypeError("a method handler without a behaviour")
+
+
+def _same(request: Any) -> Any:
+    return request
+
+
+def _as_coroutine(function: Callable[[Any, grpc.aio.ServicerContext], Any]) -> Behaviour:
+    async def call(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+        return function(request, ctx)
+
+    return call
 
 
 def _wrap_coroutine(
     behaviour: Behaviour,
     around: Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]],
+    prepare: Callable[[Any], Any],
 ) -> Behaviour:
     async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
         async with around(ctx):
-            return await behaviour(request, ctx)
+            return await behaviour(prepare(request), ctx)
 
     return wrapped
 
@@ -248,10 +301,11 @@ def _wrap_coroutine(
 def _wrap_generator(
     behaviour: StreamBehaviour,
     around: Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]],
+    prepare: Callable[[Any], Any],
 ) -> StreamBehaviour:
     async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         async with around(ctx):
-            async for item in behaviour(request, ctx):
+            async for item in behaviour(prepare(request), ctx):
                 yield item
 
     return wrapped

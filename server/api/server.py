@@ -10,7 +10,6 @@ what a write may ask for (the request policy).
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import grpc
@@ -20,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from assay.server.api.assessments import AssessmentServicer, add_assessment_service
 from assay.server.api.auth import AuthInterceptor
+from assay.server.api.guard import RequestGuardInterceptor
 from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
 from assay.server.api.tls import server_credentials
 from assay.server.api.workflows import WorkflowServicer
@@ -30,6 +30,7 @@ from assay.server.auth.policy import RequestPolicy
 from assay.server.auth.settings import DEFAULT_WRITER_GROUPS
 from assay.server.auth.tls import TlsFiles
 from assay.server.checks.kit.catalogue import Catalogue
+from assay.server.core.threads import DaemonExecutor
 from assay.server.storage.engine import READ_POOL_SIZE
 from assay.server.storage.repository import Repository
 from assay.server.workflow.controller import WorkflowController
@@ -61,7 +62,7 @@ class GrpcEndpoint:
     health: health.aio.HealthServicer
     port: int
     # The threads query RPCs read storage in; released once the server has stopped.
-    reads: ThreadPoolExecutor | None = None
+    reads: DaemonExecutor | None = None
 
     async def start(self) -> None:
         await self.server.start()
@@ -107,12 +108,14 @@ def create_grpc_server(
     ``reuse_port`` the port is shared with the other processes of a supervisor
     (SO_REUSEPORT); otherwise a port in use is an error."""
     # As many threads as the storage read pool has connections, so none waits for one.
-    reads = ThreadPoolExecutor(max_workers=READ_POOL_SIZE, thread_name_prefix="assay-read")
+    # Daemon threads: a read stuck on a frozen database must not hold the process at exit.
+    reads = DaemonExecutor(READ_POOL_SIZE, name="read")
     server = grpc.aio.server(
         interceptors=[
             ErrorMappingInterceptor(),
             MetricsInterceptor(metrics),
             AuthInterceptor(security.authenticator, security.rules),
+            RequestGuardInterceptor(),
         ],
         options=[("grpc.so_reuseport", int(reuse_port))],
     )

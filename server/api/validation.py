@@ -30,6 +30,13 @@ _MIN_SECONDS = -62135596800
 _MAX_SECONDS = 253402300799
 
 
+def shown(value: str, limit: int = 80) -> str:
+    """A request value for an error message: quoted, escaped, and at most ``limit``
+    characters of it, so an error never echoes a huge value back (nor overflows the
+    status trailer)."""
+    return repr(value if len(value) <= limit else value[: limit - 3] + "...")
+
+
 class Validator:
     def __init__(self, prefix: str = "") -> None:
         self._prefix = prefix

@@ -21,7 +21,7 @@ import grpc
 from assay.server.api import workflow_convert as wconv
 from assay.server.api.convert import timestamp
 from assay.server.api.streams import until_shutdown
-from assay.server.api.validation import Validator
+from assay.server.api.validation import Validator, shown
 from assay.server.auth.policy import RequestPolicy
 from assay.server.auth.principal import Via, current_principal
 from assay.server.core.errors import FailedPrecondition
@@ -40,11 +40,6 @@ def _requester() -> str | None:
     if principal is None or principal.via is Via.OPEN:
         return None
     return principal.user
-
-
-def _shown(value: str) -> str:
-    """A request value for an error message: quoted, escaped, and short."""
-    return repr(value if len(value) <= 80 else value[:77] + "...")
 
 
 def next_offset(offset: int, returned: int, total: int) -> int | None:
@@ -72,7 +67,7 @@ class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
         if not namespace:
             return default
         if not is_dns_label(namespace):
-            v.fail("namespace", f"{_shown(namespace)} is not a namespace name (a DNS label)")
+            v.fail("namespace", f"{shown(namespace)} is not a namespace name (a DNS label)")
         return namespace
 
     def _name(self, v: Validator, name: str, *, field: str = "name", required: bool) -> str:
@@ -81,7 +76,7 @@ class WorkflowServicer(wpb_grpc.WorkflowExecutionServiceServicer):
                 v.fail(field, "is required")
             return name
         if not is_dns_subdomain(name):
-            v.fail(field, f"{_shown(name)} is not a resource name (a DNS subdomain)")
+            v.fail(field, f"{shown(name)} is not a resource name (a DNS subdomain)")
         return name
 
     async def Create(

@@ -1,24 +1,25 @@
 """Executing one check of a run: in its own thread, into stored results.
 
 The runner asks a :class:`CheckExecutor` to :meth:`~CheckExecutor.spawn` each check; the
-check runs in a daemon thread (checks are synchronous functions over an immutable
-inventory, and turning 50,000 findings into results is CPU work that must stay off the
-event loop), and its :class:`Outcome` settles the returned future. A check that raised or
-ran out of time gets the single ``error`` or ``timeout`` result of :meth:`failure`.
+check runs in a thread of the server's check pool (checks are synchronous functions over an
+immutable inventory, and turning 50,000 findings into results is CPU work that must stay off
+the event loop): :attr:`Spawned.started` settles when a thread takes it, its
+:class:`Outcome` settles :attr:`Spawned.outcome`. A check that raised or ran out of time
+gets the single ``error`` or ``timeout`` result of :meth:`failure`.
 
 A Python thread cannot be killed: a check that overruns its timeout keeps running until it
-returns, and its late outcome is dropped because the future is already done. The thread is
-a daemon, so it never holds up process exit.
+returns, and its late outcome is dropped because the future is already done. The pool's
+threads are daemons (``core.threads``), so they never hold up process exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,6 +34,7 @@ from assay.server.core.types import (
     ResultId,
     RunId,
     Severity,
+    SourceLocation,
     Status,
     StatusCounts,
 )
@@ -61,22 +63,38 @@ class RunContext:
     exemptions: Exemptions
 
 
-class CheckExecutor:
-    """Runs checks in threads and builds their results, configured by the catalogue."""
+@dataclass(frozen=True)
+class Spawned:
+    """A check handed to the pool: ``started`` when a thread takes it, ``outcome`` when it
+    is done; ``job`` is the pool's future (cancel it to drop a check still waiting)."""
 
-    def __init__(self, *, catalogue: Catalogue, clock: Clock) -> None:
+    started: asyncio.Future[None]
+    outcome: asyncio.Future[Outcome]
+    job: Future[None]
+
+
+class CheckExecutor:
+    """Runs checks in the pool ``threads`` and builds their results, configured by the
+    catalogue."""
+
+    def __init__(self, *, catalogue: Catalogue, clock: Clock, threads: Executor) -> None:
         self._catalogue = catalogue
         self._clock = clock
+        self._threads = threads
         self._result_ids = ResultIdFactory()
 
-    def spawn(
-        self, scope: RunContext, check: Check, *, on_exit: Callable[[], None]
-    ) -> asyncio.Future[Outcome]:
-        """Evaluate ``check`` in a daemon thread; its outcome settles the returned future
-        unless the future is already done (timed out, cancelled): then it is dropped.
-        ``on_exit`` runs on the loop when the thread is done, whatever happened."""
+    def spawn(self, scope: RunContext, check: Check, *, on_exit: Callable[[], None]) -> Spawned:
+        """Evaluate ``check`` in a thread of the pool; its outcome settles ``outcome`` unless
+        that is already done (timed out, cancelled): then it is dropped. ``on_exit`` runs on
+        the loop when the thread is done with it, whatever happened (not when the job is
+        cancelled before a thread took it)."""
         loop = asyncio.get_running_loop()
+        started: asyncio.Future[None] = loop.create_future()
         future: asyncio.Future[Outcome] = loop.create_future()
+
+        def begin() -> None:
+            if not started.done():
+                started.set_result(None)
 
         def settle(outcome: Outcome | None, error: BaseException | None) -> None:
             on_exit()
@@ -89,6 +107,8 @@ class CheckExecutor:
                 future.set_result(outcome)
 
         def work() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                loop.call_soon_threadsafe(begin)
             outcome: Outcome | None = None
             error: BaseException | None = None
             try:
@@ -100,8 +120,7 @@ class CheckExecutor:
             with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
                 loop.call_soon_threadsafe(settle, outcome, error)
 
-        threading.Thread(target=work, name=f"assay-check-{check.id}", daemon=True).start()
-        return future
+        return Spawned(started, future, self._threads.submit(work))
 
     def failure(
         self, run_id: RunId, check: Check, status: Status, message: str, duration_ms: int
@@ -111,7 +130,7 @@ class CheckExecutor:
         finding = Finding(status, None, message=message)
         result_id = self._result_ids.new(check.id, at)
         severity = self._catalogue.severity(check)
-        result = self._result(run_id, check, result_id, finding, at, duration_ms, severity)
+        result = self._result(run_id, check, result_id, finding, at, duration_ms, severity, None)
         return Outcome(check, [result], StatusCounts.of([status]), duration_ms, error=message)
 
     def _evaluate(self, scope: RunContext, check: Check) -> Outcome:
@@ -127,6 +146,8 @@ class CheckExecutor:
         ids = self._result_ids.batch(check.id, at, len(findings))
         override = self._catalogue.severity_override(check)
         default = check.definition.severity
+        inventory = scope.inventory
+        located = inventory.has_origins
         results = [
             self._result(
                 scope.run_id,
@@ -136,6 +157,7 @@ class CheckExecutor:
                 at,
                 duration_ms,
                 override or finding.severity or default,
+                _origin(inventory, finding) if located else None,
             )
             for result_id, finding in zip(ids, findings, strict=True)
         ]
@@ -154,6 +176,7 @@ class CheckExecutor:
         at: datetime,
         duration_ms: int,
         severity: Severity,
+        origin: SourceLocation | None,
     ) -> AssessmentResult:
         """The stored form of one finding. A severity set by the policy wins over the
         check's own, including a finding's escalation."""
@@ -173,7 +196,17 @@ class CheckExecutor:
             assessed_at=at,
             duration_ms=duration_ms,
             exempted=finding.exempted,
+            origin=origin,
         )
+
+
+def _origin(inventory: Inventory, finding: Finding) -> SourceLocation | None:
+    """The manifest file and line of the finding's object, when the inventory knows it."""
+    ref = finding.object
+    if ref is None:
+        return None
+    found = inventory.origin(ref.kind, ref.namespace, ref.name)
+    return None if found is None else SourceLocation(found.path, found.line)
 
 
 def ms_since(began: float) -> int:

@@ -168,6 +168,7 @@ class RunLog:
     _quiet_waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     _essential_appended: bool = False
     _wake_scheduled: bool = False
+    _unsubscribed: asyncio.Event | None = None
     # How many events subscriptions may take: all of them, except a crowded run's progress
     # appended since its last tick; the next tick, and the loop time of the last release.
     released: int = 0
@@ -210,6 +211,19 @@ class RunLog:
             delay = self._last_release + self.crowd_tick_s - time.monotonic()
             self._tick = asyncio.get_running_loop().call_later(max(0.0, delay), self._release)
         return event
+
+    def leave(self) -> None:
+        """One subscription less."""
+        self.subscribers -= 1
+        if not self.subscribers and self._unsubscribed is not None:
+            self._unsubscribed.set()
+
+    async def unsubscribed(self) -> None:
+        """Until no subscription is open."""
+        if self.subscribers:
+            if self._unsubscribed is None or self._unsubscribed.is_set():
+                self._unsubscribed = asyncio.Event()
+            await self._unsubscribed.wait()
 
     def next_change(self, *, progress: bool = True) -> asyncio.Future[bool]:
         """A future set (to False) at the next append -- with ``progress=False``, at the next
@@ -324,7 +338,7 @@ class Subscription:
         """Release the subscription, ending a pending :meth:`next_batch`; idempotent."""
         if self._open:
             self._open = False
-            self._log.subscribers -= 1
+            self._log.leave()
             if self._waiter is not None and not self._waiter.done():
                 self._waiter.set_result(False)
 
@@ -415,6 +429,16 @@ class ProgressBus:
             run_log = self._logs.get(run_id)
             return run_log.subscribers if run_log else 0
         return sum(run_log.subscribers for run_log in self._logs.values())
+
+    async def delivered(self) -> None:
+        """Until every subscriber of a finished run has taken its last event (and left):
+        at shutdown, before open streams are ended, so each gets its RunFinished."""
+        ends = [
+            run_log.unsubscribed()
+            for run_log in self._logs.values()
+            if run_log.closed and run_log.subscribers
+        ]
+        await asyncio.gather(*ends)
 
     def _log(self, run_id: RunId) -> RunLog:
         self._evict()

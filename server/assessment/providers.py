@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from concurrent.futures import Executor
+from functools import partial
 from typing import Protocol
 
 from assay.server.assessment.requests import ManifestTree, RunRequest
@@ -26,17 +28,25 @@ class InventoryProvider(Protocol):
 
 
 class ManifestInventory:
-    """Parses the uploaded files, or reads the scheduler's tree, in a worker thread, within
-    ``limits``."""
+    """Parses the uploaded files, or reads the scheduler's tree, within ``limits``, in a
+    thread of ``threads`` (the server's inventory pool, so a slow file never holds a thread
+    storage or checks need; asyncio's default executor when not given). A run cancelled
+    meanwhile does not wait for the thread."""
 
-    def __init__(self, limits: ManifestLimits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, limits: ManifestLimits = DEFAULT_LIMITS, *, threads: Executor | None = None
+    ) -> None:
         self._limits = limits
+        self._threads = threads
 
     async def load(self, request: RunRequest, checks: Sequence[Check]) -> Inventory:
         manifests = request.manifests
+        loop = asyncio.get_running_loop()
         if isinstance(manifests, ManifestTree):
-            return await asyncio.to_thread(load_manifests, manifests.path, self._limits)
-        return await asyncio.to_thread(load_files, manifests, self._limits)
+            work = partial(load_manifests, manifests.path, self._limits)
+        else:
+            work = partial(load_files, manifests, self._limits)
+        return await loop.run_in_executor(self._threads, work)
 
 
 class LiveInventory:

@@ -13,20 +13,32 @@ Lifecycle of one run (states and transitions in :mod:`.run_state`)::
     task     inventory ─────────────────── InventoryError / timeout -> failed (error recorded)
              running (inventory diagnostics on the Run)
              checks, concurrently ──────── raise -> an ``error`` result, overrun -> ``timeout``
-                 each check's results -> sink.add_results + update_run(counts) -> bus
+                 each check's results + the run's counts -> sink.add_results -> bus
              end: completed | partial ──── partial when a check ended in error or timeout
                   failed ────────────────── storage refused a write
                   cancelled ─────────────── cancel() / shutdown()
-             sink.finish_run (run + history row), RunFinished on the bus
+             sink.finish_run (run + history row; retried while storage is
+             unavailable, for write_retry_s), RunFinished on the bus
 
 Threads and timeouts
 --------------------
-Each check runs in its own daemon thread (:mod:`.execution`), at most ``max_concurrency`` at
-a time per run. A check that overruns its timeout is reported ``timeout`` and the run goes
-on while its thread runs to its end in the background; until it returns it keeps its
-concurrency slot, so a run's threads never exceed ``max_concurrency`` and no check is
-charged for time spent waiting for a slot. A run whose every slot is held by overrunning
-checks is ended by its run timeout (with no run timeout it waits for one of them).
+Checks run in the server's pool of check threads (``check_threads``, shared by every run;
+:mod:`.execution`), at most ``max_concurrency`` at a time per run. A check's timeout starts
+when a thread takes it, so no check is charged for time spent waiting for a slot or a
+thread. A check that overruns its timeout is reported ``timeout`` (its results, should it
+finish later, are dropped) and the run goes on while its thread runs to its end in the
+background; until it returns it keeps its run slot and its thread. A run whose every slot
+is held by overrunning checks is ended by its run timeout (with no run timeout it waits for
+one of them).
+
+Admission: at most ``max_runs`` runs execute at once per server; :meth:`Runner.start` beyond
+them raises ResourceExhausted with a retry hint, before anything is created.
+
+Cancellation: CancelRun on the replica executing the run cancels it at once; on another
+replica it is stored with the run (``RunSink.request_cancel``) and the owner finds it with
+its next heartbeat (:meth:`Runner.cancel_requested`, called by
+:class:`~assay.server.assessment.liveness.RunLiveness`). A run whose owner is gone is
+failed on the spot.
 
 Writes to the sink are issued from the loop one at a time and are never abandoned midway:
 a cancellation that arrives while a check's results are being recorded waits for that step
@@ -42,11 +54,14 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TypeVar
 
 from assay.server.assessment.execution import CheckExecutor, Outcome, RunContext, ms_since
+from assay.server.assessment.liveness import CRASH_REASON
 from assay.server.assessment.progress import (
     CheckFinished,
     CheckStarted,
@@ -59,7 +74,7 @@ from assay.server.assessment.providers import InventoryProvider
 from assay.server.assessment.requests import RunRequest, resolve_checks
 from assay.server.assessment.run_state import RunTally, advance, check_outcome, outcome_state
 from assay.server.assessment.settings import AssessmentSettings
-from assay.server.assessment.sink import RunSink
+from assay.server.assessment.sink import CancelOutcome, RunSink
 from assay.server.checks.kit import Check
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
@@ -68,9 +83,11 @@ from assay.server.core.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     Unavailable,
 )
 from assay.server.core.ids import RunIdFactory
+from assay.server.core.threads import DaemonExecutor
 from assay.server.core.types import (
     Pillar,
     Run,
@@ -88,6 +105,11 @@ T = TypeVar("T")
 
 SHUTTING_DOWN = "server shutting down"
 CANCELLED_BY_USER = "cancelled by request"
+# The retry hint of a StartRun refused because the server runs as many runs as it may.
+ADMISSION_RETRY_S = 5.0
+# Backoff between attempts of a run's write while storage is unavailable.
+_RETRY_FIRST_S = 0.1
+_RETRY_MAX_S = 2.0
 
 
 # -- the runner -------------------------------------------------------------------------------
@@ -130,11 +152,14 @@ class Runner:
         settings: AssessmentSettings | None = None,
         cluster_id: str = "",
         shutdown_grace_s: float = 5.0,
+        check_threads: Executor | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        """``settings``: timeouts, concurrency, runs kept (``run_timeout_s=None`` lets a run
-        take as long as it needs); ``shutdown_grace_s``: how long :meth:`shutdown` waits for
-        cancelled runs to record their end by default."""
+        """``settings``: timeouts, concurrency, runs kept, admission (``run_timeout_s=None``
+        lets a run take as long as it needs); ``shutdown_grace_s``: how long
+        :meth:`shutdown` waits for cancelled runs to record their end by default;
+        ``check_threads``: the pool checks execute in (a pool of ``settings.check_threads``
+        daemon threads of its own when not given)."""
         self._catalogue = catalogue
         self._sink = sink
         self._inventories = dict(inventories)
@@ -144,8 +169,13 @@ class Runner:
         self._shutdown_grace_s = shutdown_grace_s
         self._clock = clock
         self._run_ids = RunIdFactory()
-        self._executor = CheckExecutor(catalogue=catalogue, clock=clock)
+        self._executor = CheckExecutor(
+            catalogue=catalogue,
+            clock=clock,
+            threads=check_threads or DaemonExecutor(self._config.check_threads, name="check"),
+        )
         self._active: dict[RunId, _Execution] = {}
+        self._starting = 0  # admitted runs being created (not in _active yet)
         self._recent: OrderedDict[RunId, Run] = OrderedDict()
         self._closing = False
 
@@ -182,7 +212,12 @@ class Runner:
             cluster_id=self._cluster_id,
             check_count=len(checks),
         )
-        await self._sink.create_run(run)
+        self.admit()  # a bad request is told so first, whatever the load
+        self._starting += 1  # holds its place while it is created
+        try:
+            await self._sink.create_run(run)
+        finally:
+            self._starting -= 1
         execution = _Execution(
             run=run,
             request=request,
@@ -197,23 +232,61 @@ class Runner:
         log.info("run %s queued: %s, %d checks", run.run_id, run.scope, len(checks))
         return run
 
-    async def cancel(self, run_id: RunId, *, reason: str = CANCELLED_BY_USER) -> Run:
-        """Cancel a run of this process and return it once it has ended.
+    def admit(self) -> None:
+        """Raise Unavailable while shutting down, and ResourceExhausted (with a retry hint)
+        while this server executes ``max_runs`` runs; StartManifestRun asks before it reads
+        the upload, :meth:`start` again before it creates the run."""
+        if self._closing:
+            raise Unavailable(SHUTTING_DOWN)
+        limit = self._config.max_runs
+        if len(self._active) + self._starting >= limit:
+            raise ResourceExhausted(
+                f"this server is executing {limit} runs, its limit (ASSAY_MAX_RUNS); "
+                f"try again in {ADMISSION_RETRY_S:g}s",
+                retry_after_s=ADMISSION_RETRY_S,
+            )
 
-        A run that was already ending returns in its final state (it may have completed);
-        a run that finished earlier raises FailedPrecondition (unless it was cancelled), and
-        one this process does not know raises NotFound.
+    async def cancel(self, run_id: RunId, *, reason: str = CANCELLED_BY_USER) -> Run:
+        """Cancel a run and return it: once it has ended when this process executes it,
+        at once otherwise.
+
+        A run of this process that was already ending returns in its final state (it may
+        have completed). A run executed by another replica gets a stored cancel request,
+        which its owner acts on at its next heartbeat, and comes back still running; if its
+        owner is gone (a stale heartbeat, or this server before a restart) it is failed at
+        once and comes back failed. A run that finished earlier raises FailedPrecondition
+        (unless it was cancelled), and one nobody knows raises NotFound.
         """
         execution = self._active.get(run_id)
-        if execution is None:
-            finished = self._recent.get(run_id)
-            if finished is None:
-                raise NotFound("run", run_id)
-            if finished.state is RunState.CANCELLED:
+        if execution is not None:
+            self._request_cancel(execution, reason)
+            return await self.wait(run_id)
+        finished = self._recent.get(run_id)
+        if finished is None:
+            now = self._clock.now()
+            finished, outcome = await self._sink.request_cancel(
+                run_id,
+                reason,
+                now=now,
+                stale_before=now - timedelta(seconds=self._config.run_stale_after_s),
+                dead_reason=CRASH_REASON,
+            )
+            if outcome is CancelOutcome.REQUESTED:
+                log.info("run %s: cancel requested from its owner", run_id)
                 return finished
-            raise FailedPrecondition(f"run {run_id} already ended {finished.state}")
-        self._request_cancel(execution, reason)
-        return await self.wait(run_id)
+            if outcome is CancelOutcome.OWNER_GONE:
+                log.warning("run %s failed: %s", run_id, finished.error)
+                return finished
+        if finished.state is RunState.CANCELLED:
+            return finished
+        raise FailedPrecondition(f"run {run_id} already ended {finished.state}")
+
+    def cancel_requested(self, run_id: RunId, reason: str) -> None:
+        """Another replica stored a cancel request for this run (found by the heartbeat)."""
+        execution = self._active.get(run_id)
+        if execution is not None:
+            log.info("run %s: cancel requested through another replica", run_id)
+            self._request_cancel(execution, reason or CANCELLED_BY_USER)
 
     async def wait(self, run_id: RunId) -> Run:
         """The run once it has ended (for tests and cancel); NotFound if unknown here."""
@@ -310,7 +383,8 @@ class Runner:
         execution.run = dataclasses.replace(
             advance(execution.run, RunState.RUNNING, at=self._clock.now()), diagnostics=diagnostics
         )
-        await _uninterrupted(self._write(self._sink.update_run(execution.run)))
+        running = execution.run
+        await _uninterrupted(self._write(lambda: self._sink.update_run(running)))
         self._publish(
             execution,
             RunStateChanged(
@@ -326,9 +400,7 @@ class Runner:
         execution.run = advance(run, state, at=self._clock.now(), error=error)
         interrupted = False
         try:
-            await _uninterrupted(
-                self._sink.finish_run(execution.run, execution.tally.history(execution.run))
-            )
+            await self._record_end(execution)
         except asyncio.CancelledError:
             interrupted = True
         except Exception as exc:
@@ -352,6 +424,29 @@ class Runner:
         )
         if interrupted:
             raise asyncio.CancelledError
+
+    async def _record_end(self, execution: _Execution) -> None:
+        """The run's end and history row (the run stays this replica's, heartbeating, while
+        it is retried)."""
+        run, history = execution.run, execution.tally.history(execution.run)
+        await self._retrying(lambda: _uninterrupted(self._sink.finish_run(run, history)))
+
+    async def _retrying(self, write: Callable[[], Awaitable[None]]) -> None:
+        """``write()``, again with backoff for ``write_retry_s`` while storage is unavailable
+        (a locked SQLite file, a PostgreSQL restart); then its Unavailable propagates."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._config.write_retry_s
+        delay = _RETRY_FIRST_S
+        while True:
+            try:
+                await write()
+                return
+            except Unavailable as exc:
+                if loop.time() + delay > give_up:
+                    raise
+                log.warning("a write failed, retrying in %.1fs: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_S)
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -425,11 +520,19 @@ class Runner:
         queue: asyncio.Queue[Outcome],
     ) -> None:
         await slots.acquire()
+        spawned = self._executor.spawn(context, check, on_exit=slots.release)
+        try:
+            # Waiting for a thread of the shared pool is not the check's time.
+            await spawned.started
+        except asyncio.CancelledError:
+            if spawned.job.cancel():  # never ran: its slot is released here
+                slots.release()
+            raise
         execution.started.add(check.id)
         definition = check.definition
         self._publish(execution, CheckStarted(definition.id, definition.name, definition.pillar))
         began = time.monotonic()
-        future = self._executor.spawn(context, check, on_exit=slots.release)
+        future = spawned.outcome
         outcome: Outcome
         budget = asyncio.timeout(execution.check_timeout_s)
         try:
@@ -467,14 +570,15 @@ class Runner:
         await _uninterrupted(self._record_now(execution, outcome))
 
     async def _record_now(self, execution: _Execution, outcome: Outcome) -> None:
-        if outcome.results:
-            await self._write(self._sink.add_results(outcome.results))
+        # The results and the run's counts with them go in one transaction, and count in
+        # the tally only once stored: a run that ends failed here reports what was stored.
+        run = dataclasses.replace(execution.run, counts=execution.tally.counts + outcome.counts)
+        await self._write(lambda: self._sink.add_results(outcome.results, run=run))
+        execution.run = run
         definition = outcome.check.definition
         execution.tally.add(definition.pillar, outcome.counts, outcome.failing_by_severity)
         status = check_outcome(outcome.counts)
         execution.outcomes.append(status)
-        execution.run = dataclasses.replace(execution.run, counts=execution.tally.counts)
-        await self._write(self._sink.update_run(execution.run))
         self._publish(
             execution,
             CheckFinished(
@@ -488,10 +592,11 @@ class Runner:
             ),
         )
 
-    async def _write(self, write: Awaitable[None]) -> None:
-        """One sink call; a failure becomes :class:`_SinkFailure` (the run ends failed)."""
+    async def _write(self, write: Callable[[], Awaitable[None]]) -> None:
+        """One sink call, retried while storage is unavailable; a failure becomes
+        :class:`_SinkFailure` (the run ends failed)."""
         try:
-            await write
+            await self._retrying(write)
         except Exception as exc:
             raise _SinkFailure(f"storage: {type(exc).__name__}: {exc}") from exc
 

@@ -46,7 +46,12 @@ from assay.server.assessment.requests import Manifests, ManifestTree, RunRequest
 from assay.server.assessment.settings import AssessmentSettings
 from assay.server.assessment.tasks import cancel_and_wait
 from assay.server.core.clock import SYSTEM_CLOCK, Clock
-from assay.server.core.errors import AlreadyExists, FieldViolation, InvalidArgument
+from assay.server.core.errors import (
+    AlreadyExists,
+    FieldViolation,
+    InvalidArgument,
+    ResourceExhausted,
+)
 from assay.server.core.ids import scheduled_run_id
 from assay.server.core.types import Run, RunId, Source
 
@@ -138,6 +143,9 @@ class Scheduler:
             run = await self._runner.start(self._spec.request, run_id=run_id)
         except AlreadyExists:
             log.info("schedule tick %s started by another replica", tick.isoformat())
+            return None
+        except ResourceExhausted as exc:  # the server runs as many runs as it may
+            log.warning("scheduled run for tick %s skipped: %s", tick.isoformat(), exc)
             return None
         except Exception:
             log.exception("scheduled run for tick %s could not start", tick.isoformat())

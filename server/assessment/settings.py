@@ -82,6 +82,57 @@ class AssessmentSettings:
         },
     )
 
+    max_runs: int = field(
+        default=2,
+        metadata={
+            "help": "Runs this server executes at once; StartRun beyond them is refused "
+            "(RESOURCE_EXHAUSTED, retry later).",
+            "min": 1,
+            "max": 1024,
+        },
+    )
+    inventory_threads: int = field(
+        default=2,
+        metadata={
+            "help": "Threads that read and parse manifests, shared by every run.",
+            "min": 1,
+            "max": 256,
+        },
+    )
+    check_threads: int = field(
+        default=16,
+        metadata={
+            "help": "Threads that execute checks, shared by every run (by default as many "
+            "as the runs admitted at once may use).",
+            "min": 1,
+            "max": 1024,
+        },
+    )
+    storage_threads: int = field(
+        default=8,
+        metadata={
+            "help": "Threads that write runs and results to the database.",
+            "min": 1,
+            "max": 256,
+        },
+    )
+    thread_stall_s: float = field(
+        default=10.0,
+        metadata={
+            "help": "Seconds a call may wait for a thread of a pool before readiness "
+            "reports that pool saturated.",
+            "gt": 0,
+        },
+    )
+    write_retry_s: float = field(
+        default=30.0,
+        metadata={
+            "help": "Seconds a run's writes (its results, its end) are retried while storage "
+            "is unavailable.",
+            "min": 0,
+        },
+    )
+
     def problems(self) -> Iterator[tuple[str, str]]:
         if self.schedule and not croniter.is_valid(self.schedule):
             yield "schedule", f"not a cron expression: {self.schedule!r}"

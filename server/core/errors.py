@@ -6,6 +6,7 @@ Hierarchy::
     ├── InvalidArgument      a request field is wrong (carries field violations)
     ├── NotFound             an id names nothing
     ├── AlreadyExists        a create collides with an existing object
+    ├── Aborted              a concurrent change won (a conflict); retrying may succeed
     ├── FailedPrecondition   the operation is not valid in the object's current state
     ├── Unauthenticated      the caller presented no credentials, or none that hold
     ├── PermissionDenied     the caller may not do this, or a dependency (the cluster)
@@ -52,6 +53,10 @@ class AlreadyExists(AssayError):
     pass
 
 
+class Aborted(AssayError):
+    pass
+
+
 class FailedPrecondition(AssayError):
     pass
 
@@ -65,7 +70,10 @@ class PermissionDenied(AssayError):
 
 
 class ResourceExhausted(AssayError):
-    pass
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        """``retry_after_s``: when trying again may succeed (a busy server), if ever."""
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(AssayError):

@@ -154,6 +154,15 @@ class ObjectRef:
     namespace: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where an assessed object was read from: a manifest file as the client named it in
+    its upload (a label, never opened) and the 1-based line its document starts at."""
+
+    path: str
+    line: int
+
+
 @dataclass(frozen=True)
 class AssessmentResult:
     """One persisted result: a check's verdict on one object (or container)."""
@@ -173,6 +182,8 @@ class AssessmentResult:
     duration_ms: int
     exempted: bool = False
     """A ``skipped`` result that an exemption (annotation or policy rule) made so."""
+    origin: SourceLocation | None = None
+    """The manifest file and line of ``object`` (manifest runs only)."""
 
 
 @dataclass(frozen=True)

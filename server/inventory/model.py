@@ -170,6 +170,11 @@ class Inventory:
         inventory or an object given directly); ``namespace`` as for :meth:`get`."""
         return self._origins.get((kind, namespace, name))
 
+    @property
+    def has_origins(self) -> bool:
+        """The inventory knows where (some of) its objects were read from."""
+        return bool(self._origins)
+
     def namespaces(self) -> tuple[str, ...]:
         """Namespaces that exist as objects or hold objects, sorted."""
         return self.memo("namespaces", self._compute_namespaces)

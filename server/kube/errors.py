@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from assay.server.core.errors import (
+    Aborted,
     AlreadyExists,
     AssayError,
     FailedPrecondition,
@@ -169,8 +170,11 @@ def error_for_status(status: int, body: Any, *, method: str = "", path: str = ""
 def domain_error(error: KubeError) -> AssayError:
     """The domain error a Kubernetes failure means to a caller of the server.
 
-    4xx answers keep the API server's message. 401 means the *server's* credentials were
-    refused, which its caller cannot fix: Unavailable, like an outage, not PermissionDenied.
+    4xx answers keep the API server's message: 400/422 InvalidArgument, 403
+    PermissionDenied, 404 NotFound, 409 AlreadyExists (a create) or Aborted (a conflicting
+    update), 410 FailedPrecondition, 429 Unavailable (retry later). 401 means the
+    *server's* credentials were refused, which its caller cannot fix: Unavailable, like an
+    outage, not PermissionDenied.
     """
     if isinstance(error, KubeApiError):
         text = error.message or str(error)
@@ -184,8 +188,12 @@ def domain_error(error: KubeError) -> AssayError:
             return InvalidArgument(_violations(error))
         if isinstance(error, KubeForbidden):
             return PermissionDenied(text)
-        if isinstance(error, KubeConflict | KubeGone):
+        if isinstance(error, KubeConflict):
+            return Aborted(text)
+        if isinstance(error, KubeGone):
             return FailedPrecondition(text)
+        if isinstance(error, KubeTooManyRequests):
+            return Unavailable(f"the Kubernetes API server is throttling requests: {text}")
         return Unavailable(f"the Kubernetes API server answered {error.status}: {text}")
     if isinstance(error, KubePathError):
         return InvalidArgument(FieldViolation("name", str(error)))

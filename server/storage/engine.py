@@ -1,38 +1,71 @@
-"""Database engines, schema migrations, and the mapping of connectivity errors to Unavailable.
+"""Database engines, schema migrations, and the one mapping of database errors to domain errors.
 
 The composition root calls ``create_engine_from_url(settings.database_url or
-default_database_url())`` and then ``migrate(engine)`` once at start-up, before building a
-``Repository``. SQLite (the default, a file in the user's data directory) and PostgreSQL are
-supported.
+default_database_url(), statement_timeout_s=...)`` and then ``migrate(engine)`` once at
+start-up, before building a ``Repository``. SQLite (the default, a file in the user's data
+directory) and PostgreSQL are supported.
+
+A PostgreSQL call never waits without bound: the server cancels a statement after the
+statement timeout (``statement_timeout``, sent as a libpq option on connect), TCP keepalives
+notice a peer that vanished, connecting gives up after a connect timeout, and, because a
+frozen server (SIGSTOP, a hung host whose kernel still ACKs) enforces none of these, the
+client gives up too: every wait of a connection on its server ends a margin after the
+statement timeout, and the connection is closed (:class:`BoundedConnection`). Errors leave
+storage through :func:`storage_errors` only: unreachable, timed out or lost -> Unavailable,
+a value the database cannot store (a NUL, a string too long) -> InvalidArgument; the
+messages name neither the host nor the SQL (both are logged).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import math
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, event, func, make_url, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from assay.server.core.errors import Unavailable
+from assay.server.core.errors import FieldViolation, InvalidArgument, Unavailable
+
+log = logging.getLogger(__name__)
+RV = TypeVar("RV")
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Page cache per connection (KiB); SQLite's default is 2 MiB.
 SQLITE_CACHE_KIB = 32 * 1024
 # Connections of the PostgreSQL read pool: one per thread of the API's read executor.
 READ_POOL_SIZE = 8
-# Fail fast instead of the OS TCP timeout (minutes) when a PostgreSQL host is unreachable.
+# Fail fast instead of the OS TCP timeout (minutes) when a PostgreSQL host is unreachable
+# (lowered to the statement timeout when that is shorter).
 POSTGRES_CONNECT_TIMEOUT_S = 10
+# The server cancels a statement running longer than this (ASSAY_DATABASE_STATEMENT_TIMEOUT).
+DEFAULT_STATEMENT_TIMEOUT_S = 30.0
+# The client gives up on a server that has not answered this long after the statement
+# timeout (so the server's own cancellation, a clean error, normally comes first).
+CLIENT_MARGIN_S = 2.0
+# Migrations may wait for another replica's (advisory lock) and rewrite big tables.
+MIGRATION_TIMEOUT_S = 600.0
+# TCP keepalives: an idle connection whose peer vanished is found dead in about a minute.
+POSTGRES_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 # Key of the PostgreSQL advisory lock serialising migrations of replicas starting together;
 # an arbitrary constant ("assay" in ASCII) that no other lock user in the database picks.
@@ -57,15 +90,24 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-def create_engine_from_url(url: str | URL) -> Engine:
+def create_engine_from_url(
+    url: str | URL, *, statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S
+) -> Engine:
     """An engine for ``url``; no connection is made yet.
 
+    On PostgreSQL every statement is bounded by ``statement_timeout_s`` (see the module).
     Raises Unavailable when the directory of a SQLite file cannot be created.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_pre_ping=True, connect_args=_postgres_connect_args(parsed))
+    engine = create_engine(
+        parsed,
+        pool_pre_ping=True,
+        connect_args=_postgres_connect_args(parsed, statement_timeout_s),
+    )
+    _bound_calls(engine, statement_timeout_s)
+    return engine
 
 
 def reader_engine(engine: Engine, *, pool_size: int = READ_POOL_SIZE) -> Engine:
@@ -79,22 +121,86 @@ def reader_engine(engine: Engine, *, pool_size: int = READ_POOL_SIZE) -> Engine:
     """
     if engine.dialect.name != "postgresql":
         return engine
+    timeout_s = _statement_timeouts[engine]
     reads = create_engine(
         engine.url,
         pool_size=pool_size,
         max_overflow=0,
         isolation_level="AUTOCOMMIT",
-        connect_args=_postgres_connect_args(engine.url),
+        connect_args=_postgres_connect_args(engine.url, timeout_s),
     )
+    _bound_calls(reads, timeout_s)
     event.listen(engine, "engine_disposed", lambda _engine: reads.dispose())
     return reads
 
 
-def _postgres_connect_args(url: URL) -> dict[str, Any]:
-    connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in url.query:
-        connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+_statement_timeouts: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
+def _postgres_connect_args(url: URL, statement_timeout_s: float) -> dict[str, Any]:
+    """libpq parameters: connect timeout and keepalives (unless the URL sets them), and the
+    statement timeout appended to the URL's own ``options``."""
+    # libpq counts whole seconds, at least 2; never longer than a statement may take.
+    connect_timeout = max(2, min(POSTGRES_CONNECT_TIMEOUT_S, math.ceil(statement_timeout_s)))
+    connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
+    connect_args.update(POSTGRES_KEEPALIVES)
+    for name in list(connect_args):
+        if name in url.query:
+            del connect_args[name]
+    given = url.query.get("options", "")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    timeout = f"-c statement_timeout={round(statement_timeout_s * 1000)}"
+    connect_args["options"] = f"{given} {timeout}".strip()
     return connect_args
+
+
+class BoundedConnection(psycopg.Connection[Any]):
+    """A psycopg connection whose every wait on the server (a statement, its results, a
+    COPY, the pool's pre-ping) ends after ``call_timeout_s``: then the connection is closed
+    (its state is unknown) and OperationalError raised, so the pool discards it."""
+
+    call_timeout_s: float | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        limit = self.call_timeout_s if timeout is None else timeout
+        started = time.monotonic()
+        try:
+            return super().wait(gen, interval, limit)
+        except psycopg.OperationalError:
+            if limit is None or time.monotonic() - started < limit:
+                raise
+            self.pgconn.finish()
+            raise CallTimeout(f"the database did not answer within {limit:g} s") from None
+
+
+class CallTimeout(psycopg.OperationalError):
+    """The server did not answer a call in time (frozen, or the network lost)."""
+
+
+def _bound_calls(engine: Engine, statement_timeout_s: float) -> None:
+    """Every connection ``engine`` opens is a :class:`BoundedConnection`."""
+    _statement_timeouts[engine] = statement_timeout_s
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> BoundedConnection:
+        connection = BoundedConnection.connect(*cargs, **cparams)
+        connection.call_timeout_s = statement_timeout_s + CLIENT_MARGIN_S
+        return connection
+
+
+@contextmanager
+def _longer_calls(connection: Connection, timeout_s: float) -> Iterator[None]:
+    """Within the current transaction, statements of ``connection`` may take ``timeout_s``."""
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, BoundedConnection):
+        yield
+        return
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {round(timeout_s * 1000)}")
+    before, driver.call_timeout_s = driver.call_timeout_s, timeout_s + CLIENT_MARGIN_S
+    try:
+        yield
+    finally:
+        driver.call_timeout_s = before
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -163,19 +269,55 @@ def _is_connectivity_error(exc: DBAPIError) -> bool:
     return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
 
 
-@contextmanager
-def unavailable_on_connection_error() -> Iterator[None]:
-    """Re-raise a lost or refused database connection (or a locked SQLite file) as Unavailable.
+def _first_line(error: BaseException, limit: int = 200) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
-    Other database errors (constraint violations, SQL errors) are bugs or domain conflicts
-    and pass through unchanged.
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Database errors as domain errors, mapped here once for every storage call.
+
+    Unreachable, lost, timed out or locked -> Unavailable; a value the database cannot
+    store (a NUL character, a string over its column's length, a number out of range:
+    DataError) -> InvalidArgument. The messages say what happened in general terms, never
+    the host, the URL or the SQL (the full error is logged). Other errors (constraint
+    violations, SQL errors) are bugs or domain conflicts and pass through unchanged.
     """
     try:
         yield
     except DBAPIError as exc:
+        if isinstance(exc.orig, psycopg.DataError | sqlite3.DataError):
+            reason = _first_line(exc.orig)
+            log.info("database refused a value: %s", reason)
+            raise InvalidArgument(
+                FieldViolation("request", f"a value cannot be stored: {reason}")
+            ) from exc
         if _is_connectivity_error(exc):
-            raise Unavailable(f"database unavailable: {exc.orig or exc}") from exc
+            log.warning("database unavailable: %s", _first_line(exc.orig or exc, 500))
+            raise Unavailable(_unavailable_reason(exc)) from exc
         raise
+    except PoolTimeout as exc:
+        raise Unavailable("database unavailable: every connection is in use") from exc
+
+
+def operator_detail(error: BaseException) -> str:
+    """For the operator (start-up, logs): the driver's own first line behind a storage
+    error (host and port included), else the error's text."""
+    cause = error.__cause__
+    if isinstance(cause, DBAPIError) and cause.orig is not None:
+        return _first_line(cause.orig, 500)
+    return str(error)
+
+
+def _unavailable_reason(exc: DBAPIError) -> str:
+    if isinstance(exc.orig, psycopg.errors.QueryCanceled | CallTimeout):
+        return "database unavailable: it did not answer in time"
+    if isinstance(exc.orig, sqlite3.OperationalError):
+        # SQLite's messages are about the local file ("database is locked", "unable to
+        # open database file"): nothing remote to hide.
+        return f"database unavailable: {_first_line(exc.orig)}"
+    return "database unavailable: it cannot be reached (the server log has the cause)"
 
 
 @contextmanager
@@ -211,7 +353,11 @@ def migrate(engine: Engine) -> None:
     advisory lock, so replicas starting together migrate one after the other and the later
     ones find the schema current; on SQLite ``BEGIN IMMEDIATE`` does the same.
     """
-    with unavailable_on_connection_error(), write_transaction(engine) as connection:
+    with (
+        storage_errors(),
+        write_transaction(engine) as connection,
+        _longer_calls(connection, MIGRATION_TIMEOUT_S),
+    ):
         if connection.dialect.name == "postgresql":
             connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
         config = alembic_config()

@@ -119,6 +119,11 @@ class RunRow(Base):
     check_count: Mapped[int] = mapped_column(Integer)
     # Last sign of life from the process executing the run (queued/running only matter).
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The replica executing the run (its name: host and port), and a CancelRun that reached
+    # another replica, waiting for the owner's next heartbeat.
+    owner: Mapped[str | None] = mapped_column(String(255))
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         # ListRuns pages newest first, optionally by state; the latest finished run of a
@@ -169,6 +174,9 @@ class AssessmentRow(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
     # A skipped result that an exemption made so (its message says which and why).
     exempted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The manifest file (as the client named it) and line of the object; NULL when unknown.
+    origin_path: Mapped[str | None] = mapped_column(Text)
+    origin_line: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_assessments_listing", *LISTING_ORDER),

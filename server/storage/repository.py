@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Engine, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, Update, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from assay.server.assessment.sink import CancelOutcome
 from assay.server.core.errors import AlreadyExists, NotFound
 from assay.server.core.types import (
     AssessmentResult,
@@ -42,7 +43,7 @@ from assay.server.storage.dialect import dialect_insert
 from assay.server.storage.engine import (
     reader_engine,
     schema_is_current,
-    unavailable_on_connection_error,
+    storage_errors,
     write_transaction,
 )
 from assay.server.storage.mapping import HistoryRecord
@@ -85,12 +86,13 @@ class Repository:
 
     # -- runs ---------------------------------------------------------------------------
 
-    def create_run(self, run: Run) -> None:
-        """Insert a new run; AlreadyExists when its id is taken."""
+    def create_run(self, run: Run, *, owner: str | None = None) -> None:
+        """Insert a new run executed by replica ``owner``; AlreadyExists when its id is taken."""
         try:
             with self._transaction() as connection:
                 connection.execute(
-                    insert(RunRow), {**mapping.run_values(run), "heartbeat_at": run.requested_at}
+                    insert(RunRow),
+                    {**mapping.run_values(run), "heartbeat_at": run.requested_at, "owner": owner},
                 )
         except IntegrityError as exc:
             raise AlreadyExists(f"run {run.run_id!r} already exists") from exc
@@ -109,14 +111,7 @@ class Repository:
         """
         with self._transaction() as connection:
             _update_run(connection, run)
-            values = mapping.history_values(history)
-            statement = dialect_insert(connection, HistoryRow).values(values)
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[HistoryRow.run_id],
-                    set_={name: statement.excluded[name] for name in values if name != "run_id"},
-                )
-            )
+            _put_history(connection, history)
 
     def get_run(self, run_id: str) -> Run:
         def read(connection: Connection) -> Run:
@@ -148,17 +143,59 @@ class Repository:
             lambda c: keyset_page(c, self._page_tokens(c), RUNS, request, mapping.run_from_row)
         )
 
-    def heartbeat(self, run_ids: Sequence[RunId], now: datetime) -> None:
-        """Record that the calling process is still executing these runs."""
+    def heartbeat(self, run_ids: Sequence[RunId], now: datetime) -> dict[RunId, str]:
+        """Record that the calling process is still executing these runs; the ones another
+        replica was asked to cancel (:meth:`request_cancel`), with the reason given."""
         if not run_ids:
-            return
+            return {}
         statement = (
             update(RunRow)
             .where(RunRow.run_id.in_(run_ids), RunRow.state.in_(_UNFINISHED))
             .values(heartbeat_at=now)
+            .returning(RunRow.run_id, RunRow.cancel_requested_at, RunRow.cancel_reason)
         )
         with self._transaction() as connection:
-            connection.execute(statement)
+            rows = connection.execute(statement).all()
+        return {RunId(run_id): reason or "" for run_id, at, reason in rows if at is not None}
+
+    def request_cancel(
+        self,
+        run_id: RunId,
+        reason: str,
+        now: datetime,
+        *,
+        stale_before: datetime,
+        replica: str,
+        dead_reason: str,
+    ) -> tuple[Run, CancelOutcome]:
+        """Ask the replica executing ``run_id`` to cancel it; the run as it now stands, and
+        what the request came to.
+
+        A finished run is returned as it is. A run whose owner is gone -- its heartbeat is
+        older than ``stale_before``, or its owner is ``replica``, the caller, which does not
+        execute it (a restart under the same name) -- is failed at once with ``dead_reason``
+        and gets its history row. Otherwise the request is stored for the owner's next
+        heartbeat and the run comes back unfinished. NotFound when there is no such run.
+        """
+        with self._transaction() as connection:
+            row = connection.execute(
+                select(RunRow).where(RunRow.run_id == run_id).with_for_update()
+            ).first()
+            if row is None:
+                raise NotFound("run", run_id)
+            run = mapping.run_from_row(row._mapping)
+            if run.state.value not in _UNFINISHED:
+                return run, CancelOutcome.ENDED
+            heartbeat = row.heartbeat_at
+            if row.owner == replica or heartbeat is None or heartbeat < stale_before:
+                connection.execute(_fail(dead_reason, now).where(RunRow.run_id == run_id))
+                return self._record_failure(connection, run_id), CancelOutcome.OWNER_GONE
+            connection.execute(
+                update(RunRow)
+                .where(RunRow.run_id == run_id)
+                .values(cancel_requested_at=now, cancel_reason=reason)
+            )
+        return run, CancelOutcome.REQUESTED
 
     def fail_unfinished_runs(
         self,
@@ -166,38 +203,64 @@ class Repository:
         now: datetime,
         *,
         stale_before: datetime | None = None,
+        owner: str | None = None,
         keep: Sequence[RunId] = (),
     ) -> list[RunId]:
         """Mark runs a dead process left queued or running as failed; their ids, sorted.
 
-        With ``stale_before``, only runs whose last heartbeat is older (live replicas keep
-        theirs fresh); ``keep`` are runs the caller itself is executing.
+        Each gets its counts recounted from the stored results and its history row. With
+        ``stale_before`` or ``owner``, only runs whose last heartbeat is older (live replicas
+        keep theirs fresh) or that ``owner`` (a replica name) executed; without either,
+        every unfinished run. ``keep`` are runs the caller itself is executing.
         """
         conditions: list[ColumnElement[bool]] = [RunRow.state.in_(_UNFINISHED)]
+        dead: list[ColumnElement[bool]] = []
         if stale_before is not None:
-            conditions.append(
-                or_(RunRow.heartbeat_at.is_(None), RunRow.heartbeat_at < stale_before)
-            )
+            dead += [RunRow.heartbeat_at.is_(None), RunRow.heartbeat_at < stale_before]
+        if owner is not None:
+            dead.append(RunRow.owner == owner)
+        if dead:
+            conditions.append(or_(*dead))
         if keep:
             conditions.append(RunRow.run_id.not_in(keep))
-        statement = (
-            update(RunRow)
-            .where(*conditions)
-            .values(state=RunState.FAILED.value, error=reason, completed_at=now)
-            .returning(RunRow.run_id)
-        )
+        statement = _fail(reason, now).where(*conditions).returning(RunRow.run_id)
         with self._transaction() as connection:
-            run_ids = connection.execute(statement).scalars().all()
-        return sorted(RunId(run_id) for run_id in run_ids)
+            run_ids = sorted(RunId(run_id) for run_id in connection.execute(statement).scalars())
+            for run_id in run_ids:
+                self._record_failure(connection, run_id)
+        return run_ids
+
+    def _record_failure(self, connection: Connection, run_id: RunId) -> Run:
+        """A run just failed by another process than its own: its counts from the stored
+        results (the run row's may lag them by a batch on an older schema) and its history
+        row, in the caller's transaction."""
+        summary = CountReader(connection, self._checks).summary(ResultQuery(run_id=run_id))
+        row = connection.execute(select(RunRow).where(RunRow.run_id == run_id)).one()
+        run = dataclasses.replace(mapping.run_from_row(row._mapping), counts=summary.counts)
+        _update_run(connection, run)
+        assert run.completed_at is not None
+        history = HistoryEntry(
+            run_id=run.run_id,
+            cluster_id=run.cluster_id,
+            state=run.state,
+            completed_at=run.completed_at,
+            counts=summary.counts,
+            by_pillar=summary.by_pillar,
+        )
+        _put_history(connection, history)
+        return run
 
     # -- results ------------------------------------------------------------------------
 
-    def add_results(self, results: Sequence[AssessmentResult]) -> None:
-        """Store results and count them in (one transaction); their run must exist."""
-        if not results:
+    def add_results(self, results: Sequence[AssessmentResult], *, run: Run | None = None) -> None:
+        """Store results and count them in, and with ``run`` its row (the run's counts with
+        these results), in one transaction; their run must exist."""
+        if not results and run is None:
             return
         with self._transaction() as connection:
-            resolved = insert_results(connection, self._checks, results)
+            resolved = insert_results(connection, self._checks, results) if results else []
+            if run is not None:
+                _update_run(connection, run)
         self._checks.remember(resolved)
 
     def get_result(self, result_id: str) -> AssessmentResult:
@@ -330,7 +393,7 @@ class Repository:
 
     def ping(self) -> None:
         """Round-trip to the database; Unavailable when it cannot be reached."""
-        with unavailable_on_connection_error(), self._engine.connect() as connection:
+        with storage_errors(), self._engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def schema_is_current(self) -> bool:
@@ -342,13 +405,13 @@ class Repository:
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
-        with unavailable_on_connection_error(), write_transaction(self._engine) as connection:
+        with storage_errors(), write_transaction(self._engine) as connection:
             yield connection
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         """``work`` over a connection of the read engine (see ``engine.reader_engine``),
         once more on a fresh connection if the first one turned out dead."""
-        with unavailable_on_connection_error():
+        with storage_errors():
             try:
                 with self._reads.connect() as connection:
                     return work(connection)
@@ -381,6 +444,22 @@ def _update_run(connection: Connection, run: Run) -> None:
     result = connection.execute(update(RunRow).where(RunRow.run_id == run.run_id).values(values))
     if result.rowcount == 0:
         raise NotFound("run", run.run_id)
+
+
+def _fail(reason: str, now: datetime) -> Update:
+    return update(RunRow).values(state=RunState.FAILED.value, error=reason, completed_at=now)
+
+
+def _put_history(connection: Connection, history: HistoryEntry) -> None:
+    """Insert the history row, or rewrite it (a retry after a lost commit acknowledgement)."""
+    values = mapping.history_values(history)
+    statement = dialect_insert(connection, HistoryRow).values(values)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[HistoryRow.run_id],
+            set_={name: statement.excluded[name] for name in values if name != "run_id"},
+        )
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:

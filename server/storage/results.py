@@ -36,6 +36,7 @@ from assay.server.core.types import (
     ResultQuery,
     RunId,
     RunState,
+    SourceLocation,
     Status,
 )
 from assay.server.storage.checks import CheckCatalog, CheckMeta
@@ -68,6 +69,8 @@ RESULT_COLUMNS = (
     "assessed_at",
     "duration_ms",
     "exempted",
+    "origin_path",
+    "origin_line",
 )
 _SELECT = ", ".join(RESULT_COLUMNS)
 RawResult = tuple[Any, ...]
@@ -75,7 +78,22 @@ RawResult = tuple[Any, ...]
 
 def result_of(row: Sequence[Any], check: CheckMeta) -> AssessmentResult:
     """The domain result of a raw row (see RESULT_COLUMNS) and its check version."""
-    id_, run_id, _, status, kind, namespace, name, container, message, at, duration, exempt = row
+    (
+        id_,
+        run_id,
+        _,
+        status,
+        kind,
+        namespace,
+        name,
+        container,
+        message,
+        at,
+        duration,
+        exempt,
+        origin_path,
+        origin_line,
+    ) = row
     ref = None
     if kind is not None:
         ref = ObjectRef(kind=kind, name=name or "", namespace=namespace or "")
@@ -94,6 +112,7 @@ def result_of(row: Sequence[Any], check: CheckMeta) -> AssessmentResult:
         assessed_at=from_driver_timestamp(at),
         duration_ms=duration,
         exempted=bool(exempt),
+        origin=None if origin_path is None else SourceLocation(origin_path, origin_line or 0),
     )
 
 

@@ -1,37 +1,67 @@
 """Async adapter that lets the runner and the reconciler write through the Repository.
 
-The composition root builds one ``StorageSink(repository)`` and hands it to the runner (as
-its ``RunSink``) and to the workflow reconciler (as its ``AuditSink``). Each call runs the
-synchronous repository method in a worker thread, so the event loop never waits on the
-database.
+The composition root builds one ``StorageSink(repository, threads=..., owner=...)`` and hands
+it to the runner (as its ``RunSink``) and to the workflow reconciler (as its ``AuditSink``).
+Each call runs the synchronous repository method in a thread of ``threads`` (the storage
+pool; asyncio's default executor when not given), so the event loop never waits on the
+database and blocked storage calls cannot take the threads inventories or checks use.
+``owner`` is this replica's name, stamped on the runs it creates.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from datetime import datetime
+from functools import partial
+from typing import TypeVar
 
-from assay.server.assessment.sink import RunSink
-from assay.server.core.types import AssessmentResult, HistoryEntry, Run
+from assay.server.assessment.sink import CancelOutcome, RunSink
+from assay.server.core.types import AssessmentResult, HistoryEntry, Run, RunId
 from assay.server.storage.repository import Repository
 from assay.server.workflow.audit import AuditEvent, AuditSink
 
+T = TypeVar("T")
+
 
 class StorageSink(RunSink, AuditSink):
-    def __init__(self, repository: Repository) -> None:
+    def __init__(
+        self, repository: Repository, *, threads: Executor | None = None, owner: str | None = None
+    ) -> None:
         self._repository = repository
+        self._threads = threads
+        self._owner = owner
+
+    async def _call(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
 
     async def create_run(self, run: Run) -> None:
-        await asyncio.to_thread(self._repository.create_run, run)
+        await self._call(partial(self._repository.create_run, run, owner=self._owner))
 
     async def update_run(self, run: Run) -> None:
-        await asyncio.to_thread(self._repository.update_run, run)
+        await self._call(partial(self._repository.update_run, run))
 
-    async def add_results(self, results: Sequence[AssessmentResult]) -> None:
-        await asyncio.to_thread(self._repository.add_results, results)
+    async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
+        await self._call(partial(self._repository.add_results, results, run=run))
 
     async def finish_run(self, run: Run, history: HistoryEntry) -> None:
-        await asyncio.to_thread(self._repository.finish_run, run, history)
+        await self._call(partial(self._repository.finish_run, run, history))
+
+    async def request_cancel(
+        self, run_id: RunId, reason: str, *, now: datetime, stale_before: datetime, dead_reason: str
+    ) -> tuple[Run, CancelOutcome]:
+        return await self._call(
+            partial(
+                self._repository.request_cancel,
+                run_id,
+                reason,
+                now,
+                stale_before=stale_before,
+                replica=self._owner or "",
+                dead_reason=dead_reason,
+            )
+        )
 
     async def record(self, event: AuditEvent) -> bool:
-        return await asyncio.to_thread(self._repository.record_audit, event)
+        return await self._call(partial(self._repository.record_audit, event))

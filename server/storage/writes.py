@@ -27,7 +27,7 @@ from assay.server.storage.dialect import (
     sqlite_timestamp,
 )
 from assay.server.storage.mapping import EXEMPTED
-from assay.server.storage.models import CountRow, RunRow
+from assay.server.storage.models import K8S_NAME_LEN, K8S_NAMESPACE_LEN, CountRow, RunRow
 
 COLUMNS = (
     "id",
@@ -43,6 +43,8 @@ COLUMNS = (
     "assessed_at",
     "duration_ms",
     "exempted",
+    "origin_path",
+    "origin_line",
 )
 _SQLITE_INSERT = (
     f"INSERT INTO assessments ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -139,6 +141,11 @@ def _rows(
             kind = namespace = name = None
         else:
             kind, namespace, name = obj.kind, obj.namespace, obj.name
+        origin = r.origin
+        if origin is None:
+            origin_path = origin_line = None
+        else:
+            origin_path, origin_line = origin.path, origin.line
         row = (
             r.id,
             r.run_id,
@@ -153,10 +160,18 @@ def _rows(
             at_value,
             r.duration_ms,
             r.exempted,
+            origin_path,
+            origin_line,
         )
-        # Object names and messages come from manifests; PostgreSQL text cannot hold NUL.
-        if "\x00" in r.message or "\x00" in r.container or (obj is not None and _nul(obj)):
-            row = tuple(_no_nul(v) for v in row)
+        # Object names and messages come from manifests; PostgreSQL text cannot hold NUL,
+        # nor a varchar more than its length (a container name is not validated upstream).
+        if (
+            "\x00" in r.message
+            or "\x00" in r.container
+            or len(r.container) > K8S_NAME_LEN
+            or (obj is not None and _nul(obj))
+        ):
+            row = _storable(row)
         append(row)
         tally[(r.run_id, ref, status)] += 1
         if r.exempted:
@@ -168,9 +183,26 @@ def _nul(obj: ObjectRef) -> bool:
     return "\x00" in obj.kind or "\x00" in obj.namespace or "\x00" in obj.name
 
 
-def _no_nul(value: Any) -> Any:
-    """NUL replaced by U+FFFD, the same on both backends."""
-    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+_LIMITS = {
+    COLUMNS.index("object_kind"): K8S_NAMESPACE_LEN,
+    COLUMNS.index("object_namespace"): K8S_NAMESPACE_LEN,
+    COLUMNS.index("object_name"): K8S_NAME_LEN,
+    COLUMNS.index("container"): K8S_NAME_LEN,
+}
+
+
+def _storable(row: Row) -> Row:
+    """NUL replaced by U+FFFD and bounded columns shortened (ending in U+2026), the same
+    on both backends."""
+    values = []
+    for index, value in enumerate(row):
+        if isinstance(value, str):
+            value = value.replace("\x00", "\ufffd")
+            limit = _LIMITS.get(index)
+            if limit is not None and len(value) > limit:
+                value = value[: limit - 1] + "\u2026"
+        values.append(value)
+    return tuple(values)
 
 
 def _postgres_timestamp(value: datetime) -> str:

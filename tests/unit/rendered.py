@@ -2,7 +2,7 @@
 test_deploy_access and test_image read.
 
 The manifests are rendered by ``kubectl kustomize`` (the kustomize built into kubectl;
-.ci/run installs kubectl when the machine has none), never by code of ours; the Dockerfile
+the development extras install it on Linux), never by code of ours; the Dockerfile
 is read by the ``dockerfile`` package, BuildKit's own parser. Both are read once per test
 process::
 
@@ -55,7 +55,7 @@ SECRET_FILES: dict[str, Callable[[Path], None]] = {"assay-tls": _tls_secret}
 
 def kubectl() -> str:
     found = shutil.which("kubectl")
-    assert found, "kubectl is needed to render deploy/ (.ci/run installs it when missing)"
+    assert found, "kubectl is needed to render deploy/ (the development extras install it on Linux)"
     return found
 
 

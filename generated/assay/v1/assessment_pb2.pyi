@@ -105,6 +105,7 @@ class AssessmentResult(_message.Message):
     ASSESSED_AT_FIELD_NUMBER: _builtins.int
     DURATION_MS_FIELD_NUMBER: _builtins.int
     EXEMPTED_FIELD_NUMBER: _builtins.int
+    ORIGIN_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     run_id: _builtins.str
     pillar: _common_pb2.Pillar.ValueType
@@ -124,6 +125,13 @@ class AssessmentResult(_message.Message):
     def object(self) -> _common_pb2.ObjectReference: ...
     @_builtins.property
     def assessed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def origin(self) -> Global___SourceLocation:
+        """Where the object was read from, for manifest runs: the file as the client named it in
+        the upload, and the 1-based line its document starts at. Absent for live runs and for
+        results about no object.
+        """
+
     def __init__(
         self,
         *,
@@ -141,14 +149,41 @@ class AssessmentResult(_message.Message):
         assessed_at: _timestamp_pb2.Timestamp | None = ...,
         duration_ms: _builtins.int = ...,
         exempted: _builtins.bool = ...,
+        origin: Global___SourceLocation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assessed_at", b"assessed_at", "object", b"object"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assessed_at", b"assessed_at", "object", b"object", "origin", b"origin"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessed_at", b"assessed_at", "check_id", b"check_id", "check_name", b"check_name", "container", b"container", "duration_ms", b"duration_ms", "exempted", b"exempted", "id", b"id", "message", b"message", "object", b"object", "pillar", b"pillar", "remediation", b"remediation", "run_id", b"run_id", "severity", b"severity", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessed_at", b"assessed_at", "check_id", b"check_id", "check_name", b"check_name", "container", b"container", "duration_ms", b"duration_ms", "exempted", b"exempted", "id", b"id", "message", b"message", "object", b"object", "origin", b"origin", "pillar", b"pillar", "remediation", b"remediation", "run_id", b"run_id", "severity", b"severity", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AssessmentResult: _TypeAlias = AssessmentResult  # noqa: Y015
+
+@_typing.final
+class SourceLocation(_message.Message):
+    """A place in an uploaded manifest file."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    LINE_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """The file's name as uploaded (the client's relative path); never opened by the server."""
+    line: _builtins.int
+    """1-based line; 0 when unknown."""
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        line: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SourceLocation: _TypeAlias = SourceLocation  # noqa: Y015
 
 @_typing.final
 class RunState(_message.Message):

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from assay.client.api import AssayClient
+from assay.client.cli.embedded import cancel_leftovers
 from assay.server.app import AssayServer
 from assay.server.settings import Settings
 from assay.server.storage.repository import Repository
@@ -58,20 +59,11 @@ class ServerThread:
             self.call(self.server.stop(0))
             if self._teardown is not None:
                 self.call(self._teardown())
-            self.call(_cancel_leftovers())
+            self.call(cancel_leftovers())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
             self.loop.close()
-
-
-async def _cancel_leftovers() -> None:
-    """Cancel and await what is still scheduled, so nothing is destroyed while pending."""
-    current = asyncio.current_task()
-    tasks = [t for t in asyncio.all_tasks() if t is not current]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def server_settings(**groups: Any) -> Settings:

@@ -263,10 +263,10 @@ async def test_liveness_stop_waits_for_the_beat_in_progress(
     release = threading.Event()
 
     class SlowStore:
-        def heartbeat(self, run_ids: Sequence[RunId], now: datetime) -> None:
+        def heartbeat(self, run_ids: Sequence[RunId], now: datetime) -> dict[RunId, str]:
             beating.set()
             release.wait(5)
-            repository.heartbeat(run_ids, now)
+            return repository.heartbeat(run_ids, now)
 
         def fail_unfinished_runs(self, reason: str, now: datetime, **kw: Any) -> list[RunId]:
             return repository.fail_unfinished_runs(reason, now, **kw)

@@ -102,7 +102,7 @@ def chunk(name: str, data: bytes = POD) -> apb.StartManifestRunRequest:
         ([RUN, chunk("a.yaml"), RUN], "only the first message"),
         ([RUN, chunk("a.yaml"), chunk("b.yaml"), chunk("a.yaml")], "must be consecutive"),
         ([RUN, chunk("")], "a file name is required"),
-        ([RUN, chunk("bad\x00name.yaml")], "control characters"),
+        ([RUN, chunk("bad\x00name.yaml")], "chunk.name: contains a NUL character"),
         ([RUN, chunk("bad\nname.yaml")], "control characters"),
         ([RUN, chunk("n" * 1025)], "at most 1024 bytes"),
         (

@@ -50,8 +50,8 @@ def test_run_machine_output(assay_server: ServerThread, output: str) -> None:
     )
     assert code == 0, err
     data = json.loads(out) if output == "json" else yaml.safe_load(out)
-    assert data["run"]["state"] == "RUN_PHASE_COMPLETED"
-    assert [p["pillar"] for p in data["summary"]["pillars"]] == ["PILLAR_SECURITY"]
+    assert data["run"]["state"] == "completed"
+    assert [p["pillar"] for p in data["summary"]["pillars"]] == ["security"]
 
 
 def test_fail_on_exits_2_when_a_failing_result_is_severe_enough(

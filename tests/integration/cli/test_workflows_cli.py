@@ -61,7 +61,7 @@ def test_create_get_list_watch_audit(workflows: WorkflowEnv) -> None:
     code, out, _ = invoke(workflows, "workflows", "audit", "--execution", "wfe-cli", "-o", "json")
     assert code == 0
     types = [e["event_type"] for e in json.loads(out)["events"]]
-    assert types[:2] == ["AUDIT_EVENT_TYPE_PIPELINERUN_CREATED", "AUDIT_EVENT_TYPE_COMPLETED"]
+    assert types[:2] == ["pipelinerun_created", "completed"]
     code, out, _ = invoke(workflows, "workflows", "audit", "--type", "completed", "--total")
     assert code == 0 and "Audit events (1 of 1)" in out
 

@@ -25,7 +25,7 @@ async def test_sink_persists_a_run_and_audit_events(repository: Repository) -> N
     done = finished(run, results)
 
     await run_sink.create_run(run)
-    await run_sink.add_results(results)
+    await run_sink.add_results(results, run=run)
     await run_sink.update_run(finished(run, results[:1], state=run.state, completed_at=None))
     await run_sink.finish_run(done, history_for(done, results))
 

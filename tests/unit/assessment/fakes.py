@@ -9,14 +9,16 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from assay.server.assessment.requests import ManifestTree, RunRequest
+from assay.server.assessment.sink import CancelOutcome
 from assay.server.checks.kit.definition import Check, CheckDefinition, Context, Finding, check
 from assay.server.checks.kit.registry import Registry
-from assay.server.core.errors import AlreadyExists, Unavailable
+from assay.server.core.errors import AlreadyExists, NotFound, Unavailable
 from assay.server.core.types import (
     AssessmentResult,
     HistoryEntry,
@@ -137,6 +139,7 @@ class MemorySink:
     history: dict[RunId, HistoryEntry] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     fail: set[str] = field(default_factory=set)
+    cancel_requests: dict[RunId, str] = field(default_factory=dict)
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -153,14 +156,28 @@ class MemorySink:
         self._call("update_run")
         self.runs[run.run_id] = run
 
-    async def add_results(self, results: Sequence[AssessmentResult]) -> None:
+    async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
         self._call("add_results")
         self.results.extend(results)
+        self.runs[run.run_id] = run
 
     async def finish_run(self, run: Run, history: HistoryEntry) -> None:
         self._call("finish_run")
         self.runs[run.run_id] = run
         self.history[run.run_id] = history
+
+    async def request_cancel(
+        self, run_id: RunId, reason: str, *, now: datetime, stale_before: datetime, dead_reason: str
+    ) -> tuple[Run, CancelOutcome]:
+        """Stores the request (no owners here: every unfinished run is another's, alive)."""
+        self._call("request_cancel")
+        run = self.runs.get(run_id)
+        if run is None:
+            raise NotFound("run", run_id)
+        if run.state.terminal:
+            return run, CancelOutcome.ENDED
+        self.cancel_requests[run_id] = reason
+        return run, CancelOutcome.REQUESTED
 
     def results_of(self, run_id: RunId) -> list[AssessmentResult]:
         return [r for r in self.results if r.run_id == run_id]
@@ -173,10 +190,10 @@ class SlowSink(MemorySink):
     writing: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def add_results(self, results: Sequence[AssessmentResult]) -> None:
+    async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
         self.writing.set()
         await self.release.wait()
-        await super().add_results(results)
+        await super().add_results(results, run=run)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from assay.server.assessment.settings import AssessmentSettings
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from assay.server.core.ids import RESULT_ID_PATTERN, RUN_ID_PATTERN
+from assay.server.core.threads import DaemonExecutor
 from assay.server.core.types import (
     Pillar,
     RunId,
@@ -52,6 +53,7 @@ def make_runner(
     *checks: Any,
     sink: MemorySink | None = None,
     provider: Any = None,
+    threads: DaemonExecutor | None = None,
     **config: Any,
 ) -> tuple[Runner, MemorySink]:
     sink = sink or MemorySink()
@@ -61,6 +63,7 @@ def make_runner(
         inventories={Source.MANIFESTS: provider or StaticInventory()},
         settings=AssessmentSettings(**config),
         cluster_id="test",
+        check_threads=threads,
     )
     return runner, sink
 
@@ -141,12 +144,14 @@ async def test_a_check_that_raises_gives_an_error_result_and_a_partial_run() -> 
 
 
 async def test_an_overrunning_check_times_out_without_stalling_the_others(gate: Gate) -> None:
+    threads = DaemonExecutor(2, name="check")
     runner, sink = make_runner(
         fake_check("SEC-001", gate),
         fake_check("REL-001", per_pod(Status.PASSING)),
         fake_check("OPS-001", per_pod(Status.FAILING)),
         check_timeout_s=0.05,
         max_concurrency=2,
+        threads=threads,
     )
     run = await runner.wait((await runner.start(MANIFESTS)).run_id)
     assert run.state is RunState.PARTIAL
@@ -156,12 +161,12 @@ async def test_an_overrunning_check_times_out_without_stalling_the_others(gate: 
     assert by_check["SEC-001"].message == "check did not finish within 0.05s"
     assert run.counts == StatusCounts(passing=3, failing=3, timeout=1)
 
-    # Released now, the late check returns a result that must never reach storage.
-    [thread] = [t for t in threading.enumerate() if t.name == "assay-check-SEC-001"]
+    # Released now, the late check returns a result that must never reach storage. Once
+    # both threads of the pool meet at a barrier, the check's thread is done with it (its
+    # hand-over callback queued on the loop before theirs).
     gate.release.set()
-    await asyncio.to_thread(thread.join, 5)
-    assert not thread.is_alive()
-    await asyncio.sleep(0)  # the thread's hand-over callback runs on the loop now
+    barrier = threading.Barrier(2)
+    await asyncio.gather(*(asyncio.wrap_future(threads.submit(barrier.wait, 5)) for _ in range(2)))
     assert [r.status for r in sink.results_of(run.run_id) if r.check_id == "SEC-001"] == [
         Status.TIMEOUT
     ]

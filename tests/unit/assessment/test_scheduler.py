@@ -10,6 +10,7 @@ import pytest
 from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.runner import Runner
 from assay.server.assessment.scheduler import LocalTickClaimer, Scheduler, ScheduleSpec
+from assay.server.assessment.settings import AssessmentSettings
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import InvalidArgument
 from assay.server.core.ids import scheduled_run_id
@@ -17,6 +18,7 @@ from assay.server.core.types import Run, RunId, RunScope, Source, Status
 from tests.clock import ManualClock
 from tests.unit.assessment.fakes import (
     MANIFESTS,
+    BlockedInventory,
     MemorySink,
     StaticInventory,
     fake_check,
@@ -44,6 +46,8 @@ def make_runner(sink: MemorySink) -> Runner:
         catalogue=Catalogue(registry(fake_check("SEC-001", per_pod(Status.PASSING)))),
         sink=sink,
         inventories={Source.MANIFESTS: StaticInventory()},
+        # Ticks come faster than runs end here; admission is not what these tests are about.
+        settings=AssessmentSettings(max_runs=16),
         cluster_id="prod",
     )
 
@@ -127,6 +131,22 @@ async def test_two_replicas_on_one_store_start_one_run_per_tick(clock: ManualClo
     assert store.calls.count("create_run") == 4  # both replicas tried each tick
     for scheduler in schedulers:
         await scheduler.stop()
+
+
+async def test_a_tick_while_the_server_is_at_its_run_limit_is_skipped() -> None:
+    inventory = BlockedInventory()
+    runner = Runner(
+        catalogue=Catalogue(registry(fake_check("SEC-001", per_pod(Status.PASSING)))),
+        sink=MemorySink(),
+        inventories={Source.MANIFESTS: inventory},
+        settings=AssessmentSettings(max_runs=1),
+        cluster_id="prod",
+    )
+    busy = await runner.start(MANIFESTS)
+    scheduler = Scheduler(spec(), runner=runner)
+    assert await scheduler.fire(datetime(2026, 2, 16, 11, tzinfo=UTC)) is None
+    inventory.release.set()
+    await runner.wait(busy.run_id)
 
 
 async def test_a_failing_start_does_not_stop_the_schedule(clock: ManualClock) -> None:

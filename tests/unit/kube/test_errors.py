@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assay.server.core.errors import (
+    Aborted,
     AlreadyExists,
     AssayError,
     FailedPrecondition,
@@ -79,7 +80,7 @@ MESSAGE = 'workflowexecutions.workflowexecution.kubernaut.ai "x" not found'
     [
         (error_for_status(404, {"message": MESSAGE}), NotFound),
         (error_for_status(409, {"reason": "AlreadyExists", "message": "taken"}), AlreadyExists),
-        (error_for_status(409, {"reason": "Conflict", "message": "modified"}), FailedPrecondition),
+        (error_for_status(409, {"reason": "Conflict", "message": "modified"}), Aborted),
         (error_for_status(410, {"reason": "Expired", "message": "too old"}), FailedPrecondition),
         (error_for_status(400, {"message": "bad selector"}), InvalidArgument),
         (error_for_status(422, {"message": "invalid"}), InvalidArgument),

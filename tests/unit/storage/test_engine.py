@@ -7,10 +7,10 @@ from typing import Any
 
 import platformdirs
 import pytest
-from sqlalchemy import event
 
 from assay.server.storage.engine import (
     POSTGRES_CONNECT_TIMEOUT_S,
+    BoundedConnection,
     create_engine_from_url,
     default_database_url,
     normalize_url,
@@ -50,21 +50,22 @@ class _Captured(Exception):
     pass
 
 
-def _connect_params(url: str) -> dict[str, Any]:
-    """The keyword arguments the engine would hand psycopg.connect (nothing connects)."""
-    engine = create_engine_from_url(url)
+def _connect_params(url: str, **options: Any) -> dict[str, Any]:
+    """The keyword arguments the engine would hand psycopg (nothing connects)."""
+    engine = create_engine_from_url(url, **options)
     seen: dict[str, Any] = {}
 
-    @event.listens_for(engine, "do_connect")
-    def capture(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
+    def capture(cls: type, *_args: Any, **params: Any) -> None:
         seen.update(params)
         raise _Captured
 
-    try:
-        with pytest.raises(_Captured):
-            engine.connect()
-    finally:
-        engine.dispose()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BoundedConnection, "connect", classmethod(capture))
+        try:
+            with pytest.raises(_Captured):
+                engine.connect()
+        finally:
+            engine.dispose()
     return seen
 
 
@@ -73,3 +74,13 @@ def test_postgres_engine_gets_a_connect_timeout_unless_the_url_sets_one() -> Non
         POSTGRES_CONNECT_TIMEOUT_S
     )
     assert _connect_params("postgresql://u@db/assay?connect_timeout=3")["connect_timeout"] == "3"
+
+
+def test_postgres_connections_get_keepalives_and_a_statement_timeout() -> None:
+    params = _connect_params("postgresql://u@db/assay?options=-csearch_path%3Dx")
+    assert params["keepalives"] == 1
+    assert params["keepalives_idle"] == 30
+    # The URL's own options are kept, the statement timeout appended (milliseconds).
+    assert params["options"] == "-csearch_path=x -c statement_timeout=30000"
+    params = _connect_params("postgresql://u@db/assay", statement_timeout_s=1.5)
+    assert params["options"] == "-c statement_timeout=1500"

@@ -28,14 +28,14 @@ class RecordingRepository:
     def _note(self, name: str, *args: Any) -> None:
         self.calls.append((name, threading.get_ident(), args))
 
-    def create_run(self, run: Run) -> None:
+    def create_run(self, run: Run, *, owner: str | None = None) -> None:
         self._note("create_run", run)
 
     def update_run(self, run: Run) -> None:
         self._note("update_run", run)
 
-    def add_results(self, results: Sequence[AssessmentResult]) -> None:
-        self._note("add_results", results)
+    def add_results(self, results: Sequence[AssessmentResult], *, run: Run | None = None) -> None:
+        self._note("add_results", results, run)
 
     def finish_run(self, run: Run, history: HistoryEntry) -> None:
         self._note("finish_run", run, history)
@@ -54,7 +54,7 @@ async def test_every_call_is_delegated_from_a_worker_thread() -> None:
     history = history_for(done, results)
 
     await sink.create_run(run)
-    await sink.add_results(results)
+    await sink.add_results(results, run=run)
     await sink.update_run(done)
     await sink.finish_run(done, history)
     assert await sink.record(make_audit_event("new")) is True
@@ -62,7 +62,7 @@ async def test_every_call_is_delegated_from_a_worker_thread() -> None:
 
     assert [(name, args) for name, _, args in fake.calls] == [
         ("create_run", (run,)),
-        ("add_results", (results,)),
+        ("add_results", (results, run)),
         ("update_run", (done,)),
         ("finish_run", (done, history)),
         ("record_audit", (make_audit_event("new"),)),
