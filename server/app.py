@@ -464,6 +464,12 @@ async def serve(
     traceback logged at debug level.
     """
     server = AssayServer(settings, reuse_port=reuse_port)
+    # Handled from the start: a signal while starting stops the server once it has started
+    # (start-up is all or nothing), never the process by the default action.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
     except StartupError:
@@ -474,12 +480,10 @@ async def serve(
             f"unexpected error during start-up: {type(exc).__name__}: {exc} "
             "(ASSAY_LOG_LEVEL=debug shows where)"
         ) from exc
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.stop()))
     if serving is not None:
         serving()
-    await server.wait_stopped()
+    await stop.wait()
+    await server.stop()
 
 
 def run_server(settings: Settings) -> None:
