@@ -3,7 +3,8 @@
 Builds a database of ``--runs`` finished runs of ``--per-run`` results each (1,000 x 1,000 by
 default) through the storage write path, starts ``assay serve`` on it in a process of its own,
 and drives it with 1, 8 and 32 concurrent clients on the async generated client (one asyncio
-loop in this process), each shape for ``--seconds``:
+loop in this process), each shape for ``--seconds``, ``--repeat`` times (the median, and
+each repetition's RPC/s and p99):
 
 - ``list_first``: ListAssessments, first page (the default: the latest run of the cluster)
 - ``list_first_pillar``: the same with a pillar filter
@@ -12,9 +13,13 @@ loop in this process), each shape for ``--seconds``:
 - ``summary``: GetSummary of the latest run
 - ``history``: GetHistory, first page
 
-It prints RPC/s, p50 and p99 latency and errors per shape and concurrency; with ``--json``
-the last line is one JSON object holding all of them, plus ``rps_32`` and ``p99_ms_32`` for
-``list_first`` at 32 clients. SQLite by default (a temporary file); ``--database-url`` names a
+It prints RPC/s, p50 and p99 latency and errors per shape and concurrency, with the CPU
+time per call of the server's processes and of this (client) process and how many cores the
+whole machine kept busy meanwhile; with ``--json`` the last line is one JSON object holding
+all of them, plus ``rps_32``, ``p99_ms_32``, ``server_cpu_ms_32`` and ``busy_cores_32`` for
+``list_first`` at 32 clients, and ``processes``: ``--processes N`` serves with
+``assay serve --processes N`` (several processes on one port; PostgreSQL only).
+SQLite by default (a temporary file); ``--database-url`` names a
 PostgreSQL *server*: the benchmark creates a database of its own there and drops it at the end.
 """
 
@@ -176,9 +181,28 @@ class Served:
     pid: int
 
     def cpu_s(self) -> float:
-        """CPU seconds the server process has used so far (user + system)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds the server has used so far (user + system), over its process and
+        the processes it started (``--processes``)."""
+        total = 0.0
+        pending = [self.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+            except FileNotFoundError:  # ended meanwhile
+                continue
+            fields = stat.rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            pending += [int(child) for child in children.split()]
+        return total
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every core of the machine has spent busy so far (all processes)."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -195,7 +219,9 @@ def serving(url: str, extra: list[str]) -> Iterator[Served]:
         f"127.0.0.1:{port}",
         "--database-url",
         url,
-        "--http-port",
+        "--health-port",
+        "0",
+        "--metrics-port",
         "0",
         *extra,
     ]
@@ -241,12 +267,17 @@ class Figures:
     p99_ms: float
     errors: int
     calls: int
+    # CPU time per call: the server's processes, this (client) process; and how many cores
+    # the whole machine kept busy meanwhile (PostgreSQL and other work included).
+    server_cpu_ms: float
+    client_cpu_ms: float
+    busy_cores: float
 
 
-async def drive(target: str, call: Call, clients: int, seconds: float) -> Figures:
+async def drive(served: Served, call: Call, clients: int, seconds: float) -> Figures:
     """``clients`` loops calling ``call`` back to back for ``seconds`` (after a short warm-up),
     over one channel per client as separate client processes would have."""
-    channels = [grpc.aio.insecure_channel(target) for _ in range(clients)]
+    channels = [grpc.aio.insecure_channel(served.target) for _ in range(clients)]
     latencies: list[float] = []
     errors = 0
     try:
@@ -255,6 +286,7 @@ async def drive(target: str, call: Call, clients: int, seconds: float) -> Figure
             await call(stub)
         measuring_from = time.perf_counter()
         until = measuring_from + seconds
+        cpu_before = (served.cpu_s(), time.process_time(), machine_busy_s())
 
         async def client(stub: apb_grpc.AssessmentServiceStub) -> None:
             nonlocal errors
@@ -268,16 +300,26 @@ async def drive(target: str, call: Call, clients: int, seconds: float) -> Figure
 
         await asyncio.gather(*(client(stub) for stub in stubs))
         elapsed = time.perf_counter() - measuring_from
+        server_cpu, client_cpu, busy = (
+            after - before
+            for after, before in zip(
+                (served.cpu_s(), time.process_time(), machine_busy_s()), cpu_before, strict=True
+            )
+        )
     finally:
         for channel in channels:
             await channel.close()
     ordered = sorted(latencies) or [float("nan")]
+    calls = max(1, len(latencies) + errors)
     return Figures(
         rps=len(latencies) / elapsed,
         p50_ms=1000 * statistics.median(ordered),
         p99_ms=1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
         errors=errors,
         calls=len(latencies),
+        server_cpu_ms=1000 * server_cpu / calls,
+        client_cpu_ms=1000 * client_cpu / calls,
+        busy_cores=busy / elapsed,
     )
 
 
@@ -316,7 +358,8 @@ def shapes(deep: str, deep_status: str) -> dict[str, Call]:
     }
 
 
-async def load(target: str, seconds: float, only: list[str]) -> dict[str, Any]:
+async def load(served: Served, seconds: float, only: list[str], repeat: int) -> dict[str, Any]:
+    target = served.target
     await ready(target)
     deep = await deep_token(target, apb.AssessmentQuery(all_runs=True), 0.5)
     failing = apb.AssessmentQuery(all_runs=True, statuses=[cpb.STATUS_FAILING])
@@ -326,17 +369,29 @@ async def load(target: str, seconds: float, only: list[str]) -> dict[str, Any]:
         if only and name not in only:
             continue
         for clients in CONCURRENCY:
-            figures = await drive(target, call, clients, seconds)
-            print(
-                f"{name:>18} x{clients:<3} {figures.rps:8.0f} RPC/s   p50 {figures.p50_ms:7.1f} ms"
-                f"   p99 {figures.p99_ms:7.1f} ms   errors {figures.errors}",
-                flush=True,
-            )
+            repeats: list[Figures] = []
+            for _ in range(repeat):
+                figures = await drive(served, call, clients, seconds)
+                repeats.append(figures)
+                print(
+                    f"{name:>18} x{clients:<3} {figures.rps:8.0f} RPC/s   "
+                    f"p50 {figures.p50_ms:7.1f} ms   p99 {figures.p99_ms:7.1f} ms   "
+                    f"errors {figures.errors}   CPU/call server {figures.server_cpu_ms:.2f} ms, "
+                    f"client {figures.client_cpu_ms:.2f} ms   "
+                    f"machine busy {figures.busy_cores:.2f} cores",
+                    flush=True,
+                )
             results[f"{name}_{clients}"] = {
-                "rps": round(figures.rps, 1),
-                "p50_ms": round(figures.p50_ms, 2),
-                "p99_ms": round(figures.p99_ms, 2),
-                "errors": figures.errors,
+                # The median of the repetitions, and every repetition's RPC/s and p99.
+                "rps": round(statistics.median(f.rps for f in repeats), 1),
+                "p50_ms": round(statistics.median(f.p50_ms for f in repeats), 2),
+                "p99_ms": round(statistics.median(f.p99_ms for f in repeats), 2),
+                "errors": sum(f.errors for f in repeats),
+                "server_cpu_ms": round(statistics.median(f.server_cpu_ms for f in repeats), 3),
+                "client_cpu_ms": round(statistics.median(f.client_cpu_ms for f in repeats), 3),
+                "busy_cores": round(statistics.median(f.busy_cores for f in repeats), 2),
+                "rps_each": [round(f.rps, 1) for f in repeats],
+                "p99_ms_each": [round(f.p99_ms, 2) for f in repeats],
             }
     return results
 
@@ -348,7 +403,11 @@ def main() -> None:
     parser.add_argument("--per-run", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=5.0, help="per shape and concurrency")
     parser.add_argument("--shape", action="append", default=[], help="only these shapes")
+    parser.add_argument("--repeat", type=int, default=1, help="measurements per point (median)")
     parser.add_argument("--serve-arg", action="append", default=[], help="extra assay serve flag")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="assay serve --processes (PostgreSQL only)"
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
 
@@ -363,21 +422,26 @@ def main() -> None:
             engine.dispose()
         results = args.runs * args.per_run
         print(f"built {results:,} results over {args.runs:,} runs in {built_s:.1f} s", flush=True)
-        with serving(url, args.serve_arg) as served:
-            figures = asyncio.run(load(served.target, args.seconds, args.shape))
+        extra = [*args.serve_arg, *(["--processes", str(args.processes)] * (args.processes > 1))]
+        with serving(url, extra) as served:
+            figures = asyncio.run(load(served, args.seconds, args.shape, args.repeat))
     backend = "postgresql" if args.database_url else "sqlite"
     summary: dict[str, Any] = {
         "backend": backend,
+        "processes": args.processes,
         "results": results,
         "runs": args.runs,
         "build_s": round(built_s, 1),
         "seconds_per_point": args.seconds,
+        "repeat": args.repeat,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
         **figures,
     }
     if "list_first_32" in figures:
         summary["rps_32"] = figures["list_first_32"]["rps"]
         summary["p99_ms_32"] = figures["list_first_32"]["p99_ms"]
+        summary["server_cpu_ms_32"] = figures["list_first_32"]["server_cpu_ms"]
+        summary["busy_cores_32"] = figures["list_first_32"]["busy_cores"]
     if args.json:
         print(json.dumps(summary))
 

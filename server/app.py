@@ -25,9 +25,10 @@ import os
 import secrets
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,6 +62,7 @@ from assay.server.storage.engine import (
 )
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
+from assay.server.supervisor import stop_with_parent, supervise
 from assay.server.workflow.controller import WorkflowController
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,8 @@ class AssayServer:
     port: int = 0
     health_port: int = 0
     metrics_port: int = 0
+    # One of several processes on the listen port (SO_REUSEPORT; ``server.supervisor``).
+    reuse_port: bool = False
     runner: Runner | None = None
     controller: WorkflowController | None = None
     monitor: HealthMonitor | None = None
@@ -203,8 +207,10 @@ class AssayServer:
             )
 
         # A port in use fails here, before the controller starts; gRPC binds at the end.
-        with _step("listen", f"cannot listen on {settings.listen}"):
-            _check_free(settings.listen)
+        # (Several processes share the port: their supervisor checked it.)
+        if not self.reuse_port:
+            with _step("listen", f"cannot listen on {settings.listen}"):
+                _check_free(settings.listen)
 
         if self.controller is not None:
             with _step("workflow.enabled", "the workflow controller cannot start"):
@@ -250,6 +256,7 @@ class AssayServer:
                 ),
                 upload_limit=settings.assessment.max_upload_bytes,
                 cluster_id=settings.cluster_id,
+                reuse_port=self.reuse_port,
             )
             self._grpc = endpoint
             await endpoint.start()
@@ -447,13 +454,22 @@ def _load_registry() -> Registry:
     return registry
 
 
-async def serve(settings: Settings) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+async def serve(
+    settings: Settings, *, reuse_port: bool = False, serving: Callable[[], None] | None = None
+) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully; ``serving()`` is called
+    once the server serves.
 
     Any failure to start is a StartupError; an unexpected one (a bug) too, with its
     traceback logged at debug level.
     """
-    server = AssayServer(settings)
+    server = AssayServer(settings, reuse_port=reuse_port)
+    # Handled from the start: a signal while starting stops the server once it has started
+    # (start-up is all or nothing), never the process by the default action.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
     except StartupError:
@@ -464,18 +480,38 @@ async def serve(settings: Settings) -> None:
             f"unexpected error during start-up: {type(exc).__name__}: {exc} "
             "(ASSAY_LOG_LEVEL=debug shows where)"
         ) from exc
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.stop()))
-    await server.wait_stopped()
+    if serving is not None:
+        serving()
+    await stop.wait()
+    await server.stop()
 
 
 def run_server(settings: Settings) -> None:
-    """Configure logging and serve; raises StartupError when the server cannot start."""
+    """Configure logging and serve (``settings.processes`` of them: ``server.supervisor``);
+    raises StartupError when the server cannot start."""
+    _configure_logging(settings)
+    if settings.processes > 1:
+        supervise(settings, _replica)
+    else:
+        asyncio.run(serve(settings))
+
+
+def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     if settings.log_level is not LogLevel.DEBUG:  # one line per migration step otherwise
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    asyncio.run(serve(settings))
+
+
+def _replica(settings: Settings, report: Connection) -> None:
+    """One of the supervisor's processes: serve on the shared port, report start-up, and
+    shut down as on SIGTERM if the supervisor dies (killed, it could forward nothing)."""
+    _configure_logging(settings)
+    stop_with_parent()
+    try:
+        asyncio.run(serve(settings, reuse_port=True, serving=lambda: report.send(None)))
+    except StartupError as error:
+        report.send(str(error))
+        raise SystemExit(1) from None

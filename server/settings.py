@@ -72,6 +72,15 @@ class Settings:
         default=DEFAULT_LISTEN,
         metadata={"help": "HOST:PORT of the gRPC server (0.0.0.0:50051: every interface)."},
     )
+    processes: int = field(
+        default=1,
+        metadata={
+            "help": "gRPC server processes sharing the listen port (SO_REUSEPORT; more than "
+            "one needs PostgreSQL). The first also serves the health and metrics ports.",
+            "min": 1,
+            "max": 64,
+        },
+    )
     health_port: int = field(
         default=8081,
         metadata={
@@ -203,10 +212,36 @@ class Settings:
                 yield "database_url", "not a SQLAlchemy URL (sqlite:///path, postgresql://...)"
             except ValueError as exc:
                 yield "database_url", str(exc)
+        if self.processes > 1:
+            yield from self._process_problems()
         if not self.cluster_id.strip() or len(self.cluster_id) > 253:
             yield "cluster_id", "must be 1 to 253 characters"
         if self.policy and not os.path.isfile(self.policy):
             yield "policy", f"{self.policy!r} is not a file"
+
+    def _process_problems(self) -> Iterator[tuple[str, str]]:
+        from sqlalchemy.exc import ArgumentError
+
+        from assay.server.storage.engine import normalize_url
+
+        backend = "sqlite"
+        if self.database_url:
+            try:
+                backend = normalize_url(self.database_url).get_backend_name()
+            except (ArgumentError, ValueError):
+                return  # reported under database_url
+        if backend != "postgresql":
+            yield (
+                "processes",
+                "several processes need a PostgreSQL database_url: SQLite lets one process "
+                "write at a time, so the processes' runs would wait on each other",
+            )
+        if self.workflow.enabled and not self.workflow.leader_election.enabled:
+            yield (
+                "processes",
+                "several processes with workflows need leader election, or each would "
+                "reconcile every execution",
+            )
 
 
 _AUTH_HOW = "set ASSAY_TOKEN_FILE, ASSAY_TOKEN_REVIEW or ASSAY_TLS_CERT, or listen on 127.0.0.1"

@@ -113,8 +113,34 @@ async def _abort_for(exc: Exception, context: grpc.aio.ServicerContext, method: 
     )
 
 
+class WrappedHandlers:
+    """Wrapped handlers kept per method: grpc.aio asks the interceptors for every call,
+    and wrapping anew each time (a handler object, four closures) is per-call waste."""
+
+    def __init__(
+        self,
+        wrap: Callable[[grpc.RpcMethodHandler, str], grpc.RpcMethodHandler],
+    ) -> None:
+        self._wrap = wrap
+        self._known: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def get(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """``handler`` of ``method`` wrapped, the same object for as long as ``handler`` is."""
+        known = self._known.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(handler, method)
+        self._known[method] = (handler, wrapped)
+        return wrapped
+
+
 class _AroundInterceptor(grpc.aio.ServerInterceptor):
     """Runs every behaviour of a handler (any of the four kinds) inside :meth:`around`."""
+
+    def __init__(self) -> None:
+        self._handlers = WrappedHandlers(
+            lambda handler, method: wrap_handler(handler, lambda ctx: self.around(method, ctx))
+        )
 
     def around(
         self, method: str, ctx: grpc.aio.ServicerContext
@@ -127,8 +153,7 @@ class _AroundInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        method = handler_call_details.method
-        return wrap_handler(handler, lambda ctx: self.around(method, ctx))
+        return self._handlers.get(handler, handler_call_details.method)
 
 
 class ErrorMappingInterceptor(_AroundInterceptor):
@@ -165,6 +190,7 @@ class MetricsInterceptor(_AroundInterceptor):
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__()
         self.handled = Counter(
             "assay_grpc_server_handled_total",
             "RPCs completed on the server, by method and status code.",

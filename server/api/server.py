@@ -101,9 +101,12 @@ def create_grpc_server(
     security: EdgeSecurity,
     upload_limit: int = DEFAULT_UPLOAD_LIMIT,
     cluster_id: str = "",
+    reuse_port: bool = False,
 ) -> GrpcEndpoint:
     """Build the server with every service and bind ``listen`` (TLS when ``security.tls``);
-    ``OSError`` if it cannot bind, TlsError if the TLS files are unusable."""
+    ``OSError`` if it cannot bind, TlsError if the TLS files are unusable. With
+    ``reuse_port`` the port is shared with the other processes of a supervisor
+    (SO_REUSEPORT); otherwise a port in use is an error."""
     # As many threads as the storage read pool has connections, so none waits for one.
     # Daemon threads: a read stuck on a frozen database must not hold the process at exit.
     reads = DaemonExecutor(READ_POOL_SIZE, name="read")
@@ -114,7 +117,7 @@ def create_grpc_server(
             AuthInterceptor(security.authenticator, security.rules),
             RequestGuardInterceptor(),
         ],
-        options=[("grpc.so_reuseport", 0)],
+        options=[("grpc.so_reuseport", int(reuse_port))],
     )
     add_assessment_service(
         AssessmentServicer(

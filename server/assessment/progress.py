@@ -16,7 +16,11 @@ caught up, waits for the next append. Hence:
   wakes waiters, nothing else. A subscriber that falls behind simply reads older entries of
   the log later -- it is re-synced from the log by construction, loses nothing, and the only
   memory it holds on to is the log itself;
-- waiters are woken once per burst (at the publisher's next yield to the loop), and
+- waiters are woken once per burst (at the publisher's next yield to the loop) -- on a
+  *crowded* run, followed by more than ``crowd_from`` subscriptions, per-check progress is
+  released to the subscriptions once per ``crowd_tick_s`` at most (state changes and the
+  end at once, with the progress before them), so a thousand subscribers cost the loop one
+  burst of wake-ups and sends per tick, not one per event each -- and
   :meth:`Subscription.next_batch` hands a subscriber everything it has not read, with how
   late it took it (:attr:`Subscription.lag`): the fan-out of N subscribers costs N wake-ups
   per burst, no task and no wait per event. What a subscriber that fell behind is sent is the
@@ -47,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -70,6 +75,11 @@ from assay.server.core.types import (
 log = logging.getLogger(__name__)
 
 E = TypeVar("E")
+
+# A run followed by more subscriptions than this is crowded: see the module docstring.
+CROWD_FROM = 64
+# How often per-check progress wakes the subscribers of a crowded run, at most.
+CROWD_TICK_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -151,16 +161,34 @@ class RunLog:
     finished_at: datetime | None = None
     dropped: int = 0
     subscribers: int = 0
+    crowd_from: int = CROWD_FROM
+    crowd_tick_s: float = CROWD_TICK_S
     _waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     # Waiters that per-check progress alone does not wake (see Subscription.next_batch).
     _quiet_waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     _essential_appended: bool = False
     _wake_scheduled: bool = False
     _unsubscribed: asyncio.Event | None = None
+    # How many events subscriptions may take: all of them, except a crowded run's progress
+    # appended since its last tick; the next tick, and the loop time of the last release.
+    released: int = 0
+    _crowded: bool = False
+    _tick: asyncio.TimerHandle | None = None
+    _last_release: float = -math.inf
 
     @property
     def closed(self) -> bool:
         return self.finished_at is not None
+
+    @property
+    def crowded(self) -> bool:
+        """More than ``crowd_from`` subscriptions have followed the run at once (it stays
+        crowded, so that its subscribers are treated alike to the end)."""
+        return self._crowded
+
+    def subscribed(self) -> None:
+        self.subscribers += 1
+        self._crowded = self._crowded or self.subscribers > self.crowd_from
 
     def append(self, payload: EventPayload, at: datetime) -> RunEvent | None:
         final = isinstance(payload, RunFinished)
@@ -174,9 +202,14 @@ class RunLog:
         self.appended.append(time.monotonic())
         if final:
             self.finished_at = at
-        if self._quiet_waiters and not is_progress(event):
+        essential = not is_progress(event)
+        if self._quiet_waiters and essential:
             self._essential_appended = True
-        self._schedule_wake()
+        if essential or not self.crowded:
+            self._release()
+        elif self._tick is None:
+            delay = self._last_release + self.crowd_tick_s - time.monotonic()
+            self._tick = asyncio.get_running_loop().call_later(max(0.0, delay), self._release)
         return event
 
     def leave(self) -> None:
@@ -199,9 +232,15 @@ class RunLog:
         (self._waiters if progress else self._quiet_waiters).append(waiter)
         return waiter
 
-    def _schedule_wake(self) -> None:
-        """Wake the waiters once the publisher yields: events appended in one go (a check's
-        end, the run's end) reach each subscriber in one batch, with one wake-up."""
+    def _release(self) -> None:
+        """Let subscriptions take every event appended so far, and wake the waiters once
+        the publisher yields: events appended in one go (a check's end, the run's end)
+        reach each subscriber in one batch, with one wake-up."""
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+        self.released = len(self.events)
+        self._last_release = time.monotonic()
         due = self._waiters or (self._essential_appended and self._quiet_waiters)
         if not self._wake_scheduled and due:
             self._wake_scheduled = True
@@ -234,7 +273,12 @@ class Subscription:
         self._pending: list[RunEvent] = []
         # Seconds between the append of the oldest event of the last batch and its taking.
         self.lag = 0.0
-        run_log.subscribers += 1
+        run_log.subscribed()
+
+    @property
+    def crowded(self) -> bool:
+        """The run has more subscribers than the bus paces one by one (see RunLog)."""
+        return self._log.crowded
 
     def __aiter__(self) -> Subscription:
         return self
@@ -264,11 +308,11 @@ class Subscription:
         meanwhile too. Waiting costs one future (and one timer with a timeout).
         """
         while self._open:
-            events = self._log.events
-            if self._cursor < len(events):
+            released = self._log.released
+            if self._cursor < released:
                 self.lag = time.monotonic() - self._log.appended[self._cursor]
-                batch = events[self._cursor :]
-                self._cursor = len(events)
+                batch = self._log.events[self._cursor : released]
+                self._cursor = released
                 return batch
             if self._log.closed:
                 break
@@ -328,8 +372,11 @@ class ProgressBus:
         max_events_per_run: int = 10_000,
         max_finished_runs: int = 256,
         retention: timedelta = timedelta(hours=1),
+        crowd_from: int = CROWD_FROM,
+        crowd_tick_s: float = CROWD_TICK_S,
     ) -> None:
         self._clock = clock
+        self._crowd = (crowd_from, crowd_tick_s)
         self._max_events = max_events_per_run
         self._max_finished = max_finished_runs
         self._retention = retention
@@ -339,7 +386,11 @@ class ProgressBus:
     def open(self, run_id: RunId) -> None:
         """Start the log of a new run (idempotent)."""
         self._evict()
-        self._logs.setdefault(run_id, RunLog(run_id, self._max_events))
+        if run_id not in self._logs:
+            crowd_from, crowd_tick_s = self._crowd
+            self._logs[run_id] = RunLog(
+                run_id, self._max_events, crowd_from=crowd_from, crowd_tick_s=crowd_tick_s
+            )
 
     def publish(self, run_id: RunId, payload: EventPayload) -> RunEvent | None:
         """Append an event; a :class:`RunFinished` closes the log. Never blocks.

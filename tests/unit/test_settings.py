@@ -49,6 +49,7 @@ COMPANIONS: dict[str, dict[str, str]] = {
     "tls.cert": {"ASSAY_TLS_KEY": _FILE, "ASSAY_TOKEN_FILE": _FILE},
     "tls.key": {"ASSAY_TLS_CERT": _FILE, "ASSAY_TOKEN_FILE": _FILE},
     "tls.client_ca": {"ASSAY_TLS_CERT": _FILE, "ASSAY_TLS_KEY": _FILE},
+    "processes": {"ASSAY_DATABASE_URL": "postgresql://assay@db.example/assay"},
 }
 
 
@@ -337,3 +338,13 @@ def test_lists_are_shown_as_comma_separated_in_help() -> None:
     assert result.exit_code == 0
     line = next(x for x in result.stdout.splitlines() if "--allowed-contexts" in x)
     assert "LIST" in line and "Comma-separated." in line
+
+
+def test_several_processes_need_postgresql_and_leader_election() -> None:
+    for url in ("", "sqlite:////tmp/assay.db"):
+        with pytest.raises(SettingsError, match=r"ASSAY_PROCESSES .*need a PostgreSQL"):
+            load_settings({"ASSAY_PROCESSES": "2", "ASSAY_DATABASE_URL": url})
+    postgres = {"ASSAY_PROCESSES": "4", "ASSAY_DATABASE_URL": "postgres://db.example/assay"}
+    assert load_settings(postgres).processes == 4
+    with pytest.raises(SettingsError, match=r"ASSAY_PROCESSES .*need leader election"):
+        load_settings({**postgres, "ASSAY_WORKFLOWS": "true", "ASSAY_LEADER_ELECTION": "false"})

@@ -57,6 +57,10 @@ def script() -> list[EventPayload]:
     return payloads
 
 
+# What a subscriber whose progress was conflated to the newest reads of the script.
+CONFLATED = ["state_changed", "state_changed", "check_finished", "state_changed", "run_finished"]
+
+
 async def _never(_: Any) -> Any:
     raise AssertionError("the run is on the bus: storage is not read")
 
@@ -87,6 +91,17 @@ async def until(predicate: Callable[[], bool]) -> None:
     raise AssertionError("condition never held")
 
 
+async def fan_out(bus: ProgressBus, fanout: RunWatch, subscribers: int) -> list[list[bytes]]:
+    """What each of ``subscribers`` streams of RUN reads while the script is published, an
+    event per turn of the loop."""
+    readers = [asyncio.create_task(read(fanout.follow(RUN))) for _ in range(subscribers)]
+    await until(lambda: bus.subscriber_count(RUN) == subscribers)
+    for payload in script():
+        bus.publish(RUN, payload)
+        await asyncio.sleep(0)
+    return await asyncio.gather(*readers)
+
+
 async def test_each_event_is_encoded_once_for_a_thousand_subscribers() -> None:
     encodings: Counter[int] = Counter()
 
@@ -94,16 +109,12 @@ async def test_each_event_is_encoded_once_for_a_thousand_subscribers() -> None:
         encodings[event.sequence] += 1
         return encode_event(event)
 
-    bus = ProgressBus()
+    bus = ProgressBus(crowd_from=10_000)
     bus.open(RUN)
-    # Subscribers that keep up (never "behind"): every event reaches every one.
+    # Subscribers that keep up (never "behind", never paced for their number): every event
+    # reaches every one.
     fanout = watch(bus, encode=counting, behind_after_s=math.inf)
-    readers = [asyncio.create_task(read(fanout.follow(RUN))) for _ in range(1000)]
-    await until(lambda: bus.subscriber_count(RUN) == 1000)
-    for payload in script():
-        bus.publish(RUN, payload)
-        await asyncio.sleep(0)
-    received = await asyncio.gather(*readers)
+    received = await fan_out(bus, fanout, 1000)
 
     assert encodings == Counter(range(1, len(script()) + 1))  # once each, for 1000 readers
     first = received[0]
@@ -151,17 +162,42 @@ async def test_a_subscriber_that_fell_behind_gets_conflated_progress_and_every_e
         bus.publish(RUN, payload)
     events = decoded(await reader)
 
-    kinds = [e.WhichOneof("event") for e in events]
-    assert kinds == [
-        "state_changed",
-        "state_changed",
-        "check_finished",
-        "state_changed",
-        "run_finished",
-    ]
+    assert [e.WhichOneof("event") for e in events] == CONFLATED
     assert events[2].check_finished.completed_checks == CHECKS  # the newest progress
     assert [e.sequence for e in events] == sorted(e.sequence for e in events)
     assert events[-1].sequence == len(script())
+
+
+async def test_every_subscriber_of_a_crowded_run_gets_paced_progress_and_every_end() -> None:
+    # Three subscribers that keep up, but more than the bus's crowd: progress wakes them
+    # once an hour at most, state changes and the end at once.
+    bus = ProgressBus(crowd_from=2, crowd_tick_s=3600)
+    bus.open(RUN)
+    fanout = watch(bus, behind_after_s=math.inf)
+    received = await fan_out(bus, fanout, 3)
+
+    for messages in received:
+        events = decoded(messages)
+        # The progress waits for the next state change, which takes the newest with it:
+        # the last check's end.
+        assert [e.WhichOneof("event") for e in events] == CONFLATED
+        assert events[2].check_finished.completed_checks == CHECKS
+        assert all(a is b for a, b in zip(messages, received[0], strict=True))
+
+
+async def test_a_crowded_run_releases_progress_at_its_tick() -> None:
+    bus = ProgressBus(crowd_from=1, crowd_tick_s=0.05)
+    bus.open(RUN)
+    first, second = bus.subscribe(RUN), bus.subscribe(RUN)
+    bus.publish(RUN, RunStateChanged(RunState.RUNNING))
+    assert [len(await s.next_batch() or []) for s in (first, second)] == [1, 1]
+
+    bus.publish(RUN, CheckStarted("SEC-001", "a check", Pillar.SECURITY))
+    bus.publish(RUN, CheckFinished("SEC-001", Status.PASSING, StatusCounts(), 1, 1, 1))
+    assert await first.next_batch(timeout=0) is None  # held back until the run's tick
+    batch = await first.next_batch()  # the tick
+    assert [e.sequence for e in batch or []] == [2, 3]
+    assert [e.sequence for e in await second.next_batch() or []] == [2, 3]
 
 
 async def test_shutdown_ends_open_streams() -> None:
@@ -217,6 +253,20 @@ def test_pacer_holds_the_newest_progress_of_a_late_subscriber_until_it_is_due() 
     assert pacer.take([_progress(8)], lag=0.5, now=10.61) == []
     assert pacer.due(10.86) == [_progress(8)]
     assert pacer.timeout(10.86) is None
+
+
+def test_pacer_sends_a_crowded_subscriber_the_newest_progress_of_each_batch() -> None:
+    pacer = Pacer(behind_after_s=0.02, interval_s=0.25)
+    batch = [_state(1), _progress(2), _progress(3)]
+    assert pacer.take(batch, lag=0.0, now=10.0, crowded=True) == [_state(1), _progress(3)]
+    assert pacer.take([_progress(4)], lag=0.5, now=10.01, crowded=True) == [_progress(4)]
+    late = [_progress(5), _progress(6), _state(7), _progress(8)]
+    assert pacer.take(late, lag=0.0, now=10.02, crowded=True) == [
+        _progress(6),
+        _state(7),
+        _progress(8),
+    ]
+    assert pacer.timeout(10.02) is None  # nothing held: the bus paces a crowded run
 
 
 async def test_a_run_not_on_the_bus_is_read_from_storage() -> None:
