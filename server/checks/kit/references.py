@@ -60,6 +60,8 @@ def pod_references(pod_spec: KubeObject) -> Iterator[Reference]:
     for container in containers(pod_spec):
         name = container.name
         for env in as_mappings(container.spec.get("env")):
+            if "valueFrom" not in env:
+                continue  # most variables are plain values: nothing to read
             source = dig(env, "valueFrom")
             for field, kind in (("configMapKeyRef", CONFIGMAP), ("secretKeyRef", SECRET)):
                 ref = dig(source, field)
@@ -80,31 +82,42 @@ def pod_references(pod_spec: KubeObject) -> Iterator[Reference]:
 
 
 def _volume_references(volume: KubeObject) -> Iterator[Reference]:
+    # A volume names one source among dozens: each path is read only when its key is there
+    # (this walks every pod spec of a live cluster).
     via = f"volume {volume.get('name')}"
-    config_map = dig(volume, "configMap")
-    if config_map.get("name"):
-        yield Reference(CONFIGMAP, str(config_map["name"]), via, "", _optional(config_map))
-    secret = dig(volume, "secret")
-    if secret.get("secretName"):
-        yield Reference(SECRET, str(secret["secretName"]), via, "", _optional(secret))
-    claim = dig(volume, "persistentVolumeClaim")
-    if claim.get("claimName"):
-        yield Reference(CLAIM, str(claim["claimName"]), via)
-    for source in as_mappings(dig(volume, "projected").get("sources")):
-        for field, kind in (("configMap", CONFIGMAP), ("secret", SECRET)):
-            ref = dig(source, field)
-            if ref.get("name"):
-                yield Reference(kind, str(ref["name"]), f"{via} (projected)", "", _optional(ref))
-    publish = dig(volume, "csi", "nodePublishSecretRef")
-    if publish.get("name"):
-        yield Reference(SECRET, str(publish["name"]), f"{via} (csi nodePublishSecretRef)")
+    if "configMap" in volume:
+        config_map = dig(volume, "configMap")
+        if config_map.get("name"):
+            yield Reference(CONFIGMAP, str(config_map["name"]), via, "", _optional(config_map))
+    if "secret" in volume:
+        secret = dig(volume, "secret")
+        if secret.get("secretName"):
+            yield Reference(SECRET, str(secret["secretName"]), via, "", _optional(secret))
+    if "persistentVolumeClaim" in volume:
+        claim = dig(volume, "persistentVolumeClaim")
+        if claim.get("claimName"):
+            yield Reference(CLAIM, str(claim["claimName"]), via)
+    if "projected" in volume:
+        for source in as_mappings(dig(volume, "projected").get("sources")):
+            for field, kind in (("configMap", CONFIGMAP), ("secret", SECRET)):
+                ref = dig(source, field)
+                if ref.get("name"):
+                    yield Reference(
+                        kind, str(ref["name"]), f"{via} (projected)", "", _optional(ref)
+                    )
+    if "csi" in volume:
+        publish = dig(volume, "csi", "nodePublishSecretRef")
+        if publish.get("name"):
+            yield Reference(SECRET, str(publish["name"]), f"{via} (csi nodePublishSecretRef)")
     for driver in _SECRET_REF_VOLUMES:
-        ref = dig(volume, driver, "secretRef")
-        if ref.get("name"):
-            yield Reference(SECRET, str(ref["name"]), f"{via} ({driver} secretRef)")
-    azure = dig(volume, "azureFile")
-    if azure.get("secretName"):
-        yield Reference(SECRET, str(azure["secretName"]), f"{via} (azureFile)")
+        if driver in volume:
+            ref = dig(volume, driver, "secretRef")
+            if ref.get("name"):
+                yield Reference(SECRET, str(ref["name"]), f"{via} ({driver} secretRef)")
+    if "azureFile" in volume:
+        azure = dig(volume, "azureFile")
+        if azure.get("secretName"):
+            yield Reference(SECRET, str(azure["secretName"]), f"{via} (azureFile)")
 
 
 def _optional(source: KubeObject) -> bool:
