@@ -3,7 +3,7 @@
 One walker over every reference path, shared by the checks that look for references to
 missing objects (dangling) and for objects nothing refers to (orphans)::
 
-    for ref in pod_references(workload.pod_spec): ...        # per workload, with the path
+    for ref in pod_references(workload.pod_spec, workload.containers()): ...  # with the path
     if name in used_names(inventory, "Secret", namespace): ...   # per object, indexed once
 
 Paths followed: container, init and ephemeral container ``env[].valueFrom`` and ``envFrom``;
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, name_of
-from assay.server.inventory.workloads import containers
+from assay.server.inventory.workloads import Container, containers
 
 CONFIGMAP = "ConfigMap"
 SECRET = "Secret"
@@ -53,11 +53,14 @@ class Reference:
     namespace: str = ""
 
 
-def pod_references(pod_spec: KubeObject) -> Iterator[Reference]:
-    """Every reference of a pod spec, in spec order."""
+def pod_references(
+    pod_spec: KubeObject, pod_containers: Iterable[Container] | None = None
+) -> Iterator[Reference]:
+    """Every reference of a pod spec, in spec order; ``pod_containers`` are its containers
+    when the caller has them already (a workload's view: ``workload.containers()``)."""
     for volume in as_mappings(pod_spec.get("volumes")):
         yield from _volume_references(volume)
-    for container in containers(pod_spec):
+    for container in containers(pod_spec) if pod_containers is None else pod_containers:
         name = container.name
         for env in as_mappings(container.spec.get("env")):
             if "valueFrom" not in env:
@@ -232,7 +235,7 @@ def _index(inventory: Inventory) -> dict[str, UsedNames]:
     patterns: dict[str, list[re.Pattern[str]]] = defaultdict(list)
     for workload in inventory.workloads(include_owned=True):
         found = names[workload.namespace]
-        for ref in pod_references(workload.pod_spec):
+        for ref in pod_references(workload.pod_spec, workload.containers()):
             found[ref.kind].add(ref.name)
         if workload.kind == "StatefulSet":
             for template in as_mappings(workload.spec.get("volumeClaimTemplates")):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.server.checks.kit.definition import Check, CheckDefinition, Context, Finding, Verdict
+from assay.server.checks.kit.walk import top_level
 from assay.server.core.types import ObjectRef
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import KubeObject, name_of, namespace_of
@@ -138,11 +139,8 @@ def subjects(
     reference for every object."""
 
     def build() -> tuple[tuple[KubeObject, ObjectRef], ...]:
-        return tuple(
-            (obj, ref_of(kind, obj))
-            for obj in inventory.objects(kind)
-            if include_owned or not inventory.is_owned(obj)
-        )
+        objects = inventory.objects(kind) if include_owned else top_level(inventory, kind)
+        return tuple((obj, ref_of(kind, obj)) for obj in objects)
 
     return inventory.memo(f"kit:subjects:{kind}:{include_owned}", build)
 
