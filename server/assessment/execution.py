@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -128,9 +128,9 @@ class CheckExecutor:
         """The single ``error`` or ``timeout`` result of a check that did not finish."""
         at = self._clock.now()
         finding = Finding(status, None, message=message)
-        result_id = self._result_ids.new(check.id, at)
+        ids = [self._result_ids.new(check.id, at)]
         severity = self._catalogue.severity(check)
-        result = self._result(run_id, check, result_id, finding, at, duration_ms, severity, None)
+        [result] = _results(run_id, check, ids, [finding], at, duration_ms, severity, None)
         return Outcome(check, [result], StatusCounts.of([status]), duration_ms, error=message)
 
     def _evaluate(self, scope: RunContext, check: Check) -> Outcome:
@@ -144,60 +144,63 @@ class CheckExecutor:
         at = self._clock.now()
         duration_ms = ms_since(began)
         ids = self._result_ids.batch(check.id, at, len(findings))
-        override = self._catalogue.severity_override(check)
-        default = check.definition.severity
         inventory = scope.inventory
-        located = inventory.has_origins
-        results = [
-            self._result(
-                scope.run_id,
-                check,
-                result_id,
-                finding,
-                at,
-                duration_ms,
-                override or finding.severity or default,
-                _origin(inventory, finding) if located else None,
-            )
-            for result_id, finding in zip(ids, findings, strict=True)
-        ]
+        results = _results(
+            scope.run_id,
+            check,
+            ids,
+            findings,
+            at,
+            duration_ms,
+            self._catalogue.severity_override(check),
+            inventory if inventory.has_origins else None,
+        )
         failing = Counter(r.severity for r in results if r.status is Status.FAILING)
         counts = StatusCounts.of(
             (r.status for r in results), exempted=sum(r.exempted for r in results)
         )
         return Outcome(check, results, counts, duration_ms, failing_by_severity=failing)
 
-    def _result(
-        self,
-        run_id: RunId,
-        check: Check,
-        result_id: ResultId,
-        finding: Finding,
-        at: datetime,
-        duration_ms: int,
-        severity: Severity,
-        origin: SourceLocation | None,
-    ) -> AssessmentResult:
-        """The stored form of one finding. A severity set by the policy wins over the
-        check's own, including a finding's escalation."""
-        definition = check.definition
-        return AssessmentResult(
-            id=result_id,
-            run_id=run_id,
-            pillar=definition.pillar,
-            check_id=definition.id,
-            check_name=definition.name,
-            status=finding.status,
-            severity=severity,
-            object=finding.object,
-            container=finding.container,
-            message=finding.message,
-            remediation=definition.remediation,
-            assessed_at=at,
-            duration_ms=duration_ms,
-            exempted=finding.exempted,
-            origin=origin,
+
+def _results(
+    run_id: RunId,
+    check: Check,
+    ids: Sequence[ResultId],
+    findings: Sequence[Finding],
+    at: datetime,
+    duration_ms: int,
+    override: Severity | None,
+    located: Inventory | None,
+) -> list[AssessmentResult]:
+    """The stored form of a check's findings. A severity set by the policy (``override``)
+    wins over the check's own, including a finding's escalation; ``located`` is the
+    inventory that knows where objects were read from (manifest runs), else ``None``.
+
+    One of the hottest loops of a run (a result per object per check): what every result
+    of the check shares is read once, and the results are built positionally."""
+    definition = check.definition
+    pillar, check_id, name = definition.pillar, definition.id, definition.name
+    remediation, default = definition.remediation, definition.severity
+    return [
+        AssessmentResult(
+            result_id,
+            run_id,
+            pillar,
+            check_id,
+            name,
+            finding.status,
+            override or finding.severity or default,
+            finding.object,
+            finding.container,
+            finding.message,
+            remediation,
+            at,
+            duration_ms,
+            finding.exempted,
+            None if located is None else _origin(located, finding),
         )
+        for result_id, finding in zip(ids, findings, strict=True)
+    ]
 
 
 def _origin(inventory: Inventory, finding: Finding) -> SourceLocation | None:

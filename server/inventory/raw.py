@@ -36,24 +36,34 @@ def as_mappings(value: object) -> list[KubeObject]:
     return [item for item in value if type(item) is dict or isinstance(item, Mapping)]
 
 
+# The readers below are the hottest code of a run (every check reads every object through
+# them): a dict (the common case) is taken as it is, without the call to ``as_mapping``.
+
+
 def dig(obj: KubeObject, *path: str) -> KubeObject:
     """The mapping at ``path`` below ``obj`` (empty when any step is missing or not a mapping)."""
     current = obj
     for key in path:
-        current = as_mapping(current.get(key))
+        value = current.get(key)
+        current = value if type(value) is dict else as_mapping(value)
     return current
 
 
 def metadata(obj: KubeObject) -> KubeObject:
-    return as_mapping(obj.get("metadata"))
+    meta = obj.get("metadata")
+    return meta if type(meta) is dict else as_mapping(meta)
 
 
 def name_of(obj: KubeObject) -> str:
-    return str(metadata(obj).get("name") or "")
+    meta = obj.get("metadata")
+    name = (meta if type(meta) is dict else as_mapping(meta)).get("name")
+    return name if type(name) is str else str(name or "")
 
 
 def namespace_of(obj: KubeObject) -> str:
-    return str(metadata(obj).get("namespace") or "")
+    meta = obj.get("metadata")
+    namespace = (meta if type(meta) is dict else as_mapping(meta)).get("namespace")
+    return namespace if type(namespace) is str else str(namespace or "")
 
 
 def kind_of(obj: KubeObject) -> str:

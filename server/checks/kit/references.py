@@ -3,7 +3,7 @@
 One walker over every reference path, shared by the checks that look for references to
 missing objects (dangling) and for objects nothing refers to (orphans)::
 
-    for ref in pod_references(workload.pod_spec): ...        # per workload, with the path
+    for ref in pod_references(workload.pod_spec, workload.containers()): ...  # with the path
     if name in used_names(inventory, "Secret", namespace): ...   # per object, indexed once
 
 Paths followed: container, init and ephemeral container ``env[].valueFrom`` and ``envFrom``;
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import KubeObject, as_mappings, dig, name_of
-from assay.server.inventory.workloads import containers
+from assay.server.inventory.workloads import Container, containers
 
 CONFIGMAP = "ConfigMap"
 SECRET = "Secret"
@@ -53,13 +53,18 @@ class Reference:
     namespace: str = ""
 
 
-def pod_references(pod_spec: KubeObject) -> Iterator[Reference]:
-    """Every reference of a pod spec, in spec order."""
+def pod_references(
+    pod_spec: KubeObject, pod_containers: Iterable[Container] | None = None
+) -> Iterator[Reference]:
+    """Every reference of a pod spec, in spec order; ``pod_containers`` are its containers
+    when the caller has them already (a workload's view: ``workload.containers()``)."""
     for volume in as_mappings(pod_spec.get("volumes")):
         yield from _volume_references(volume)
-    for container in containers(pod_spec):
+    for container in containers(pod_spec) if pod_containers is None else pod_containers:
         name = container.name
         for env in as_mappings(container.spec.get("env")):
+            if "valueFrom" not in env:
+                continue  # most variables are plain values: nothing to read
             source = dig(env, "valueFrom")
             for field, kind in (("configMapKeyRef", CONFIGMAP), ("secretKeyRef", SECRET)):
                 ref = dig(source, field)
@@ -80,31 +85,42 @@ def pod_references(pod_spec: KubeObject) -> Iterator[Reference]:
 
 
 def _volume_references(volume: KubeObject) -> Iterator[Reference]:
+    # A volume names one source among dozens: each path is read only when its key is there
+    # (this walks every pod spec of a live cluster).
     via = f"volume {volume.get('name')}"
-    config_map = dig(volume, "configMap")
-    if config_map.get("name"):
-        yield Reference(CONFIGMAP, str(config_map["name"]), via, "", _optional(config_map))
-    secret = dig(volume, "secret")
-    if secret.get("secretName"):
-        yield Reference(SECRET, str(secret["secretName"]), via, "", _optional(secret))
-    claim = dig(volume, "persistentVolumeClaim")
-    if claim.get("claimName"):
-        yield Reference(CLAIM, str(claim["claimName"]), via)
-    for source in as_mappings(dig(volume, "projected").get("sources")):
-        for field, kind in (("configMap", CONFIGMAP), ("secret", SECRET)):
-            ref = dig(source, field)
-            if ref.get("name"):
-                yield Reference(kind, str(ref["name"]), f"{via} (projected)", "", _optional(ref))
-    publish = dig(volume, "csi", "nodePublishSecretRef")
-    if publish.get("name"):
-        yield Reference(SECRET, str(publish["name"]), f"{via} (csi nodePublishSecretRef)")
+    if "configMap" in volume:
+        config_map = dig(volume, "configMap")
+        if config_map.get("name"):
+            yield Reference(CONFIGMAP, str(config_map["name"]), via, "", _optional(config_map))
+    if "secret" in volume:
+        secret = dig(volume, "secret")
+        if secret.get("secretName"):
+            yield Reference(SECRET, str(secret["secretName"]), via, "", _optional(secret))
+    if "persistentVolumeClaim" in volume:
+        claim = dig(volume, "persistentVolumeClaim")
+        if claim.get("claimName"):
+            yield Reference(CLAIM, str(claim["claimName"]), via)
+    if "projected" in volume:
+        for source in as_mappings(dig(volume, "projected").get("sources")):
+            for field, kind in (("configMap", CONFIGMAP), ("secret", SECRET)):
+                ref = dig(source, field)
+                if ref.get("name"):
+                    yield Reference(
+                        kind, str(ref["name"]), f"{via} (projected)", "", _optional(ref)
+                    )
+    if "csi" in volume:
+        publish = dig(volume, "csi", "nodePublishSecretRef")
+        if publish.get("name"):
+            yield Reference(SECRET, str(publish["name"]), f"{via} (csi nodePublishSecretRef)")
     for driver in _SECRET_REF_VOLUMES:
-        ref = dig(volume, driver, "secretRef")
-        if ref.get("name"):
-            yield Reference(SECRET, str(ref["name"]), f"{via} ({driver} secretRef)")
-    azure = dig(volume, "azureFile")
-    if azure.get("secretName"):
-        yield Reference(SECRET, str(azure["secretName"]), f"{via} (azureFile)")
+        if driver in volume:
+            ref = dig(volume, driver, "secretRef")
+            if ref.get("name"):
+                yield Reference(SECRET, str(ref["name"]), f"{via} ({driver} secretRef)")
+    if "azureFile" in volume:
+        azure = dig(volume, "azureFile")
+        if azure.get("secretName"):
+            yield Reference(SECRET, str(azure["secretName"]), f"{via} (azureFile)")
 
 
 def _optional(source: KubeObject) -> bool:
@@ -219,7 +235,7 @@ def _index(inventory: Inventory) -> dict[str, UsedNames]:
     patterns: dict[str, list[re.Pattern[str]]] = defaultdict(list)
     for workload in inventory.workloads(include_owned=True):
         found = names[workload.namespace]
-        for ref in pod_references(workload.pod_spec):
+        for ref in pod_references(workload.pod_spec, workload.containers()):
             found[ref.kind].add(ref.name)
         if workload.kind == "StatefulSet":
             for template in as_mappings(workload.spec.get("volumeClaimTemplates")):

@@ -21,12 +21,14 @@ checks stay plain functions (:func:`~.definition.check`) over the inventory's in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from assay.server.checks.kit.definition import Check, CheckDefinition, Context, Finding, Verdict
+from assay.server.checks.kit.walk import top_level
 from assay.server.core.types import ObjectRef
+from assay.server.inventory.model import Inventory
 from assay.server.inventory.raw import KubeObject, name_of, namespace_of
 from assay.server.inventory.workloads import Container, ContainerKind, Workload
 
@@ -119,15 +121,28 @@ def per_object(
         def run(ctx: Context[Any]) -> Iterator[Finding]:
             inventory = ctx.inventory
             for kind in inventory.kinds() if every_kind else wanted:
-                for obj in inventory.objects(kind):
-                    if not include_owned and inventory.is_owned(obj):
-                        continue
+                for obj, ref in subjects(inventory, kind, include_owned=include_owned):
                     if applies.applies(obj, ctx):
-                        yield rule(obj, ctx).about(ref_of(kind, obj))
+                        yield rule(obj, ctx).about(ref)
 
         return Check(definition, run, shape="object")
 
     return bind
+
+
+def subjects(
+    inventory: Inventory, kind: str, *, include_owned: bool = False
+) -> Sequence[tuple[KubeObject, ObjectRef]]:
+    """The objects of ``kind`` with their references (without those whose controller is in
+    the inventory unless ``include_owned``): listed once per inventory and shared by every
+    object check of the run, which would otherwise each decide ownership and build the same
+    reference for every object."""
+
+    def build() -> tuple[tuple[KubeObject, ObjectRef], ...]:
+        objects = inventory.objects(kind) if include_owned else top_level(inventory, kind)
+        return tuple((obj, ref_of(kind, obj)) for obj in objects)
+
+    return inventory.memo(f"kit:subjects:{kind}:{include_owned}", build)
 
 
 def ref_of(kind: str, obj: KubeObject) -> ObjectRef:

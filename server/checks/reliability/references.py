@@ -145,7 +145,7 @@ def _stateful_service(inventory: Inventory, workload: Workload) -> str | None:
 def _workload_problems(inventory: Inventory, workload: Workload) -> tuple[list[str], int]:
     unreadable = unreadable_kinds(inventory)
     problems, count = [], 0
-    for ref in pod_references(workload.pod_spec):
+    for ref in pod_references(workload.pod_spec, workload.containers()):
         count += 1
         problem = _missing(inventory, workload.namespace, ref, unreadable)
         if problem:
