@@ -71,10 +71,16 @@ def emit(
     ``wide`` says whether ``-o wide`` asked for every column."""
     if output in (Output.TABLE, Output.WIDE):
         wide = output is Output.WIDE
-        console.print(_Lines(table(payload, wide), natural=wide), crop=not wide)
+        show(console, table(payload, wide), wide=wide)
         return
     data: Any = to_data(payload) if isinstance(payload, Message) else [to_data(m) for m in payload]
     write_data(console.file, output, data)
+
+
+def show(console: Console, view: RenderableType, *, wide: bool = False) -> None:
+    """Print a view for people: lines without Rich's padding, fitted to the terminal (or at
+    the width its content asks for when ``wide``)."""
+    console.print(_Lines(view, natural=wide), crop=not wide)
 
 
 def write_data(file: IO[str], output: Output, data: Any, *, compact: bool = False) -> None:

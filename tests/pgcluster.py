@@ -53,14 +53,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _postgres_user() -> tuple[int | None, int | None]:
-    """initdb and postgres refuse to run as root: run them as the ``postgres`` user then."""
+def _as_postgres(command: list[str]) -> list[str]:
+    """``command`` as the ``postgres`` user when running as root (initdb and postgres refuse
+    root). Through runuser, not subprocess's ``user=``: that makes Python fork() instead of
+    vfork(), and a fork() of a process with gRPC's threads running can crash the child."""
     if os.geteuid() != 0:
-        return None, None
-    import pwd
-
-    user = pwd.getpwnam("postgres")
-    return user.pw_uid, user.pw_gid
+        return command
+    return ["runuser", "-u", "postgres", "--", *command]
 
 
 def _chown_tree(path: Path) -> None:
@@ -79,22 +78,22 @@ def init_template(directory: Path, binaries: Path) -> Path:
     data = directory / "template"
     _chown_tree(directory)
     subprocess.run(
-        [
-            str(binaries / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
+        _as_postgres(
+            [
+                str(binaries / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        ),
         check=True,
         capture_output=True,
-        user=_postgres_user()[0],
-        group=_postgres_user()[1],
     )
     return data
 
@@ -119,12 +118,12 @@ class PgCluster:
 
     def _ctl(self, *args: str) -> None:
         subprocess.run(
-            [str(self.binaries / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), *args],
+            _as_postgres(
+                [str(self.binaries / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), *args]
+            ),
             check=True,
             capture_output=True,
             timeout=60,
-            user=_postgres_user()[0],
-            group=_postgres_user()[1],
         )
 
     def start(self) -> None:

@@ -38,7 +38,7 @@ def diff(
     comparison = compare(before, after)
     st = common.state(ctx)
     if output in (Output.TABLE, Output.WIDE):
-        st.console.print(_tables(run_a, run_b, comparison))
+        fmt.show(st.console, _tables(run_a, run_b, comparison), wide=output is Output.WIDE)
         return
     data: dict[str, Any] = {
         "run_a": run_a,

@@ -218,11 +218,12 @@ def _print(
 ) -> None:
     if output is ScanOutput.TABLE:
         title = "New failing findings by check" if comparison else "Failing findings by check"
-        st.console.print(
+        fmt.show(
+            st.console,
             Group(
                 fmt.summary_table(summary),
                 grouped_findings(failing, title=title, show_all=show is ShowChoice.ALL),
-            )
+            ),
         )
     elif output in (ScanOutput.JSON, ScanOutput.YAML):
         data = report(run, summary, results, to_data=fmt.to_data, baseline=comparison)

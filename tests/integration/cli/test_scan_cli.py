@@ -79,6 +79,7 @@ def test_a_failing_result_exits_2_and_is_listed_by_check(tmp_path: Path) -> None
     assert "failing results at or above severity info" in err
     assert "SEC-001" in out and "Deployment/shop/web [app]" in out
     assert f"{tmp_path / 'bad.yaml'}:1" in out
+    assert all(line == line.rstrip() for line in out.splitlines()), "no padded lines"
 
 
 def test_fail_on_sets_the_threshold(tmp_path: Path) -> None:
