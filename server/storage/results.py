@@ -48,6 +48,7 @@ from assay.server.storage.dialect import (
 )
 from assay.server.storage.models import RunRow
 from assay.server.storage.tokens import PageTokens, fingerprint
+from assay.server.storage.writes import COLUMNS
 
 LISTING = "assessments"
 # States of a run that executed every selected check: what "the latest run" means.
@@ -55,23 +56,9 @@ FINISHED_WHOLE = (RunState.COMPLETED.value, RunState.PARTIAL.value)
 _ORDER = "ORDER BY run_id DESC, assessed_at DESC, id DESC"
 
 
-# The columns of a result row as the read path hands it out, in this order.
-RESULT_COLUMNS = (
-    "id",
-    "run_id",
-    "check_ref",
-    "status",
-    "object_kind",
-    "object_namespace",
-    "object_name",
-    "container",
-    "message",
-    "assessed_at",
-    "duration_ms",
-    "exempted",
-    "origin_path",
-    "origin_line",
-)
+# The columns of a result row as the read path hands it out, in this order: the written
+# columns less the pillar (stored for the listing indexes; a result reads it from its check).
+RESULT_COLUMNS = tuple(column for column in COLUMNS if column != "pillar")
 _SELECT = ", ".join(RESULT_COLUMNS)
 RawResult = tuple[Any, ...]
 
