@@ -23,11 +23,15 @@ Nodes. For each size it reports
 - ``overlap``: (``checks_s`` + ``store_s``) / ``wall_s``: above 1 when the run overlaps
   writing with checking (the sink writes on its own thread while checks run in theirs);
 - ``cpu_s``, ``checks_cpu_s``, ``store_cpu_s``: the CPU time of the process in each of the
-  three (on a shared machine the steadier figures);
+  three (on a shared machine the steadier figures); ``writer_cpu_s``: that of the writer
+  process during the full runs (all of its life, start-up included);
 - ``peak_rss_mb`` (after the run, before the standalone parts), ``results``, ``checks``,
   the slowest checks (CPU time of each alone), and with ``--runs N`` the RSS after each
   of N consecutive runs in one
-  process (a run must give back what it took).
+  process (a run must give back what it took);
+- ``writer_process``: whether the run's large batches went through the results writer
+  process (``--writer-min-rows``, by default the server's ``results_writer_min_rows``; 0
+  writes everything in this process, as before that existed).
 
 With two sizes or more it prints how each figure grows; ``growth`` in the JSON line is the
 wall time's (a linear run grows by the size ratio). With ``--json`` the last line is one
@@ -72,9 +76,11 @@ from assay.server.core.ids import RunIdFactory
 from assay.server.core.threads import DaemonExecutor
 from assay.server.core.types import AssessmentResult, HistoryEntry, Run, RunId, Source
 from assay.server.inventory.model import Inventory
+from assay.server.settings import Settings
 from assay.server.storage.engine import create_engine_from_url, migrate
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
+from assay.server.storage.writer import ResultWriter
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -139,11 +145,16 @@ class GeneratedCluster:
         return Inventory.from_objects(fresh, source=Source.LIVE)
 
 
-async def full_runs(url: str, objects: list[dict[str, Any]], runs: int) -> dict[str, Any]:
+async def full_runs(
+    url: str, objects: list[dict[str, Any]], runs: int, writer_min_rows: int
+) -> dict[str, Any]:
     engine = create_engine_from_url(url)
+    writer = ResultWriter.for_database(
+        engine.url, statement_timeout_s=600, min_rows=writer_min_rows
+    )
     try:
         migrate(engine)
-        sink = TimingSink(StorageSink(Repository(engine)))
+        sink = TimingSink(StorageSink(Repository(engine), writer=writer))
         catalogue = Catalogue(builtin_registry())
         runner = Runner(
             catalogue=catalogue,
@@ -162,18 +173,24 @@ async def full_runs(url: str, objects: list[dict[str, Any]], runs: int) -> dict[
             rss_after.append(round(rss_mb(), 1))
             states.append(str(run.state))
             results = run.counts.total
-        return {
-            "wall_s": round(walls[0], 3),
-            "walls_s": [round(w, 3) for w in walls],
-            "cpu_s": round(cpus[0], 3),
-            "sink_wait_s": round(sum(sink.seconds.values()) / runs, 3),
-            "results": results,
-            "states": sorted(set(states)),
-            "rss_after_run_mb": rss_after,
-            "peak_rss_mb": round(peak_rss_mb(), 1),
-        }
+        used_writer = writer is not None and writer.pid is not None
     finally:
+        if writer is not None:
+            writer.close()  # the child is reaped here: its CPU counts from now on
         engine.dispose()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "wall_s": round(walls[0], 3),
+        "walls_s": [round(w, 3) for w in walls],
+        "cpu_s": round(cpus[0], 3),
+        "writer_cpu_s": round(children.ru_utime + children.ru_stime, 3),
+        "sink_wait_s": round(sum(sink.seconds.values()) / runs, 3),
+        "results": results,
+        "states": sorted(set(states)),
+        "rss_after_run_mb": rss_after,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "writer_process": used_writer,
+    }
 
 
 def standalone(url: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -222,10 +239,12 @@ def standalone(url: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def measure(size: int, server_url: str | None, runs: int) -> dict[str, Any]:
+async def measure(
+    size: int, server_url: str | None, runs: int, writer_min_rows: int
+) -> dict[str, Any]:
     objects = cluster_objects(size)
     with database(server_url) as url:
-        figures = {"objects": size, **await full_runs(url, objects, runs)}
+        figures = {"objects": size, **await full_runs(url, objects, runs, writer_min_rows)}
         figures |= standalone(url, objects)
     figures["overlap"] = round((figures["checks_s"] + figures["store_s"]) / figures["wall_s"], 2)
     figures["database"] = "postgresql" if server_url else "sqlite"
@@ -235,6 +254,7 @@ async def measure(size: int, server_url: str | None, runs: int) -> dict[str, Any
 def child(size: int, args: argparse.Namespace) -> dict[str, Any]:
     """One size, measured in a fresh interpreter."""
     command = [sys.executable, __file__, "--one", str(size), "--runs", str(args.runs)]
+    command += ["--writer-min-rows", str(args.writer_min_rows)]
     if args.database_url:
         command += ["--database-url", args.database_url]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
@@ -255,6 +275,7 @@ def report(sizes: list[dict[str, Any]]) -> None:
     row("results", "results", unit="")
     row("full run, wall", "wall_s")
     row("  CPU of the process", "cpu_s")
+    row("  CPU of the writer process", "writer_cpu_s")
     row("  runner waiting on sink", "sink_wait_s")
     row("checks alone", "checks_s")
     row("  CPU", "checks_cpu_s")
@@ -290,11 +311,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite)")
     parser.add_argument("--runs", type=int, default=1, help="consecutive runs per size")
+    parser.add_argument(
+        "--writer-min-rows",
+        type=int,
+        default=Settings().results_writer_min_rows,
+        help="results_writer_min_rows of the run (0: every write in this process)",
+    )
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process's size
     args = parser.parse_args(argv)
     if args.one is not None:
-        print(json.dumps(asyncio.run(measure(args.one, args.database_url, args.runs))))
+        figures = measure(args.one, args.database_url, args.runs, args.writer_min_rows)
+        print(json.dumps(asyncio.run(figures)))
         return
     sizes = [child(size, args) for size in args.objects]
     report(sizes)

@@ -62,6 +62,7 @@ from assay.server.storage.engine import (
 )
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
+from assay.server.storage.writer import ResultWriter
 from assay.server.supervisor import stop_with_parent, supervise
 from assay.server.workflow.controller import WorkflowController
 
@@ -150,7 +151,14 @@ class AssayServer:
             self.repository = repository
         pools = self.pools = self._thread_pools(stack)
         replica = replica_name(settings.listen)
-        sink = StorageSink(repository, threads=pools.storage, owner=replica)
+        writer = ResultWriter.for_database(
+            repository.engine.url,
+            statement_timeout_s=settings.database_statement_timeout_s,
+            min_rows=settings.results_writer_min_rows,
+        )
+        if writer is not None:
+            stack.push_async_callback(asyncio.to_thread, writer.close)  # after the runner
+        sink = StorageSink(repository, threads=pools.storage, owner=replica, writer=writer)
         factory = self.kube_client_factory or client_factory(settings.kube)
         auth = await self._auth(stack, factory)
         runner = Runner(

@@ -136,6 +136,15 @@ class Settings:
             "gt": 0,
         },
     )
+    results_writer_min_rows: int = field(
+        default=1000,
+        metadata={
+            "help": "A check's results are written by a separate writer process (started "
+            "on first use) when there are at least this many, so a large run's writes "
+            "use another core than its checks; 0 writes everything in the server process.",
+            "min": 0,
+        },
+    )
     cluster_id: str = field(
         default="default",
         metadata={"help": "Name of the assessed cluster in run ids, history and lock names."},

@@ -21,6 +21,7 @@ transport; the API edge translates them in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,22 @@ class FieldViolation:
 
 
 class AssayError(Exception):
-    """Base of every domain error."""
+    """Base of every domain error.
+
+    Picklable whatever a subclass's ``__init__`` takes (the results writer process sends
+    the errors of its writes back to the server): rebuilt from its args and attributes,
+    without calling ``__init__`` again.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[AssayError], args: tuple[Any, ...], state: dict[str, Any]) -> AssayError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidArgument(AssayError):

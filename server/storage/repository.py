@@ -51,7 +51,7 @@ from assay.server.storage.models import AuditEventRow, HistoryRow, RunRow, Secre
 from assay.server.storage.pages import Listing, PageRequest, keyset_page
 from assay.server.storage.results import ResultPage, ResultReader
 from assay.server.storage.tokens import PageTokens
-from assay.server.storage.writes import insert_results
+from assay.server.storage.writes import FlatResult, flatten, insert_results
 from assay.server.workflow.audit import AuditEvent, AuditQuery
 
 T = TypeVar("T")
@@ -255,6 +255,10 @@ class Repository:
     def add_results(self, results: Sequence[AssessmentResult], *, run: Run | None = None) -> None:
         """Store results and count them in, and with ``run`` its row (the run's counts with
         these results), in one transaction; their run must exist."""
+        self.add_flat_results(flatten(results), run=run)
+
+    def add_flat_results(self, results: Sequence[FlatResult], *, run: Run | None = None) -> None:
+        """:meth:`add_results` for results already flattened (``writes.flatten``)."""
         if not results and run is None:
             return
         with self._transaction() as connection:

@@ -5,7 +5,8 @@ it to the runner (as its ``RunSink``) and to the workflow reconciler (as its ``A
 Each call runs the synchronous repository method in a thread of ``threads`` (the storage
 pool; asyncio's default executor when not given), so the event loop never waits on the
 database and blocked storage calls cannot take the threads inventories or checks use.
-``owner`` is this replica's name, stamped on the runs it creates.
+``owner`` is this replica's name, stamped on the runs it creates. With a ``writer``
+(``storage.writer``), the batches of results it wants are written by its process instead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TypeVar
 from assay.server.assessment.sink import CancelOutcome, RunSink
 from assay.server.core.types import AssessmentResult, HistoryEntry, Run, RunId
 from assay.server.storage.repository import Repository
+from assay.server.storage.writer import ResultWriter
 from assay.server.workflow.audit import AuditEvent, AuditSink
 
 T = TypeVar("T")
@@ -27,11 +29,17 @@ T = TypeVar("T")
 
 class StorageSink(RunSink, AuditSink):
     def __init__(
-        self, repository: Repository, *, threads: Executor | None = None, owner: str | None = None
+        self,
+        repository: Repository,
+        *,
+        threads: Executor | None = None,
+        owner: str | None = None,
+        writer: ResultWriter | None = None,
     ) -> None:
         self._repository = repository
         self._threads = threads
         self._owner = owner
+        self._writer = writer
 
     async def _call(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, work)
@@ -43,7 +51,11 @@ class StorageSink(RunSink, AuditSink):
         await self._call(partial(self._repository.update_run, run))
 
     async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
-        await self._call(partial(self._repository.add_results, results, run=run))
+        writer = self._writer
+        if writer is not None and writer.wants(len(results)):
+            await self._call(partial(writer.add_results, results, run=run))
+        else:
+            await self._call(partial(self._repository.add_results, results, run=run))
 
     async def finish_run(self, run: Run, history: HistoryEntry) -> None:
         await self._call(partial(self._repository.finish_run, run, history))

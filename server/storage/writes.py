@@ -1,11 +1,14 @@
 """The results write path: domain results to rows at the driver, without ORM or Core per row.
 
-``Repository.add_results`` calls :func:`insert_results` inside its transaction. One pass over
-the results builds plain tuples (check metadata replaced by its ``check_ref``, one timestamp
-conversion per distinct time, enum values by table lookup) and tallies them per (run, check,
-status); then the rows go to the database in one statement: ``executemany`` on sqlite3,
-``COPY ... FROM STDIN`` on psycopg. The tallies are added to ``assessment_counts`` in the
-same transaction, so the stored counts always equal the stored results.
+A batch is first flattened (:func:`flatten`): one tuple of plain values per result, the
+form that also crosses to the writer process (``storage.writer``) cheaply, since pickling a
+tuple of strings costs a tenth of pickling the dataclass. ``Repository.add_flat_results``
+then calls :func:`insert_results` inside its transaction. One pass over the flat results
+builds the rows (check metadata replaced by its ``check_ref``, one timestamp conversion per
+distinct time) and tallies them per (run, check, status); then the rows go to the database
+in one statement: ``executemany`` on sqlite3, ``COPY ... FROM STDIN`` on psycopg. The
+tallies are added to ``assessment_counts`` in the same transaction, so the stored counts
+always equal the stored results.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from assay.server.core.errors import NotFound
-from assay.server.core.types import AssessmentResult, ObjectRef, Pillar, Severity, Status
+from assay.server.core.types import AssessmentResult, Pillar, Severity
 from assay.server.storage.checks import CheckCatalog, CheckMeta
 from assay.server.storage.dialect import (
     dialect_insert,
@@ -51,21 +54,70 @@ _SQLITE_INSERT = (
 )
 _POSTGRES_COPY = f"COPY assessments ({', '.join(COLUMNS)}) FROM STDIN"
 
-_PILLARS = {p: p.value for p in Pillar}
-_STATUSES = {s: s.value for s in Status}
-
 Row = tuple[Any, ...]
 CountKey = tuple[str, int, str]  # run id, check ref, status
 
+FlatResult = tuple[
+    str,  # id
+    str,  # run id
+    str,  # pillar
+    str,  # check id
+    str,  # check name
+    str,  # status
+    str,  # severity
+    str | None,  # object kind
+    str | None,  # object namespace
+    str | None,  # object name
+    str,  # container
+    str,  # message
+    str,  # remediation
+    datetime,  # assessed at
+    int,  # duration (ms)
+    bool,  # exempted
+    str | None,  # origin path
+    int | None,  # origin line
+]
+
+
+def flatten(results: Sequence[AssessmentResult]) -> list[FlatResult]:
+    """``results`` as plain tuples (see :data:`FlatResult`), in order."""
+    flat: list[FlatResult] = []
+    append = flat.append
+    for r in results:
+        obj, origin = r.object, r.origin
+        append(
+            (
+                r.id,
+                r.run_id,
+                r.pillar.value,
+                r.check_id,
+                r.check_name,
+                r.status.value,
+                r.severity.value,
+                None if obj is None else obj.kind,
+                None if obj is None else obj.namespace,
+                None if obj is None else obj.name,
+                r.container,
+                r.message,
+                r.remediation,
+                r.assessed_at,
+                r.duration_ms,
+                r.exempted,
+                None if origin is None else origin.path,
+                None if origin is None else origin.line,
+            )
+        )
+    return flat
+
 
 def insert_results(
-    connection: Connection, catalog: CheckCatalog, results: Sequence[AssessmentResult]
+    connection: Connection, catalog: CheckCatalog, results: Sequence[FlatResult]
 ) -> list[tuple[int, CheckMeta]]:
     """Write ``results`` and their counts in the caller's transaction.
 
     Returns the check versions it resolved, for ``catalog.remember`` once committed.
     """
-    _hold_runs(connection, {r.run_id for r in results})
+    _hold_runs(connection, {r[1] for r in results})
     metas = _metas(results)
     refs = catalog.resolve(connection, set(metas.values()))
     sqlite = is_sqlite(connection)
@@ -95,92 +147,95 @@ def _hold_runs(connection: Connection, run_ids: set[str]) -> None:
         raise NotFound("run", run_id)
 
 
-_MetaKey = tuple[str, str, Pillar, Severity, str]
+_MetaKey = tuple[str, str, str, str, str]  # check id, name, pillar, severity, remediation
 
 
-def _metas(results: Sequence[AssessmentResult]) -> dict[_MetaKey, CheckMeta]:
+def _metas(results: Sequence[FlatResult]) -> dict[_MetaKey, CheckMeta]:
     """The distinct check versions of a batch, keyed by the fields that make them."""
     metas: dict[_MetaKey, CheckMeta] = {}
     for r in results:
-        key = (r.check_id, r.check_name, r.pillar, r.severity, r.remediation)
+        key = (r[3], r[4], r[2], r[6], r[12])
         if key not in metas:
+            check_id, name, pillar, severity, remediation = key
             metas[key] = CheckMeta(
-                check_id=r.check_id,
-                pillar=r.pillar,
-                severity=r.severity,
-                name=r.check_name,
-                remediation=r.remediation,
+                check_id=check_id,
+                pillar=Pillar(pillar),
+                severity=Severity(severity),
+                name=name,
+                remediation=remediation,
             )
     return metas
 
 
 def _rows(
-    results: Sequence[AssessmentResult],
+    results: Sequence[FlatResult],
     metas: dict[_MetaKey, CheckMeta],
     refs: dict[CheckMeta, int],
     *,
     sqlite: bool,
 ) -> tuple[list[Row], Counter[CountKey]]:
     ref_of = {key: refs[meta] for key, meta in metas.items()}
-    pillars, statuses = _PILLARS, _STATUSES
     rows: list[Row] = []
     append = rows.append
     tally: Counter[CountKey] = Counter()
     # A check's results share one timestamp object: convert it once, not per row.
     last_at: datetime | None = None
     at_value: Any = None
-    for r in results:
-        ref = ref_of[(r.check_id, r.check_name, r.pillar, r.severity, r.remediation)]
-        status = statuses[r.status]
-        at = r.assessed_at
+    for (
+        result_id,
+        run_id,
+        pillar,
+        check_id,
+        check_name,
+        status,
+        severity,
+        kind,
+        namespace,
+        name,
+        container,
+        message,
+        remediation,
+        at,
+        duration_ms,
+        exempted,
+        origin_path,
+        origin_line,
+    ) in results:
+        ref = ref_of[(check_id, check_name, pillar, severity, remediation)]
         if at is not last_at:
             last_at = at
             at_value = sqlite_timestamp(at) if sqlite else _postgres_timestamp(at)
-        obj = r.object
-        if obj is None:
-            kind = namespace = name = None
-        else:
-            kind, namespace, name = obj.kind, obj.namespace, obj.name
-        origin = r.origin
-        if origin is None:
-            origin_path = origin_line = None
-        else:
-            origin_path, origin_line = origin.path, origin.line
         row = (
-            r.id,
-            r.run_id,
+            result_id,
+            run_id,
             ref,
-            pillars[r.pillar],
+            pillar,
             status,
             kind,
             namespace,
             name,
-            r.container,
-            r.message,
+            container,
+            message,
             at_value,
-            r.duration_ms,
-            r.exempted,
+            duration_ms,
+            exempted,
             origin_path,
             origin_line,
         )
         # Object names and messages come from manifests; PostgreSQL text cannot hold NUL,
         # nor a varchar more than its length (a container name is not validated upstream).
         if (
-            "\x00" in r.message
-            or "\x00" in r.container
-            or len(r.container) > K8S_NAME_LEN
-            or (obj is not None and _nul(obj))
+            "\x00" in message
+            or "\x00" in container
+            or len(container) > K8S_NAME_LEN
+            or (name is not None and "\x00" in f"{kind}{namespace}{name}")
         ):
             row = _storable(row)
         append(row)
-        tally[(r.run_id, ref, status)] += 1
-        if r.exempted:
-            tally[(r.run_id, ref, EXEMPTED)] += 1
+        tally[(run_id, ref, status)] += 1
+        if exempted:
+            tally[(run_id, ref, EXEMPTED)] += 1
     return rows, tally
-
-
-def _nul(obj: ObjectRef) -> bool:
-    return "\x00" in obj.kind or "\x00" in obj.namespace or "\x00" in obj.name
 
 
 _LIMITS = {

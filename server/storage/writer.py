@@ -1,0 +1,211 @@
+"""Large result batches written by a process of their own, so a run costs max(checks, writes).
+
+A run's checks and its writes both need the interpreter: the sqlite3 module binds every
+parameter, and psycopg formats every COPY row, while holding the GIL. In one process a big
+run therefore costs the sum of the two, however many threads it has. :class:`ResultWriter`
+moves the writes of large batches (``results_writer_min_rows`` results or more) to a child
+process that owns a connection pool of its own to the same database, so they run on another
+core while the next checks run here.
+
+What crosses is cheap: each batch as flat tuples (``writes.flatten``) and the run row that
+goes with it, pickled over a socket pair; the child answers ``None`` or the domain error of
+its write (``NotFound``, ``Unavailable``, ``InvalidArgument``), which is raised here as if
+the write had run in this process. Anything else the child meets becomes
+:class:`WriterFailed` (its log has the traceback). Batches are written one at a time, in the
+order they are given; each waits for its own commit, so a caller's order holds.
+
+Lifecycle: the child is started on the first large batch (its start-up, importing the
+storage layer, costs about a second, which small runs never pay) with the database URL sent
+over the socket, never on its command line. A child that dies or cannot be reached makes
+that batch fail with ``Unavailable`` (the runner retries writes while storage is
+unavailable), and the next batch starts a new one. :meth:`ResultWriter.close` (at server
+shutdown) closes the socket; the child exits at end of input, and is killed if it has not
+within :data:`STOP_TIMEOUT_S`. It ignores SIGINT (a Ctrl-C reaches the whole process group;
+the server decides when writing stops) and exits when the server's end of the socket closes,
+even if the server was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+from sqlalchemy import URL
+
+from assay.server.core.errors import AssayError, Unavailable
+from assay.server.core.types import AssessmentResult, Run
+from assay.server.storage.engine import create_engine_from_url
+from assay.server.storage.repository import Repository
+from assay.server.storage.writes import FlatResult, flatten
+
+log = logging.getLogger("assay.server.storage.writer")  # also when run as __main__
+
+STOP_TIMEOUT_S = 10.0
+"""Seconds :meth:`ResultWriter.close` waits for the child to finish its batch and exit."""
+
+
+class WriterFailed(RuntimeError):
+    """The writer process failed a batch with an error that is not a domain error."""
+
+
+@dataclass(frozen=True)
+class _Hello:
+    """The first message to a new child: where to write."""
+
+    url: str
+    statement_timeout_s: float
+
+
+@dataclass
+class _Child:
+    process: subprocess.Popen[bytes]
+    channel: Connection
+
+
+class ResultWriter:
+    """Writes large result batches through a child process; thread-safe (one batch at a time).
+
+    ``min_rows``: a batch of fewer results is not worth the trip (:meth:`wants`); the
+    caller writes it in process.
+    """
+
+    def __init__(self, url: URL, *, statement_timeout_s: float, min_rows: int) -> None:
+        self._hello = _Hello(url.render_as_string(hide_password=False), statement_timeout_s)
+        self.min_rows = min_rows
+        self._lock = threading.Lock()
+        self._child: _Child | None = None
+        self._closed = False
+
+    @classmethod
+    def for_database(
+        cls, url: URL, *, statement_timeout_s: float, min_rows: int
+    ) -> ResultWriter | None:
+        """A writer for ``url``, or ``None`` when it is off (``min_rows`` 0) or another
+        process cannot open the same database (an in-memory SQLite one)."""
+        if min_rows <= 0 or not _shared(url):
+            return None
+        return cls(url, statement_timeout_s=statement_timeout_s, min_rows=min_rows)
+
+    def wants(self, count: int) -> bool:
+        return self.min_rows > 0 and count >= self.min_rows
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id, if one was started and has not been discarded."""
+        child = self._child
+        return None if child is None else child.process.pid
+
+    def add_results(self, results: Sequence[AssessmentResult], *, run: Run | None) -> None:
+        """``Repository.add_results(results, run=run)``, executed by the child."""
+        flat = flatten(results)
+        with self._lock:
+            if self._closed:
+                raise Unavailable("storage unavailable: the server is shutting down")
+            child = self._child or self._start()
+            try:
+                child.channel.send((flat, run))
+                reply = child.channel.recv()
+            except (OSError, EOFError) as exc:
+                self._discard(child)
+                raise Unavailable(
+                    "storage unavailable: the results writer process stopped"
+                ) from exc
+        if isinstance(reply, AssayError):
+            raise reply
+        if reply is not None:
+            raise WriterFailed(f"the results writer process failed a batch: {reply}")
+
+    def close(self) -> None:
+        """Stop the child (it finishes the batch in hand first); later batches fail."""
+        with self._lock:
+            self._closed = True
+            if self._child is not None:
+                self._discard(self._child)
+
+    def _start(self) -> _Child:
+        ours, theirs = socket.socketpair()
+        try:
+            with theirs:  # the child's end: open here only until the child has it
+                process = subprocess.Popen(
+                    [sys.executable, "-m", __name__, str(theirs.fileno())],
+                    pass_fds=[theirs.fileno()],
+                    stdin=subprocess.DEVNULL,
+                )
+        except OSError as exc:
+            ours.close()
+            raise Unavailable("storage unavailable: cannot start the results writer") from exc
+        child = _Child(process, Connection(ours.detach()))
+        channel = child.channel
+        try:
+            channel.send(self._hello)
+        except OSError as exc:
+            self._discard(child)
+            raise Unavailable("storage unavailable: cannot start the results writer") from exc
+        log.info("results writer process %d started", process.pid)
+        self._child = child
+        return child
+
+    def _discard(self, child: _Child) -> None:
+        if self._child is child:
+            self._child = None
+        child.channel.close()  # the child reads end of input and exits
+        try:
+            child.process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            log.warning("results writer process %d did not stop; killing it", child.process.pid)
+            child.process.kill()
+            child.process.wait()
+
+
+def _shared(url: URL) -> bool:
+    if url.get_backend_name() != "sqlite":
+        return True
+    database = url.database or ""
+    return bool(database) and ":memory:" not in database and "mode=memory" not in str(url)
+
+
+def _serve(channel: Connection) -> None:
+    """The child's loop: one batch in, its outcome out, until end of input."""
+    hello: _Hello = channel.recv()
+    engine = create_engine_from_url(hello.url, statement_timeout_s=hello.statement_timeout_s)
+    try:
+        repository = Repository(engine)
+        while True:
+            try:
+                flat, run = channel.recv()
+            except EOFError:
+                return
+            channel.send(_write(repository, flat, run))
+    finally:
+        engine.dispose()
+
+
+def _write(repository: Repository, flat: list[FlatResult], run: Run | None) -> object:
+    try:
+        repository.add_flat_results(flat, run=run)
+    except AssayError as exc:
+        return exc
+    except Exception as exc:
+        log.exception("results writer: a batch failed")
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+    return None
+
+
+def main(argv: Sequence[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # End of input or a broken pipe mid-batch: the server went away, and so does the child.
+    with Connection(int(argv[0])) as channel, contextlib.suppress(EOFError, BrokenPipeError):
+        _serve(channel)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,195 @@
+"""ResultWriter: batches written by a real child process into the same SQLite file or
+PostgreSQL schema, with the same rows, counts and errors as the in-process write path."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import make_url
+
+from assay.server.core.errors import NotFound, Unavailable
+from assay.server.core.types import (
+    ObjectRef,
+    ResultQuery,
+    Severity,
+    SourceLocation,
+    Status,
+)
+from assay.server.storage.repository import Repository
+from assay.server.storage.sink import StorageSink
+from assay.server.storage.writer import ResultWriter, WriterFailed
+from tests.integration.storage.builders import finished, make_result, make_run
+
+
+@pytest.fixture
+def writer(repository: Repository) -> Iterator[ResultWriter]:
+    made = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=1)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def _exited(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_batch_is_stored_as_the_repository_stores_it(
+    repository: Repository, writer: ResultWriter
+) -> None:
+    run = make_run()
+    repository.create_run(run)
+    results = [
+        make_result(run.run_id, 0),
+        make_result(run.run_id, 1, status=Status.FAILING, severity=Severity.CRITICAL),
+        make_result(run.run_id, 2, object=None, container="", message="cluster-wide"),
+        make_result(run.run_id, 3, origin=SourceLocation("apps/web.yaml", 12)),
+        make_result(run.run_id, 4, status=Status.SKIPPED, exempted=True, check_id="SEC002"),
+    ]
+    stored = finished(run, results, state=run.state, completed_at=None)
+
+    writer.add_results(results, run=stored)
+
+    assert writer.pid is not None
+    assert repository.list_results(ResultQuery(run_id=run.run_id)).items == sorted(
+        results, key=lambda r: (r.assessed_at, r.id), reverse=True
+    )
+    assert repository.get_run(run.run_id).counts == stored.counts
+    summary = repository.summary(ResultQuery(run_id=run.run_id)).counts
+    assert (summary.total, summary.failing, summary.exempted) == (5, 1, 1)
+
+
+def test_values_a_database_cannot_hold_are_made_storable_as_in_process(
+    repository: Repository, writer: ResultWriter
+) -> None:
+    run = make_run()
+    repository.create_run(run)
+    hostile = make_result(
+        run.run_id,
+        0,
+        object=ObjectRef(kind="Pod", namespace="a\x00b", name="n" * 300),
+        container="c" * 300,
+        message="nul \x00 inside",
+    )
+    writer.add_results([hostile], run=None)
+
+    [stored] = repository.list_results(ResultQuery(run_id=run.run_id)).items
+    assert stored.message == "nul \ufffd inside"
+    assert stored.object is not None and stored.object.namespace == "a\ufffdb"
+    assert len(stored.object.name) == 253 and stored.object.name.endswith("\u2026")
+    assert len(stored.container) == 253
+
+
+def test_domain_errors_cross_with_their_fields(writer: ResultWriter) -> None:
+    with pytest.raises(NotFound) as raised:
+        writer.add_results([make_result("no-such-run", 0)], run=None)
+    assert (raised.value.kind, raised.value.ident) == ("run", "no-such-run")
+    assert str(raised.value) == "run 'no-such-run' not found"
+
+
+def test_any_other_failure_is_writer_failed_and_the_child_carries_on(
+    repository: Repository, writer: ResultWriter
+) -> None:
+    run = make_run()
+    repository.create_run(run)
+    batch = [make_result(run.run_id, 0)]
+    writer.add_results(batch, run=None)
+    pid = writer.pid
+
+    with pytest.raises(WriterFailed, match="IntegrityError"):
+        writer.add_results(batch, run=None)  # the same result id again
+
+    writer.add_results([make_result(run.run_id, 1)], run=None)
+    assert writer.pid == pid
+    assert repository.list_results(ResultQuery(run_id=run.run_id, include_total=True)).total == 2
+
+
+def test_a_dead_child_fails_one_batch_as_unavailable_and_the_next_starts_another(
+    repository: Repository, writer: ResultWriter
+) -> None:
+    run = make_run()
+    repository.create_run(run)
+    writer.add_results([make_result(run.run_id, 0)], run=None)
+    pid = writer.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+    with pytest.raises(Unavailable, match="results writer process stopped"):
+        writer.add_results([make_result(run.run_id, 1)], run=None)
+    assert _exited(pid)  # reaped, no zombie left behind
+
+    writer.add_results([make_result(run.run_id, 1)], run=None)
+    assert writer.pid not in (None, pid)
+    assert repository.list_results(ResultQuery(run_id=run.run_id, include_total=True)).total == 2
+
+
+def test_close_stops_the_child_and_later_batches_are_refused(
+    repository: Repository, writer: ResultWriter
+) -> None:
+    run = make_run()
+    repository.create_run(run)
+    writer.add_results([make_result(run.run_id, 0)], run=None)
+    pid = writer.pid
+    assert pid is not None
+
+    writer.close()
+
+    assert _exited(pid)
+    with pytest.raises(Unavailable, match="shutting down"):
+        writer.add_results([make_result(run.run_id, 1)], run=None)
+
+
+def test_a_child_ignores_sigint_and_finishes_its_work(
+    repository: Repository, writer: ResultWriter
+) -> None:
+    run = make_run()
+    repository.create_run(run)
+    writer.add_results([make_result(run.run_id, 0)], run=None)
+    assert writer.pid is not None
+    os.kill(writer.pid, signal.SIGINT)  # a Ctrl-C reaches the whole process group
+
+    writer.add_results([make_result(run.run_id, 1)], run=None)
+    assert repository.list_results(ResultQuery(run_id=run.run_id, include_total=True)).total == 2
+
+
+async def test_the_sink_sends_only_batches_the_writer_wants(repository: Repository) -> None:
+    writer = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=3)
+    try:
+        sink = StorageSink(repository, writer=writer)
+        run = make_run()
+        await sink.create_run(run)
+        small = [make_result(run.run_id, n) for n in range(2)]
+        await sink.add_results(small, run=finished(run, small, state=run.state))
+        assert writer.pid is None  # two results: written here, no child started
+
+        large = small + [make_result(run.run_id, n) for n in range(2, 5)]
+        await sink.add_results(large[2:], run=finished(run, large, state=run.state))
+        assert writer.pid is not None
+        assert repository.get_run(run.run_id).counts.total == 5
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "min_rows", "made"),
+    [
+        ("sqlite:///assay.db", 1000, True),
+        ("postgresql+psycopg://postgres@127.0.0.1/assay", 1, True),
+        ("sqlite:///assay.db", 0, False),
+        ("sqlite://", 1000, False),
+        ("sqlite:///:memory:", 1000, False),
+        ("sqlite:///file:shared?mode=memory&cache=shared&uri=true", 1000, False),
+    ],
+)
+def test_a_writer_only_for_a_database_another_process_can_open(
+    url: str, min_rows: int, made: bool
+) -> None:
+    writer = ResultWriter.for_database(make_url(url), statement_timeout_s=30, min_rows=min_rows)
+    assert (writer is not None) is made
