@@ -46,7 +46,11 @@ from assay.server.storage.engine import create_engine_from_url
 from assay.server.storage.repository import Repository
 from assay.server.storage.writes import FlatResult, flatten
 
-log = logging.getLogger("assay.server.storage.writer")  # also when run as __main__
+log = logging.getLogger(__name__)
+
+# The child's program. Not ``-m`` this module: the storage package imports it first, and
+# runpy would then execute it a second time as ``__main__``.
+_CHILD = "import sys; from assay.server.storage.writer import main; main(sys.argv[1:])"
 
 STOP_TIMEOUT_S = 10.0
 """Seconds :meth:`ResultWriter.close` waits for the child to finish its batch and exit."""
@@ -135,7 +139,7 @@ class ResultWriter:
         try:
             with theirs:  # the child's end: open here only until the child has it
                 process = subprocess.Popen(
-                    [sys.executable, "-m", __name__, str(theirs.fileno())],
+                    [sys.executable, "-c", _CHILD, str(theirs.fileno())],
                     pass_fds=[theirs.fileno()],
                     stdin=subprocess.DEVNULL,
                 )
@@ -206,6 +210,3 @@ def main(argv: Sequence[str]) -> None:
     with Connection(int(argv[0])) as channel, contextlib.suppress(EOFError, BrokenPipeError):
         _serve(channel)
 
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -28,7 +28,7 @@ def _writer_children() -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue  # gone meanwhile
-        if ppid == os.getpid() and b"assay.server.storage.writer" in command:
+        if ppid == os.getpid() and b"from assay.server.storage.writer import main" in command:
             found.append(int(entry.name))
     return found
 
