@@ -16,7 +16,8 @@ order they are given; each waits for its own commit, so a caller's order holds.
 
 Lifecycle: the child is started on the first large batch (its start-up, importing the
 storage layer, costs about a second, which small runs never pay) with the database URL sent
-over the socket, never on its command line. A child that dies or cannot be reached makes
+over the socket, never on its command line, and the server's log level and format (its log
+lines go to the server's stderr). A child that dies or cannot be reached makes
 that batch fail with ``Unavailable`` (the runner retries writes while storage is
 unavailable), and the next batch starts a new one. :meth:`ResultWriter.close` (at server
 shutdown) closes the socket; the child exits at end of input, and is killed if it has not
@@ -62,10 +63,23 @@ class WriterFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class _Hello:
-    """The first message to a new child: where to write."""
+    """The first message to a new child: where to write, and how to log (as the server)."""
 
     url: str
     statement_timeout_s: float
+    log_level: int
+    log_format: str
+
+    @classmethod
+    def of(cls, url: URL, statement_timeout_s: float) -> _Hello:
+        root = logging.getLogger()
+        formatter = next((h.formatter for h in root.handlers if h.formatter), None)
+        return cls(
+            url.render_as_string(hide_password=False),
+            statement_timeout_s,
+            root.getEffectiveLevel(),
+            logging.BASIC_FORMAT if formatter is None else formatter._fmt or logging.BASIC_FORMAT,
+        )
 
 
 @dataclass
@@ -82,7 +96,8 @@ class ResultWriter:
     """
 
     def __init__(self, url: URL, *, statement_timeout_s: float, min_rows: int) -> None:
-        self._hello = _Hello(url.render_as_string(hide_password=False), statement_timeout_s)
+        self._url = url
+        self._statement_timeout_s = statement_timeout_s
         self.min_rows = min_rows
         self._lock = threading.Lock()
         self._child: _Child | None = None
@@ -149,7 +164,7 @@ class ResultWriter:
         child = _Child(process, Connection(ours.detach()))
         channel = child.channel
         try:
-            channel.send(self._hello)
+            channel.send(_Hello.of(self._url, self._statement_timeout_s))
         except OSError as exc:
             self._discard(child)
             raise Unavailable("storage unavailable: cannot start the results writer") from exc
@@ -179,6 +194,7 @@ def _shared(url: URL) -> bool:
 def _serve(channel: Connection) -> None:
     """The child's loop: one batch in, its outcome out, until end of input."""
     hello: _Hello = channel.recv()
+    logging.basicConfig(level=hello.log_level, format=hello.log_format)
     engine = create_engine_from_url(hello.url, statement_timeout_s=hello.statement_timeout_s)
     try:
         repository = Repository(engine)
@@ -205,8 +221,6 @@ def _write(repository: Repository, flat: list[FlatResult], run: Run | None) -> o
 
 def main(argv: Sequence[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # End of input or a broken pipe mid-batch: the server went away, and so does the child.
     with Connection(int(argv[0])) as channel, contextlib.suppress(EOFError, BrokenPipeError):
         _serve(channel)
-
