@@ -14,6 +14,7 @@ from assay.server.core.errors import NotFound, Unavailable
 from assay.server.core.types import (
     ObjectRef,
     ResultQuery,
+    Run,
     Severity,
     SourceLocation,
     Status,
@@ -31,6 +32,22 @@ def writer(repository: Repository) -> Iterator[ResultWriter]:
         yield made
     finally:
         made.close()
+
+
+@pytest.fixture
+def started(repository: Repository, writer: ResultWriter) -> Run:
+    """A stored run with result 0, written by the writer's child (started by it)."""
+    run = make_run()
+    repository.create_run(run)
+    writer.add_results([make_result(run.run_id, 0)], run=None)
+    assert writer.pid is not None
+    return run
+
+
+def _stored(repository: Repository, run: Run) -> int:
+    total = repository.list_results(ResultQuery(run_id=run.run_id, include_total=True)).total
+    assert total is not None
+    return total
 
 
 def _exited(pid: int) -> bool:
@@ -95,47 +112,36 @@ def test_domain_errors_cross_with_their_fields(writer: ResultWriter) -> None:
 
 
 def test_any_other_failure_is_writer_failed_and_the_child_carries_on(
-    repository: Repository, writer: ResultWriter
+    repository: Repository, writer: ResultWriter, started: Run
 ) -> None:
-    run = make_run()
-    repository.create_run(run)
-    batch = [make_result(run.run_id, 0)]
-    writer.add_results(batch, run=None)
     pid = writer.pid
-
     with pytest.raises(WriterFailed, match="IntegrityError"):
-        writer.add_results(batch, run=None)  # the same result id again
+        writer.add_results([make_result(started.run_id, 0)], run=None)  # the same id again
 
-    writer.add_results([make_result(run.run_id, 1)], run=None)
+    writer.add_results([make_result(started.run_id, 1)], run=None)
     assert writer.pid == pid
-    assert repository.list_results(ResultQuery(run_id=run.run_id, include_total=True)).total == 2
+    assert _stored(repository, started) == 2
 
 
 def test_a_dead_child_fails_one_batch_as_unavailable_and_the_next_starts_another(
-    repository: Repository, writer: ResultWriter
+    repository: Repository, writer: ResultWriter, started: Run
 ) -> None:
-    run = make_run()
-    repository.create_run(run)
-    writer.add_results([make_result(run.run_id, 0)], run=None)
     pid = writer.pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
 
     with pytest.raises(Unavailable, match="results writer process stopped"):
-        writer.add_results([make_result(run.run_id, 1)], run=None)
+        writer.add_results([make_result(started.run_id, 1)], run=None)
     assert _exited(pid)  # reaped, no zombie left behind
 
-    writer.add_results([make_result(run.run_id, 1)], run=None)
+    writer.add_results([make_result(started.run_id, 1)], run=None)
     assert writer.pid not in (None, pid)
-    assert repository.list_results(ResultQuery(run_id=run.run_id, include_total=True)).total == 2
+    assert _stored(repository, started) == 2
 
 
 def test_close_stops_the_child_and_later_batches_are_refused(
-    repository: Repository, writer: ResultWriter
+    writer: ResultWriter, started: Run
 ) -> None:
-    run = make_run()
-    repository.create_run(run)
-    writer.add_results([make_result(run.run_id, 0)], run=None)
     pid = writer.pid
     assert pid is not None
 
@@ -143,20 +149,17 @@ def test_close_stops_the_child_and_later_batches_are_refused(
 
     assert _exited(pid)
     with pytest.raises(Unavailable, match="shutting down"):
-        writer.add_results([make_result(run.run_id, 1)], run=None)
+        writer.add_results([make_result(started.run_id, 1)], run=None)
 
 
 def test_a_child_ignores_sigint_and_finishes_its_work(
-    repository: Repository, writer: ResultWriter
+    repository: Repository, writer: ResultWriter, started: Run
 ) -> None:
-    run = make_run()
-    repository.create_run(run)
-    writer.add_results([make_result(run.run_id, 0)], run=None)
     assert writer.pid is not None
     os.kill(writer.pid, signal.SIGINT)  # a Ctrl-C reaches the whole process group
 
-    writer.add_results([make_result(run.run_id, 1)], run=None)
-    assert repository.list_results(ResultQuery(run_id=run.run_id, include_total=True)).total == 2
+    writer.add_results([make_result(started.run_id, 1)], run=None)
+    assert _stored(repository, started) == 2
 
 
 async def test_the_sink_sends_only_batches_the_writer_wants(repository: Repository) -> None:
