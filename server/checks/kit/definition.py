@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from assay.server.core.records import fast_record
 from assay.server.core.types import ObjectRef, Pillar, Severity, Status
 from assay.server.inventory.model import Inventory
 
@@ -154,6 +155,7 @@ class CheckDefinition:
         return self.params()
 
 
+@fast_record
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One result of a check: about an object (and container), or the cluster (``None``).
@@ -201,6 +203,7 @@ class Finding:
         return cls(Status.SKIPPED, obj, container, message)
 
 
+@fast_record
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What a rule says about its one subject; the rule helper adds the object and

@@ -40,6 +40,11 @@ def _decorated() -> list[type[Any]]:
 RECORDS = _decorated()
 
 
+def test_the_hot_records_are_decorated() -> None:
+    names = {cls.__qualname__ for cls in RECORDS}
+    assert {"AssessmentResult", "Finding", "Verdict"} <= names
+
+
 class Value:
     """A distinct, hashable field value with a short repr."""
 
