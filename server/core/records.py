@@ -5,10 +5,10 @@ result, and in the check kit a ``Verdict`` and a ``Finding`` before it): about 4
 each for the whole catalogue over 50,000 objects. The ``__init__`` that
 ``@dataclass(frozen=True)`` generates cannot assign ``self.x = x`` (its own ``__setattr__``
 raises), so it calls ``object.__setattr__(self, "x", x)`` per field: 2.9 µs for the 15
-fields of a result, against 0.4 µs for a slotted dataclass that is not frozen (and 1.6 µs
-for an ``__init__`` calling each slot descriptor's ``__set__``, 0.5 µs for a NamedTuple,
-which compares equal to any tuple of the same values; see ``tests/unit/core/test_records.py``
-and issue 14 for the figures).
+fields of a result, against 0.4 µs for a slotted dataclass that is not frozen, 1.6 to 2 µs
+for an ``__init__`` calling each slot descriptor's bound ``__set__``, and 0.5 µs for a
+NamedTuple (which is no record: it equals any tuple of the same values, and iterates).
+``bench/bench_records.py`` measures them (issue 14).
 
 :func:`fast_record` keeps the dataclass as it is (fields, defaults, ``__eq__``,
 ``__hash__``, ``__repr__``, the raising ``__setattr__``, ``dataclasses.replace``) and only
