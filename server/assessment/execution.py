@@ -40,6 +40,10 @@ from assay.server.core.types import (
 )
 from assay.server.inventory.model import Inventory
 
+# Read once per result below; on Python 3.11 ``Status.FAILING`` costs a call of
+# ``EnumType.__getattr__``'s hook each time.
+_FAILING = Status.FAILING
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -155,7 +159,7 @@ class CheckExecutor:
             self._catalogue.severity_override(check),
             inventory if inventory.has_origins else None,
         )
-        failing = Counter(r.severity for r in results if r.status is Status.FAILING)
+        failing = Counter(r.severity for r in results if r.status is _FAILING)
         counts = StatusCounts.of(
             (r.status for r in results), exempted=sum(r.exempted for r in results)
         )

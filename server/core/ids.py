@@ -26,6 +26,7 @@ import re
 import secrets
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from assay.server.core.types import ResultId, RunId
 
@@ -90,4 +91,7 @@ class ResultIdFactory:
             first = self._next
             self._next = (first + count) % _COUNTER_SPACE
         prefix = f"asm_{moment:%Y%m%d}_{moment:%H%M%S}_{check_token(check_id)}_"
-        return [ResultId(f"{prefix}{(first + i) % _COUNTER_SPACE:06x}") for i in range(count)]
+        # cast, not ResultId(...) per id: a NewType call is a Python call, once per result
+        return cast(
+            list[ResultId], [f"{prefix}{(first + i) % _COUNTER_SPACE:06x}" for i in range(count)]
+        )

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, NewType, TypeVar
 
+from assay.server.core.records import fast_record
+
 T = TypeVar("T")
 RunId = NewType("RunId", str)
 ResultId = NewType("ResultId", str)
@@ -145,6 +147,7 @@ class StatusCounts:
         return round(100.0 * self.passing / judged, 2)
 
 
+@fast_record
 @dataclass(frozen=True, slots=True)
 class ObjectRef:
     """The Kubernetes object a result is about (namespace empty for cluster-scoped)."""
@@ -154,6 +157,7 @@ class ObjectRef:
     namespace: str = ""
 
 
+@fast_record
 @dataclass(frozen=True, slots=True)
 class SourceLocation:
     """Where an assessed object was read from: a manifest file as the client named it in
@@ -163,6 +167,7 @@ class SourceLocation:
     line: int
 
 
+@fast_record
 @dataclass(frozen=True, slots=True)
 class AssessmentResult:
     """One persisted result: a check's verdict on one object (or container)."""
