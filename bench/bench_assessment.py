@@ -64,7 +64,7 @@ from bench_storage import new_run
 from cluster import cluster_objects
 
 from assay.server.assessment.execution import CheckExecutor, RunContext
-from assay.server.assessment.heap import RUN_HEAP
+from assay.server.assessment.pace import RUN_PACE
 from assay.server.assessment.requests import RunRequest
 from assay.server.assessment.runner import Runner
 from assay.server.assessment.settings import AssessmentSettings
@@ -115,9 +115,14 @@ class TimingSink:
         await self.inner.update_run(run)
         await self._timed("update_run", began)
 
-    async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
+    def prepare(self, results: Sequence[AssessmentResult]) -> object:
+        return self.inner.prepare(results)
+
+    async def add_results(
+        self, results: Sequence[AssessmentResult], *, run: Run, prepared: object = None
+    ) -> None:
         began = time.perf_counter()
-        await self.inner.add_results(results, run=run)
+        await self.inner.add_results(results, run=run, prepared=prepared)
         await self._timed("add_results", began)
 
     async def finish_run(self, run: Run, history: HistoryEntry) -> None:
@@ -210,7 +215,7 @@ def standalone(url: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     )
     per_check: dict[str, float] = {}
     batches: list[list[AssessmentResult]] = []
-    with RUN_HEAP.running():  # as in a run
+    with RUN_PACE.running():  # as in a run
         began, cpu = time.perf_counter(), time.process_time()
         for check in registry.all():
             one = time.thread_time()  # CPU, not wall: steadier on a shared machine

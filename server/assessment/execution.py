@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +42,8 @@ from assay.server.core.types import (
 )
 from assay.server.inventory.model import Inventory
 
+log = logging.getLogger(__name__)
+
 # Read once per result below; on Python 3.11 ``Status.FAILING`` costs a call of
 # ``EnumType.__getattr__``'s hook each time.
 _FAILING = Status.FAILING
@@ -56,6 +60,8 @@ class Outcome:
     duration_ms: int
     failing_by_severity: Mapping[Severity, int] = field(default_factory=dict)
     error: str = ""
+    prepared: object = None
+    """What the run's sink made of ``results`` in the check's thread (``RunSink.prepare``)."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +87,19 @@ class CheckExecutor:
     """Runs checks in the pool ``threads`` and builds their results, configured by the
     catalogue."""
 
-    def __init__(self, *, catalogue: Catalogue, clock: Clock, threads: Executor) -> None:
+    def __init__(
+        self,
+        *,
+        catalogue: Catalogue,
+        clock: Clock,
+        threads: Executor,
+        prepare: Callable[[Sequence[AssessmentResult]], object] | None = None,
+    ) -> None:
+        """``prepare``: applied to a check's results in its thread (``RunSink.prepare``)."""
         self._catalogue = catalogue
         self._clock = clock
         self._threads = threads
+        self._prepare = prepare
         self._result_ids = ResultIdFactory()
 
     def spawn(self, scope: RunContext, check: Check, *, on_exit: Callable[[], None]) -> Spawned:
@@ -116,7 +131,7 @@ class CheckExecutor:
             outcome: Outcome | None = None
             error: BaseException | None = None
             try:
-                outcome = self._evaluate(scope, check)
+                outcome = self._prepared(self._evaluate(scope, check))
             except Exception as exc:
                 error = exc
             except BaseException as exc:  # SystemExit & co. must not take the thread's slot
@@ -125,6 +140,18 @@ class CheckExecutor:
                 loop.call_soon_threadsafe(settle, outcome, error)
 
         return Spawned(started, future, self._threads.submit(work))
+
+    def _prepared(self, outcome: Outcome) -> Outcome:
+        """``outcome`` with what the sink's ``prepare`` made of its results; should that
+        fail (a sink's bug, not the check's), the sink gets the results alone."""
+        if self._prepare is None:
+            return outcome
+        try:
+            prepared = self._prepare(outcome.results)
+        except Exception:
+            log.exception("preparing the results of %s failed", outcome.check.id)
+            return outcome
+        return dataclasses.replace(outcome, prepared=prepared)
 
     def failure(
         self, run_id: RunId, check: Check, status: Status, message: str, duration_ms: int

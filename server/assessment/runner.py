@@ -61,8 +61,8 @@ from datetime import timedelta
 from typing import TypeVar
 
 from assay.server.assessment.execution import CheckExecutor, Outcome, RunContext, ms_since
-from assay.server.assessment.heap import RUN_HEAP
 from assay.server.assessment.liveness import CRASH_REASON
+from assay.server.assessment.pace import RUN_PACE
 from assay.server.assessment.progress import (
     CheckFinished,
     CheckStarted,
@@ -174,6 +174,7 @@ class Runner:
             catalogue=catalogue,
             clock=clock,
             threads=check_threads or DaemonExecutor(self._config.check_threads, name="check"),
+            prepare=sink.prepare,
         )
         self._active: dict[RunId, _Execution] = {}
         self._starting = 0  # admitted runs being created (not in _active yet)
@@ -392,7 +393,7 @@ class Runner:
                 RunState.RUNNING, diagnostics=diagnostics, total_checks=len(execution.checks)
             ),
         )
-        with RUN_HEAP.running():  # the collector at a run's pace (see heap.py)
+        with RUN_PACE.running():  # the collector at a run's pace (see pace.py)
             await self._run_checks(execution, inventory, deadline)
         return outcome_state(execution.outcomes), ""
 
@@ -575,7 +576,9 @@ class Runner:
         # The results and the run's counts with them go in one transaction, and count in
         # the tally only once stored: a run that ends failed here reports what was stored.
         run = dataclasses.replace(execution.run, counts=execution.tally.counts + outcome.counts)
-        await self._write(lambda: self._sink.add_results(outcome.results, run=run))
+        await self._write(
+            lambda: self._sink.add_results(outcome.results, run=run, prepared=outcome.prepared)
+        )
         execution.run = run
         definition = outcome.check.definition
         execution.tally.add(definition.pillar, outcome.counts, outcome.failing_by_severity)

@@ -32,9 +32,17 @@ class RunSink(Protocol):
     async def update_run(self, run: Run) -> None:
         """Persist a run's new state, timestamps, counts, diagnostics or error."""
 
-    async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
+    def prepare(self, results: Sequence[AssessmentResult]) -> object:
+        """Called in the check's own thread as soon as its results exist; what it returns
+        comes back to :meth:`add_results` as ``prepared``. A sink encodes a batch here (off
+        the loop, while earlier batches are being written), or returns ``None``."""
+
+    async def add_results(
+        self, results: Sequence[AssessmentResult], *, run: Run, prepared: object = None
+    ) -> None:
         """Persist a batch of results (one check's worth, as it finishes) and ``run`` with
-        its counts including them, in one transaction."""
+        its counts including them, in one transaction; ``prepared`` is what
+        :meth:`prepare` made of ``results``."""
 
     async def finish_run(self, run: Run, history: HistoryEntry) -> None:
         """Persist the terminal run state and its history row in one transaction."""

@@ -21,7 +21,7 @@ from typing import TypeVar
 from assay.server.assessment.sink import CancelOutcome, RunSink
 from assay.server.core.types import AssessmentResult, HistoryEntry, Run, RunId
 from assay.server.storage.repository import Repository
-from assay.server.storage.writer import ResultWriter
+from assay.server.storage.writer import EncodedBatch, ResultWriter
 from assay.server.workflow.audit import AuditEvent, AuditSink
 
 T = TypeVar("T")
@@ -50,9 +50,20 @@ class StorageSink(RunSink, AuditSink):
     async def update_run(self, run: Run) -> None:
         await self._call(partial(self._repository.update_run, run))
 
-    async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
+    def prepare(self, results: Sequence[AssessmentResult]) -> EncodedBatch | None:
+        """A batch the writer wants, encoded for it (in the check's thread)."""
         writer = self._writer
-        if writer is not None and writer.wants(len(results)):
+        if writer is None or not writer.wants(len(results)):
+            return None
+        return writer.encode(results)
+
+    async def add_results(
+        self, results: Sequence[AssessmentResult], *, run: Run, prepared: object = None
+    ) -> None:
+        writer = self._writer
+        if isinstance(prepared, EncodedBatch) and writer is not None:
+            await self._call(partial(writer.write, prepared, run=run))
+        elif writer is not None and writer.wants(len(results)):
             await self._call(partial(writer.add_results, results, run=run))
         else:
             await self._call(partial(self._repository.add_results, results, run=run))

@@ -8,7 +8,11 @@ process that owns a connection pool of its own to the same database, so they run
 core while the next checks run here.
 
 What crosses is cheap: each batch as flat tuples (``writes.flatten``) and the run row that
-goes with it, pickled over a socket pair; the child answers ``None`` or the domain error of
+goes with it, pickled over a socket pair. The encoding is the one per-result cost left here,
+and :meth:`ResultWriter.encode` does it apart from the write: ``StorageSink.prepare`` has
+each check's thread encode its own results as soon as they exist, so it is spread over the
+checks instead of queued behind the previous batch's write (a thread of its own would wait
+for the interpreter behind every running check). The child answers ``None`` or the domain error of
 its write (``NotFound``, ``Unavailable``, ``InvalidArgument``), which is raised here as if
 the write had run in this process. Anything else the child meets becomes
 :class:`WriterFailed` (its log has the traceback). Batches are written one at a time, in the
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 import signal
 import socket
 import subprocess
@@ -55,6 +60,14 @@ _CHILD = "import sys; from assay.server.storage.writer import main; main(sys.arg
 
 STOP_TIMEOUT_S = 10.0
 """Seconds :meth:`ResultWriter.close` waits for the child to finish its batch and exit."""
+
+
+@dataclass(frozen=True)
+class EncodedBatch:
+    """A batch as the child reads it: its flat results, pickled (:meth:`ResultWriter.encode`)."""
+
+    payload: bytes
+    count: int
 
 
 class WriterFailed(RuntimeError):
@@ -122,15 +135,26 @@ class ResultWriter:
         child = self._child
         return None if child is None else child.process.pid
 
+    def encode(self, results: Sequence[AssessmentResult]) -> EncodedBatch:
+        """``results`` ready for :meth:`write`: the per-result work, which any thread may do
+        (the sink has the check's own thread do it, so it is not queued behind the write
+        of the batch before)."""
+        return EncodedBatch(pickle.dumps(flatten(results), pickle.HIGHEST_PROTOCOL), len(results))
+
     def add_results(self, results: Sequence[AssessmentResult], *, run: Run | None) -> None:
         """``Repository.add_results(results, run=run)``, executed by the child."""
-        flat = flatten(results)
+        self.write(self.encode(results), run=run)
+
+    def write(self, batch: EncodedBatch, *, run: Run | None) -> None:
+        """Store ``batch`` (and ``run``, as ``Repository.add_results`` does) through the
+        child; raises the domain error of its write, or :class:`WriterFailed`."""
         with self._lock:
             if self._closed:
                 raise Unavailable("storage unavailable: the server is shutting down")
             child = self._child or self._start()
             try:
-                child.channel.send((flat, run))
+                child.channel.send_bytes(batch.payload)
+                child.channel.send(run)
                 reply = child.channel.recv()
             except (OSError, EOFError) as exc:
                 self._discard(child)
@@ -200,10 +224,10 @@ def _serve(channel: Connection) -> None:
         repository = Repository(engine)
         while True:
             try:
-                flat, run = channel.recv()
+                flat = pickle.loads(channel.recv_bytes())
             except EOFError:
                 return
-            channel.send(_write(repository, flat, run))
+            channel.send(_write(repository, flat, channel.recv()))
     finally:
         engine.dispose()
 

@@ -21,7 +21,7 @@ from assay.server.core.types import (
 )
 from assay.server.storage.repository import Repository
 from assay.server.storage.sink import StorageSink
-from assay.server.storage.writer import ResultWriter, WriterFailed
+from assay.server.storage.writer import EncodedBatch, ResultWriter, WriterFailed
 from tests.integration.storage.builders import finished, make_result, make_run
 
 
@@ -196,3 +196,26 @@ def test_a_writer_only_for_a_database_another_process_can_open(
 ) -> None:
     writer = ResultWriter.for_database(make_url(url), statement_timeout_s=30, min_rows=min_rows)
     assert (writer is not None) is made
+
+
+async def test_a_batch_prepared_in_advance_is_written_as_it_was_encoded(
+    repository: Repository,
+) -> None:
+    writer = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=3)
+    try:
+        sink = StorageSink(repository, writer=writer)
+        run = make_run()
+        await sink.create_run(run)
+        results = [make_result(run.run_id, n) for n in range(3)]
+        assert sink.prepare(results[:2]) is None  # too few for the writer
+
+        prepared = sink.prepare(results)
+        assert isinstance(prepared, EncodedBatch) and prepared.count == 3
+        await sink.add_results(
+            results, run=finished(run, results, state=run.state), prepared=prepared
+        )
+
+        assert writer.pid is not None
+        assert _stored(repository, run) == 3
+    finally:
+        writer.close()

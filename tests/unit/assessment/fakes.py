@@ -156,7 +156,12 @@ class MemorySink:
         self._call("update_run")
         self.runs[run.run_id] = run
 
-    async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
+    def prepare(self, results: Sequence[AssessmentResult]) -> object:
+        return None
+
+    async def add_results(
+        self, results: Sequence[AssessmentResult], *, run: Run, prepared: object = None
+    ) -> None:
         self._call("add_results")
         self.results.extend(results)
         self.runs[run.run_id] = run
@@ -190,10 +195,12 @@ class SlowSink(MemorySink):
     writing: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def add_results(self, results: Sequence[AssessmentResult], *, run: Run) -> None:
+    async def add_results(
+        self, results: Sequence[AssessmentResult], *, run: Run, prepared: object = None
+    ) -> None:
         self.writing.set()
         await self.release.wait()
-        await super().add_results(results, run=run)
+        await super().add_results(results, run=run, prepared=prepared)
 
 
 @dataclass

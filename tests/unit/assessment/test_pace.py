@@ -1,44 +1,51 @@
-"""The collector's pace during runs: counted across overlapping runs, and restored once
-the last run has left, whatever happened in it."""
+"""The interpreter's pace during runs (collector thresholds, switch interval): counted
+across overlapping runs, and restored once the last run has left, whatever happened in it."""
 
 from __future__ import annotations
 
 import gc
+import sys
 
 import pytest
 
-from assay.server.assessment.heap import RUN_THRESHOLDS, RunHeap
+from assay.server.assessment.pace import RUN_SWITCH_INTERVAL_S, RUN_THRESHOLDS, RunPace
 
 
-def test_overlapping_runs_raise_the_thresholds_until_the_last_one_leaves() -> None:
-    heap = RunHeap()
-    before = gc.get_threshold()
-    with heap.running():
-        assert gc.get_threshold() == RUN_THRESHOLDS
-        with heap.running():  # a second run starts and ends inside the first
-            assert heap.active == 2
-        assert heap.active == 1
+def test_overlapping_runs_keep_the_run_pace_until_the_last_one_leaves() -> None:
+    pace = RunPace()
+    before = gc.get_threshold(), sys.getswitchinterval()
+    with pace.running():
+        assert (gc.get_threshold(), sys.getswitchinterval()) == (
+            RUN_THRESHOLDS,
+            RUN_SWITCH_INTERVAL_S,
+        )
+        with pace.running():  # a second run starts and ends inside the first
+            assert pace.active == 2
+        assert pace.active == 1
         assert gc.get_threshold() == RUN_THRESHOLDS, "the first run is still going"
-    assert heap.active == 0
-    assert gc.get_threshold() == before
+        assert sys.getswitchinterval() == RUN_SWITCH_INTERVAL_S
+    assert pace.active == 0
+    assert (gc.get_threshold(), sys.getswitchinterval()) == before
 
 
 def test_a_run_that_raises_still_restores_the_thresholds() -> None:
-    heap = RunHeap()
-    before = gc.get_threshold()
-    with pytest.raises(RuntimeError), heap.running():
+    pace = RunPace()
+    before = gc.get_threshold(), sys.getswitchinterval()
+    with pytest.raises(RuntimeError), pace.running():
         raise RuntimeError("check crashed")
-    assert heap.active == 0
-    assert gc.get_threshold() == before
+    assert pace.active == 0
+    assert (gc.get_threshold(), sys.getswitchinterval()) == before
 
 
-def test_thresholds_changed_between_runs_are_the_ones_restored() -> None:
-    heap = RunHeap()
-    original = gc.get_threshold()
+def test_settings_changed_between_runs_are_the_ones_restored() -> None:
+    pace = RunPace()
+    original = gc.get_threshold(), sys.getswitchinterval()
     try:
         gc.set_threshold(1000, 15, 15)
-        with heap.running():
+        sys.setswitchinterval(0.002)
+        with pace.running():
             pass
-        assert gc.get_threshold() == (1000, 15, 15)
+        assert (gc.get_threshold(), sys.getswitchinterval()) == ((1000, 15, 15), 0.002)
     finally:
-        gc.set_threshold(*original)
+        gc.set_threshold(*original[0])
+        sys.setswitchinterval(original[1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ from assay.server.core.errors import FailedPrecondition, InvalidArgument, NotFou
 from assay.server.core.ids import RESULT_ID_PATTERN, RUN_ID_PATTERN
 from assay.server.core.threads import DaemonExecutor
 from assay.server.core.types import (
+    AssessmentResult,
     Pillar,
+    Run,
     RunId,
     RunScope,
     RunState,
@@ -124,6 +127,50 @@ async def test_history_counts_match_the_stored_results() -> None:
         Pillar.COST_OPTIMIZATION: StatusCounts(error=1),
     }
     assert history.score == 50.0
+
+
+@dataclasses.dataclass
+class PreparingSink(MemorySink):
+    """Prepares each batch (noting the thread it was asked in) and keeps what add_results
+    was handed with it; a batch of ``broken`` results makes prepare raise."""
+
+    prepared_in: list[str] = dataclasses.field(default_factory=list)
+    handed: list[object] = dataclasses.field(default_factory=list)
+    broken: int = -1
+
+    def prepare(self, results: Sequence[AssessmentResult]) -> object:
+        self.prepared_in.append(threading.current_thread().name)
+        if len(results) == self.broken:
+            raise RuntimeError("sink bug")
+        return ("prepared", len(results))
+
+    async def add_results(
+        self, results: Sequence[AssessmentResult], *, run: Run, prepared: object = None
+    ) -> None:
+        self.handed.append(prepared)
+        await super().add_results(results, run=run, prepared=prepared)
+
+
+async def test_the_sink_prepares_each_batch_in_the_checks_thread_and_gets_it_back() -> None:
+    sink = PreparingSink()
+    runner, _ = make_runner(
+        fake_check("SEC-001", per_pod(Status.FAILING)),
+        fake_check("REL-001", raises("boom")),  # its error result is built on the loop
+        sink=sink,
+    )
+    run = await runner.wait((await runner.start(MANIFESTS)).run_id)
+    assert run.state is RunState.PARTIAL
+    assert sorted(map(str, sink.handed)) == ["('prepared', 3)", "None"]
+    assert sink.prepared_in and all(name.startswith("assay-check") for name in sink.prepared_in)
+
+
+async def test_a_failing_prepare_costs_the_check_nothing() -> None:
+    sink = PreparingSink(broken=3)
+    runner, _ = make_runner(fake_check("SEC-001", per_pod(Status.FAILING)), sink=sink)
+    run = await runner.wait((await runner.start(MANIFESTS)).run_id)
+    assert run.state is RunState.COMPLETED
+    assert run.counts == StatusCounts(failing=3)
+    assert sink.handed == [None]  # the sink gets the results alone
 
 
 # -- partial -----------------------------------------------------------------------------------
