@@ -162,24 +162,6 @@ def test_a_child_ignores_sigint_and_finishes_its_work(
     assert _stored(repository, started) == 2
 
 
-async def test_the_sink_sends_only_batches_the_writer_wants(repository: Repository) -> None:
-    writer = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=3)
-    try:
-        sink = StorageSink(repository, writer=writer)
-        run = make_run()
-        await sink.create_run(run)
-        small = [make_result(run.run_id, n) for n in range(2)]
-        await sink.add_results(small, run=finished(run, small, state=run.state))
-        assert writer.pid is None  # two results: written here, no child started
-
-        large = small + [make_result(run.run_id, n) for n in range(2, 5)]
-        await sink.add_results(large[2:], run=finished(run, large, state=run.state))
-        assert writer.pid is not None
-        assert repository.get_run(run.run_id).counts.total == 5
-    finally:
-        writer.close()
-
-
 @pytest.mark.parametrize(
     ("url", "min_rows", "made"),
     [
@@ -198,24 +180,45 @@ def test_a_writer_only_for_a_database_another_process_can_open(
     assert (writer is not None) is made
 
 
-async def test_a_batch_prepared_in_advance_is_written_as_it_was_encoded(
-    repository: Repository,
-) -> None:
+Picky = tuple[StorageSink, ResultWriter, Run]
+
+
+@pytest.fixture
+def picky(repository: Repository) -> Iterator[Picky]:
+    """A sink whose writer wants batches of three results or more, and a stored run."""
     writer = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=3)
+    run = make_run()
+    repository.create_run(run)
     try:
-        sink = StorageSink(repository, writer=writer)
-        run = make_run()
-        await sink.create_run(run)
-        results = [make_result(run.run_id, n) for n in range(3)]
-        assert sink.prepare(results[:2]) is None  # too few for the writer
-
-        prepared = sink.prepare(results)
-        assert isinstance(prepared, EncodedBatch) and prepared.count == 3
-        await sink.add_results(
-            results, run=finished(run, results, state=run.state), prepared=prepared
-        )
-
-        assert writer.pid is not None
-        assert _stored(repository, run) == 3
+        yield StorageSink(repository, writer=writer), writer, run
     finally:
         writer.close()
+
+
+async def test_the_sink_sends_only_batches_the_writer_wants(
+    repository: Repository, picky: Picky
+) -> None:
+    sink, writer, run = picky
+    small = [make_result(run.run_id, n) for n in range(2)]
+    await sink.add_results(small, run=finished(run, small, state=run.state))
+    assert writer.pid is None  # two results: written here, no child started
+
+    large = small + [make_result(run.run_id, n) for n in range(2, 5)]
+    await sink.add_results(large[2:], run=finished(run, large, state=run.state))
+    assert writer.pid is not None
+    assert repository.get_run(run.run_id).counts.total == 5
+
+
+async def test_a_batch_prepared_in_advance_is_written_as_it_was_encoded(
+    repository: Repository, picky: Picky
+) -> None:
+    sink, writer, run = picky
+    results = [make_result(run.run_id, n) for n in range(3)]
+    assert sink.prepare(results[:2]) is None  # too few for the writer
+
+    prepared = sink.prepare(results)
+    assert isinstance(prepared, EncodedBatch) and prepared.count == 3
+    await sink.add_results(results, run=finished(run, results, state=run.state), prepared=prepared)
+
+    assert writer.pid is not None
+    assert _stored(repository, run) == 3
