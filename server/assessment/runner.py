@@ -393,7 +393,7 @@ class Runner:
                 RunState.RUNNING, diagnostics=diagnostics, total_checks=len(execution.checks)
             ),
         )
-        with RUN_PACE.running():  # the collector at a run's pace (see pace.py)
+        with RUN_PACE.running():  # the interpreter at a run's pace (see pace.py)
             await self._run_checks(execution, inventory, deadline)
         return outcome_state(execution.outcomes), ""
 

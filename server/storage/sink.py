@@ -60,11 +60,11 @@ class StorageSink(RunSink, AuditSink):
     async def add_results(
         self, results: Sequence[AssessmentResult], *, run: Run, prepared: object = None
     ) -> None:
+        """A batch :meth:`prepare` encoded goes to the writer process; any other (small, or
+        never prepared) is written here."""
         writer = self._writer
         if isinstance(prepared, EncodedBatch) and writer is not None:
             await self._call(partial(writer.write, prepared, run=run))
-        elif writer is not None and writer.wants(len(results)):
-            await self._call(partial(writer.add_results, results, run=run))
         else:
             await self._call(partial(self._repository.add_results, results, run=run))
 

@@ -141,12 +141,8 @@ class ResultWriter:
         of the batch before)."""
         return EncodedBatch(pickle.dumps(flatten(results), pickle.HIGHEST_PROTOCOL), len(results))
 
-    def add_results(self, results: Sequence[AssessmentResult], *, run: Run | None) -> None:
-        """``Repository.add_results(results, run=run)``, executed by the child."""
-        self.write(self.encode(results), run=run)
-
     def write(self, batch: EncodedBatch, *, run: Run | None) -> None:
-        """Store ``batch`` (and ``run``, as ``Repository.add_results`` does) through the
+        """``Repository.add_results`` of the encoded results and ``run``, executed by the
         child; raises the domain error of its write, or :class:`WriterFailed`."""
         with self._lock:
             if self._closed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from assay.server.assessment.sink import CancelOutcome
-from assay.server.core.types import RunId, RunState, StatusCounts
+from assay.server.core.types import Run, RunId, RunState, StatusCounts
 from assay.server.storage.repository import Repository
 from tests.integration.storage.builders import T0, finished, make_result, make_run
 
@@ -13,19 +13,30 @@ NOW = T0 + timedelta(minutes=10)
 STALE = NOW - timedelta(minutes=1)
 
 
+def cancel(
+    repository: Repository,
+    run: Run,
+    *,
+    replica: str = "replica-b",
+    dead_reason: str = "dead",
+) -> tuple[Run, CancelOutcome]:
+    """``run`` cancelled "by request" at NOW by ``replica``, heartbeats before STALE dead."""
+    return repository.request_cancel(
+        run.run_id,
+        "cancelled by request",
+        NOW,
+        stale_before=STALE,
+        replica=replica,
+        dead_reason=dead_reason,
+    )
+
+
 def test_a_request_for_a_live_owner_is_stored_and_found_by_its_heartbeat(
     repository: Repository,
 ) -> None:
     run = make_run("live", state=RunState.RUNNING, requested_at=NOW)
     repository.create_run(run, owner="replica-a")
-    answered, outcome = repository.request_cancel(
-        run.run_id,
-        "cancelled by request",
-        NOW,
-        stale_before=STALE,
-        replica="replica-b",
-        dead_reason="dead",
-    )
+    answered, outcome = cancel(repository, run)
     assert outcome is CancelOutcome.REQUESTED
     assert answered.state is RunState.RUNNING
     assert repository.heartbeat([RunId("live")], NOW) == {"live": "cancelled by request"}
@@ -42,14 +53,7 @@ def test_a_dead_owner_fails_the_run_at_once_with_counts_and_history(
     run = make_run("dead", state=RunState.RUNNING, requested_at=T0)  # heartbeat at T0: stale
     repository.create_run(run, owner="replica-a")
     repository.add_results([make_result("dead", n) for n in range(4)])  # run row not updated
-    answered, outcome = repository.request_cancel(
-        run.run_id,
-        "cancelled by request",
-        NOW,
-        stale_before=STALE,
-        replica="replica-b",
-        dead_reason="owner died",
-    )
+    answered, outcome = cancel(repository, run, dead_reason="owner died")
     assert outcome is CancelOutcome.OWNER_GONE
     assert answered.state is RunState.FAILED
     assert answered.error == "owner died"
@@ -63,18 +67,14 @@ def test_the_callers_own_name_is_a_dead_owner_whatever_the_heartbeat(
 ) -> None:
     run = make_run("mine", state=RunState.RUNNING, requested_at=NOW)  # fresh heartbeat
     repository.create_run(run, owner="replica-a")
-    _, outcome = repository.request_cancel(
-        run.run_id, "x", NOW, stale_before=STALE, replica="replica-a", dead_reason="restarted"
-    )
+    _, outcome = cancel(repository, run, replica="replica-a", dead_reason="restarted")
     assert outcome is CancelOutcome.OWNER_GONE
 
 
 def test_a_finished_run_is_returned_as_it_is(repository: Repository) -> None:
     done = finished(make_run("done"), [])
     repository.create_run(done, owner="replica-a")
-    answered, outcome = repository.request_cancel(
-        done.run_id, "x", NOW, stale_before=STALE, replica="replica-b", dead_reason="dead"
-    )
+    answered, outcome = cancel(repository, done)
     assert outcome is CancelOutcome.ENDED
     assert answered == done
 

@@ -12,6 +12,7 @@ from sqlalchemy import make_url
 
 from assay.server.core.errors import NotFound, Unavailable
 from assay.server.core.types import (
+    AssessmentResult,
     ObjectRef,
     ResultQuery,
     Run,
@@ -39,9 +40,13 @@ def started(repository: Repository, writer: ResultWriter) -> Run:
     """A stored run with result 0, written by the writer's child (started by it)."""
     run = make_run()
     repository.create_run(run)
-    writer.add_results([make_result(run.run_id, 0)], run=None)
+    _write(writer, [make_result(run.run_id, 0)], run=None)
     assert writer.pid is not None
     return run
+
+
+def _write(writer: ResultWriter, results: list[AssessmentResult], *, run: Run | None) -> None:
+    writer.write(writer.encode(results), run=run)
 
 
 def _stored(repository: Repository, run: Run) -> int:
@@ -72,7 +77,7 @@ def test_a_batch_is_stored_as_the_repository_stores_it(
     ]
     stored = finished(run, results, state=run.state, completed_at=None)
 
-    writer.add_results(results, run=stored)
+    _write(writer, results, run=stored)
 
     assert writer.pid is not None
     assert repository.list_results(ResultQuery(run_id=run.run_id)).items == sorted(
@@ -95,7 +100,7 @@ def test_values_a_database_cannot_hold_are_made_storable_as_in_process(
         container="c" * 300,
         message="nul \x00 inside",
     )
-    writer.add_results([hostile], run=None)
+    _write(writer, [hostile], run=None)
 
     [stored] = repository.list_results(ResultQuery(run_id=run.run_id)).items
     assert stored.message == "nul \ufffd inside"
@@ -106,7 +111,7 @@ def test_values_a_database_cannot_hold_are_made_storable_as_in_process(
 
 def test_domain_errors_cross_with_their_fields(writer: ResultWriter) -> None:
     with pytest.raises(NotFound) as raised:
-        writer.add_results([make_result("no-such-run", 0)], run=None)
+        _write(writer, [make_result("no-such-run", 0)], run=None)
     assert (raised.value.kind, raised.value.ident) == ("run", "no-such-run")
     assert str(raised.value) == "run 'no-such-run' not found"
 
@@ -116,9 +121,9 @@ def test_any_other_failure_is_writer_failed_and_the_child_carries_on(
 ) -> None:
     pid = writer.pid
     with pytest.raises(WriterFailed, match="IntegrityError"):
-        writer.add_results([make_result(started.run_id, 0)], run=None)  # the same id again
+        _write(writer, [make_result(started.run_id, 0)], run=None)  # the same id again
 
-    writer.add_results([make_result(started.run_id, 1)], run=None)
+    _write(writer, [make_result(started.run_id, 1)], run=None)
     assert writer.pid == pid
     assert _stored(repository, started) == 2
 
@@ -131,10 +136,10 @@ def test_a_dead_child_fails_one_batch_as_unavailable_and_the_next_starts_another
     os.kill(pid, signal.SIGKILL)
 
     with pytest.raises(Unavailable, match="results writer process stopped"):
-        writer.add_results([make_result(started.run_id, 1)], run=None)
+        _write(writer, [make_result(started.run_id, 1)], run=None)
     assert _exited(pid)  # reaped, no zombie left behind
 
-    writer.add_results([make_result(started.run_id, 1)], run=None)
+    _write(writer, [make_result(started.run_id, 1)], run=None)
     assert writer.pid not in (None, pid)
     assert _stored(repository, started) == 2
 
@@ -149,7 +154,7 @@ def test_close_stops_the_child_and_later_batches_are_refused(
 
     assert _exited(pid)
     with pytest.raises(Unavailable, match="shutting down"):
-        writer.add_results([make_result(started.run_id, 1)], run=None)
+        _write(writer, [make_result(started.run_id, 1)], run=None)
 
 
 def test_a_child_ignores_sigint_and_finishes_its_work(
@@ -158,7 +163,7 @@ def test_a_child_ignores_sigint_and_finishes_its_work(
     assert writer.pid is not None
     os.kill(writer.pid, signal.SIGINT)  # a Ctrl-C reaches the whole process group
 
-    writer.add_results([make_result(started.run_id, 1)], run=None)
+    _write(writer, [make_result(started.run_id, 1)], run=None)
     assert _stored(repository, started) == 2
 
 
@@ -195,30 +200,20 @@ def picky(repository: Repository) -> Iterator[Picky]:
         writer.close()
 
 
-async def test_the_sink_sends_only_batches_the_writer_wants(
+async def test_the_sink_prepares_and_sends_only_batches_the_writer_wants(
     repository: Repository, picky: Picky
 ) -> None:
     sink, writer, run = picky
     small = [make_result(run.run_id, n) for n in range(2)]
-    await sink.add_results(small, run=finished(run, small, state=run.state))
-    assert writer.pid is None  # two results: written here, no child started
+    assert sink.prepare(small) is None  # too few for the writer
+    await sink.add_results(small, run=finished(run, small, state=run.state), prepared=None)
+    assert writer.pid is None  # written here, no child started
 
-    large = small + [make_result(run.run_id, n) for n in range(2, 5)]
-    await sink.add_results(large[2:], run=finished(run, large, state=run.state))
-    assert writer.pid is not None
-    assert repository.get_run(run.run_id).counts.total == 5
-
-
-async def test_a_batch_prepared_in_advance_is_written_as_it_was_encoded(
-    repository: Repository, picky: Picky
-) -> None:
-    sink, writer, run = picky
-    results = [make_result(run.run_id, n) for n in range(3)]
-    assert sink.prepare(results[:2]) is None  # too few for the writer
-
-    prepared = sink.prepare(results)
+    large = [make_result(run.run_id, n) for n in range(2, 5)]
+    prepared = sink.prepare(large)
     assert isinstance(prepared, EncodedBatch) and prepared.count == 3
-    await sink.add_results(results, run=finished(run, results, state=run.state), prepared=prepared)
-
+    everything = small + large
+    await sink.add_results(large, run=finished(run, everything, state=run.state), prepared=prepared)
     assert writer.pid is not None
-    assert _stored(repository, run) == 3
+    assert _stored(repository, run) == 5
+    assert repository.get_run(run.run_id).counts.total == 5
