@@ -136,8 +136,11 @@ def floor_rows(repository: Repository, results: list[AssessmentResult]) -> list[
                 at if sqlite else r.assessed_at.isoformat(),
                 r.duration_ms,
                 r.exempted,
+                None if r.origin is None else r.origin.path,
+                None if r.origin is None else r.origin.line,
             )
         )
+    assert all(len(row) == len(COLUMNS) for row in rows[:1]), "floor rows lag COLUMNS"
     return rows
 
 
