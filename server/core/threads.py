@@ -108,6 +108,9 @@ class DaemonExecutor(Executor):
                 item.future.set_exception(exc)
             else:
                 item.future.set_result(result)
+                # Not kept alive while the thread waits for its next call: a run's inventory
+                # would outlive the run, into the collector's next walk of the heap.
+                del result
             finally:
                 with self._lock:
                     self._busy -= 1
