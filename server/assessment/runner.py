@@ -344,7 +344,10 @@ class Runner:
         try:
             if execution.cancel_reason:
                 raise asyncio.CancelledError
-            state, error = await self._execute(execution)
+            # The interpreter at a run's pace (see pace.py) from the inventory's loading,
+            # which makes most of the run's objects, to its last check.
+            with RUN_PACE.running():
+                state, error = await self._execute(execution)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             while task is not None and task.cancelling():
@@ -393,8 +396,10 @@ class Runner:
                 RunState.RUNNING, diagnostics=diagnostics, total_checks=len(execution.checks)
             ),
         )
-        with RUN_PACE.running():  # the interpreter at a run's pace (see pace.py)
+        try:
             await self._run_checks(execution, inventory, deadline)
+        finally:
+            inventory.release()  # freed at once when the run ends, not by a collection
         return outcome_state(execution.outcomes), ""
 
     async def _finish(self, execution: _Execution, state: RunState, error: str) -> None:

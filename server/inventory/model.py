@@ -281,6 +281,16 @@ class Inventory:
                 self._cache[key] = compute()
             return cast(T, self._cache[key])
 
+    def release(self) -> None:
+        """Drop every index :meth:`memo` holds (a later call computes it again).
+
+        Indexes may refer back to the inventory, a cycle that only a collection walking every
+        object of the inventory could free; released once a run's checks are done,
+        reference counting frees the inventory as soon as the run lets go of it.
+        """
+        with self._lock:
+            self._cache.clear()
+
     def per_object(self, key: str, decide: Callable[[KubeObject], T], obj: KubeObject) -> T:
         """``decide(obj)``, decided for every object of the inventory at the first call for
         ``key`` and looked up afterwards (by identity: the inventory keeps its objects alive,

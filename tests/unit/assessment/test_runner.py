@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from assay.server.assessment.providers import ManifestInventory
 from assay.server.assessment.requests import ManifestTree, RunRequest
 from assay.server.assessment.runner import SHUTTING_DOWN, Runner
 from assay.server.assessment.settings import AssessmentSettings
+from assay.server.checks.kit import Finding
 from assay.server.checks.kit.catalogue import Catalogue
 from assay.server.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from assay.server.core.ids import RESULT_ID_PATTERN, RUN_ID_PATTERN
@@ -49,6 +52,7 @@ from tests.unit.assessment.fakes import (
     per_pod,
     raises,
     registry,
+    small_inventory,
 )
 
 
@@ -107,6 +111,41 @@ async def test_every_check_ran_means_completed_whatever_the_findings() -> None:
     assert failing[0].severity is Severity.HIGH
     assert failing[0].remediation == "fix SEC-001"
     assert failing[0].container == "app"
+
+
+class FreshInventory:
+    """A provider building a new inventory per run, remembering it weakly."""
+
+    def __init__(self) -> None:
+        self.loaded: list[weakref.ref[Inventory]] = []
+
+    async def load(self, request: RunRequest, checks: Sequence[Any]) -> Inventory:
+        inventory = small_inventory()
+        self.loaded.append(weakref.ref(inventory))
+        return inventory
+
+
+async def test_a_runs_inventory_is_freed_when_the_run_ends_without_a_collection() -> None:
+    def indexed(inventory: Inventory) -> list[Finding]:
+        # An index that refers back to its inventory: a cycle through Inventory.memo.
+        inventory.memo("test:self", lambda: {"inventory": inventory})
+        return per_pod(Status.PASSING)(inventory)
+
+    provider = FreshInventory()
+    threads = DaemonExecutor(1, name="test-checks")
+    runner, _ = make_runner(fake_check("SEC-001", indexed), provider=provider, threads=threads)
+    enabled = gc.isenabled()
+    gc.disable()  # reference counting alone must free it
+    try:
+        run = await runner.wait((await runner.start(MANIFESTS)).run_id)
+        assert run.state is RunState.COMPLETED
+        # The one check thread has let go of its last call once it takes the next.
+        await asyncio.wrap_future(threads.submit(lambda: None))
+        assert [ref() for ref in provider.loaded] == [None]
+    finally:
+        if enabled:
+            gc.enable()
+        threads.shutdown()
 
 
 async def test_history_counts_match_the_stored_results() -> None:
