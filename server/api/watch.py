@@ -6,19 +6,20 @@ of events, no task or wait per event) and yields each event's ``WatchRunResponse
 that :meth:`RunEvent.encoded` made once for all subscribers; the method is registered with a
 serializer that passes them through (``streams.shared_bytes``).
 
-A subscriber that falls behind -- it takes events more than :data:`BEHIND_AFTER_S` after they
-were published, because its client reads slowly or because the server is busy sending to
-many others -- gets conflated progress (:class:`Pacer`): every state change and the run's
+A subscriber that falls behind -- it takes events more than :data:`BEHIND_AFTER_S` after
+they were published, because its client reads slowly or because the server is busy sending
+to many others -- gets conflated progress (:class:`Pacer`): every state change and the run's
 end as they come, and of the per-check events only the newest, at most one every
 :data:`PROGRESS_INTERVAL_S`; sequence numbers show what it skipped (progress still held goes
-out before the next state change, so the last check's end always arrives). A *crowded* run
-(more subscribers than the bus's ``crowd_from``, 64) is paced for every subscriber from the
-start: the bus wakes them together once per tick (``crowd_tick_s``, 0.5 s) for progress, and
-each sends the newest -- each message costs the server about 25 us of CPU in grpc.aio, and
-each wake-up a switch of the GIL away from the run's checks, so a thousand subscribers at
-every per-check event would cost a run more than its checks. One that keeps up, on a run
-followed by a few, gets every event. A run the bus does not hold
-(another replica's, or one that ended before a restart) is followed by polling storage.
+out before the next state change, so the last check's end arrives). A *crowded* run (more
+subscribers than the bus's ``crowd_from``, 64) is paced for every subscriber from the start:
+the bus wakes them together once per tick (0.5 s, growing with the crowd: 2 s for a
+thousand; ``RunLog.tick_s``) for progress, and each sends the newest, except at the run's
+end, whose counts supersede it -- each message costs the server about 25 us of CPU in
+grpc.aio, and each wake-up a switch of the GIL away from the run's checks, so a thousand
+subscribers at every per-check event would cost a run more than its checks. One that keeps
+up, on a run followed by a few, gets every event. A run the bus does not hold (another
+replica's, or one that ended before a restart) is followed by polling storage.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import TypeVar
 
 from assay.server.api import convert
 from assay.server.api.streams import ShutdownCloser
-from assay.server.assessment.progress import ProgressBus, RunEvent, is_progress
+from assay.server.assessment.progress import ProgressBus, RunEvent, ends_run, is_progress
 from assay.server.core.types import ResultQuery, Run, RunId, RunState, Summary
 from assay.v1 import assessment_pb2 as apb
 
@@ -73,16 +74,21 @@ class Pacer:
         """The events of ``batch`` to send now, taken ``lag`` seconds after publication.
 
         ``crowded``: the run's bus paces the progress (it wakes its subscribers once per
-        tick), so of each batch the newest progress goes out, whatever the lag.
+        tick), so of each batch the newest progress goes out, whatever the lag, unless the
+        run's end follows it.
         """
         out: list[RunEvent] = []
         if crowded:
             for event in batch:
                 if is_progress(event):
                     self.held = event
-                else:
-                    out.extend(self._release(now))
-                    out.append(event)
+                    continue
+                if ends_run(event):
+                    # The end's counts supersede held progress: at the busiest moment of a
+                    # crowd, one send less per subscriber before the final event.
+                    self.held = None
+                out.extend(self._release(now))
+                out.append(event)
             return out + self._release(now)
         behind = self.held is not None or lag > self.behind_after_s
         for event in batch:

@@ -18,9 +18,11 @@ caught up, waits for the next append. Hence:
   memory it holds on to is the log itself;
 - waiters are woken once per burst (at the publisher's next yield to the loop) -- on a
   *crowded* run, followed by more than ``crowd_from`` subscriptions, per-check progress is
-  released to the subscriptions once per ``crowd_tick_s`` at most (state changes and the
-  end at once, with the progress before them), so a thousand subscribers cost the loop one
-  burst of wake-ups and sends per tick, not one per event each -- and
+  released to the subscriptions once per tick at most (state changes and the end at once,
+  with the progress before them), so a thousand subscribers cost the loop one burst of
+  wake-ups and sends per tick, not one per event each; the tick is ``crowd_tick_s`` and
+  grows with the crowd (:attr:`RunLog.tick_s`), so the bursts' share of the loop stays
+  small however many follow -- and
   :meth:`Subscription.next_batch` hands a subscriber everything it has not read, with how
   late it took it (:attr:`Subscription.lag`): the fan-out of N subscribers costs N wake-ups
   per burst, no task and no wait per event. What a subscriber that fell behind is sent is the
@@ -78,8 +80,14 @@ E = TypeVar("E")
 
 # A run followed by more subscriptions than this is crowded: see the module docstring.
 CROWD_FROM = 64
-# How often per-check progress wakes the subscribers of a crowded run, at most.
+# How often per-check progress wakes the subscribers of a crowded run, at most ...
 CROWD_TICK_S = 0.5
+# ... and how much longer the tick grows per subscriber, up to CROWD_TICK_MAX_S: a release
+# costs the loop a send per subscriber (25-100 us in grpc.aio, GIL hand-overs included), so
+# 2 ms of tick per subscriber holds the fan-out of progress to a few percent of the loop
+# however large the crowd (a thousand subscribers: one release every 2 s).
+CROWD_TICK_PER_SUBSCRIBER_S = 0.002
+CROWD_TICK_MAX_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,14 @@ def is_progress(event: RunEvent) -> bool:
     return isinstance(event.payload, CheckStarted | CheckFinished)
 
 
+def ends_run(event: RunEvent) -> bool:
+    """The run's end: its terminal state change, or the final event."""
+    payload = event.payload
+    if isinstance(payload, RunStateChanged):
+        return payload.state.terminal
+    return isinstance(payload, RunFinished)
+
+
 @dataclass
 class RunLog:
     """The ordered events of one run and the waiters for its next event."""
@@ -186,6 +202,13 @@ class RunLog:
         crowded, so that its subscribers are treated alike to the end)."""
         return self._crowded
 
+    @property
+    def tick_s(self) -> float:
+        """How long a crowded run's progress waits for its release: ``crowd_tick_s``, or
+        longer with more subscribers (see :data:`CROWD_TICK_PER_SUBSCRIBER_S`)."""
+        grown = min(CROWD_TICK_MAX_S, self.subscribers * CROWD_TICK_PER_SUBSCRIBER_S)
+        return max(self.crowd_tick_s, grown)
+
     def subscribed(self) -> None:
         self.subscribers += 1
         self._crowded = self._crowded or self.subscribers > self.crowd_from
@@ -208,7 +231,7 @@ class RunLog:
         if essential or not self.crowded:
             self._release()
         elif self._tick is None:
-            delay = self._last_release + self.crowd_tick_s - time.monotonic()
+            delay = self._last_release + self.tick_s - time.monotonic()
             self._tick = asyncio.get_running_loop().call_later(max(0.0, delay), self._release)
         return event
 

@@ -136,7 +136,9 @@ class AssessmentServiceServicer:
         Every state change and the final events always arrive. Per-check progress
         (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
         reader, a late one, or a server busy with many): it gets the newest such event, a few
-        times a second at most, and RunEvent.sequence shows what it skipped.
+        times a second at most (every few seconds when hundreds follow the run; none just
+        before the run's end, whose counts supersede it), and RunEvent.sequence shows what it
+        skipped.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -49,7 +49,9 @@ class AssessmentServiceStub:
     Every state change and the final events always arrive. Per-check progress
     (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
     reader, a late one, or a server busy with many): it gets the newest such event, a few
-    times a second at most, and RunEvent.sequence shows what it skipped.
+    times a second at most (every few seconds when hundreds follow the run; none just
+    before the run's end, whose counts supersede it), and RunEvent.sequence shows what it
+    skipped.
     """
     ListChecks: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.ListChecksRequest, _assessment_pb2.ListChecksResponse]
     ListAssessments: _grpc.UnaryUnaryMultiCallable[_assessment_pb2.ListAssessmentsRequest, _assessment_pb2.ListAssessmentsResponse]
@@ -83,7 +85,9 @@ class AssessmentServiceAsyncStub(AssessmentServiceStub):
     Every state change and the final events always arrive. Per-check progress
     (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
     reader, a late one, or a server busy with many): it gets the newest such event, a few
-    times a second at most, and RunEvent.sequence shows what it skipped.
+    times a second at most (every few seconds when hundreds follow the run; none just
+    before the run's end, whose counts supersede it), and RunEvent.sequence shows what it
+    skipped.
     """
     ListChecks: _aio.UnaryUnaryMultiCallable[_assessment_pb2.ListChecksRequest, _assessment_pb2.ListChecksResponse]  # type: ignore[assignment]
     ListAssessments: _aio.UnaryUnaryMultiCallable[_assessment_pb2.ListAssessmentsRequest, _assessment_pb2.ListAssessmentsResponse]  # type: ignore[assignment]
@@ -150,7 +154,9 @@ class AssessmentServiceServicer(metaclass=_abc_1.ABCMeta):
         Every state change and the final events always arrive. Per-check progress
         (CheckStarted, CheckFinished) is conflated for a subscriber that falls behind (a slow
         reader, a late one, or a server busy with many): it gets the newest such event, a few
-        times a second at most, and RunEvent.sequence shows what it skipped.
+        times a second at most (every few seconds when hundreds follow the run; none just
+        before the run's end, whose counts supersede it), and RunEvent.sequence shows what it
+        skipped.
         """
 
     @_abc_1.abstractmethod

@@ -178,10 +178,14 @@ async def test_every_subscriber_of_a_crowded_run_gets_paced_progress_and_every_e
 
     for messages in received:
         events = decoded(messages)
-        # The progress waits for the next state change, which takes the newest with it:
-        # the last check's end.
-        assert [e.WhichOneof("event") for e in events] == CONFLATED
-        assert events[2].check_finished.completed_checks == CHECKS
+        # The progress waits for the next state change, and the run's end supersedes it.
+        assert [e.WhichOneof("event") for e in events] == [
+            "state_changed",
+            "state_changed",
+            "state_changed",
+            "run_finished",
+        ]
+        assert [e.sequence for e in events][-2:] == [len(script()) - 1, len(script())]
         assert all(a is b for a, b in zip(messages, received[0], strict=True))
 
 
@@ -267,6 +271,9 @@ def test_pacer_sends_a_crowded_subscriber_the_newest_progress_of_each_batch() ->
         _progress(8),
     ]
     assert pacer.timeout(10.02) is None  # nothing held: the bus paces a crowded run
+    # The run's end supersedes the progress before it.
+    end = [_progress(9), _event(10, RunStateChanged(RunState.COMPLETED))]
+    assert pacer.take(end, lag=0.0, now=10.03, crowded=True) == [end[1]]
 
 
 async def test_a_run_not_on_the_bus_is_read_from_storage() -> None:

@@ -14,6 +14,7 @@ from assay.server.assessment.progress import (
     ProgressBus,
     RunEvent,
     RunFinished,
+    RunLog,
     RunStateChanged,
     Subscription,
 )
@@ -274,3 +275,14 @@ def test_an_event_is_encoded_once_per_encoder() -> None:
 
     assert [event.encoded(encode) for _ in range(3)] == [b"x"] * 3
     assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    ("subscribers", "tick_s"), [(65, 0.5), (250, 0.5), (1000, 2.0), (10_000, 5.0)]
+)
+def test_a_crowds_tick_grows_with_the_crowd_up_to_a_bound(subscribers: int, tick_s: float) -> None:
+    run_log = RunLog(RUN, 100)
+    for _ in range(subscribers):
+        run_log.subscribed()
+    assert run_log.crowded
+    assert run_log.tick_s == pytest.approx(tick_s)
