@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
 import threading
 import weakref
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ from assay.server.core.types import (
     StatusCounts,
 )
 from assay.server.inventory.model import Inventory
+from tests.collector import no_collection
 from tests.unit.assessment.fakes import (
     MANIFESTS,
     BlockedInventory,
@@ -134,17 +134,14 @@ async def test_a_runs_inventory_is_freed_when_the_run_ends_without_a_collection(
     provider = FreshInventory()
     threads = DaemonExecutor(1, name="test-checks")
     runner, _ = make_runner(fake_check("SEC-001", indexed), provider=provider, threads=threads)
-    enabled = gc.isenabled()
-    gc.disable()  # reference counting alone must free it
     try:
-        run = await runner.wait((await runner.start(MANIFESTS)).run_id)
-        assert run.state is RunState.COMPLETED
-        # The one check thread has let go of its last call once it takes the next.
-        await asyncio.wrap_future(threads.submit(lambda: None))
-        assert [ref() for ref in provider.loaded] == [None]
+        with no_collection():  # reference counting alone must free it
+            run = await runner.wait((await runner.start(MANIFESTS)).run_id)
+            assert run.state is RunState.COMPLETED
+            # The one check thread has let go of its last call once it takes the next.
+            await asyncio.wrap_future(threads.submit(lambda: None))
+            assert [ref() for ref in provider.loaded] == [None]
     finally:
-        if enabled:
-            gc.enable()
         threads.shutdown()
 
 

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from assay.server.core.threads import DaemonExecutor
+from tests.collector import no_collection
 
 
 class Payload:
     """Something large a call returns (a run's inventory)."""
-
-
-@contextmanager
-def no_collection() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def test_a_result_is_freed_once_the_caller_drops_it_while_the_thread_waits() -> None:
