@@ -140,7 +140,7 @@ def floor_rows(repository: Repository, results: list[AssessmentResult]) -> list[
                 None if r.origin is None else r.origin.line,
             )
         )
-    assert all(len(row) == len(COLUMNS) for row in rows[:1]), "floor rows lag COLUMNS"
+    assert not rows or len(rows[0]) == len(COLUMNS), "floor rows lag COLUMNS"
     return rows
 
 

@@ -285,8 +285,8 @@ class Inventory:
         """Drop every index :meth:`memo` holds (a later call computes it again).
 
         Indexes may refer back to the inventory, a cycle that only a collection walking every
-        object of the inventory could free; released once a run's checks are done,
-        reference counting frees the inventory as soon as the run lets go of it.
+        object of the inventory could free. The runner releases them once a run's checks are
+        done, so reference counting frees the inventory as soon as the run lets go of it.
         """
         with self._lock:
             self._cache.clear()
