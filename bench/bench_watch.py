@@ -3,17 +3,20 @@
 Serves ``assay serve`` in a process of its own over a fresh database (SQLite, or a database
 created on the PostgreSQL server ``--database-url`` and dropped afterwards) and starts full
 runs over a generated manifest directory of ``--objects`` objects. For each subscriber count
-(0 first, the baseline) and each of ``--repeat`` runs, this process opens that many WatchRun
-streams (over one channel per 100 streams) as soon as StartRun answers, and reads each stream
-to its RunFinished event.
+and each of ``--repeat`` runs, this process opens that many WatchRun streams (over one
+channel per 100 streams) as soon as StartRun answers, and reads each stream to its
+RunFinished event.
 
-Per subscriber count it prints the run's duration as the server recorded it (requested to
-completed, its median over the repetitions) and the slowdown against no subscribers; the
-CPU time the server process spent on the run and its increase (steadier than wall time on a
-shared machine, where the subscribers' own process competes for the same cores); the events
-each subscriber received; and the delivery latency of the final event (client receipt minus
-the event's ``at``: one clock, one machine) over every subscriber of every repetition, p50
-and p99. The last line with ``--json`` is one JSON object.
+Each followed run is paired with a run that nobody follows, started just before it, so that
+the drift of a shared machine (other workloads coming and going over minutes) cancels out
+of each pair. Per subscriber count it prints the run's duration as the server recorded it
+(requested to completed, its median over the repetitions) and the slowdown against the run
+before it (the median over the pairs; ``slowdowns_N`` lists each pair's); the CPU time the
+server process spent on the run and its increase, likewise per pair (steadier than wall
+time on a shared machine, where the subscribers' own process competes for the same cores);
+the events each subscriber received; and the delivery latency of the final event (client
+receipt minus the event's ``at``: one clock, one machine) over every subscriber of every
+repetition, p50 and p99. The last line with ``--json`` is one JSON object.
 """
 
 from __future__ import annotations
@@ -146,45 +149,62 @@ async def measure(served: Served, path: Path, counts: list[int], repeat: int) ->
     await ready(target)
     await one_run(target, path, 0)  # warm-up: imports, caches, check versions
     figures: dict[str, Any] = {}
-    baseline = baseline_cpu = 0.0
-    for subscribers in [0, *counts]:
+    baselines: list[float] = []
+    baseline_cpus: list[float] = []
+
+    async def timed(subscribers: int) -> tuple[float, float, list[float], int]:
+        before = served.cpu_s()
+        duration, finals, read = await one_run(target, path, subscribers)
+        return duration, served.cpu_s() - before, finals, read
+
+    for subscribers in counts:
+        ratios: list[float] = []
+        cpu_ratios: list[float] = []
         durations: list[float] = []
         cpu: list[float] = []
         latencies: list[float] = []
         events = 0
         for _ in range(repeat):
-            before = served.cpu_s()
-            duration, finals, read = await one_run(target, path, subscribers)
-            cpu.append(served.cpu_s() - before)
+            # Each followed run is paired with a run nobody follows just before it: the
+            # machine's drift (other workloads come and go) cancels out of each pair.
+            alone, alone_cpu, _, _ = await timed(0)
+            duration, cpu_s, finals, read = await timed(subscribers)
+            baselines.append(alone)
+            baseline_cpus.append(alone_cpu)
+            ratios.append(duration / alone)
+            cpu_ratios.append(cpu_s / alone_cpu)
             durations.append(duration)
+            cpu.append(cpu_s)
             latencies += finals
             events += read
-        run_s = statistics.median(durations)
-        cpu_s = statistics.median(cpu)
-        figures[f"server_cpu_s_{subscribers}"] = round(cpu_s, 3)
-        if subscribers == 0:
-            baseline, baseline_cpu = run_s, cpu_s
-            figures["run_s_0"] = round(run_s, 3)
-            print(f"{0:>6} subscribers: run {run_s:6.2f} s, server CPU {cpu_s:5.2f} s", flush=True)
-            continue
         latencies.sort()
         p50 = 1000 * statistics.median(latencies)
         p99 = 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        slowdown = run_s / baseline - 1
-        extra_cpu = cpu_s / baseline_cpu - 1
+        run_s, cpu_s = statistics.median(durations), statistics.median(cpu)
+        slowdown = statistics.median(ratios) - 1
+        extra_cpu = statistics.median(cpu_ratios) - 1
         per_subscriber = events / (subscribers * repeat)
         figures[f"run_s_{subscribers}"] = round(run_s, 3)
+        figures[f"server_cpu_s_{subscribers}"] = round(cpu_s, 3)
         figures[f"slowdown_{subscribers}"] = round(slowdown, 3)
+        figures[f"slowdowns_{subscribers}"] = [round(ratio - 1, 3) for ratio in ratios]
         figures[f"server_cpu_extra_{subscribers}"] = round(extra_cpu, 3)
         figures[f"final_p50_ms_{subscribers}"] = round(p50, 1)
         figures[f"final_p99_ms_{subscribers}"] = round(p99, 1)
         figures[f"events_per_subscriber_{subscribers}"] = round(per_subscriber, 1)
         print(
-            f"{subscribers:>6} subscribers: run {run_s:6.2f} s ({slowdown:+.1%}), server CPU "
-            f"{cpu_s:5.2f} s ({extra_cpu:+.1%})   final event p50 {p50:6.1f} ms  "
-            f"p99 {p99:6.1f} ms   {per_subscriber:.1f} events each",
+            f"{subscribers:>6} subscribers: run {run_s:6.2f} s ({slowdown:+.1%} against the "
+            f"run before it), server CPU {cpu_s:5.2f} s ({extra_cpu:+.1%})   final event p50 "
+            f"{p50:6.1f} ms  p99 {p99:6.1f} ms   {per_subscriber:.1f} events each",
             flush=True,
         )
+    figures["run_s_0"] = round(statistics.median(baselines), 3)
+    figures["server_cpu_s_0"] = round(statistics.median(baseline_cpus), 3)
+    print(
+        f"{0:>6} subscribers: run {figures['run_s_0']:6.2f} s, server CPU "
+        f"{figures['server_cpu_s_0']:5.2f} s (medians of the {len(baselines)} paired runs)",
+        flush=True,
+    )
     return figures
 
 
