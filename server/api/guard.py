@@ -27,7 +27,7 @@ import grpc
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from assay.server.api.interceptors import Continuation, wrap_handler
+from assay.server.api.interceptors import Continuation, WrappedHandlers, wrap_handler
 from assay.server.api.validation import shown
 from assay.server.core.errors import FieldViolation, InvalidArgument
 
@@ -128,19 +128,27 @@ def _no_context(_ctx: grpc.aio.ServicerContext) -> AbstractAsyncContextManager[N
 class RequestGuardInterceptor(grpc.aio.ServerInterceptor):
     """Malformed bytes, NULs and oversized strings: INVALID_ARGUMENT on every RPC."""
 
+    def __init__(self) -> None:
+        self._handlers = WrappedHandlers(_guarded)
+
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None:
             return handler
-        type_name = _request_type_name(handler, handler_call_details.method)
-        return wrap_handler(
-            handler,
-            _no_context,
-            request=_checked_stream if handler.request_streaming else check_request,
-            request_deserializer=tolerant(handler.request_deserializer, type_name),
-        )
+        return self._handlers.get(handler, handler_call_details.method)
+
+
+def _guarded(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    return wrap_handler(
+        handler,
+        _no_context,
+        request=_checked_stream if handler.request_streaming else check_request,
+        request_deserializer=tolerant(
+            handler.request_deserializer, _request_type_name(handler, method)
+        ),
+    )
 
 
 def _request_type_name(handler: grpc.RpcMethodHandler, method: str) -> str:

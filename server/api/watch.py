@@ -13,11 +13,13 @@ end as they come, and of the per-check events only the newest, at most one every
 :data:`PROGRESS_INTERVAL_S`; sequence numbers show what it skipped (progress still held goes
 out before the next state change, so the last check's end arrives). A *crowded* run (more
 subscribers than the bus's ``crowd_from``, 64) is paced for every subscriber from the start:
-the bus wakes them together once per tick (0.5 s, growing with the crowd: 2 s for a
+the bus wakes them together once per tick (0.5 s, growing with the crowd: 5 s for a
 thousand; ``RunLog.tick_s``) for progress, and each sends the newest, except at the run's
-end, whose counts supersede it -- each message costs the server about 25 us of CPU in
+end, whose counts supersede it -- each message costs the server 25-100 us of CPU in
 grpc.aio, and each wake-up a switch of the GIL away from the run's checks, so a thousand
-subscribers at every per-check event would cost a run more than its checks. One that keeps
+subscribers at every per-check event would cost a run more than its checks. A crowd's
+subscriber takes its batches condensed (:meth:`RunLog.condensed`): it never looks at the
+progress it would not send. One that keeps
 up, on a run followed by a few, gets every event. A run the bus does not hold (another
 replica's, or one that ended before a restart) is followed by polling storage.
 """
@@ -151,8 +153,12 @@ class RunWatch:
                 # While it holds progress, only its timer or a state change wakes it: a
                 # subscriber behind costs no wake-up per event.
                 timeout = pacer.timeout(time.monotonic())
+                # A crowd's subscriber sends only the newest progress of a batch: it takes
+                # only that (the bus skips the rest without looking at it).
                 batch = await subscription.next_batch(
-                    timeout=timeout, wake_on_progress=timeout is None
+                    timeout=timeout,
+                    wake_on_progress=timeout is None,
+                    condensed=subscription.crowded,
                 )
                 if batch is None:
                     due = pacer.due(time.monotonic())

@@ -52,6 +52,7 @@ All methods must be called from the event loop's thread.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import math
 import time
@@ -82,12 +83,14 @@ E = TypeVar("E")
 CROWD_FROM = 64
 # How often per-check progress wakes the subscribers of a crowded run, at most ...
 CROWD_TICK_S = 0.5
-# ... and how much longer the tick grows per subscriber, up to CROWD_TICK_MAX_S: a release
-# costs the loop a send per subscriber (25-100 us in grpc.aio, GIL hand-overs included), so
-# 2 ms of tick per subscriber holds the fan-out of progress to a few percent of the loop
-# however large the crowd (a thousand subscribers: one release every 2 s).
-CROWD_TICK_PER_SUBSCRIBER_S = 0.002
-CROWD_TICK_MAX_S = 5.0
+# ... and how much longer the tick grows per subscriber, up to CROWD_TICK_MAX_S. A release
+# costs a send per subscriber: 25-50 us of the server's loop in grpc.aio when it is idle,
+# about 100 us amid a run's checks (GIL hand-overs; measured with bench/bench_watch.py), and
+# as much again in the subscribers' process when it shares the machine. At 5 ms of tick per
+# subscriber the releases take about 2 % of the loop however large the crowd (a thousand
+# subscribers: one release every 5 s, 200 sends a second).
+CROWD_TICK_PER_SUBSCRIBER_S = 0.005
+CROWD_TICK_MAX_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -152,9 +155,12 @@ class RunEvent:
         return cached
 
 
+_PROGRESS = (CheckStarted, CheckFinished)
+
+
 def is_progress(event: RunEvent) -> bool:
     """Per-check progress (as opposed to the run's state changes and its end)."""
-    return isinstance(event.payload, CheckStarted | CheckFinished)
+    return isinstance(event.payload, _PROGRESS)
 
 
 def ends_run(event: RunEvent) -> bool:
@@ -179,6 +185,8 @@ class RunLog:
     subscribers: int = 0
     crowd_from: int = CROWD_FROM
     crowd_tick_s: float = CROWD_TICK_S
+    # Positions in ``events`` of the state changes and the end (everything but progress).
+    essential: list[int] = field(default_factory=list)
     _waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     # Waiters that per-check progress alone does not wake (see Subscription.next_batch).
     _quiet_waiters: list[asyncio.Future[bool]] = field(default_factory=list)
@@ -226,6 +234,8 @@ class RunLog:
         if final:
             self.finished_at = at
         essential = not is_progress(event)
+        if essential:
+            self.essential.append(event.sequence - 1)
         if self._quiet_waiters and essential:
             self._essential_appended = True
         if essential or not self.crowded:
@@ -234,6 +244,25 @@ class RunLog:
             delay = self._last_release + self.tick_s - time.monotonic()
             self._tick = asyncio.get_running_loop().call_later(max(0.0, delay), self._release)
         return event
+
+    def condensed(self, start: int, stop: int) -> list[RunEvent]:
+        """``events[start:stop]`` without the progress that newer progress supersedes: every
+        state change and the end, each preceded by the newest progress since the one before
+        it, and the newest progress after the last. Costs the state changes in the range,
+        not the events: a crowd's subscribers each take a tick's worth of per-check events.
+        """
+        out: list[RunEvent] = []
+        gap = start
+        for position in self.essential[bisect.bisect_left(self.essential, start) :]:
+            if position >= stop:
+                break
+            if position > gap:
+                out.append(self.events[position - 1])
+            out.append(self.events[position])
+            gap = position + 1
+        if stop > gap:
+            out.append(self.events[stop - 1])
+        return out
 
     def leave(self) -> None:
         """One subscription less."""
@@ -321,6 +350,7 @@ class Subscription:
         *,
         timeout: float | None = None,  # noqa: ASYNC109
         wake_on_progress: bool = True,
+        condensed: bool = False,
     ) -> list[RunEvent] | None:
         """The events appended since the last batch, waiting for one if there are none.
 
@@ -328,13 +358,18 @@ class Subscription:
         subscription closed (also while waiting); None when ``timeout`` seconds passed
         without an event. With ``wake_on_progress=False`` the wait ends only at a state
         change, the end or the timeout, and the batch then holds the progress appended
-        meanwhile too. Waiting costs one future (and one timer with a timeout).
+        meanwhile too. With ``condensed`` the batch leaves out the progress that newer
+        progress before the same state change supersedes (:meth:`RunLog.condensed`).
+        Waiting costs one future (and one timer with a timeout).
         """
         while self._open:
             released = self._log.released
             if self._cursor < released:
                 self.lag = time.monotonic() - self._log.appended[self._cursor]
-                batch = self._log.events[self._cursor : released]
+                if condensed:
+                    batch = self._log.condensed(self._cursor, released)
+                else:
+                    batch = self._log.events[self._cursor : released]
                 self._cursor = released
                 return batch
             if self._log.closed:

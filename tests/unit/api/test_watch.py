@@ -4,6 +4,7 @@ delivered event, conflated progress for a subscriber that fell behind, the end a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +21,7 @@ from assay.server.assessment.progress import (
     ProgressBus,
     RunEvent,
     RunFinished,
+    RunLog,
     RunStateChanged,
 )
 from assay.server.core.types import (
@@ -294,3 +296,28 @@ async def test_a_run_not_on_the_bus_is_read_from_storage() -> None:
 
     assert [e.WhichOneof("event") for e in events] == ["state_changed", "run_finished"]
     assert events[1].run_finished.summary.counts.passing == 2
+
+
+def test_a_crowded_pacer_sends_the_same_from_a_condensed_batch() -> None:
+    # What the bus leaves out of a crowd's batches (RunLog.condensed) is what the pacer
+    # would have dropped: for every short log cut into two batches, the same messages.
+    def sent(run_log: RunLog, cut: int, *, condensed: bool) -> list[RunEvent]:
+        pacer = Pacer(behind_after_s=0.02, interval_s=0.25)
+        out = []
+        for start, stop in ((0, cut), (cut, len(run_log.events))):
+            batch = run_log.condensed(start, stop) if condensed else run_log.events[start:stop]
+            out += pacer.take(batch, lag=0.0, now=10.0, crowded=True)
+        return out
+
+    for length in range(1, 8):
+        for pattern in itertools.product("PSE", repeat=length):
+            run_log = RunLog(RUN, max_events=100)
+            for kind in pattern:
+                if kind == "P":
+                    run_log.append(CheckStarted("SEC-001", "x", Pillar.SECURITY), T0)
+                else:
+                    state = RunState.COMPLETED if kind == "E" else RunState.RUNNING
+                    run_log.append(RunStateChanged(state), T0)
+            for cut in range(1, length + 1):
+                full = sent(run_log, cut, condensed=False)
+                assert sent(run_log, cut, condensed=True) == full, (pattern, cut)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -278,7 +279,7 @@ def test_an_event_is_encoded_once_per_encoder() -> None:
 
 
 @pytest.mark.parametrize(
-    ("subscribers", "tick_s"), [(65, 0.5), (250, 0.5), (1000, 2.0), (10_000, 5.0)]
+    ("subscribers", "tick_s"), [(65, 0.5), (100, 0.5), (250, 1.25), (1000, 5.0), (10_000, 10.0)]
 )
 def test_a_crowds_tick_grows_with_the_crowd_up_to_a_bound(subscribers: int, tick_s: float) -> None:
     run_log = RunLog(RUN, 100)
@@ -286,3 +287,45 @@ def test_a_crowds_tick_grows_with_the_crowd_up_to_a_bound(subscribers: int, tick
         run_log.subscribed()
     assert run_log.crowded
     assert run_log.tick_s == pytest.approx(tick_s)
+
+
+def _superseded_dropped(events: list[RunEvent]) -> list[RunEvent]:
+    """The reference: drop every progress event that progress after it, before the next
+    state change, supersedes."""
+    kept = []
+    for index, event in enumerate(events):
+        following = events[index + 1] if index + 1 < len(events) else None
+        progress = isinstance(event.payload, CheckStarted)
+        if progress and following is not None and isinstance(following.payload, CheckStarted):
+            continue
+        kept.append(event)
+    return kept
+
+
+def test_a_condensed_slice_keeps_every_state_change_and_the_newest_progress_before_each() -> None:
+    # Every log of up to eight events, progress (P) or state change (S), every slice of it.
+    for length in range(1, 9):
+        for pattern in itertools.product("PS", repeat=length):
+            run_log = RunLog(RUN, max_events=100)
+            for kind in pattern:
+                run_log.append(
+                    CheckStarted("SEC-001", "x", Pillar.SECURITY)
+                    if kind == "P"
+                    else RunStateChanged(RunState.RUNNING),
+                    T0,
+                )
+            for start in range(length):
+                for stop in range(start + 1, length + 1):
+                    expected = _superseded_dropped(run_log.events[start:stop])
+                    assert run_log.condensed(start, stop) == expected, (pattern, start, stop)
+
+
+async def test_a_condensed_batch_skips_the_progress_a_crowd_would_not_send() -> None:
+    bus = ProgressBus()
+    bus.open(RUN)
+    sub = bus.subscribe(RUN)
+    for payload in script()[:3]:
+        bus.publish(RUN, payload)
+    bus.publish(RUN, CheckStarted("SEC-002", "y", Pillar.SECURITY))
+    batch = await sub.next_batch(condensed=True)
+    assert [e.sequence for e in batch or []] == [1, 2, 4]
