@@ -4,7 +4,7 @@ Thin by design: queries go to the storage repository, runs to the runner, progre
 progress bus. A query is read *and* converted to its reply in a read thread (``reads``), so
 the event loop never blocks on the database nor spends its time building messages; storage
 rows of results become protobuf without a domain object in between. Errors are raised as
-domain errors and mapped to statuses by ``interceptors.ErrorMappingInterceptor``.
+domain errors and mapped to statuses by ``interceptors.ErrorMapping``.
 StartRun assesses the cluster (a kubeconfig context only from the policy's allow-list);
 StartManifestRun assesses manifests the client uploads (:mod:`.uploads`).
 """

@@ -1,13 +1,14 @@
-"""The authentication interceptor: who is calling, may they, and binding them for the call.
+"""The authentication layer of the edge: who is calling, may they, and binding them for the
+call.
 
-Installed innermost by ``create_grpc_server`` (inside error mapping and metrics, so refused
-calls are counted and get proper statuses). For every method outside the open services
-(:mod:`.access`) it reads the ``authorization`` metadata and, with mutual TLS, the client
-certificate TLS verified; asks the :class:`~assay.server.auth.authn.Authenticator`
-(Unauthenticated otherwise); checks the method's :class:`~assay.server.auth.access.Access`
-against the rules (PermissionDenied); and binds the principal
-(:func:`~assay.server.auth.principal.bound`) while the servicer runs. Logs name the method
-and the peer, never a token or a user.
+Installed by ``create_grpc_server`` inside error mapping and metrics (so refused calls are
+counted and get proper statuses), outside the request guard. For every method outside the
+open services (:mod:`.access`) it reads the ``authorization`` metadata and, with mutual
+TLS, the client certificate TLS verified; asks the
+:class:`~assay.server.auth.authn.Authenticator` (Unauthenticated otherwise); checks the
+method's :class:`~assay.server.auth.access.Access` against the rules (PermissionDenied);
+and binds the principal (:func:`~assay.server.auth.principal.bound`) while the servicer
+runs. Logs name the method and the peer, never a token or a user.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 
 import grpc
 
 from assay.server.api.access import METHOD_ACCESS, OPEN_SERVICES, service_of
-from assay.server.api.interceptors import Continuation, WrappedHandlers, wrap_handler
+from assay.server.api.interceptors import Wrapping
 from assay.server.auth.access import Access, AccessRules
 from assay.server.auth.authn import Authenticator, Credentials
 from assay.server.auth.principal import bound
@@ -40,7 +42,9 @@ def credentials_of(ctx: grpc.aio.ServicerContext) -> Credentials:
     return Credentials(authorization, certificates[0] if certificates else None)
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class Authentication:
+    """The edge's authentication layer (see the module docstring)."""
+
     def __init__(
         self,
         authenticator: Authenticator,
@@ -51,18 +55,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._authenticator = authenticator
         self._rules = rules
         self._access = access
-        self._handlers = WrappedHandlers(
-            lambda handler, method: wrap_handler(handler, lambda ctx: self._guard(method, ctx))
-        )
 
-    async def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or service_of(method) in OPEN_SERVICES:
-            return handler
-        return self._handlers.get(handler, method)
+    def wrapping(self, handler: grpc.RpcMethodHandler, method: str) -> Wrapping | None:
+        if service_of(method) in OPEN_SERVICES:
+            return None
+        return Wrapping(around=partial(self._guard, method))
 
     @asynccontextmanager
     async def _guard(self, method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:

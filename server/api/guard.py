@@ -1,6 +1,6 @@
 """What every request must be before a servicer sees it, checked once for every RPC.
 
-:class:`RequestGuardInterceptor` (the innermost interceptor: authentication comes first)
+:class:`RequestGuard` (the innermost layer of the edge: authentication comes first)
 wraps each method handler, whatever built it (generated ``add_*_to_server``, the
 hand-built AssessmentService registration, health, reflection):
 
@@ -19,7 +19,6 @@ So a new RPC or field is covered the day it is added. Field-specific rules (ids 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +26,7 @@ import grpc
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from assay.server.api.interceptors import Continuation, WrappedHandlers, wrap_handler
+from assay.server.api.interceptors import Wrapping
 from assay.server.api.validation import shown
 from assay.server.core.errors import FieldViolation, InvalidArgument
 
@@ -121,34 +120,18 @@ async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield check_request(request)
 
 
-def _no_context(_ctx: grpc.aio.ServicerContext) -> AbstractAsyncContextManager[None]:
-    return nullcontext()
-
-
-class RequestGuardInterceptor(grpc.aio.ServerInterceptor):
+class RequestGuard:
     """Malformed bytes, NULs and oversized strings: INVALID_ARGUMENT on every RPC."""
 
-    def __init__(self) -> None:
-        self._handlers = WrappedHandlers(_guarded)
-
-    async def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.request_deserializer is None:
-            return handler
-        return self._handlers.get(handler, handler_call_details.method)
-
-
-def _guarded(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    return wrap_handler(
-        handler,
-        _no_context,
-        request=_checked_stream if handler.request_streaming else check_request,
-        request_deserializer=tolerant(
-            handler.request_deserializer, _request_type_name(handler, method)
-        ),
-    )
+    def wrapping(self, handler: grpc.RpcMethodHandler, method: str) -> Wrapping | None:
+        if handler.request_deserializer is None:
+            return None
+        return Wrapping(
+            request=_checked_stream if handler.request_streaming else check_request,
+            request_deserializer=tolerant(
+                handler.request_deserializer, _request_type_name(handler, method)
+            ),
+        )
 
 
 def _request_type_name(handler: grpc.RpcMethodHandler, method: str) -> str:

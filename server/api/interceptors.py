@@ -1,10 +1,17 @@
-"""grpc.aio server interceptors: domain-error mapping and Prometheus RPC metrics.
+"""The gRPC edge's one interceptor, and two of its layers: error mapping and RPC metrics.
 
-``create_grpc_server`` in ``server.api.server`` installs them, outermost first: errors,
-metrics, then authentication (``server.api.auth``), so a refused call is counted and
-mapped like any other. Domain errors
-(``server.core.errors``) become gRPC statuses here and nowhere else; an unexpected exception
-becomes INTERNAL (logged with its traceback), never a bare UNKNOWN.
+Every concern of the edge is a :class:`Layer`: it says once per method what it adds to the
+method's handler (a context the call runs in, a check of the request, a deserializer).
+:class:`EdgeInterceptor` composes the layers into one wrapped handler per method, so a call
+goes through one interceptor and one wrapper whatever the number of layers, and a stream's
+message through one async generator (grpc.aio calls every interceptor for every call, and a
+wrapper per layer cost a streamed message a generator step per layer).
+
+``create_grpc_server`` in ``server.api.server`` installs the layers outermost first: errors,
+metrics, authentication (``server.api.auth``), then the request guard
+(``server.api.guard``), so a refused call is counted and mapped like any other. Domain
+errors (``server.core.errors``) become gRPC statuses here and nowhere else; an unexpected
+exception becomes INTERNAL (logged with its traceback), never a bare UNKNOWN.
 """
 
 from __future__ import annotations
@@ -13,10 +20,17 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    nullcontext,
+)
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -134,18 +148,33 @@ class WrappedHandlers:
         return wrapped
 
 
-class _AroundInterceptor(grpc.aio.ServerInterceptor):
-    """Runs every behaviour of a handler (any of the four kinds) inside :meth:`around`."""
+Around = Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
+"""The context one call of a method runs in (given the call's servicer context)."""
 
-    def __init__(self) -> None:
-        self._handlers = WrappedHandlers(
-            lambda handler, method: wrap_handler(handler, lambda ctx: self.around(method, ctx))
-        )
 
-    def around(
-        self, method: str, ctx: grpc.aio.ServicerContext
-    ) -> AbstractAsyncContextManager[None]:
-        raise NotImplementedError
+@dataclass(frozen=True)
+class Wrapping:
+    """What a layer adds to one method's handler; each part optional."""
+
+    around: Around | None = None
+    # Applied to the request (to the request iterator of a client stream) inside ``around``.
+    request: Callable[[Any], Any] | None = None
+    # Replaces the handler's deserializer.
+    request_deserializer: Callable[[bytes], Any] | None = None
+
+
+class Layer(Protocol):
+    def wrapping(self, handler: grpc.RpcMethodHandler, method: str) -> Wrapping | None:
+        """What the layer adds to ``handler`` of ``method`` (None: nothing); asked once per
+        method and handler."""
+
+
+class EdgeInterceptor(grpc.aio.ServerInterceptor):
+    """The ``layers`` (outermost first) around every method, in one wrapper per method."""
+
+    def __init__(self, layers: Sequence[Layer]) -> None:
+        self._layers = tuple(layers)
+        self._handlers = WrappedHandlers(self._wrap)
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -155,9 +184,55 @@ class _AroundInterceptor(grpc.aio.ServerInterceptor):
             return None
         return self._handlers.get(handler, handler_call_details.method)
 
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        wrappings = [w for layer in self._layers if (w := layer.wrapping(handler, method))]
+        requests = [w.request for w in wrappings if w.request is not None]
+        deserializers = [w.request_deserializer for w in wrappings if w.request_deserializer]
+        if len(requests) > 1 or len(deserializers) > 1:
+            raise TypeError(f"more than one layer changes the request of {method}")
+        return wrap_handler(
+            handler,
+            _nested(tuple(w.around for w in wrappings if w.around is not None)),
+            request=requests[0] if requests else None,
+            request_deserializer=deserializers[0] if deserializers else None,
+        )
 
-class ErrorMappingInterceptor(_AroundInterceptor):
-    """Turns exceptions raised by servicers (and inner interceptors) into statuses."""
+
+def _nested(arounds: tuple[Around, ...]) -> Around:
+    """One context entering ``arounds`` in order (and leaving them in reverse)."""
+    if not arounds:
+        return _no_context
+    if len(arounds) == 1:
+        return arounds[0]
+
+    @asynccontextmanager
+    async def nested(ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for around in arounds:
+                await stack.enter_async_context(around(ctx))
+            yield
+
+    return nested
+
+
+def _no_context(_ctx: grpc.aio.ServicerContext) -> AbstractAsyncContextManager[None]:
+    return nullcontext()
+
+
+class AroundLayer:
+    """A layer that runs every call of every method inside :meth:`around`."""
+
+    def wrapping(self, handler: grpc.RpcMethodHandler, method: str) -> Wrapping | None:
+        return Wrapping(around=partial(self.around, method))
+
+    def around(
+        self, method: str, ctx: grpc.aio.ServicerContext
+    ) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+
+class ErrorMapping(AroundLayer):
+    """Turns exceptions raised by servicers (and inner layers) into statuses."""
 
     @asynccontextmanager
     async def around(self, method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
@@ -182,15 +257,14 @@ def code_for(error: BaseException) -> grpc.StatusCode | None:
     return grpc.StatusCode.INTERNAL
 
 
-class MetricsInterceptor(_AroundInterceptor):
+class RpcMetrics(AroundLayer):
     """``assay_grpc_server_handled_total{method,code}`` and a latency histogram.
 
-    Install it *inside* :class:`ErrorMappingInterceptor`: it sees the domain error before it
-    becomes a status, so the count is recorded before the client gets its answer.
+    Install it *inside* :class:`ErrorMapping`: it sees the domain error before it becomes a
+    status, so the count is recorded before the client gets its answer.
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        super().__init__()
         self.handled = Counter(
             "assay_grpc_server_handled_total",
             "RPCs completed on the server, by method and status code.",
@@ -203,6 +277,8 @@ class MetricsInterceptor(_AroundInterceptor):
             ["grpc_method"],
             registry=registry,
         )
+        self._handled: dict[tuple[str, str], Counter] = {}
+        self._latency: dict[str, Histogram] = {}
 
     def _observe(
         self,
@@ -213,8 +289,16 @@ class MetricsInterceptor(_AroundInterceptor):
     ) -> None:
         code = (code_for(error) if error is not None else None) or ctx.code()
         name = code.name if isinstance(code, grpc.StatusCode) else "OK"
-        self.handled.labels(method, name).inc()
-        self.latency.labels(method).observe(time.perf_counter() - started)
+        # The labelled children are looked up once per method (and code): ``labels`` takes
+        # a lock and builds a key on every call.
+        handled = self._handled.get((method, name))
+        if handled is None:
+            handled = self._handled[method, name] = self.handled.labels(method, name)
+        latency = self._latency.get(method)
+        if latency is None:
+            latency = self._latency[method] = self.latency.labels(method)
+        handled.inc()
+        latency.observe(time.perf_counter() - started)
 
     @asynccontextmanager
     async def around(self, method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:

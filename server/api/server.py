@@ -18,9 +18,9 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
 from assay.server.api.assessments import AssessmentServicer, add_assessment_service
-from assay.server.api.auth import AuthInterceptor
-from assay.server.api.guard import RequestGuardInterceptor
-from assay.server.api.interceptors import ErrorMappingInterceptor, MetricsInterceptor
+from assay.server.api.auth import Authentication
+from assay.server.api.guard import RequestGuard
+from assay.server.api.interceptors import EdgeInterceptor, ErrorMapping, RpcMetrics
 from assay.server.api.tls import server_credentials
 from assay.server.api.workflows import WorkflowServicer
 from assay.server.assessment.runner import Runner
@@ -112,10 +112,14 @@ def create_grpc_server(
     reads = DaemonExecutor(READ_POOL_SIZE, name="read")
     server = grpc.aio.server(
         interceptors=[
-            ErrorMappingInterceptor(),
-            MetricsInterceptor(metrics),
-            AuthInterceptor(security.authenticator, security.rules),
-            RequestGuardInterceptor(),
+            EdgeInterceptor(
+                [
+                    ErrorMapping(),
+                    RpcMetrics(metrics),
+                    Authentication(security.authenticator, security.rules),
+                    RequestGuard(),
+                ]
+            )
         ],
         options=[("grpc.so_reuseport", int(reuse_port))],
     )
