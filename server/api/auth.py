@@ -14,9 +14,10 @@ runs. Logs name the method and the peer, never a token or a user.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from functools import partial
+from types import TracebackType
 
 import grpc
 
@@ -24,7 +25,7 @@ from assay.server.api.access import METHOD_ACCESS, OPEN_SERVICES, service_of
 from assay.server.api.interceptors import Wrapping
 from assay.server.auth.access import Access, AccessRules
 from assay.server.auth.authn import Authenticator, Credentials
-from assay.server.auth.principal import bound
+from assay.server.auth.principal import Principal, bound
 from assay.server.core.errors import PermissionDenied, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,10 @@ class Authentication:
     def wrapping(self, handler: grpc.RpcMethodHandler, method: str) -> Wrapping | None:
         if service_of(method) in OPEN_SERVICES:
             return None
-        return Wrapping(around=partial(self._guard, method))
+        return Wrapping(around=partial(_Admitted, self, method))
 
-    @asynccontextmanager
-    async def _guard(self, method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    async def admit(self, method: str, ctx: grpc.aio.ServicerContext) -> Principal:
+        """The caller of ``method``, authenticated and allowed to call it."""
         # With authentication off every caller is the open principal: nothing to read.
         credentials = credentials_of(ctx) if self._authenticator.enabled else NO_CREDENTIALS
         try:
@@ -79,5 +80,26 @@ class Authentication:
         except PermissionDenied:
             log.info("%s call to %s from %s refused: not a writer", access, method, ctx.peer())
             raise
-        with bound(principal):
-            yield
+        return principal
+
+
+class _Admitted:
+    """One call: its caller admitted on entry, bound while the servicer runs."""
+
+    __slots__ = ("_binding", "_ctx", "_layer", "_method")
+
+    def __init__(self, layer: Authentication, method: str, ctx: grpc.aio.ServicerContext) -> None:
+        self._layer, self._method, self._ctx = layer, method, ctx
+        self._binding: AbstractContextManager[Principal] | None = None
+
+    async def __aenter__(self) -> None:
+        principal = await self._layer.admit(self._method, self._ctx)
+        self._binding = bound(principal)
+        self._binding.__enter__()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if self._binding is not None:
+            self._binding.__exit__(kind, exc, tb)
+        return False

@@ -24,12 +24,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
     AsyncExitStack,
-    asynccontextmanager,
-    nullcontext,
 )
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from types import TracebackType
 from typing import Any, Protocol
 
 import grpc
@@ -192,56 +191,40 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
             raise TypeError(f"more than one layer changes the request of {method}")
         return wrap_handler(
             handler,
-            _nested(tuple(w.around for w in wrappings if w.around is not None)),
+            tuple(w.around for w in wrappings if w.around is not None),
             request=requests[0] if requests else None,
             request_deserializer=deserializers[0] if deserializers else None,
         )
 
 
-def _nested(arounds: tuple[Around, ...]) -> Around:
-    """One context entering ``arounds`` in order (and leaving them in reverse)."""
-    if not arounds:
-        return _no_context
-    if len(arounds) == 1:
-        return arounds[0]
-
-    @asynccontextmanager
-    async def nested(ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            for around in arounds:
-                await stack.enter_async_context(around(ctx))
-            yield
-
-    return nested
-
-
-def _no_context(_ctx: grpc.aio.ServicerContext) -> AbstractAsyncContextManager[None]:
-    return nullcontext()
-
-
-class AroundLayer:
-    """A layer that runs every call of every method inside :meth:`around`."""
-
-    def wrapping(self, handler: grpc.RpcMethodHandler, method: str) -> Wrapping | None:
-        return Wrapping(around=partial(self.around, method))
-
-    def around(
-        self, method: str, ctx: grpc.aio.ServicerContext
-    ) -> AbstractAsyncContextManager[None]:
-        raise NotImplementedError
-
-
-class ErrorMapping(AroundLayer):
+class ErrorMapping:
     """Turns exceptions raised by servicers (and inner layers) into statuses."""
 
-    @asynccontextmanager
-    async def around(self, method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-        try:
-            yield
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            await _abort_for(exc, ctx, method)  # always raises AbortError
+    def wrapping(self, handler: grpc.RpcMethodHandler, method: str) -> Wrapping | None:
+        return Wrapping(around=partial(_MappedErrors, method))
+
+
+class _MappedErrors:
+    """One call's exceptions as statuses (a class, not an async generator: it is entered
+    for every call)."""
+
+    __slots__ = ("_ctx", "_method")
+
+    def __init__(self, method: str, ctx: grpc.aio.ServicerContext) -> None:
+        self._method, self._ctx = method, ctx
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
+            await _abort_for(exc, self._ctx, self._method)  # always raises AbortError
+        return False
 
 
 def code_for(error: BaseException) -> grpc.StatusCode | None:
@@ -257,7 +240,7 @@ def code_for(error: BaseException) -> grpc.StatusCode | None:
     return grpc.StatusCode.INTERNAL
 
 
-class RpcMetrics(AroundLayer):
+class RpcMetrics:
     """``assay_grpc_server_handled_total{method,code}`` and a latency histogram.
 
     Install it *inside* :class:`ErrorMapping`: it sees the domain error before it becomes a
@@ -280,7 +263,7 @@ class RpcMetrics(AroundLayer):
         self._handled: dict[tuple[str, str], Counter] = {}
         self._latency: dict[str, Histogram] = {}
 
-    def _observe(
+    def observe(
         self,
         method: str,
         ctx: grpc.aio.ServicerContext,
@@ -300,37 +283,51 @@ class RpcMetrics(AroundLayer):
         handled.inc()
         latency.observe(time.perf_counter() - started)
 
-    @asynccontextmanager
-    async def around(self, method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
-            yield
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._observe(method, ctx, started, error)
+    def wrapping(self, handler: grpc.RpcMethodHandler, method: str) -> Wrapping | None:
+        return Wrapping(around=partial(_Timed, self, method))
+
+
+class _Timed:
+    """One call's count and latency, recorded as it ends."""
+
+    __slots__ = ("_ctx", "_method", "_metrics", "_started")
+
+    def __init__(self, metrics: RpcMetrics, method: str, ctx: grpc.aio.ServicerContext) -> None:
+        self._metrics, self._method, self._ctx = metrics, method, ctx
+        self._started = 0.0
+
+    async def __aenter__(self) -> None:
+        self._started = time.perf_counter()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        self._metrics.observe(self._method, self._ctx, self._started, exc)
+        return False
 
 
 def wrap_handler(
     handler: grpc.RpcMethodHandler,
-    around: Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]],
+    arounds: tuple[Around, ...],
     *,
     request: Callable[[Any], Any] | None = None,
     request_deserializer: Callable[[bytes], Any] | None = None,
 ) -> grpc.RpcMethodHandler:
-    """A copy of ``handler`` whose behaviour runs inside ``around(context)``.
+    """A copy of ``handler`` whose behaviour runs inside ``arounds`` (each called with the
+    call's context and entered in order, left in reverse; one exit stack, no wrapper each).
 
     ``request``, when given, replaces the behaviour's first argument (the request, or the
-    request iterator of a client stream) by what it returns, inside ``around``;
+    request iterator of a client stream) by what it returns, inside the ``arounds``;
     ``request_deserializer`` replaces the handler's.
 
     Covers the four kinds of RPC: a streaming response written as an async generator is
     wrapped as one, a coroutine that streams through ``context.write`` (grpc's health
     Watch) as a coroutine, a plain function of a unary request (grpc's health List) as a
     coroutine calling it. Other synchronous handlers are not served by this grpc.aio
-    server: TypeError, so nothing can slip past an interceptor unwrapped.
+    server: TypeError, so nothing can slip past the edge unwrapped.
     """
     options = {
         "request_deserializer": request_deserializer or handler.request_deserializer,
@@ -348,13 +345,13 @@ def wrap_handler(
         if behaviour is None:
             continue
         if inspect.isasyncgenfunction(behaviour):
-            return make(_wrap_generator(behaviour, around, prepare), **options)
+            return make(_wrap_generator(behaviour, arounds, prepare), **options)
         if inspect.iscoroutinefunction(behaviour):
-            return make(_wrap_coroutine(behaviour, around, prepare), **options)
+            return make(_wrap_coroutine(behaviour, arounds, prepare), **options)
         if not (request_streaming or inspect.isgeneratorfunction(behaviour)):
             # A plain function answering a unary request (grpc's health List): called on
             # the loop, as grpc.aio itself would.
-            return make(_wrap_coroutine(_as_coroutine(behaviour), around, prepare), **options)
+            return make(_wrap_coroutine(_as_coroutine(behaviour), arounds, prepare), **options)
         raise TypeError(f"{kind} handler {behaviour!r} is neither a coroutine nor async")
     raise TypeError("a method handler without a behaviour")
 
@@ -371,24 +368,24 @@ def _as_coroutine(function: Callable[[Any, grpc.aio.ServicerContext], Any]) -> B
 
 
 def _wrap_coroutine(
-    behaviour: Behaviour,
-    around: Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]],
-    prepare: Callable[[Any], Any],
+    behaviour: Behaviour, arounds: tuple[Around, ...], prepare: Callable[[Any], Any]
 ) -> Behaviour:
     async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
-        async with around(ctx):
+        async with AsyncExitStack() as stack:
+            for around in arounds:
+                await stack.enter_async_context(around(ctx))
             return await behaviour(prepare(request), ctx)
 
     return wrapped
 
 
 def _wrap_generator(
-    behaviour: StreamBehaviour,
-    around: Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]],
-    prepare: Callable[[Any], Any],
+    behaviour: StreamBehaviour, arounds: tuple[Around, ...], prepare: Callable[[Any], Any]
 ) -> StreamBehaviour:
     async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        async with around(ctx):
+        async with AsyncExitStack() as stack:
+            for around in arounds:
+                await stack.enter_async_context(around(ctx))
             async for item in behaviour(prepare(request), ctx):
                 yield item
 

@@ -18,8 +18,8 @@ thousand; ``RunLog.tick_s``) for progress, and each sends the newest, except at 
 end, whose counts supersede it -- each message costs the server 25-100 us of CPU in
 grpc.aio, and each wake-up a switch of the GIL away from the run's checks, so a thousand
 subscribers at every per-check event would cost a run more than its checks. A crowd's
-subscriber takes its batches condensed (:meth:`RunLog.condensed`): it never looks at the
-progress it would not send. One that keeps
+subscriber, and one behind (a late one replaying a long run), takes its batches condensed
+(:meth:`RunLog.condensed`): it never looks at the progress it would not send. One that keeps
 up, on a run followed by a few, gets every event. A run the bus does not hold (another
 replica's, or one that ended before a restart) is followed by polling storage.
 """
@@ -153,12 +153,15 @@ class RunWatch:
                 # While it holds progress, only its timer or a state change wakes it: a
                 # subscriber behind costs no wake-up per event.
                 timeout = pacer.timeout(time.monotonic())
-                # A crowd's subscriber sends only the newest progress of a batch: it takes
-                # only that (the bus skips the rest without looking at it).
+                # A crowd's subscriber, or one behind, sends only the newest progress before
+                # each state change: it takes only that (the bus skips the rest unseen).
+                behind = pacer.held is not None or (
+                    subscription.pending_lag() > self.behind_after_s
+                )
                 batch = await subscription.next_batch(
                     timeout=timeout,
                     wake_on_progress=timeout is None,
-                    condensed=subscription.crowded,
+                    condensed=subscription.crowded or behind,
                 )
                 if batch is None:
                     due = pacer.due(time.monotonic())

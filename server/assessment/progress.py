@@ -332,6 +332,13 @@ class Subscription:
         """The run has more subscribers than the bus paces one by one (see RunLog)."""
         return self._log.crowded
 
+    def pending_lag(self) -> float:
+        """Seconds since the oldest event released but not yet taken was appended (0 when
+        there is none): the least :attr:`lag` of the next batch."""
+        if self._cursor >= self._log.released:
+            return 0.0
+        return time.monotonic() - self._log.appended[self._cursor]
+
     def __aiter__(self) -> Subscription:
         return self
 

@@ -298,16 +298,20 @@ async def test_a_run_not_on_the_bus_is_read_from_storage() -> None:
     assert events[1].run_finished.summary.counts.passing == 2
 
 
-def test_a_crowded_pacer_sends_the_same_from_a_condensed_batch() -> None:
-    # What the bus leaves out of a crowd's batches (RunLog.condensed) is what the pacer
-    # would have dropped: for every short log cut into two batches, the same messages.
+@pytest.mark.parametrize("crowded", [True, False])
+def test_a_pacer_sends_the_same_from_a_condensed_batch(crowded: bool) -> None:
+    # What the bus leaves out of the batches of a crowd's subscriber, or of one behind
+    # (RunLog.condensed), is what the pacer would have dropped: for every short log cut
+    # into two batches, the same messages.
     def sent(run_log: RunLog, cut: int, *, condensed: bool) -> list[RunEvent]:
         pacer = Pacer(behind_after_s=0.02, interval_s=0.25)
         out = []
-        for start, stop in ((0, cut), (cut, len(run_log.events))):
-            batch = run_log.condensed(start, stop) if condensed else run_log.events[start:stop]
-            out += pacer.take(batch, lag=0.0, now=10.0, crowded=True)
-        return out
+        for now, (start, stop) in ((10.0, (0, cut)), (10.1, (cut, len(run_log.events)))):
+            batch = (
+                run_log.condensed(start, stop) if condensed else run_log.events[start:stop]
+            )
+            out += pacer.take(batch, lag=0.5, now=now, crowded=crowded)
+        return out + pacer.due(11.0)
 
     for length in range(1, 8):
         for pattern in itertools.product("PSE", repeat=length):

@@ -329,3 +329,16 @@ async def test_a_condensed_batch_skips_the_progress_a_crowd_would_not_send() -> 
     bus.publish(RUN, CheckStarted("SEC-002", "y", Pillar.SECURITY))
     batch = await sub.next_batch(condensed=True)
     assert [e.sequence for e in batch or []] == [1, 2, 4]
+
+
+async def test_pending_lag_is_the_age_of_the_oldest_event_not_taken() -> None:
+    bus = ProgressBus()
+    bus.open(RUN)
+    sub = bus.subscribe(RUN)
+    assert sub.pending_lag() == 0.0
+    bus.publish(RUN, RunStateChanged(RunState.QUEUED))
+    assert sub.pending_lag() >= 0.0
+    before = sub.pending_lag()
+    assert sub.pending_lag() >= before  # it only grows until the event is taken
+    await sub.next_batch()
+    assert sub.pending_lag() == 0.0
