@@ -16,7 +16,10 @@ server process spent on the run and its increase, likewise per pair (steadier th
 time on a shared machine, where the subscribers' own process competes for the same cores);
 the events each subscriber received; and the delivery latency of the final event (client
 receipt minus the event's ``at``: one clock, one machine) over every subscriber of every
-repetition, p50 and p99. The last line with ``--json`` is one JSON object.
+repetition, p50 and p99. At the end, as many streams as the largest count replay the
+warm-up run (finished, still on the progress bus) ``--repeat`` times with no run going: the
+server CPU per stream, a stream's own cost and steadier than the slowdown. The last line
+with ``--json`` is one JSON object.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_queries import Served, database, ready, serving
 
 STREAMS_PER_CHANNEL = 100
+Stub = apb_grpc.AssessmentServiceStub
 
 
 def manifests(directory: Path, objects: int) -> None:
@@ -116,19 +120,33 @@ async def subscriber(stub: apb_grpc.AssessmentServiceStub, run_id: str) -> tuple
     raise RuntimeError(f"stream of {run_id} ended without its final event")
 
 
-async def one_run(target: str, path: Path, subscribers: int) -> tuple[float, list[float], int]:
-    """A run followed by ``subscribers`` streams: (run seconds, final latencies, events)."""
+@asynccontextmanager
+async def stubs_for(target: str, subscribers: int) -> AsyncIterator[list[Stub]]:
+    """Stubs over one channel per :data:`STREAMS_PER_CHANNEL` streams (at least one)."""
     channels = [
         grpc.aio.insecure_channel(target)
         for _ in range(max(1, -(-subscribers // STREAMS_PER_CHANNEL)))
     ]
     try:
-        stubs = [apb_grpc.AssessmentServiceStub(channel) for channel in channels]
+        yield [apb_grpc.AssessmentServiceStub(channel) for channel in channels]
+    finally:
+        for channel in channels:
+            await channel.close()
+
+
+async def follow_all(stubs: list[Stub], run_id: str, subscribers: int) -> list[tuple[float, int]]:
+    return await asyncio.gather(
+        *(subscriber(stubs[i % len(stubs)], run_id) for i in range(subscribers))
+    )
+
+
+async def one_run(target: str, path: Path, subscribers: int) -> tuple[str, float, list[float], int]:
+    """A run followed by ``subscribers`` streams: (run id, run seconds, final latencies,
+    events)."""
+    async with stubs_for(target, subscribers) as stubs:
         started = await stubs[0].StartManifestRun(upload(path), timeout=60)
         run_id = started.run.run_id
-        followed = await asyncio.gather(
-            *(subscriber(stubs[i % len(stubs)], run_id) for i in range(subscribers))
-        )
+        followed = await follow_all(stubs, run_id, subscribers)
         while True:  # with no subscriber, wait for the end in storage
             run = (await stubs[0].GetRun(apb.GetRunRequest(run_id=run_id), timeout=60)).run
             if run.state not in (apb.RUN_PHASE_QUEUED, apb.RUN_PHASE_RUNNING):
@@ -138,23 +156,44 @@ async def one_run(target: str, path: Path, subscribers: int) -> tuple[float, lis
             raise RuntimeError(f"run {run_id} ended {apb.RunPhase.Name(run.state)}: {run.error}")
         duration = (run.completed_at.ToDatetime() - run.requested_at.ToDatetime()).total_seconds()
         events = sum(count for _, count in followed)
-        return duration, [latency for latency, _ in followed], events
-    finally:
-        for channel in channels:
-            await channel.close()
+        return run_id, duration, [latency for latency, _ in followed], events
+
+
+async def replay(served: Served, run_id: str, subscribers: int, rounds: int) -> dict[str, Any]:
+    """Server CPU per stream of ``subscribers`` streams that replay the finished run
+    ``run_id`` from the progress bus, no run going: a stream's own cost, steadier than a
+    run's slowdown (its median over ``rounds``, in ms, and the events of each stream)."""
+    per_stream: list[float] = []
+    events = 0
+    for _ in range(rounds):
+        before = served.cpu_s()
+        async with stubs_for(served.target, subscribers) as stubs:
+            followed = await follow_all(stubs, run_id, subscribers)
+        per_stream.append(1000 * (served.cpu_s() - before) / subscribers)
+        events = sum(count for _, count in followed)
+    figure = statistics.median(per_stream)
+    print(
+        f"{subscribers:>6} replays of the finished run: server CPU {figure:.3f} ms per stream, "
+        f"{events / subscribers:.1f} events each",
+        flush=True,
+    )
+    return {
+        f"replay_cpu_ms_per_stream_{subscribers}": round(figure, 3),
+        f"replay_events_per_stream_{subscribers}": round(events / subscribers, 1),
+    }
 
 
 async def measure(served: Served, path: Path, counts: list[int], repeat: int) -> dict[str, Any]:
     target = served.target
     await ready(target)
-    await one_run(target, path, 0)  # warm-up: imports, caches, check versions
+    run_id, *_ = await one_run(target, path, 0)  # warm-up: imports, caches, check versions
     figures: dict[str, Any] = {}
     baselines: list[float] = []
     baseline_cpus: list[float] = []
 
     async def timed(subscribers: int) -> tuple[float, float, list[float], int]:
         before = served.cpu_s()
-        duration, finals, read = await one_run(target, path, subscribers)
+        _, duration, finals, read = await one_run(target, path, subscribers)
         return duration, served.cpu_s() - before, finals, read
 
     for subscribers in counts:
@@ -205,7 +244,7 @@ async def measure(served: Served, path: Path, counts: list[int], repeat: int) ->
         f"{figures['server_cpu_s_0']:5.2f} s (medians of the {len(baselines)} paired runs)",
         flush=True,
     )
-    return figures
+    return figures | await replay(served, run_id, max(counts), repeat)
 
 
 @contextmanager
