@@ -307,9 +307,7 @@ def test_a_pacer_sends_the_same_from_a_condensed_batch(crowded: bool) -> None:
         pacer = Pacer(behind_after_s=0.02, interval_s=0.25)
         out = []
         for now, (start, stop) in ((10.0, (0, cut)), (10.1, (cut, len(run_log.events)))):
-            batch = (
-                run_log.condensed(start, stop) if condensed else run_log.events[start:stop]
-            )
+            batch = run_log.condensed(start, stop) if condensed else run_log.events[start:stop]
             out += pacer.take(batch, lag=0.5, now=now, crowded=crowded)
         return out + pacer.due(11.0)
 
