@@ -17,12 +17,11 @@ import logging
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from functools import partial
-from types import TracebackType
 
 import grpc
 
 from assay.server.api.access import METHOD_ACCESS, OPEN_SERVICES, service_of
-from assay.server.api.interceptors import Wrapping
+from assay.server.api.interceptors import CallContext, Wrapping
 from assay.server.auth.access import Access, AccessRules
 from assay.server.auth.authn import Authenticator, Credentials
 from assay.server.auth.principal import Principal, bound
@@ -83,7 +82,7 @@ class Authentication:
         return principal
 
 
-class _Admitted:
+class _Admitted(CallContext):
     """One call: its caller admitted on entry, bound while the servicer runs."""
 
     __slots__ = ("_binding", "_ctx", "_layer", "_method")
@@ -97,9 +96,6 @@ class _Admitted:
         self._binding = bound(principal)
         self._binding.__enter__()
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool:
+    async def leave(self, error: BaseException | None) -> None:
         if self._binding is not None:
-            self._binding.__exit__(kind, exc, tb)
-        return False
+            self._binding.__exit__(None, None, None)  # unbinds; the error goes on regardless

@@ -204,14 +204,12 @@ class ErrorMapping:
         return Wrapping(around=partial(_MappedErrors, method))
 
 
-class _MappedErrors:
-    """One call's exceptions as statuses (a class, not an async generator: it is entered
-    for every call)."""
+class CallContext:
+    """What a layer runs around one call, entered as it starts and left as it ends (a
+    class rather than an ``asynccontextmanager``: one is made for every call, and an async
+    generator costs more to make, to enter and to leave)."""
 
-    __slots__ = ("_ctx", "_method")
-
-    def __init__(self, method: str, ctx: grpc.aio.ServicerContext) -> None:
-        self._method, self._ctx = method, ctx
+    __slots__ = ()
 
     async def __aenter__(self) -> None:
         return None
@@ -222,9 +220,24 @@ class _MappedErrors:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        if isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
-            await _abort_for(exc, self._ctx, self._method)  # always raises AbortError
-        return False
+        await self.leave(exc)
+        return False  # never swallows: an error goes on, or is replaced by a status
+
+    async def leave(self, error: BaseException | None) -> None:
+        """The call ended, with ``error`` if it raised (a cancellation included)."""
+
+
+class _MappedErrors(CallContext):
+    """One call's exceptions as statuses."""
+
+    __slots__ = ("_ctx", "_method")
+
+    def __init__(self, method: str, ctx: grpc.aio.ServicerContext) -> None:
+        self._method, self._ctx = method, ctx
+
+    async def leave(self, error: BaseException | None) -> None:
+        if isinstance(error, Exception) and not isinstance(error, grpc.aio.AbortError):
+            await _abort_for(error, self._ctx, self._method)  # always raises AbortError
 
 
 def code_for(error: BaseException) -> grpc.StatusCode | None:
@@ -287,7 +300,7 @@ class RpcMetrics:
         return Wrapping(around=partial(_Timed, self, method))
 
 
-class _Timed:
+class _Timed(CallContext):
     """One call's count and latency, recorded as it ends."""
 
     __slots__ = ("_ctx", "_method", "_metrics", "_started")
@@ -299,14 +312,8 @@ class _Timed:
     async def __aenter__(self) -> None:
         self._started = time.perf_counter()
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        self._metrics.observe(self._method, self._ctx, self._started, exc)
-        return False
+    async def leave(self, error: BaseException | None) -> None:
+        self._metrics.observe(self._method, self._ctx, self._started, error)
 
 
 def wrap_handler(
