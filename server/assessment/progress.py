@@ -24,9 +24,11 @@ caught up, waits for the next append. Hence:
   grows with the crowd (:attr:`RunLog.tick_s`), so the bursts' share of the loop stays
   small however many follow -- and
   :meth:`Subscription.next_batch` hands a subscriber everything it has not read, with how
-  late it took it (:attr:`Subscription.lag`): the fan-out of N subscribers costs N wake-ups
-  per burst, no task and no wait per event. What a subscriber that fell behind is sent is the
-  consumer's policy (the API conflates progress, ``api.watch``);
+  late it took it (:attr:`Subscription.lag`), or only what supersedes the rest (state
+  changes and the newest progress before each: ``condensed``): the fan-out of N
+  subscribers costs N wake-ups per burst, no task and no wait per event. What a subscriber
+  that fell behind is sent is the consumer's policy (the API conflates progress,
+  ``api.watch``);
 - :meth:`RunEvent.encoded` keeps a consumer's encoding of an event with the event, so every
   subscriber of a run sends the same bytes, encoded once.
 
@@ -248,8 +250,9 @@ class RunLog:
     def condensed(self, start: int, stop: int) -> list[RunEvent]:
         """``events[start:stop]`` without the progress that newer progress supersedes: every
         state change and the end, each preceded by the newest progress since the one before
-        it, and the newest progress after the last. Costs the state changes in the range,
-        not the events: a crowd's subscribers each take a tick's worth of per-check events.
+        it, and the newest progress after the last. Its cost is the number of state changes
+        in the range, not of events: what a crowd's subscriber, or one behind, takes instead
+        of the whole range (it would send only these).
         """
         out: list[RunEvent] = []
         gap = start
