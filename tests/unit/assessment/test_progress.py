@@ -331,14 +331,15 @@ async def test_a_condensed_batch_skips_the_progress_a_crowd_would_not_send() -> 
     assert [e.sequence for e in batch or []] == [1, 2, 4]
 
 
-async def test_pending_lag_is_the_age_of_the_oldest_event_not_taken() -> None:
-    bus = ProgressBus()
-    bus.open(RUN)
-    sub = bus.subscribe(RUN)
+async def test_pending_lag_is_the_age_of_the_oldest_event_released_but_not_taken() -> None:
+    run_log = RunLog(RUN, 100, crowd_from=0, crowd_tick_s=3600)  # progress waits for a tick
+    sub = Subscription(run_log)
     assert sub.pending_lag() == 0.0
-    bus.publish(RUN, RunStateChanged(RunState.QUEUED))
-    assert sub.pending_lag() >= 0.0
-    before = sub.pending_lag()
-    assert sub.pending_lag() >= before  # it only grows until the event is taken
-    await sub.next_batch()
+    run_log.append(CheckStarted("SEC-001", "x", Pillar.SECURITY), T0)
+    assert sub.pending_lag() == 0.0  # appended, not released: nothing is pending yet
+
+    run_log.append(RunStateChanged(RunState.COMPLETED), T0)  # releases both
+    run_log.appended[0] -= 100.0  # the progress was appended 100 s earlier
+    assert 100.0 <= sub.pending_lag() < 101.0
+    assert [e.sequence for e in await sub.next_batch() or []] == [1, 2]
     assert sub.pending_lag() == 0.0
