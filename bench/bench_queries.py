@@ -277,7 +277,13 @@ class Figures:
 async def drive(served: Served, call: Call, clients: int, seconds: float) -> Figures:
     """``clients`` loops calling ``call`` back to back for ``seconds`` (after a short warm-up),
     over one channel per client as separate client processes would have."""
-    channels = [grpc.aio.insecure_channel(served.target) for _ in range(clients)]
+    # Channels of one process to one target share a connection unless each keeps its own
+    # subchannel pool: without it every client would be multiplexed over one TCP connection,
+    # which SO_REUSEPORT hands to one of the server's processes.
+    own_connection = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [
+        grpc.aio.insecure_channel(served.target, options=own_connection) for _ in range(clients)
+    ]
     latencies: list[float] = []
     errors = 0
     try:

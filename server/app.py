@@ -265,6 +265,7 @@ class AssayServer:
                 upload_limit=settings.assessment.max_upload_bytes,
                 cluster_id=settings.cluster_id,
                 reuse_port=self.reuse_port,
+                read_threads=settings.read_threads_per_process,
             )
             self._grpc = endpoint
             await endpoint.start()
@@ -452,7 +453,7 @@ def _open_repository(settings: Settings) -> Repository:
     except BaseException:
         engine.dispose()
         raise
-    return Repository(engine)
+    return Repository(engine, read_pool_size=settings.read_threads_per_process)
 
 
 def _load_registry() -> Registry:

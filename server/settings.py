@@ -81,6 +81,16 @@ class Settings:
             "max": 64,
         },
     )
+    read_threads: int = field(
+        default=0,
+        metadata={
+            "help": "Threads per server process that run query RPCs, each with a "
+            "PostgreSQL connection (0: two per core shared among the processes, at least 2, "
+            "at most 8).",
+            "min": 0,
+            "max": 256,
+        },
+    )
     health_port: int = field(
         default=8081,
         metadata={
@@ -185,6 +195,14 @@ class Settings:
         return bool(self.auth.token_file or self.auth.token_review or self.tls.cert)
 
     @property
+    def read_threads_per_process(self) -> int:
+        """``read_threads``, or when 0 two per core of this machine shared among the
+        processes, from 2 to 8."""
+        return self.read_threads or auto_read_threads(
+            cores=len(os.sched_getaffinity(0)), processes=self.processes
+        )
+
+    @property
     def metrics_bind_host(self) -> str:
         return self.metrics_host or self.listen_host
 
@@ -251,6 +269,18 @@ class Settings:
                 "several processes with workflows need leader election, or each would "
                 "reconcile every execution",
             )
+
+
+# Conversion of a page holds the GIL: beyond a few read threads per process, more only
+# make the event loop wait for it (bench/README.md, "ListAssessments over processes").
+MAX_AUTO_READ_THREADS = 8
+
+
+def auto_read_threads(*, cores: int, processes: int) -> int:
+    """Read threads per process when ``read_threads`` is 0: two per core shared among the
+    processes, at least 2 (a slow query leaves one for the others), at most
+    ``MAX_AUTO_READ_THREADS``."""
+    return min(MAX_AUTO_READ_THREADS, max(2, 2 * cores // processes))
 
 
 _AUTH_HOW = "set ASSAY_TOKEN_FILE, ASSAY_TOKEN_REVIEW or ASSAY_TLS_CERT, or listen on 127.0.0.1"

@@ -102,14 +102,16 @@ def create_grpc_server(
     upload_limit: int = DEFAULT_UPLOAD_LIMIT,
     cluster_id: str = "",
     reuse_port: bool = False,
+    read_threads: int = READ_POOL_SIZE,
 ) -> GrpcEndpoint:
     """Build the server with every service and bind ``listen`` (TLS when ``security.tls``);
     ``OSError`` if it cannot bind, TlsError if the TLS files are unusable. With
     ``reuse_port`` the port is shared with the other processes of a supervisor
     (SO_REUSEPORT); otherwise a port in use is an error."""
-    # As many threads as the storage read pool has connections, so none waits for one.
-    # Daemon threads: a read stuck on a frozen database must not hold the process at exit.
-    reads = DaemonExecutor(READ_POOL_SIZE, name="read")
+    # ``read_threads``: as many as the repository's read pool has connections, so none waits
+    # for one. Daemon threads: a read stuck on a frozen database must not hold the process
+    # at exit.
+    reads = DaemonExecutor(read_threads, name="read")
     server = grpc.aio.server(
         interceptors=[
             EdgeInterceptor(

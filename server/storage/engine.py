@@ -47,7 +47,8 @@ RV = TypeVar("RV")
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Page cache per connection (KiB); SQLite's default is 2 MiB.
 SQLITE_CACHE_KIB = 32 * 1024
-# Connections of the PostgreSQL read pool: one per thread of the API's read executor.
+# Connections of the PostgreSQL read pool, one per thread of the API's read executor, when
+# not given (the server sizes both from its read_threads setting).
 READ_POOL_SIZE = 8
 # Fail fast instead of the OS TCP timeout (minutes) when a PostgreSQL host is unreachable
 # (lowered to the statement timeout when that is shorter).

@@ -41,6 +41,7 @@ from assay.server.storage.checks import CheckCatalog
 from assay.server.storage.counts import CountReader
 from assay.server.storage.dialect import dialect_insert
 from assay.server.storage.engine import (
+    READ_POOL_SIZE,
     reader_engine,
     schema_is_current,
     storage_errors,
@@ -69,9 +70,11 @@ AUDIT = Listing(
 class Repository:
     """Reads and writes the storage tables; thread-safe (the engine pools connections)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_pool_size: int = READ_POOL_SIZE) -> None:
+        """``read_pool_size``: connections of the PostgreSQL read pool, one per thread that
+        reads (the API's read threads)."""
         self._engine = engine
-        self._reads = reader_engine(engine)
+        self._reads = reader_engine(engine, pool_size=read_pool_size)
         self._checks = CheckCatalog()
         self._tokens: PageTokens | None = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from assay.server.settings import (
     Settings,
     SettingsError,
     StartupError,
+    auto_read_threads,
     check,
     load_settings,
     option,
@@ -348,3 +350,22 @@ def test_several_processes_need_postgresql_and_leader_election() -> None:
     assert load_settings(postgres).processes == 4
     with pytest.raises(SettingsError, match=r"ASSAY_PROCESSES .*need leader election"):
         load_settings({**postgres, "ASSAY_WORKFLOWS": "true", "ASSAY_LEADER_ELECTION": "false"})
+
+
+@pytest.mark.parametrize(
+    ("cores", "processes", "threads"),
+    [(1, 1, 2), (2, 1, 4), (2, 2, 2), (2, 4, 2), (4, 1, 8), (16, 1, 8), (16, 4, 8), (16, 8, 4)],
+)
+def test_read_threads_default_to_two_per_core_shared_among_processes(
+    cores: int, processes: int, threads: int
+) -> None:
+    assert auto_read_threads(cores=cores, processes=processes) == threads
+
+
+def test_read_threads_set_win_over_the_default() -> None:
+    postgres = {"ASSAY_PROCESSES": "2", "ASSAY_DATABASE_URL": "postgres://db.example/assay"}
+    assert load_settings({**postgres, "ASSAY_READ_THREADS": "3"}).read_threads_per_process == 3
+    cores = len(os.sched_getaffinity(0))
+    assert load_settings(postgres).read_threads_per_process == auto_read_threads(
+        cores=cores, processes=2
+    )

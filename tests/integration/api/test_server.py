@@ -11,7 +11,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import URL, create_engine, make_url, text
 
 from assay.client.api import AssayClient, ClientError
 from assay.server.api.server import ASSESSMENT_SERVICE, WORKFLOW_SERVICE
@@ -22,7 +22,7 @@ from assay.server.storage.engine import create_engine_from_url, migrate
 from assay.server.storage.repository import Repository
 from assay.v1 import assessment_pb2 as apb
 from tests.integration.api.server_fixtures import ServerThread, server_settings
-from tests.integration.storage.backends import DEFAULT_POSTGRES_URL
+from tests.integration.storage.backends import DEFAULT_POSTGRES_URL, postgres_schema_url
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -130,3 +130,17 @@ def test_start_up_fails_runs_of_a_dead_server(repository: Repository) -> None:
         after = client.get_run(left.run_id)
     assert after.state == apb.RUN_PHASE_FAILED
     assert after.error == CRASH_REASON
+
+
+@pytest.mark.postgres
+def test_read_threads_size_the_read_pool_and_its_connections(postgres_test_database: URL) -> None:
+    url = postgres_schema_url(postgres_test_database)
+    settings = server_settings(database_url=url, read_threads=3)
+    with ServerThread(AssayServer(settings)) as running:
+        server = running.server
+        assert server._grpc is not None and server._grpc.reads is not None
+        assert server._grpc.reads.size == 3
+        assert server.repository is not None
+        assert server.repository.read_engine.pool.size() == 3  # type: ignore[attr-defined]
+        with AssayClient(running.target) as client:
+            assert client.list_runs(apb.ListRunsRequest()).runs == []
