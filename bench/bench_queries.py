@@ -257,6 +257,11 @@ async def ready(target: str, timeout_s: float = 60) -> None:
 
 # -- the load ---------------------------------------------------------------------------------
 
+# Channels of one process to one target share a connection unless each keeps its own
+# subchannel pool: without it every client would be multiplexed over one TCP connection,
+# which SO_REUSEPORT hands to one of the server's processes.
+OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
+
 Call = Callable[[apb_grpc.AssessmentServiceStub], Awaitable[Any]]
 
 
@@ -277,12 +282,8 @@ class Figures:
 async def drive(served: Served, call: Call, clients: int, seconds: float) -> Figures:
     """``clients`` loops calling ``call`` back to back for ``seconds`` (after a short warm-up),
     over one channel per client as separate client processes would have."""
-    # Channels of one process to one target share a connection unless each keeps its own
-    # subchannel pool: without it every client would be multiplexed over one TCP connection,
-    # which SO_REUSEPORT hands to one of the server's processes.
-    own_connection = [("grpc.use_local_subchannel_pool", 1)]
     channels = [
-        grpc.aio.insecure_channel(served.target, options=own_connection) for _ in range(clients)
+        grpc.aio.insecure_channel(served.target, options=OWN_CONNECTION) for _ in range(clients)
     ]
     latencies: list[float] = []
     errors = 0

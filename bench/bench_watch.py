@@ -46,7 +46,7 @@ from assay.v1 import assessment_pb2 as apb
 from assay.v1 import assessment_pb2_grpc as apb_grpc
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_queries import Served, database, ready, serving
+from bench_queries import OWN_CONNECTION, Served, database, ready, serving
 
 STREAMS_PER_CHANNEL = 100
 Stub = apb_grpc.AssessmentServiceStub
@@ -122,9 +122,11 @@ async def subscriber(stub: apb_grpc.AssessmentServiceStub, run_id: str) -> tuple
 
 @asynccontextmanager
 async def stubs_for(target: str, subscribers: int) -> AsyncIterator[list[Stub]]:
-    """Stubs over one channel per :data:`STREAMS_PER_CHANNEL` streams (at least one)."""
+    """Stubs over one channel per :data:`STREAMS_PER_CHANNEL` streams (at least one), each
+    channel with a connection of its own (channels of one process to one target otherwise
+    share one: ``bench_queries.OWN_CONNECTION``)."""
     channels = [
-        grpc.aio.insecure_channel(target)
+        grpc.aio.insecure_channel(target, options=OWN_CONNECTION)
         for _ in range(max(1, -(-subscribers // STREAMS_PER_CHANNEL)))
     ]
     try:
