@@ -53,6 +53,7 @@ from typing import Any, Union
 
 from assay.server.assessment.settings import AssessmentSettings
 from assay.server.auth.settings import AuthSettings, TlsSettings
+from assay.server.core.threads import available_cores
 from assay.server.kube.settings import KubeSettings
 from assay.server.workflow.settings import WorkflowSettings
 
@@ -85,8 +86,8 @@ class Settings:
         default=0,
         metadata={
             "help": "Threads per server process that run query RPCs, each with a "
-            "PostgreSQL connection (0: two per core shared among the processes, at least 2, "
-            "at most 8).",
+            "PostgreSQL connection (0: two per core, a container's CPU limit counting, shared "
+            "among the processes; at least 2, at most 8).",
             "min": 0,
             "max": 256,
         },
@@ -196,10 +197,10 @@ class Settings:
 
     @property
     def read_threads_per_process(self) -> int:
-        """``read_threads``, or when 0 two per core of this machine shared among the
-        processes, from 2 to 8."""
+        """``read_threads``, or when 0 two per available core (a container's CPU limit
+        counts) shared among the processes, from 2 to 8."""
         return self.read_threads or auto_read_threads(
-            cores=len(os.sched_getaffinity(0)), processes=self.processes
+            cores=available_cores(), processes=self.processes
         )
 
     @property

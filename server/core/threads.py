@@ -12,10 +12,13 @@ its own threads and never the ones another kind needs. Differences from
   expose the load.
 
 ``submit`` returns a ``concurrent.futures.Future``, so ``loop.run_in_executor`` works with it.
+:func:`available_cores` tells how many cores a pool's size may count on.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 from collections import deque
@@ -25,6 +28,30 @@ from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+# cgroup v2: the CPU quota of this process's group ("max 100000", or "200000 100000": two
+# cores' worth of time per period), a container's CPU limit.
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
+def available_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by its cgroup's CPU quota (in
+    a container with a CPU limit, the affinity still names every core of the node)."""
+    try:
+        with open(CGROUP_CPU_MAX) as quota:
+            cpu_max = quota.read()
+    except OSError:
+        cpu_max = None
+    return cores_within(len(os.sched_getaffinity(0)), cpu_max)
+
+
+def cores_within(affinity: int, cpu_max: str | None) -> int:
+    """``affinity`` cores capped by a cgroup ``cpu.max`` text (quota and period, rounded
+    up to whole cores; "max" or no file: no cap), at least 1."""
+    quota, _, period = (cpu_max or "max").strip().partition(" ")
+    if quota == "max" or not quota.isdigit() or not period.isdigit() or int(period) == 0:
+        return max(1, affinity)
+    return max(1, min(affinity, math.ceil(int(quota) / int(period))))
 
 
 class _Item:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assay.client.cli.main import app
+from assay.server.core.threads import available_cores
 from assay.server.core.types import Source
 from assay.server.settings import (
     Option,
@@ -365,7 +365,6 @@ def test_read_threads_default_to_two_per_core_shared_among_processes(
 def test_read_threads_set_win_over_the_default() -> None:
     postgres = {"ASSAY_PROCESSES": "2", "ASSAY_DATABASE_URL": "postgres://db.example/assay"}
     assert load_settings({**postgres, "ASSAY_READ_THREADS": "3"}).read_threads_per_process == 3
-    cores = len(os.sched_getaffinity(0))
     assert load_settings(postgres).read_threads_per_process == auto_read_threads(
-        cores=cores, processes=2
+        cores=available_cores(), processes=2
     )
