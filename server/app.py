@@ -51,7 +51,7 @@ from assay.server.kube.client import KubeClient
 from assay.server.kube.config import KubeClientFactory, client_factory
 from assay.server.kube.errors import KubeError
 from assay.server.observability.health import HealthMonitor, Readiness, ReadinessCheck
-from assay.server.observability.http import HealthEndpoints, MetricsEndpoint
+from assay.server.observability.http import HealthEndpoints, MetricsEndpoint, exposed
 from assay.server.observability.workflow_metrics import WorkflowMetrics
 from assay.server.settings import LogLevel, Settings, StartupError, check
 from assay.server.storage.engine import (
@@ -189,7 +189,7 @@ class AssayServer:
             stack.push_async_callback(health_http.stop)
             self.health_port = health_http.port
         if settings.metrics_port:
-            metrics_http = MetricsEndpoint(self.metrics, gate=auth.metrics_gate)
+            metrics_http = MetricsEndpoint(exposed(self.metrics), gate=auth.metrics_gate)
             with _step("metrics_port", f"cannot listen on port {settings.metrics_port}"):
                 await metrics_http.start(settings.metrics_bind_host, settings.metrics_port)
             stack.push_async_callback(metrics_http.stop)

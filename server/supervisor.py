@@ -13,8 +13,8 @@ kernel spreads new connections over them. What the supervisor does:
   and a start-up failure (an unreachable database, a bad certificate) stops everything with
   that process's error, as a single server would.
 - **Splits the singletons**: the first process serves the health and metrics ports (its
-  ``/readyz`` and ``/metrics``; the metrics are that process's) and runs the schedule; the
-  others have them off. Every process runs the workflow controller when it is on, under
+  ``/readyz``; ``/metrics`` of every process, see below) and runs the schedule; the others
+  have them off. Every process runs the workflow controller when it is on, under
   its own leader-election identity (the configured one plus ``-<index>``), so one process
   reconciles at a time, as with replicas. Runs belong to the process that executes them and
   are heartbeated by it, as across replicas on one database (hence PostgreSQL only: the
@@ -23,6 +23,12 @@ kernel spreads new connections over them. What the supervisor does:
   graceful shutdown (each has ``shutdown_grace_s``); the supervisor then exits 0.
 - A server process whose supervisor is gone (even killed, so that it forwarded nothing)
   shuts down as on SIGTERM: no process outlives its supervisor.
+- **Shares the metrics**: every process keeps its metric values in files of a private
+  temporary directory (prometheus_client's multiprocess mode, ``PROMETHEUS_MULTIPROC_DIR``,
+  set for the processes it starts), and the first process's ``/metrics`` adds them up:
+  counters and histograms over every process that ever served (a restarted process's
+  counts are not lost), gauges over the live ones. The directory goes when the supervisor
+  exits (unless it is killed with SIGKILL).
 - **Restarts a process that dies** once it was serving (after :data:`RESTART_DELAY_S`); the
   runs it was executing are failed by the others' liveness sweep, as for a crashed
   replica. If a restarted process fails to start, the whole server stops with its error.
@@ -35,8 +41,10 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +52,9 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from prometheus_client import multiprocess
+
+from assay.server.observability.http import MULTIPROCESS_DIR_VARIABLE
 from assay.server.settings import Settings, StartupError
 
 log = logging.getLogger(__name__)
@@ -119,6 +130,7 @@ class Supervisor:
         self._children: dict[int, _Child] = {}
         self._stopping = False
         self._listen = settings.listen
+        self._metrics_dir = ""
 
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT; StartupError when a process cannot start."""
@@ -126,8 +138,9 @@ class Supervisor:
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
         }
         try:
-            with reserved(self._settings.listen) as listen:
+            with reserved(self._settings.listen) as listen, shared_metrics() as metrics_dir:
                 self._listen = listen
+                self._metrics_dir = metrics_dir
                 try:
                     for index in range(self._settings.processes):
                         self._start(index)
@@ -186,6 +199,7 @@ class Supervisor:
             ended = wait([child.process.sentinel for child in children], timeout=1.0)
             for child in (c for c in children if c.process.sentinel in ended):
                 child.process.join()
+                self._forget_metrics(child)
                 if self._stopping:
                     break
                 log.error(
@@ -212,6 +226,30 @@ class Supervisor:
                 log.error("assay process %d did not stop in time; killing it", child.index)
                 child.process.kill()
                 child.process.join()
+            self._forget_metrics(child)
+
+    def _forget_metrics(self, child: _Child) -> None:
+        """Drop the gauges of a process that ended (its counters keep counting in the sum)."""
+        if self._metrics_dir and child.process.pid is not None:
+            multiprocess.mark_process_dead(child.process.pid, self._metrics_dir)
+
+
+@contextlib.contextmanager
+def shared_metrics() -> Iterator[str]:
+    """A private temporary directory in which the processes started meanwhile keep their
+    metric values (``PROMETHEUS_MULTIPROC_DIR``, read by prometheus_client when a process
+    imports it: spawned processes inherit it); removed, and the variable restored, after."""
+    previous = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    directory = tempfile.mkdtemp(prefix="assay-metrics-")
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = directory
+    try:
+        yield directory
+    finally:
+        if previous is None:
+            del os.environ[MULTIPROCESS_DIR_VARIABLE]
+        else:
+            os.environ[MULTIPROCESS_DIR_VARIABLE] = previous
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def stop_with_parent() -> None:

@@ -8,22 +8,40 @@ Started by ``server.app``:
   (:mod:`.health`) and answers 503 naming the failing ones (details go to the log, not to
   an unauthenticated caller) or while the server shuts down.
 - :class:`MetricsEndpoint` on ``ASSAY_METRICS_PORT`` (9090): ``/metrics`` in the Prometheus
-  text format, behind a :class:`MetricsGate` when authentication is on (401 without valid
-  credentials, 403 when the caller may not read metrics, 503 when that cannot be decided
-  now). The gate is injected by the composition root; this package knows nothing of how
-  callers are authenticated.
+  text format (of every process of a supervisor: :func:`exposed`), behind a
+  :class:`MetricsGate` when authentication is on (401 without valid credentials, 403 when
+  the caller may not read metrics, 503 when that cannot be decided now). The gate is
+  injected by the composition root; this package knows nothing of how callers are
+  authenticated.
 """
 
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from assay.server.observability.health import Readiness
+
+# Where each of a supervisor's processes keeps its metric values (``server.supervisor``).
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def exposed(registry: CollectorRegistry) -> CollectorRegistry:
+    """What ``/metrics`` shows: ``registry``, or in a supervisor's process the values of
+    every process it started, added up from the directory they keep them in (this
+    process's included, so ``registry`` itself is not shown twice)."""
+    directory = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    if not directory:
+        return registry
+    merged = CollectorRegistry()
+    MultiProcessCollector(merged, path=directory)
+    return merged
 
 
 class Verdict(enum.Enum):

@@ -47,6 +47,8 @@ class WorkflowMetrics:
             "workflowexecution_queue_depth",
             "WorkflowExecutions waiting in the reconcile queue.",
             registry=registry,
+            # Over a supervisor's processes: the sum of the live ones' (the leader's).
+            multiprocess_mode="livesum",
         )
 
     def finished(self, outcome: str, duration_s: float | None) -> None:

@@ -13,7 +13,6 @@ import dataclasses
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +45,7 @@ from tests.integration.api.server_fixtures import ServerThread, server_settings
 from tests.integration.api.uploads import start_manifest_run
 from tests.integration.storage.backends import postgres_schema_url
 from tests.pgcluster import PgCluster
+from tests.ports import free_port
 from tests.unit.assessment.fakes import Gate, fake_check, registry
 
 MANIFEST = """\
@@ -55,13 +55,6 @@ metadata: {name: web, namespace: default}
 spec:
   containers: [{name: app, image: nginx:1.27}]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -11,21 +11,25 @@ import os
 import queue
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import URL
 
 from assay.v1 import assessment_pb2 as apb
 from assay.v1 import assessment_pb2_grpc as apb_grpc
 from tests.integration.storage.backends import postgres_schema_url
+from tests.ports import free_port
 
 # Each test starts real server processes (a fresh interpreter each, a few seconds apiece).
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
@@ -100,9 +104,13 @@ ENVIRONMENT = {
 
 
 @contextmanager
-def serving(url: str) -> Iterator[Served]:
+def serving(url: str, **environment: str) -> Iterator[Served]:
     process = subprocess.Popen(
-        command(url), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENVIRONMENT
+        command(url),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**ENVIRONMENT, **environment},
     )
     served = Served(process)
     try:
@@ -139,6 +147,43 @@ def connected_sockets(pid: int, port: int) -> int:
             if local_port == port and fields[3] == "01" and fields[9] in inodes:
                 count += 1
     return count
+
+
+def list_runs_on_fresh_connections(port: int, calls: int, pids: tuple[int, ...]) -> list[int]:
+    """One ListRuns on each of ``calls`` new connections, held open until each process of
+    ``pids`` was counted: how many of them each holds."""
+    with ExitStack() as stack:
+        for _ in range(calls):
+            channel = stack.enter_context(
+                grpc.insecure_channel(
+                    f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]
+                )
+            )
+            stub = apb_grpc.AssessmentServiceStub(channel)
+            stub.ListRuns(apb.ListRunsRequest(page_size=1), timeout=30)
+        return [connected_sockets(pid, port) for pid in pids]
+
+
+def handled_list_runs(metrics_port: int) -> float:
+    """``assay_grpc_server_handled_total`` of ListRuns (OK) as ``/metrics`` shows it."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30) as r:
+        families = text_string_to_metric_families(r.read().decode())
+    return sum(
+        sample.value
+        for family in families
+        if family.name == "assay_grpc_server_handled"
+        for sample in family.samples
+        if sample.name == "assay_grpc_server_handled_total"
+        and sample.labels["grpc_method"].endswith("/ListRuns")
+        and sample.labels["grpc_code"] == "OK"
+    )
+
+
+def metrics_directory(pid: int) -> Path:
+    """Where server process ``pid`` keeps its metric values (its PROMETHEUS_MULTIPROC_DIR)."""
+    environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    prefix = b"PROMETHEUS_MULTIPROC_DIR="
+    return Path(next(v for v in environment if v.startswith(prefix))[len(prefix) :].decode())
 
 
 def test_two_processes_share_the_port_restart_and_stop_on_sigterm(schema_url: str) -> None:
@@ -198,8 +243,33 @@ def test_server_processes_do_not_outlive_a_killed_supervisor(schema_url: str) ->
     with serving(schema_url) as served:
         served.wait_for(SERVING)
         pids = served.processes().values()
-        served.process.kill()  # SIGKILL: it forwards nothing
+        directory = metrics_directory(next(iter(pids)))
+        served.process.kill()  # SIGKILL: it forwards nothing, nor removes its metrics
         assert all(exited(pid) for pid in pids)
+    shutil.rmtree(directory)
+
+
+def test_metrics_add_up_every_process_including_one_restarted(schema_url: str) -> None:
+    metrics_port = free_port()
+    with serving(schema_url, ASSAY_METRICS_PORT=str(metrics_port)) as served:
+        port = int(served.wait_for(SERVING).group(1))
+        first, second = served.processes()[0], served.processes()[1]
+        directory = metrics_directory(first)
+        assert metrics_directory(second) == directory and directory.is_dir()
+        held = list_runs_on_fresh_connections(port, 24, (first, second))
+        assert all(held) and sum(held) == 24, held  # both processes answered some
+        assert handled_list_runs(metrics_port) == 24
+
+        # The second process's calls still count once it died and was replaced.
+        os.kill(second, signal.SIGKILL)
+        served.wait_for(re.compile(r"assay process 1 \(pid \d+\) exited with status -9"))
+        served.wait_for(PROCESS)
+        list_runs_on_fresh_connections(port, 8, ())
+        assert handled_list_runs(metrics_port) == 32
+
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(60) == 0
+    assert not directory.exists()
 
 
 def test_a_process_that_cannot_start_stops_the_server_in_one_line() -> None:

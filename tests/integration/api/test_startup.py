@@ -27,14 +27,9 @@ from tests.integration.api.workflow_fixtures import fast_controller
 from tests.integration.kube.fixtures import kube_client
 from tests.integration.workflow.harness import CRD_PATH, EXEC_NS
 from tests.kubeapi import KubeApiDouble
+from tests.ports import free_port
 
 OUR_TASKS = ("wfe-", "pipelinerun-informer", "leader-elector", "run liveness", "scheduler")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

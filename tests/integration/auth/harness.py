@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.client
-import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from tests.integration.api.workflow_fixtures import NS, fast_controller
 from tests.integration.kube.fixtures import kube_client
 from tests.integration.workflow.harness import CRD_PATH, EXEC_NS
 from tests.kubeapi import KubeApiDouble
+from tests.ports import free_port
 
 # Distinctive strings, so a test can look for them in every log line and error.
 READER_TOKEN = "rdr-token-6c1d0e7a9b"
@@ -120,12 +120,6 @@ def secured_settings(folder: Path, *, workflows: bool = False, **auth: Any) -> S
     if workflows:
         settings = dataclasses.replace(settings, workflow=fast_controller())
     return settings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def with_http(settings: Settings) -> Settings:
