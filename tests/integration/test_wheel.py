@@ -32,16 +32,23 @@ ASSAY = [sys.executable, "-c", "from assay.client.cli.main import main; main()"]
 pytestmark = pytest.mark.heavy  # a wheel build and a scan: seconds
 
 
-def test_the_wheel_alone_scans_the_examples(tmp_path: Path) -> None:
-    source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
-    built = subprocess.run(
-        [*PIP_WHEEL, "--wheel-dir", str(tmp_path / "dist"), str(source)],
+def run(command: list[str], cwd: Path, **environment: str) -> subprocess.CompletedProcess[str]:
+    """``command`` in ``cwd``, its output captured, with ``environment`` added to ours."""
+    return subprocess.run(
+        command,
         capture_output=True,
         text=True,
+        cwd=cwd,
+        env={**os.environ, **environment},
         timeout=300,
         check=False,
     )
+
+
+def test_the_wheel_alone_scans_the_examples(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    built = run([*PIP_WHEEL, "--wheel-dir", str(tmp_path / "dist"), str(source)], tmp_path)
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = (tmp_path / "dist").glob("assay-*.whl")
     installed = tmp_path / "site"
@@ -50,26 +57,14 @@ def test_the_wheel_alone_scans_the_examples(tmp_path: Path) -> None:
         (entry_points,) = (n for n in archive.namelist() if n.endswith("entry_points.txt"))
         assert "assay = assay.client.cli.main:main" in archive.read(entry_points).decode()
 
-    environment = {**os.environ, "PYTHONPATH": str(installed)}
-    where = subprocess.run(
-        [sys.executable, "-c", "import assay.server, sys; print(assay.server.__file__)"],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=tmp_path,
-        check=True,
+    where = run(
+        [sys.executable, "-c", "import assay.server; print(assay.server.__file__)"],
+        tmp_path,
+        PYTHONPATH=str(installed),
     )
-    assert Path(where.stdout.strip()).is_relative_to(installed)
+    assert Path(where.stdout.strip()).is_relative_to(installed), where.stderr
 
-    scan = subprocess.run(
-        [*ASSAY, "scan", str(ROOT / "examples")],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
+    scan = run([*ASSAY, "scan", str(ROOT / "examples")], tmp_path, PYTHONPATH=str(installed))
     # 2: the examples have failing findings (README); anything else is a broken install.
     assert scan.returncode == 2, scan.stdout + scan.stderr
     assert "Traceback" not in scan.stderr
