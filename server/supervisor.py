@@ -231,7 +231,7 @@ class Supervisor:
     def _forget_metrics(self, child: _Child) -> None:
         """Drop the gauges of a process that ended (its counters keep counting in the sum)."""
         if self._metrics_dir and child.process.pid is not None:
-            multiprocess.mark_process_dead(child.process.pid, self._metrics_dir)
+            multiprocess.mark_process_dead(child.process.pid, self._metrics_dir)  # type: ignore[no-untyped-call]
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ def exposed(registry: CollectorRegistry) -> CollectorRegistry:
     if not directory:
         return registry
     merged = CollectorRegistry()
-    MultiProcessCollector(merged, path=directory)
+    MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
     return merged
 
 
