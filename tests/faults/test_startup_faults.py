@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.api.test_startup import assert_free, busy_port, free_port, one_line_failure
+from tests.integration.api.test_startup import assert_free, busy_port, one_line_failure
+from tests.ports import free_port
 
 __all__ = ["busy_port"]  # the fixture, used by name
 
