@@ -272,8 +272,8 @@ class Settings:
             )
 
 
-# Conversion of a page holds the GIL: beyond a few read threads per process, more only
-# make the event loop wait for it (bench/README.md, "ListAssessments over processes").
+# Building a reply holds the GIL: beyond a few read threads per process, more only make
+# the event loop wait for it to send replies (docs/design.md, "Storage").
 MAX_AUTO_READ_THREADS = 8
 
 
