@@ -97,6 +97,9 @@ class AssayServer:
     metrics_port: int = 0
     # One of several processes on the listen port (SO_REUSEPORT; ``server.supervisor``).
     reuse_port: bool = False
+    # Start the results writer process with the server, not on a run's first large batch:
+    # for a server started to run one run at once (``assay scan``).
+    writer_at_start: bool = False
     runner: Runner | None = None
     controller: WorkflowController | None = None
     monitor: HealthMonitor | None = None
@@ -158,6 +161,8 @@ class AssayServer:
         )
         if writer is not None:
             stack.push_async_callback(asyncio.to_thread, writer.close)  # after the runner
+            if self.writer_at_start:
+                writer.start()
         sink = StorageSink(repository, threads=pools.storage, owner=replica, writer=writer)
         factory = self.kube_client_factory or client_factory(settings.kube)
         auth = await self._auth(stack, factory)

@@ -150,9 +150,10 @@ class Settings:
     results_writer_min_rows: int = field(
         default=1000,
         metadata={
-            "help": "A check's results are written by a separate writer process (started "
-            "on first use) when there are at least this many, so a large run's writes "
-            "use another core than its checks; 0 writes everything in the server process.",
+            "help": "A check's results are written by a separate writer process, started "
+            "by the first batch of at least this many results and taking every batch once "
+            "ready, so a large run's writes use another core than its checks; 0 writes "
+            "everything in the server process.",
             "min": 0,
         },
     )

@@ -70,7 +70,8 @@ def embedded_server(options: EmbeddedOptions) -> Iterator[str]:
                 workflow=dataclasses.replace(base.workflow, enabled=False),
             )
         )
-        server = AssayServer(settings)
+        # The run comes at once: the results writer starts while the files are uploaded.
+        server = AssayServer(settings, writer_at_start=True)
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="assay-embedded", daemon=True)
         thread.start()

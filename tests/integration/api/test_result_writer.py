@@ -33,12 +33,18 @@ def _writer_children() -> list[int]:
     return found
 
 
-def _assess(repository: Repository, min_rows: int) -> tuple[list[tuple[Any, ...]], Any]:
+def _assess(
+    repository: Repository, min_rows: int, *, writer_at_start: bool = False
+) -> tuple[list[tuple[Any, ...]], Any]:
     """A full run of the examples on a server with ``results_writer_min_rows=min_rows``:
     its results (without ids and times) and its summary counts."""
     settings = server_settings(results_writer_min_rows=min_rows)
-    server = ServerThread(AssayServer(settings, repository=repository))
+    server = ServerThread(
+        AssayServer(settings, repository=repository, writer_at_start=writer_at_start)
+    )
     with server, AssayClient(server.target, timeout_s=30) as client:
+        if writer_at_start:
+            assert _writer_children(), "no writer process before the run"
         run = start_manifest_run(client, EXAMPLES)
         assert follow(client, run.run_id)[-1].run_finished.run.state == (apb.RUN_PHASE_COMPLETED)
         if min_rows:
@@ -71,3 +77,10 @@ def test_results_through_the_writer_process_equal_those_written_in_process(
     through_writer = _assess(repository, min_rows=1)
     assert in_process[0]
     assert through_writer == in_process
+
+
+def test_a_writer_started_with_the_server_stores_the_same(repository: Repository) -> None:
+    # The examples' batches are all below min_rows: those that come once the early child
+    # is ready go to it, the others are written in process; together the same as ever.
+    in_process = _assess(repository, min_rows=0)
+    assert _assess(repository, min_rows=1000, writer_at_start=True) == in_process

@@ -217,3 +217,41 @@ async def test_the_sink_prepares_and_sends_only_batches_the_writer_wants(
     assert writer.pid is not None
     assert _stored(repository, run) == 5
     assert repository.get_run(run.run_id).counts.total == 5
+
+    # The child runs and said it is ready (its first write read that): small batches go to
+    # it too now.
+    small = [make_result(run.run_id, 5)]
+    prepared = sink.prepare(small)
+    assert isinstance(prepared, EncodedBatch)
+    everything += small
+    await sink.add_results(small, run=finished(run, everything, state=run.state), prepared=prepared)
+    assert _stored(repository, run) == 6
+
+
+def test_a_child_started_early_takes_the_first_batch_and_one_never_used_goes_at_close(
+    repository: Repository,
+) -> None:
+    run = make_run()
+    repository.create_run(run)
+    writer = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=3)
+    try:
+        writer.start()
+        pid = writer.pid
+        assert pid is not None  # before any batch
+        writer.start()  # a second call keeps the child
+        assert writer.pid == pid
+        large = [make_result(run.run_id, n) for n in range(3)]
+        _write(writer, large, run=None)  # waits for the child to be ready
+        assert writer.pid == pid
+        assert writer.wants(1)  # ready: it takes small batches too
+        assert _stored(repository, run) == 3
+    finally:
+        writer.close()
+    assert _exited(pid)
+
+    unused = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=3)
+    unused.start()
+    pid = unused.pid
+    assert pid is not None
+    unused.close()  # killed rather than waited for: it may still be importing
+    assert _exited(pid)
