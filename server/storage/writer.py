@@ -141,7 +141,7 @@ class ResultWriter:
 
     def wants(self, count: int) -> bool:
         """Whether a batch of ``count`` results goes to the child: one of ``min_rows`` or
-        more, and any once the child runs (see the module doc)."""
+        more, and any once the child is ready (see the module doc)."""
         if self.min_rows <= 0:
             return False
         return count >= self.min_rows or self._child_ready()
@@ -157,8 +157,9 @@ class ResultWriter:
         try:
             if self._child is child and child.channel.poll():
                 child.ready = _is_ready(child.channel.recv())
-        except (OSError, EOFError):
-            return False  # the next write finds out and starts another
+        except (OSError, EOFError):  # it died, or is broken: the next write starts another
+            self._discard(child)
+            return False
         finally:
             self._lock.release()
         return child.ready

@@ -4,6 +4,7 @@ PostgreSQL schema, with the same rows, counts and errors as the in-process write
 from __future__ import annotations
 
 import os
+import select
 import signal
 from collections.abc import Iterator
 
@@ -255,3 +256,27 @@ def test_a_child_started_early_takes_the_first_batch_and_one_never_used_goes_at_
     assert pid is not None
     unused.close()  # killed rather than waited for: it may still be importing
     assert _exited(pid)
+
+
+def test_a_child_that_dies_before_it_is_ready_is_replaced(repository: Repository) -> None:
+    run = make_run()
+    repository.create_run(run)
+    writer = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=3)
+    try:
+        writer.start()
+        pid = writer.pid
+        assert pid is not None
+        handle = os.pidfd_open(pid)
+        try:
+            os.kill(pid, signal.SIGKILL)  # long before it imported the storage layer
+            assert select.select([handle], [], [], 30)[0], "the child did not die"
+        finally:
+            os.close(handle)
+
+        assert not writer.wants(1)  # it found the child gone, and let it go
+        assert writer.pid is None
+        _write(writer, [make_result(run.run_id, n) for n in range(3)], run=None)
+        assert writer.pid not in (None, pid)
+        assert _stored(repository, run) == 3
+    finally:
+        writer.close()
