@@ -229,54 +229,51 @@ async def test_the_sink_prepares_and_sends_only_batches_the_writer_wants(
     assert _stored(repository, run) == 6
 
 
-def test_a_child_started_early_takes_the_first_batch_and_one_never_used_goes_at_close(
-    repository: Repository,
+Early = tuple[ResultWriter, Run, int]
+
+
+@pytest.fixture
+def early(picky: Picky) -> Early:
+    """The picky writer with its child started before any batch, its pid, and the run."""
+    _, writer, run = picky
+    writer.start()
+    assert writer.pid is not None
+    return writer, run, writer.pid
+
+
+def test_a_child_started_early_takes_the_first_batch_and_then_small_ones(
+    repository: Repository, early: Early
 ) -> None:
-    run = make_run()
-    repository.create_run(run)
-    writer = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=3)
-    try:
-        writer.start()
-        pid = writer.pid
-        assert pid is not None  # before any batch
-        writer.start()  # a second call keeps the child
-        assert writer.pid == pid
-        large = [make_result(run.run_id, n) for n in range(3)]
-        _write(writer, large, run=None)  # waits for the child to be ready
-        assert writer.pid == pid
-        assert writer.wants(1)  # ready: it takes small batches too
-        assert _stored(repository, run) == 3
-    finally:
-        writer.close()
-    assert _exited(pid)
-
-    unused = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=3)
-    unused.start()
-    pid = unused.pid
-    assert pid is not None
-    unused.close()  # killed rather than waited for: it may still be importing
+    writer, run, pid = early
+    writer.start()  # a second call keeps the child
+    assert writer.pid == pid
+    _write(writer, [make_result(run.run_id, n) for n in range(3)], run=None)  # waits for it
+    assert writer.pid == pid
+    assert writer.wants(1)  # ready: it takes small batches too
+    assert _stored(repository, run) == 3
+    writer.close()
     assert _exited(pid)
 
 
-def test_a_child_that_dies_before_it_is_ready_is_replaced(repository: Repository) -> None:
-    run = make_run()
-    repository.create_run(run)
-    writer = ResultWriter(repository.engine.url, statement_timeout_s=30, min_rows=3)
-    try:
-        writer.start()
-        pid = writer.pid
-        assert pid is not None
-        handle = os.pidfd_open(pid)
-        try:
-            os.kill(pid, signal.SIGKILL)  # long before it imported the storage layer
-            assert select.select([handle], [], [], 30)[0], "the child did not die"
-        finally:
-            os.close(handle)
+def test_a_child_that_never_had_a_batch_goes_at_close(early: Early) -> None:
+    writer, _, pid = early
+    writer.close()  # killed rather than waited for: it may still be importing
+    assert _exited(pid)
 
-        assert not writer.wants(1)  # it found the child gone, and let it go
-        assert writer.pid is None
-        _write(writer, [make_result(run.run_id, n) for n in range(3)], run=None)
-        assert writer.pid not in (None, pid)
-        assert _stored(repository, run) == 3
+
+def test_a_child_that_dies_before_it_is_ready_is_replaced(
+    repository: Repository, early: Early
+) -> None:
+    writer, run, pid = early
+    handle = os.pidfd_open(pid)
+    try:
+        os.kill(pid, signal.SIGKILL)  # long before it imported the storage layer
+        assert select.select([handle], [], [], 30)[0], "the child did not die"
     finally:
-        writer.close()
+        os.close(handle)
+
+    assert not writer.wants(1)  # it found the child gone, and let it go
+    assert writer.pid is None
+    _write(writer, [make_result(run.run_id, n) for n in range(3)], run=None)
+    assert writer.pid not in (None, pid)
+    assert _stored(repository, run) == 3
