@@ -196,7 +196,7 @@ class Settings:
         """Callers must authenticate: a token source or TLS is configured."""
         return bool(self.auth.token_file or self.auth.token_review or self.tls.cert)
 
-    @property
+    @functools.cached_property
     def read_threads_per_process(self) -> int:
         """``read_threads``, or when 0 two per available core (a container's CPU limit
         counts) shared among the processes, from 2 to 8."""

@@ -150,8 +150,8 @@ def connected_sockets(pid: int, port: int) -> int:
 
 
 def list_runs_on_fresh_connections(port: int, calls: int, pids: tuple[int, ...]) -> list[int]:
-    """One ListRuns on each of ``calls`` new connections, held open until each process of
-    ``pids`` was counted: how many of them each holds."""
+    """One ListRuns on each of ``calls`` new connections (each answered, with no runs yet),
+    held open until each process of ``pids`` was counted: how many of them each holds."""
     with ExitStack() as stack:
         for _ in range(calls):
             channel = stack.enter_context(
@@ -160,7 +160,7 @@ def list_runs_on_fresh_connections(port: int, calls: int, pids: tuple[int, ...])
                 )
             )
             stub = apb_grpc.AssessmentServiceStub(channel)
-            stub.ListRuns(apb.ListRunsRequest(page_size=1), timeout=30)
+            assert stub.ListRuns(apb.ListRunsRequest(page_size=1), timeout=30).runs == []
         return [connected_sockets(pid, port) for pid in pids]
 
 
@@ -194,18 +194,9 @@ def test_two_processes_share_the_port_restart_and_stop_on_sigterm(schema_url: st
 
         # Both processes accept connections on the one port: 24 fresh connections, each
         # answered, are spread by the kernel over the two listeners.
-        with ExitStack() as stack:
-            for _ in range(24):
-                channel = stack.enter_context(
-                    grpc.insecure_channel(
-                        f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]
-                    )
-                )
-                stub = apb_grpc.AssessmentServiceStub(channel)
-                assert stub.ListRuns(apb.ListRunsRequest(page_size=1), timeout=30).runs == []
-            held = {pid: connected_sockets(pid, port) for pid in (first, second)}
-        assert sum(held.values()) == 24, held
-        assert all(held.values()), held
+        held = list_runs_on_fresh_connections(port, 24, (first, second))
+        assert sum(held) == 24, held
+        assert all(held), held
 
         # A process that dies is replaced; the server answers throughout.
         os.kill(second, signal.SIGKILL)
